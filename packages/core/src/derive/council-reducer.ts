@@ -1,0 +1,83 @@
+/** The council fold step: fires due deadlines, checks who may act, and hands each record to its domain module. */
+import { applyDeviceAuthorize, applyDeviceRevoke, applyGenesis, applyLeave } from "../council/membership.js";
+import { applyMemberApply, applyProposalOpen, applyVote, closeProposal } from "../council/proposals.js";
+import { applyRoleAssign } from "../council/roles.js";
+import type { FundId, ProposalId } from "../ids.js";
+import {
+  applyDonate,
+  applyFundCreate,
+  applyJarContribute,
+  applyJarDots,
+  applyJarRequest,
+  applySpend,
+  applySwap,
+  applyTransfer,
+  closeJarRound,
+} from "../ledger/ledger.js";
+import type { FederaRecord } from "../records/record.js";
+import type { RecordKind } from "../records/schemas.js";
+import { reject } from "./context.js";
+import type { Reducer } from "./fold.js";
+import type { CouncilModel, CouncilSnapshot } from "./model.js";
+import { emptyModel, restoreModel, snapshotModel } from "./model.js";
+
+type Handlers = { [K in RecordKind]: (model: CouncilModel, r: FederaRecord<K>) => void };
+
+const handlers: Handlers = {
+  "council.genesis": applyGenesis,
+  "device.authorize": applyDeviceAuthorize,
+  "device.revoke": applyDeviceRevoke,
+  "member.apply": applyMemberApply,
+  "member.leave": applyLeave,
+  "proposal.open": applyProposalOpen,
+  "proposal.vote": applyVote,
+  "role.assign": applyRoleAssign,
+  "minutes.open": (model, r) => {
+    if (model.minutes.has(r.body.meeting)) return reject(model, r, "invalid-act", "minutes for that meeting exist");
+    model.minutes.set(r.body.meeting, { record: r.id, title: r.body.title, decisions: r.body.decisions as never, at: r.at });
+  },
+  tick: () => {},
+  "fund.create": applyFundCreate,
+  "ledger.donate": applyDonate,
+  "ledger.spend": applySpend,
+  "ledger.transfer": applyTransfer,
+  "swap.record": applySwap,
+  "jar.contribute": applyJarContribute,
+  "jar.request": applyJarRequest,
+  "jar.dots": applyJarDots,
+};
+
+/** Kinds a non-member may write. */
+const OPEN_KINDS: ReadonlySet<RecordKind> = new Set(["council.genesis", "member.apply"]);
+
+/** Fires every deadline strictly before `ms`, in (time, key) order. */
+function fireTimers(model: CouncilModel, ms: number): void {
+  while (model.timers.length > 0 && model.timers[0]!.ms < ms) {
+    const t = model.timers.shift()!;
+    if (t.kind === "close-proposal") closeProposal(model, t.key as ProposalId);
+    else closeJarRound(model, t.key as FundId);
+  }
+}
+
+function apply(model: CouncilModel, r: FederaRecord): void {
+  fireTimers(model, r.at.ms);
+  model.horizon = r.at;
+  if (!OPEN_KINDS.has(r.kind)) {
+    if (model.charter === null) return reject(model, r, "not-a-member", "no genesis precedes this record");
+    if (!model.members.has(r.author)) return reject(model, r, "not-a-member", "the author is not a member at this point");
+    if (r.signer !== r.author && model.deviceOwner.get(r.signer as never) !== r.author) {
+      return reject(model, r, "device-not-authorised", "the signing device is not authorised by the author");
+    }
+  } else if (r.kind === "member.apply" && model.charter === null) {
+    return reject(model, r, "not-a-member", "no genesis precedes this record");
+  }
+  (handlers[r.kind] as (m: CouncilModel, r: FederaRecord) => void)(model, r);
+}
+
+/** The council reducer for the incremental fold. */
+export const councilReducer: Reducer<CouncilModel, CouncilSnapshot> = {
+  init: emptyModel,
+  apply,
+  snapshot: snapshotModel,
+  restore: restoreModel,
+};

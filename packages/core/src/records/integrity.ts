@@ -1,0 +1,253 @@
+/**
+ * The integrity index: turns the raw records found in a council's documents into the set of authentic records,
+ * checking ids, shapes, signatures and each signer's hash chain, and lists every excluded record with its reason.
+ */
+import { compareHlc } from "../hlc.js";
+import { verifySignature } from "../identity.js";
+import type { CouncilId, RecordId, SignerId } from "../ids.js";
+import type { DecodedRecord, FederaRecord } from "./record.js";
+import { decodeRecord } from "./record.js";
+import type { VerifiedCache } from "./verified-cache.js";
+
+/** Why a record is excluded from derivation. Structural reasons come from here; membership reasons from the fold. */
+export type ExclusionReason =
+  | "bad-id"
+  | "bad-shape"
+  | "unknown-kind"
+  | "bad-signature"
+  | "unsigned"
+  | "wrong-council"
+  | "broken-chain"
+  | "equivocation"
+  | "clock-backwards"
+  | "not-a-member"
+  | "device-not-authorised"
+  | "invalid-act";
+
+/** One excluded record and why. */
+export interface Exclusion {
+  readonly id: string;
+  readonly reason: ExclusionReason;
+  readonly detail: string;
+  readonly signer?: SignerId;
+  readonly seq?: number;
+}
+
+/** How the valid set changed after new records were read. */
+export interface IndexChange {
+  readonly added: readonly FederaRecord[];
+  readonly removed: readonly FederaRecord[];
+}
+
+interface Chain {
+  readonly bySeq: Map<number, DecodedRecord[]>;
+  /** The current valid prefix: records 0..n-1, linked and authenticated. */
+  valid: DecodedRecord[];
+  /** Exclusions of this signer's records, recomputed with the chain. */
+  excluded: Map<string, Exclusion>;
+  maxSeq: number;
+}
+
+/** Options of the index: which council it belongs to, and where verified signatures are remembered. */
+export interface IntegrityIndexInit {
+  /** Records of other councils are excluded; the genesis is the record whose id is this. */
+  readonly council: CouncilId;
+  readonly verified?: VerifiedCache;
+}
+
+/** Incremental integrity checks over every record seen so far. */
+export class IntegrityIndex {
+  readonly #council: CouncilId;
+  readonly #verified: VerifiedCache | undefined;
+  readonly #seen = new Set<string>();
+  readonly #badRecords = new Map<string, Exclusion>();
+  readonly #chains = new Map<SignerId, Chain>();
+  readonly #badSignatures = new Set<string>();
+  /** Signatures checked in this session: good. */
+  readonly #goodSignatures = new Set<string>();
+
+  constructor(init: IntegrityIndexInit) {
+    this.#council = init.council;
+    this.#verified = init.verified;
+  }
+
+  /** Number of distinct stored entries seen. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** Reads new stored entries (key, bytes); returns how the valid set changed. Never throws on bad input. */
+  async add(entries: Iterable<readonly [string, unknown]>): Promise<IndexChange> {
+    const touched = new Map<SignerId, DecodedRecord[]>();
+    for (const [key, bytes] of entries) {
+      if (this.#seen.has(key)) continue;
+      this.#seen.add(key);
+      const decoded = decodeRecord(key, bytes);
+      if ("reason" in decoded) {
+        this.#badRecords.set(key, { id: key, ...decoded });
+        continue;
+      }
+      const r = decoded.record;
+      const isGenesis = r.kind === "council.genesis";
+      if (isGenesis ? r.id !== this.#council : r.council !== this.#council) {
+        this.#badRecords.set(key, {
+          id: key,
+          reason: "wrong-council",
+          detail: isGenesis ? "a genesis record of another council" : "a record of another council",
+          signer: r.signer,
+          seq: r.seq,
+        });
+        continue;
+      }
+      let list = touched.get(r.signer);
+      if (list === undefined) touched.set(r.signer, (list = []));
+      list.push(decoded);
+    }
+    await this.#verifyAll([...touched.values()].flat());
+    const added: FederaRecord[] = [];
+    const removed: FederaRecord[] = [];
+    for (const [signer, records] of touched) this.#update(signer, records, added, removed);
+    return { added, removed };
+  }
+
+  /** Every record currently excluded, with its reason, in a stable order. */
+  exclusions(): Exclusion[] {
+    const all = [...this.#badRecords.values()];
+    for (const chain of this.#chains.values()) all.push(...chain.excluded.values());
+    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The highest valid seq per signer (a high-water mark a device can keep to notice deleted records). */
+  highWater(): Map<SignerId, number> {
+    const out = new Map<SignerId, number>();
+    for (const [signer, chain] of this.#chains) out.set(signer, chain.valid.length - 1);
+    return out;
+  }
+
+  async #verifyAll(records: DecodedRecord[]): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const d of records) {
+      const id = d.record.id;
+      if (d.signature === null || this.#goodSignatures.has(id) || this.#badSignatures.has(id)) continue;
+      if (this.#verified?.has(id)) {
+        this.#goodSignatures.add(id);
+        continue;
+      }
+      pending.push(
+        verifySignature(d.record.signer, d.signature, d.payload).then((ok) => {
+          if (ok) {
+            this.#goodSignatures.add(id);
+            this.#verified?.add(id);
+          } else this.#badSignatures.add(id);
+        }),
+      );
+    }
+    await Promise.all(pending);
+  }
+
+  #update(signer: SignerId, records: DecodedRecord[], added: FederaRecord[], removed: FederaRecord[]): void {
+    let chain = this.#chains.get(signer);
+    if (chain === undefined) {
+      chain = { bySeq: new Map(), valid: [], excluded: new Map(), maxSeq: -1 };
+      this.#chains.set(signer, chain);
+    }
+    for (const d of records) {
+      const s = d.record.seq;
+      const at = chain.bySeq.get(s);
+      if (at === undefined) chain.bySeq.set(s, [d]);
+      else at.push(d);
+      if (s > chain.maxSeq) chain.maxSeq = s;
+    }
+    // Fast path: one signed record extending a fully valid chain (the common append).
+    if (records.length === 1 && chain.excluded.size === 0) {
+      const d = records[0]!;
+      const tip = chain.valid[chain.valid.length - 1];
+      const linked = tip === undefined ? d.record.seq === 0 : d.record.seq === tip.record.seq + 1 && d.record.prev === tip.record.id;
+      if (
+        linked &&
+        chain.bySeq.get(d.record.seq)!.length === 1 &&
+        d.signature !== null &&
+        this.#goodSignatures.has(d.record.id) &&
+        (tip === undefined || compareHlc(d.record.at, tip.record.at) > 0)
+      ) {
+        chain.valid.push(d);
+        added.push(d.record);
+        return;
+      }
+    }
+    const before = new Set(chain.valid.map((d) => d.record.id));
+    this.#revalidate(signer, chain);
+    const after = new Set<RecordId>();
+    for (const d of chain.valid) {
+      after.add(d.record.id);
+      if (!before.has(d.record.id)) added.push(d.record);
+    }
+    for (const id of before) {
+      if (!after.has(id as RecordId)) {
+        const d = this.#find(chain, id);
+        if (d) removed.push(d.record);
+      }
+    }
+  }
+
+  #find(chain: Chain, id: string): DecodedRecord | undefined {
+    for (const list of chain.bySeq.values()) for (const d of list) if (d.record.id === id) return d;
+    return undefined;
+  }
+
+  /** Recomputes a signer's valid prefix and the reasons for everything beyond it. */
+  #revalidate(signer: SignerId, chain: Chain): void {
+    const linked: DecodedRecord[] = [];
+    const excluded = new Map<string, Exclusion>();
+    const exclude = (d: DecodedRecord, reason: Exclusion["reason"], detail: string) =>
+      excluded.set(d.record.id, { id: d.record.id, reason, detail, signer, seq: d.record.seq });
+    let broken: { reason: Exclusion["reason"]; detail: string } | null = null;
+    for (let s = 0; s <= chain.maxSeq; s++) {
+      const here = chain.bySeq.get(s) ?? [];
+      if (broken !== null) {
+        for (const d of here) exclude(d, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
+        continue;
+      }
+      if (here.length === 0) {
+        broken = { reason: "broken-chain", detail: `record ${s} of this signer's chain is missing` };
+        continue;
+      }
+      if (here.length > 1) {
+        broken = { reason: "equivocation", detail: `signer wrote ${here.length} different records with seq ${s}` };
+        for (const d of here) exclude(d, "equivocation", broken.detail);
+        continue;
+      }
+      const d = here[0]!;
+      const prev = linked[linked.length - 1];
+      if (prev !== undefined && d.record.prev !== prev.record.id) {
+        broken = { reason: "broken-chain", detail: `prev of record ${s} is not the hash of record ${s - 1}` };
+        exclude(d, "broken-chain", broken.detail);
+        continue;
+      }
+      if (prev !== undefined && compareHlc(d.record.at, prev.record.at) <= 0) {
+        broken = { reason: "broken-chain", detail: `follows record ${s} whose clock goes backwards` };
+        exclude(d, "clock-backwards", `clock of record ${s} is not after record ${s - 1}`);
+        continue;
+      }
+      if (d.signature !== null && !this.#goodSignatures.has(d.record.id)) {
+        broken = { reason: "broken-chain", detail: `follows record ${s} whose signature is bad` };
+        exclude(d, "bad-signature", "signature does not verify against the signer's key");
+        continue;
+      }
+      linked.push(d);
+    }
+    // A record is authentic when signed, or when a later signed record of the chain hashes back to it.
+    let lastSigned = -1;
+    for (let i = linked.length - 1; i >= 0; i--) {
+      if (linked[i]!.signature !== null) {
+        lastSigned = i;
+        break;
+      }
+    }
+    for (let i = lastSigned + 1; i < linked.length; i++) {
+      exclude(linked[i]!, "unsigned", "no signed record of the chain covers it yet");
+    }
+    chain.valid = linked.slice(0, lastSigned + 1);
+    chain.excluded = excluded;
+  }
+}
