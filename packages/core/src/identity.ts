@@ -5,7 +5,9 @@ import type { DeviceId, MemberId, SignerId } from "./ids.js";
 
 const subtle = globalThis.crypto.subtle;
 // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410), so WebCrypto can import it.
-const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 // libp2p peer id of an Ed25519 key: identity multihash (0x00, len 36) of the protobuf PublicKey {Type: Ed25519, Data}.
 const PEER_ID_PREFIX = Uint8Array.from([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
 
@@ -115,7 +117,8 @@ export async function importIdentity(file: IdentityFile): Promise<Identity> {
   };
   const device = await keypairFromSeed(unhex(file.deviceSeed));
   const memberKey = file.memberSeed === undefined ? undefined : await keypairFromSeed(unhex(file.memberSeed));
-  if (memberKey && memberKey.id !== file.member) throw new InvalidKeyError("the member seed does not match the member id");
+  if (memberKey && memberKey.id !== file.member)
+    throw new InvalidKeyError("the member seed does not match the member id");
   if (publicKeyOf(file.member) === undefined) throw new InvalidKeyError(`not an Ed25519 peer id: ${file.member}`);
   return { member: file.member as MemberId, device, ...(memberKey ? { memberKey } : {}) };
 }
@@ -123,7 +126,11 @@ export async function importIdentity(file: IdentityFile): Promise<Identity> {
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
 
 /** Checks an Ed25519 signature by the key of `signer`; false (never a throw) on any malformed input. */
-export async function verifySignature(signer: SignerId | DeviceId, signature: Uint8Array, message: Uint8Array): Promise<boolean> {
+export async function verifySignature(
+  signer: SignerId | DeviceId,
+  signature: Uint8Array,
+  message: Uint8Array,
+): Promise<boolean> {
   const publicKey = publicKeyOf(signer);
   if (publicKey === undefined || signature.length !== 64) return false;
   let key = verifyKeys.get(signer);

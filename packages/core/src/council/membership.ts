@@ -6,8 +6,10 @@ import type { FederaRecord } from "../records/record.js";
 
 export function applyGenesis(model: CouncilModel, r: FederaRecord<"council.genesis">): void {
   if (model.council !== null) return reject(model, r, "invalid-act", "the council already has a genesis");
-  if (!r.body.founders.includes(r.author)) return reject(model, r, "invalid-act", "the founder must be among the founders");
-  if (r.signer !== r.author) return reject(model, r, "device-not-authorised", "a genesis is signed by the founder's own key");
+  if (!r.body.founders.includes(r.author))
+    return reject(model, r, "invalid-act", "the founder must be among the founders");
+  if (r.signer !== r.author)
+    return reject(model, r, "device-not-authorised", "a genesis is signed by the founder's own key");
   model.council = r.id as CouncilId;
   model.name = r.body.name;
   model.charter = r.body.charter;
@@ -28,14 +30,16 @@ function addDevice(model: CouncilModel, member: MemberId, device: DeviceId): boo
 }
 
 export function applyDeviceAuthorize(model: CouncilModel, r: FederaRecord<"device.authorize">): void {
-  if (r.signer !== r.author) return reject(model, r, "device-not-authorised", "devices are authorised by the member's own key");
+  if (r.signer !== r.author)
+    return reject(model, r, "device-not-authorised", "devices are authorised by the member's own key");
   if (!addDevice(model, r.author, r.body.device as DeviceId)) {
     reject(model, r, "invalid-act", "the device already acts for another member");
   }
 }
 
 export function applyDeviceRevoke(model: CouncilModel, r: FederaRecord<"device.revoke">): void {
-  if (r.signer !== r.author) return reject(model, r, "device-not-authorised", "devices are revoked by the member's own key");
+  if (r.signer !== r.author)
+    return reject(model, r, "device-not-authorised", "devices are revoked by the member's own key");
   const device = r.body.device as DeviceId;
   if (model.deviceOwner.get(device) !== r.author) return reject(model, r, "invalid-act", "not a device of this member");
   model.deviceOwner.delete(device);
@@ -44,7 +48,13 @@ export function applyDeviceRevoke(model: CouncilModel, r: FederaRecord<"device.r
 }
 
 /** Admits a member (effect of a passed admission); false with a reason when it cannot. */
-export function admit(model: CouncilModel, proposal: ProposalId, member: MemberId, devices: readonly string[], at: FederaRecord["at"]): string | null {
+export function admit(
+  model: CouncilModel,
+  proposal: ProposalId,
+  member: MemberId,
+  devices: readonly string[],
+  at: FederaRecord["at"],
+): string | null {
   if (model.members.has(member)) return "already a member";
   model.members.set(member, { id: member, since: at, admittedBy: proposal, devices: [] });
   model.former.delete(member);
@@ -53,7 +63,12 @@ export function admit(model: CouncilModel, proposal: ProposalId, member: MemberI
 }
 
 /** Ends a membership and unbinds its devices. */
-export function removeMember(model: CouncilModel, member: MemberId, at: FederaRecord["at"], how: "left" | ProposalId): string | null {
+export function removeMember(
+  model: CouncilModel,
+  member: MemberId,
+  at: FederaRecord["at"],
+  how: "left" | ProposalId,
+): string | null {
   const m = model.members.get(member);
   if (m === undefined) return "not a member";
   if (model.members.size === 1) return "the last member cannot leave";

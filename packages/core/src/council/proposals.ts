@@ -65,12 +65,17 @@ export function applyProposalOpen(model: CouncilModel, r: FederaRecord<"proposal
 
 /** An applicant's request to join opens an admission proposal under the charter's defaults. */
 export function applyMemberApply(model: CouncilModel, r: FederaRecord<"member.apply">): void {
-  if (r.signer !== r.author) return reject(model, r, "device-not-authorised", "an application is signed by the applicant's own key");
+  if (r.signer !== r.author)
+    return reject(model, r, "device-not-authorised", "an application is signed by the applicant's own key");
   if (isMember(model, r.author)) return reject(model, r, "invalid-act", "already a member");
   const opened = openProposal(
     model,
     r,
-    { title: `Admit ${r.author}`, text: r.body.note, effect: { type: "admit", member: r.author, devices: r.body.devices } },
+    {
+      title: `Admit ${r.author}`,
+      text: r.body.note,
+      effect: { type: "admit", member: r.author, devices: r.body.devices },
+    },
     model.charter!,
   );
   if (typeof opened === "string") reject(model, r, "invalid-act", opened);
@@ -99,16 +104,19 @@ function count(p: ProposalModel) {
 export function applyVote(model: CouncilModel, r: FederaRecord<"proposal.vote">): void {
   const p = model.proposals.get(r.body.proposal as ProposalId);
   if (p === undefined) return reject(model, r, "invalid-act", "vote on an unknown proposal");
-  if (!p.electorate.includes(r.author)) return reject(model, r, "invalid-act", "not in the electorate frozen at opening");
+  if (!p.electorate.includes(r.author))
+    return reject(model, r, "invalid-act", "not in the electorate frozen at opening");
   if (p.status !== "open") {
     conflict(model, "late-vote", r, `vote after "${p.title}" closed; not counted`);
     return reject(model, r, "invalid-act", "vote after the closing time");
   }
-  if (!sameMethod(p.method, r.body.ballot.method)) return reject(model, r, "invalid-act", `ballot is not a ${p.method} ballot`);
+  if (!sameMethod(p.method, r.body.ballot.method))
+    return reject(model, r, "invalid-act", `ballot is not a ${p.method} ballot`);
   p.votes.set(r.author, { ballot: r.body.ballot, record: r.id, at: r.at });
   const result = count(p);
   const last = p.history[p.history.length - 1];
-  if (last === undefined || last.passed !== result.passed) p.history.push({ at: r.at, record: r.id, passed: result.passed, event: "vote" });
+  if (last === undefined || last.passed !== result.passed)
+    p.history.push({ at: r.at, record: r.id, passed: result.passed, event: "vote" });
   // A recall ends the mandate the moment it reaches its threshold, not at the deadline.
   if (p.effect.type === "recall" && result.passed) {
     const mandate = model.mandates.get(p.effect.mandate as MandateId);
@@ -139,7 +147,8 @@ function applyEffect(model: CouncilModel, p: ProposalModel, at: Hlc): { applied:
     model.logs.conflicts.push({ type: "effect-failed", record: p.id, at, detail: `"${p.title}": ${detail}` });
     return { applied: false, detail };
   };
-  const done = (problem: string | null, ok: string) => (problem === null ? { applied: true, detail: ok } : fail(problem));
+  const done = (problem: string | null, ok: string) =>
+    problem === null ? { applied: true, detail: ok } : fail(problem);
   switch (e.type) {
     case "none":
       return { applied: true, detail: "resolution adopted" };
@@ -163,7 +172,10 @@ function applyEffect(model: CouncilModel, p: ProposalModel, at: Hlc): { applied:
       return recallMandate(mandate, p.id, at);
     }
     case "split":
-      return done(applyEffectSplit(model, p, e, at), `split ${e.fund} into ${e.daughters.map((d) => d.fund).join(", ")}`);
+      return done(
+        applyEffectSplit(model, p, e, at),
+        `split ${e.fund} into ${e.daughters.map((d) => d.fund).join(", ")}`,
+      );
     case "jar-round":
       return done(openJarRound(model, p, e, at), `jar round opened on ${e.jar}`);
   }

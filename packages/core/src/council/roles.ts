@@ -32,12 +32,18 @@ export function applyRoleAssign(model: CouncilModel, r: FederaRecord<"role.assig
   const existing = role.meetings.get(meeting);
   if (existing !== undefined) {
     // First in (at, id) order keeps the role; the concurrent one is shown, not applied.
-    conflict(model, "rotation-conflict", r, `${name} of "${meeting}" is already held by ${existing}; ${holder} not applied`);
+    conflict(
+      model,
+      "rotation-conflict",
+      r,
+      `${name} of "${meeting}" is already held by ${existing}; ${holder} not applied`,
+    );
     return;
   }
   const eligible = new Set(nextEligible(model, role));
   const violation = !eligible.has(holder);
-  if (violation) conflict(model, "rotation-violation", r, `${holder} holds ${name} again before every member has held it`);
+  if (violation)
+    conflict(model, "rotation-violation", r, `${holder} holds ${name} again before every member has held it`);
   role.meetings.set(meeting, holder);
   const members = new Set(model.members.keys());
   role.cycle = [...role.cycle.filter((m) => members.has(m) && m !== holder), holder];
@@ -46,6 +52,10 @@ export function applyRoleAssign(model: CouncilModel, r: FederaRecord<"role.assig
   role.lastHolder = holder;
   model.logs.roleHistory.push({ role: name, meeting, holder, at: r.at, record: r.id, violation });
   if (role.streak >= model.charter!.rotationStallAfter) {
-    model.logs.alerts.push({ type: "rotation-stalled", at: r.at, detail: `${holder} has held ${name} for ${role.streak} meetings in a row` });
+    model.logs.alerts.push({
+      type: "rotation-stalled",
+      at: r.at,
+      detail: `${holder} has held ${name} for ${role.streak} meetings in a row`,
+    });
   }
 }

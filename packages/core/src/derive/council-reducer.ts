@@ -34,7 +34,12 @@ const handlers: Handlers = {
   "role.assign": applyRoleAssign,
   "minutes.open": (model, r) => {
     if (model.minutes.has(r.body.meeting)) return reject(model, r, "invalid-act", "minutes for that meeting exist");
-    model.minutes.set(r.body.meeting, { record: r.id, title: r.body.title, decisions: r.body.decisions as never, at: r.at });
+    model.minutes.set(r.body.meeting, {
+      record: r.id,
+      title: r.body.title,
+      decisions: r.body.decisions as never,
+      at: r.at,
+    });
   },
   tick: () => {},
   "fund.create": applyFundCreate,
@@ -64,7 +69,8 @@ function apply(model: CouncilModel, r: FederaRecord): void {
   model.horizon = r.at;
   if (!OPEN_KINDS.has(r.kind)) {
     if (model.charter === null) return reject(model, r, "not-a-member", "no genesis precedes this record");
-    if (!model.members.has(r.author)) return reject(model, r, "not-a-member", "the author is not a member at this point");
+    if (!model.members.has(r.author))
+      return reject(model, r, "not-a-member", "the author is not a member at this point");
     if (r.signer !== r.author && model.deviceOwner.get(r.signer as never) !== r.author) {
       return reject(model, r, "device-not-authorised", "the signing device is not authorised by the author");
     }

@@ -73,7 +73,8 @@ export class Fold<S, Snap> {
     const tail = this.#records.slice(from).filter((r) => !gone.has(r.id));
     const merged = mergeSorted(tail, sorted);
     // Restore the last checkpoint at or before `from` and fold forward.
-    while (this.#checkpoints.length > 0 && this.#checkpoints[this.#checkpoints.length - 1]!.index > from) this.#checkpoints.pop();
+    while (this.#checkpoints.length > 0 && this.#checkpoints[this.#checkpoints.length - 1]!.index > from)
+      this.#checkpoints.pop();
     const cp = this.#checkpoints[this.#checkpoints.length - 1];
     const start = cp?.index ?? 0;
     const replay = this.#records.slice(start, from);
@@ -89,7 +90,8 @@ export class Fold<S, Snap> {
     if (this.#records.length % this.#every === 0) {
       const index = this.#records.length;
       const top = this.#checkpoints[this.#checkpoints.length - 1];
-      if (top === undefined || top.index < index) this.#checkpoints.push({ index, snap: this.#reducer.snapshot(this.#state) });
+      if (top === undefined || top.index < index)
+        this.#checkpoints.push({ index, snap: this.#reducer.snapshot(this.#state) });
     }
     this.#records.push(record);
     this.#reducer.apply(this.#state, record);

@@ -1,10 +1,9 @@
 /** The council's internal derived model: what the fold mutates, and how it is copied at checkpoints. */
-import type { Ballot, TallyResult } from "../council/tally-types.js";
+import type { Ballot, Quorum, TallyResult, Threshold, VoteMethod } from "../council/tally-types.js";
 import type { Hlc } from "../hlc.js";
 import type { CouncilId, DeviceId, FundId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "../ids.js";
 import type { ExclusionReason } from "../records/integrity.js";
 import type { Charter, Effect, Positions } from "../records/schemas.js";
-import type { Quorum, Threshold, VoteMethod } from "../council/tally-types.js";
 
 export interface MemberModel {
   readonly id: MemberId;

@@ -14,18 +14,39 @@ import type { Approval, Effect } from "../records/schemas.js";
 /** Dots each member may place in a jar round. */
 export const JAR_DOTS_PER_MEMBER = 10;
 
-function entry(model: CouncilModel, e: Omit<LedgerEntry, "status" | "reason"> & Partial<Pick<LedgerEntry, "status" | "reason">>): void {
+function entry(
+  model: CouncilModel,
+  e: Omit<LedgerEntry, "status" | "reason"> & Partial<Pick<LedgerEntry, "status" | "reason">>,
+): void {
   model.logs.entries.push({ status: "applied", reason: "", ...e });
 }
 
-function newFund(model: CouncilModel, id: FundId, type: FundModel["type"], at: Hlc, parent: FundId | null, circle: MemberId[]): FundModel {
-  const fund: FundModel = { id, type, createdAt: at, parent, circle, balance: 0, accounts: new Map(), round: null, roundsClosed: 0 };
+function newFund(
+  model: CouncilModel,
+  id: FundId,
+  type: FundModel["type"],
+  at: Hlc,
+  parent: FundId | null,
+  circle: MemberId[],
+): FundModel {
+  const fund: FundModel = {
+    id,
+    type,
+    createdAt: at,
+    parent,
+    circle,
+    balance: 0,
+    accounts: new Map(),
+    round: null,
+    roundsClosed: 0,
+  };
   model.funds.set(id, fund);
   return fund;
 }
 
 export function applyFundCreate(model: CouncilModel, r: FederaRecord<"fund.create">): void {
-  if (model.funds.has(r.body.fund as FundId)) return reject(model, r, "invalid-act", `fund ${r.body.fund} already exists`);
+  if (model.funds.has(r.body.fund as FundId))
+    return reject(model, r, "invalid-act", `fund ${r.body.fund} already exists`);
   newFund(model, r.body.fund as FundId, r.body.type, r.at, null, []);
 }
 
@@ -43,21 +64,42 @@ export function applyDonate(model: CouncilModel, r: FederaRecord<"ledger.donate"
   const fund = fundOf(model, r, r.body.fund, "cash");
   if (fund === null) return;
   fund.balance += r.body.amount;
-  entry(model, { record: r.id, at: r.at, fund: fund.id, type: "donation", amount: r.body.amount, by: r.author, counterparty: r.body.from ?? "", memo: "" });
+  entry(model, {
+    record: r.id,
+    at: r.at,
+    fund: fund.id,
+    type: "donation",
+    amount: r.body.amount,
+    by: r.author,
+    counterparty: r.body.from ?? "",
+    memo: "",
+  });
 }
 
 /** Checks an approval; returns a commit step (drawing down a budget or allowance) or why it fails. */
-function approve(model: CouncilModel, r: FederaRecord, fund: FundId, amount: number, approval: Approval): { commit: () => void } | string {
+function approve(
+  model: CouncilModel,
+  r: FederaRecord,
+  fund: FundId,
+  amount: number,
+  approval: Approval,
+): { commit: () => void } | string {
   const charter = model.charter!;
   switch (approval.kind) {
     case "petty":
-      return amount <= charter.pettyCashLimit ? { commit: () => {} } : `over the petty-cash limit of ${charter.pettyCashLimit}`;
+      return amount <= charter.pettyCashLimit
+        ? { commit: () => {} }
+        : `over the petty-cash limit of ${charter.pettyCashLimit}`;
     case "budget": {
       const budget = model.budgets.get(approval.proposal as ProposalId);
       if (budget === undefined) return "no passed budget with that id";
       if (budget.fund !== fund) return `the budget is for ${budget.fund}`;
       if (budget.remaining < amount) return `over budget (${budget.remaining} left)`;
-      return { commit: () => void (budget.remaining -= amount) };
+      return {
+        commit: () => {
+          budget.remaining -= amount;
+        },
+      };
     }
     case "mandate": {
       const mandate = model.mandates.get(approval.mandate as MandateId);
@@ -68,12 +110,23 @@ function approve(model: CouncilModel, r: FederaRecord, fund: FundId, amount: num
         conflict(model, "out-of-mandate", r, `spend of ${amount} from ${fund}: ${verdict.reason}`);
         return `out of mandate: ${verdict.reason}`;
       }
-      return { commit: () => void (mandate.spent += amount) };
+      return {
+        commit: () => {
+          mandate.spent += amount;
+        },
+      };
     }
   }
 }
 
-function spendFrom(model: CouncilModel, r: FederaRecord, fund: FundModel, amount: number, approval: Approval | null, line: Omit<LedgerEntry, "status" | "reason" | "fund" | "amount" | "record" | "at">): boolean {
+function spendFrom(
+  model: CouncilModel,
+  r: FederaRecord,
+  fund: FundModel,
+  amount: number,
+  approval: Approval | null,
+  line: Omit<LedgerEntry, "status" | "reason" | "fund" | "amount" | "record" | "at">,
+): boolean {
   const approved = approval === null ? { commit: () => {} } : approve(model, r, fund.id, amount, approval);
   const base = { record: r.id, at: r.at, fund: fund.id, amount, ...line };
   if (typeof approved === "string") {
@@ -96,7 +149,12 @@ function spendFrom(model: CouncilModel, r: FederaRecord, fund: FundModel, amount
 export function applySpend(model: CouncilModel, r: FederaRecord<"ledger.spend">): void {
   const fund = fundOf(model, r, r.body.fund, "cash");
   if (fund === null) return;
-  spendFrom(model, r, fund, r.body.amount, r.body.approval, { type: "expense", by: r.author, counterparty: r.body.payee, memo: r.body.memo ?? "" });
+  spendFrom(model, r, fund, r.body.amount, r.body.approval, {
+    type: "expense",
+    by: r.author,
+    counterparty: r.body.payee,
+    memo: r.body.memo ?? "",
+  });
 }
 
 export function applyTransfer(model: CouncilModel, r: FederaRecord<"ledger.transfer">): void {
@@ -104,9 +162,25 @@ export function applyTransfer(model: CouncilModel, r: FederaRecord<"ledger.trans
   const to = from && fundOf(model, r, r.body.to, "money");
   if (from === null || to === null) return;
   if (from === to) return reject(model, r, "invalid-act", "a transfer needs two funds");
-  if (spendFrom(model, r, from, r.body.amount, r.body.approval, { type: "transfer-out", by: r.author, counterparty: to.id, memo: "" })) {
+  if (
+    spendFrom(model, r, from, r.body.amount, r.body.approval, {
+      type: "transfer-out",
+      by: r.author,
+      counterparty: to.id,
+      memo: "",
+    })
+  ) {
     to.balance += r.body.amount;
-    entry(model, { record: r.id, at: r.at, fund: to.id, type: "transfer-in", amount: r.body.amount, by: r.author, counterparty: from.id, memo: "" });
+    entry(model, {
+      record: r.id,
+      at: r.at,
+      fund: to.id,
+      type: "transfer-in",
+      amount: r.body.amount,
+      by: r.author,
+      counterparty: from.id,
+      memo: "",
+    });
   }
 }
 
@@ -119,7 +193,16 @@ export function applySwap(model: CouncilModel, r: FederaRecord<"swap.record">): 
   if (!isMember(model, provider)) return reject(model, r, "invalid-act", "the provider is not a member");
   const limit = model.charter!.timeDebtLimitMinutes;
   const receiverBalance = fund.accounts.get(r.author) ?? 0;
-  const base = { record: r.id, at: r.at, fund: fund.id, type: "swap" as const, amount: r.body.minutes, by: r.author, counterparty: provider, memo: r.body.note ?? "" };
+  const base = {
+    record: r.id,
+    at: r.at,
+    fund: fund.id,
+    type: "swap" as const,
+    amount: r.body.minutes,
+    by: r.author,
+    counterparty: provider,
+    memo: r.body.note ?? "",
+  };
   if (receiverBalance - r.body.minutes < -limit) {
     const reason = `would take ${r.author} below the debt limit of ${limit} minutes`;
     entry(model, { ...base, status: "held", reason });
@@ -135,7 +218,16 @@ export function applyJarContribute(model: CouncilModel, r: FederaRecord<"jar.con
   const jar = fundOf(model, r, r.body.jar, "jar");
   if (jar === null) return;
   jar.balance += r.body.amount;
-  entry(model, { record: r.id, at: r.at, fund: jar.id, type: "jar-contribution", amount: r.body.amount, by: r.author, counterparty: "", memo: "" });
+  entry(model, {
+    record: r.id,
+    at: r.at,
+    fund: jar.id,
+    type: "jar-contribution",
+    amount: r.body.amount,
+    by: r.author,
+    counterparty: "",
+    memo: "",
+  });
 }
 
 export function applyJarRequest(model: CouncilModel, r: FederaRecord<"jar.request">): void {
@@ -159,7 +251,12 @@ export function applyJarDots(model: CouncilModel, r: FederaRecord<"jar.dots">): 
   jar.round.dots.set(r.author, r.body.dots); // a member's latest dots replace the earlier ones
 }
 
-export function openJarRound(model: CouncilModel, p: ProposalModel, e: Extract<Effect, { type: "jar-round" }>, at: Hlc): string | null {
+export function openJarRound(
+  model: CouncilModel,
+  p: ProposalModel,
+  e: Extract<Effect, { type: "jar-round" }>,
+  at: Hlc,
+): string | null {
   const jar = model.funds.get(e.jar as FundId);
   if (jar === undefined || jar.type !== "jar") return `no jar ${e.jar}`;
   if (jar.round !== null) return "a round is already open";
@@ -180,21 +277,43 @@ export function closeJarRound(model: CouncilModel, jarId: FundId): void {
   const round = jar?.round;
   if (jar === undefined || round === null || round === undefined) return;
   const dots = new Map<string, number>();
-  for (const allocation of round.dots.values()) for (const [q, n] of Object.entries(allocation)) dots.set(q, (dots.get(q) ?? 0) + n);
+  for (const allocation of round.dots.values())
+    for (const [q, n] of Object.entries(allocation)) dots.set(q, (dots.get(q) ?? 0) + n);
   const ranked = round.requests
     .filter((q) => (dots.get(q.id) ?? 0) > 0)
-    .sort((a, b) => (dots.get(b.id) ?? 0) - (dots.get(a.id) ?? 0) || a.at.ms - b.at.ms || a.at.c - b.at.c || (a.id < b.id ? -1 : 1));
+    .sort(
+      (a, b) =>
+        (dots.get(b.id) ?? 0) - (dots.get(a.id) ?? 0) || a.at.ms - b.at.ms || a.at.c - b.at.c || (a.id < b.id ? -1 : 1),
+    );
   const at: Hlc = { ms: round.closesAt, c: 0 };
   for (const q of ranked) {
     const paid = Math.min(q.amount, jar.balance);
     if (paid === 0) break;
     jar.balance -= paid;
-    entry(model, { record: q.id, at, fund: jar.id, type: "jar-payout", amount: paid, by: q.by, counterparty: q.purpose, memo: `${dots.get(q.id)} dots` });
+    entry(model, {
+      record: q.id,
+      at,
+      fund: jar.id,
+      type: "jar-payout",
+      amount: paid,
+      by: q.by,
+      counterparty: q.purpose,
+      memo: `${dots.get(q.id)} dots`,
+    });
   }
   if (jar.balance > 0) {
     const to = model.funds.get(round.remainderTo)!;
     to.balance += jar.balance;
-    entry(model, { record: round.proposal as string as RecordId, at, fund: jar.id, type: "jar-remainder", amount: jar.balance, by: "" as MemberId, counterparty: to.id, memo: "remainder" });
+    entry(model, {
+      record: round.proposal as string as RecordId,
+      at,
+      fund: jar.id,
+      type: "jar-remainder",
+      amount: jar.balance,
+      by: "" as MemberId,
+      counterparty: to.id,
+      memo: "remainder",
+    });
     jar.balance = 0;
   }
   jar.round = null;
@@ -206,7 +325,12 @@ export function applyEffectExpense(model: CouncilModel, p: ProposalModel, at: Hl
   const fund = model.funds.get(e.fund as FundId);
   if (fund === undefined || fund.type !== "cash") return `no cash fund ${e.fund}`;
   const pseudo = { id: p.id, at, author: p.author } as unknown as FederaRecord;
-  spendFrom(model, pseudo, fund, e.amount, null, { type: "expense", by: p.author, counterparty: e.payee, memo: e.memo ?? p.title });
+  spendFrom(model, pseudo, fund, e.amount, null, {
+    type: "expense",
+    by: p.author,
+    counterparty: e.payee,
+    memo: e.memo ?? p.title,
+  });
   return null;
 }
 
@@ -217,17 +341,31 @@ export function applyEffectBudget(model: CouncilModel, p: ProposalModel, fund: F
   return null;
 }
 
-export function applyEffectSplit(model: CouncilModel, p: ProposalModel, e: Extract<Effect, { type: "split" }>, at: Hlc): string | null {
+export function applyEffectSplit(
+  model: CouncilModel,
+  p: ProposalModel,
+  e: Extract<Effect, { type: "split" }>,
+  at: Hlc,
+): string | null {
   const parent = model.funds.get(e.fund as FundId);
   if (parent === undefined || parent.type !== "cash") return `no cash fund ${e.fund}`;
   const threshold = model.charter!.splitThreshold;
-  if (parent.balance <= threshold) return `${e.fund} holds ${parent.balance}, not more than the split threshold ${threshold}`;
+  if (parent.balance <= threshold)
+    return `${e.fund} holds ${parent.balance}, not more than the split threshold ${threshold}`;
   const total = e.daughters.reduce((s, d) => s + d.amount, 0);
   if (total > parent.balance) return `daughters need ${total}, the fund holds ${parent.balance}`;
   const names = new Set(e.daughters.map((d) => d.fund));
-  if (names.size !== e.daughters.length || e.daughters.some((d) => model.funds.has(d.fund as FundId))) return "daughter fund names must be new and distinct";
+  if (names.size !== e.daughters.length || e.daughters.some((d) => model.funds.has(d.fund as FundId)))
+    return "daughter fund names must be new and distinct";
   for (const d of e.daughters) {
-    const daughter = newFund(model, d.fund as FundId, "cash", at, parent.id, [...new Set(d.circle)].sort() as MemberId[]);
+    const daughter = newFund(
+      model,
+      d.fund as FundId,
+      "cash",
+      at,
+      parent.id,
+      [...new Set(d.circle)].sort() as MemberId[],
+    );
     parent.balance -= d.amount;
     daughter.balance += d.amount;
     const line = { record: p.id, at, amount: d.amount, by: p.author, memo: p.title };

@@ -23,7 +23,13 @@ export interface Mandate {
 
 /** Something a delegate does under a mandate. */
 export type MandateAct =
-  | { readonly type: "vote"; readonly body: string; readonly topic: string; readonly position: string; readonly at: Hlc }
+  | {
+      readonly type: "vote";
+      readonly body: string;
+      readonly topic: string;
+      readonly position: string;
+      readonly at: Hlc;
+    }
   | { readonly type: "spend"; readonly fund: string; readonly amount: number; readonly at: Hlc };
 
 /** Why an act falls outside a mandate. */
@@ -45,7 +51,8 @@ export type MandateRefusal =
 export function mandateAllows(mandate: Mandate, act: MandateAct): { ok: true } | { ok: false; reason: MandateRefusal } {
   if (act.at.ms < mandate.startsAt) return { ok: false, reason: "not-started" };
   if (act.at.ms > mandate.expiresAt) return { ok: false, reason: "expired" };
-  if (mandate.recalledAt !== null && compareHlc(act.at, mandate.recalledAt) >= 0) return { ok: false, reason: "recalled" };
+  if (mandate.recalledAt !== null && compareHlc(act.at, mandate.recalledAt) >= 0)
+    return { ok: false, reason: "recalled" };
   if (act.type === "vote") {
     if (act.body !== mandate.body) return { ok: false, reason: "wrong-body" };
     const allowed = mandate.positions[act.topic] ?? mandate.positions["*"];
@@ -60,7 +67,12 @@ export function mandateAllows(mandate: Mandate, act: MandateAct): { ok: true } |
 }
 
 /** Issues the mandate a passed proposal describes; a reason string when the charter forbids it. */
-export function issueMandate(model: CouncilModel, p: ProposalModel, e: Extract<Effect, { type: "mandate" }>, at: Hlc): string | null {
+export function issueMandate(
+  model: CouncilModel,
+  p: ProposalModel,
+  e: Extract<Effect, { type: "mandate" }>,
+  at: Hlc,
+): string | null {
   const charter = model.charter!;
   const delegate = e.delegate as MemberId;
   if (!model.members.has(delegate)) return "the delegate is not a member";
@@ -68,8 +80,10 @@ export function issueMandate(model: CouncilModel, p: ProposalModel, e: Extract<E
   if (e.expiresAt - e.startsAt > charter.maxMandateTermMs) return "the term is longer than the charter's maximum";
   if (charter.noConsecutiveMandates) {
     let previous: MandateModel | undefined;
-    for (const m of model.mandates.values()) if (m.body === e.body && (previous === undefined || compareHlc(m.issuedAt, previous.issuedAt) > 0)) previous = m;
-    if (previous !== undefined && previous.delegate === delegate) return "the charter forbids consecutive mandates for one member";
+    for (const m of model.mandates.values())
+      if (m.body === e.body && (previous === undefined || compareHlc(m.issuedAt, previous.issuedAt) > 0)) previous = m;
+    if (previous !== undefined && previous.delegate === delegate)
+      return "the charter forbids consecutive mandates for one member";
   }
   const mandate: MandateModel = {
     id: p.id as string as MandateId,

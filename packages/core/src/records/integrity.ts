@@ -2,7 +2,8 @@
  * The integrity index: turns the raw records found in a council's documents into the set of authentic records,
  * checking ids, shapes, signatures and each signer's hash chain, and lists every excluded record with its reason.
  */
-import { compareHlc } from "../hlc.js";
+import type { Hlc } from "../hlc.js";
+import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
 import type { CouncilId, RecordId, SignerId } from "../ids.js";
 import type { DecodedRecord, FederaRecord } from "./record.js";
@@ -65,6 +66,7 @@ export class IntegrityIndex {
   readonly #badSignatures = new Set<string>();
   /** Signatures checked in this session: good. */
   readonly #goodSignatures = new Set<string>();
+  #latestAt: Hlc = HLC_ZERO;
 
   constructor(init: IntegrityIndexInit) {
     this.#council = init.council;
@@ -99,9 +101,10 @@ export class IntegrityIndex {
         });
         continue;
       }
-      let list = touched.get(r.signer);
-      if (list === undefined) touched.set(r.signer, (list = []));
-      list.push(decoded);
+      if (compareHlc(r.at, this.#latestAt) > 0) this.#latestAt = r.at;
+      const list = touched.get(r.signer);
+      if (list === undefined) touched.set(r.signer, [decoded]);
+      else list.push(decoded);
     }
     await this.#verifyAll([...touched.values()].flat());
     const added: FederaRecord[] = [];
@@ -158,22 +161,13 @@ export class IntegrityIndex {
       else at.push(d);
       if (s > chain.maxSeq) chain.maxSeq = s;
     }
-    // Fast path: one signed record extending a fully valid chain (the common append).
-    if (records.length === 1 && chain.excluded.size === 0) {
-      const d = records[0]!;
-      const tip = chain.valid[chain.valid.length - 1];
-      const linked = tip === undefined ? d.record.seq === 0 : d.record.seq === tip.record.seq + 1 && d.record.prev === tip.record.id;
-      if (
-        linked &&
-        chain.bySeq.get(d.record.seq)!.length === 1 &&
-        d.signature !== null &&
-        this.#goodSignatures.has(d.record.id) &&
-        (tip === undefined || compareHlc(d.record.at, tip.record.at) > 0)
-      ) {
+    // Fast path: records that extend a fully valid chain in order, the last one signed (the common append).
+    if (chain.excluded.size === 0 && this.#extends(chain, records)) {
+      for (const d of [...records].sort((a, b) => a.record.seq - b.record.seq)) {
         chain.valid.push(d);
         added.push(d.record);
-        return;
       }
+      return;
     }
     const before = new Set(chain.valid.map((d) => d.record.id));
     this.#revalidate(signer, chain);
@@ -187,6 +181,42 @@ export class IntegrityIndex {
         const d = this.#find(chain, id);
         if (d) removed.push(d.record);
       }
+    }
+  }
+
+  #extends(chain: Chain, records: DecodedRecord[]): boolean {
+    const sorted = [...records].sort((a, b) => a.record.seq - b.record.seq);
+    let tip = chain.valid[chain.valid.length - 1];
+    if (tip === undefined ? chain.bySeq.size !== records.length : tip.record.seq + records.length !== chain.maxSeq)
+      return false;
+    for (const d of sorted) {
+      const r = d.record;
+      const linked = tip === undefined ? r.seq === 0 : r.seq === tip.record.seq + 1 && r.prev === tip.record.id;
+      if (!linked || chain.bySeq.get(r.seq)!.length !== 1) return false;
+      if (tip !== undefined && compareHlc(r.at, tip.record.at) <= 0) return false;
+      if (d.signature !== null && !this.#goodSignatures.has(r.id)) return false;
+      tip = d;
+    }
+    return tip !== undefined && tip.signature !== null;
+  }
+
+  /** The highest-seq record of a signer (what its next record must follow), valid or not. */
+  tip(signer: SignerId): FederaRecord | null {
+    const chain = this.#chains.get(signer);
+    if (chain === undefined || chain.maxSeq < 0) return null;
+    return chain.bySeq.get(chain.maxSeq)![0]!.record;
+  }
+
+  /** The largest clock among all decoded records: a writer's next clock must exceed it. */
+  get latestAt(): Hlc {
+    return this.#latestAt;
+  }
+
+  /** Marks records this device has just signed as verified, without checking its own signatures again. */
+  trust(ids: Iterable<RecordId>): void {
+    for (const id of ids) {
+      this.#goodSignatures.add(id);
+      this.#verified?.add(id);
     }
   }
 
@@ -205,7 +235,8 @@ export class IntegrityIndex {
     for (let s = 0; s <= chain.maxSeq; s++) {
       const here = chain.bySeq.get(s) ?? [];
       if (broken !== null) {
-        for (const d of here) exclude(d, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
+        for (const d of here)
+          exclude(d, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
         continue;
       }
       if (here.length === 0) {

@@ -70,7 +70,8 @@ function idOfKey(key: Uint8Array): SignerId {
 export function encodePayload(record: UnsignedRecord, signer: SignerId): Uint8Array {
   const author = publicKeyOf(record.author);
   const signerKey = publicKeyOf(signer);
-  if (author === undefined || signerKey === undefined) throw new TypeError("author and signer must be Ed25519 peer ids");
+  if (author === undefined || signerKey === undefined)
+    throw new TypeError("author and signer must be Ed25519 peer ids");
   const payload: Record<string, unknown> = {
     v: RECORD_VERSION,
     k: record.kind,
@@ -117,7 +118,8 @@ export async function sealRecord(
 /** Splits stored bytes into signature and payload; null when the framing is wrong. */
 function unframe(bytes: unknown): { payload: Uint8Array; signature: Uint8Array | null } | null {
   if (!(bytes instanceof Uint8Array) || bytes.length < 2) return null;
-  if (bytes[0] === FLAG_SIGNED && bytes.length > 65) return { signature: bytes.subarray(1, 65), payload: bytes.subarray(65) };
+  if (bytes[0] === FLAG_SIGNED && bytes.length > 65)
+    return { signature: bytes.subarray(1, 65), payload: bytes.subarray(65) };
   if (bytes[0] === FLAG_UNSIGNED) return { signature: null, payload: bytes.subarray(1) };
   return null;
 }
@@ -134,7 +136,8 @@ export function decodeRecord(key: string, bytes: unknown): DecodedRecord | Decod
   const framed = unframe(bytes);
   if (framed === null) return { reason: "bad-shape", detail: "stored value is not a framed record" };
   const id = recordIdOf(framed.payload);
-  if (id !== key) return { reason: "bad-id", detail: "stored under a key that is not the hash of its content (altered?)" };
+  if (id !== key)
+    return { reason: "bad-id", detail: "stored under a key that is not the hash of its content (altered?)" };
   let raw: unknown;
   try {
     raw = cbor.decode(framed.payload);
@@ -148,11 +151,14 @@ export function decodeRecord(key: string, bytes: unknown): DecodedRecord | Decod
   if (p.s !== undefined && !isKey(p.s)) return { reason: "bad-shape", detail: "signer is not an Ed25519 key" };
   if (p.c !== undefined && !isKey(p.c)) return { reason: "bad-shape", detail: "council is not a record id" };
   if (p.p !== undefined && !isKey(p.p)) return { reason: "bad-shape", detail: "prev is not a record id" };
-  if (!Number.isSafeInteger(p.n) || (p.n as number) < 0) return { reason: "bad-shape", detail: "seq is not a natural number" };
-  if ((p.n === 0) !== (p.p === undefined)) return { reason: "bad-shape", detail: "only the first record of a chain has no prev" };
+  if (!Number.isSafeInteger(p.n) || (p.n as number) < 0)
+    return { reason: "bad-shape", detail: "seq is not a natural number" };
+  if ((p.n === 0) !== (p.p === undefined))
+    return { reason: "bad-shape", detail: "only the first record of a chain has no prev" };
   const at = { ms: p.t, c: p.l };
   if (!isHlc(at)) return { reason: "bad-shape", detail: "clock is not a pair of natural numbers" };
-  if (!isRecordKind(p.k)) return { reason: "unknown-kind", detail: `unknown kind ${JSON.stringify(String(p.k)).slice(0, 80)}` };
+  if (!isRecordKind(p.k))
+    return { reason: "unknown-kind", detail: `unknown kind ${JSON.stringify(String(p.k)).slice(0, 80)}` };
   const parsed = parseBody(p.k, p.b);
   if (!parsed.ok) return { reason: "bad-shape", detail: `${p.k}: ${parsed.issues.join("; ")}`.slice(0, 500) };
   const author = idOfKey(p.a) as MemberId;

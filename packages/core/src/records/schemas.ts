@@ -63,7 +63,11 @@ export const PositionsSchema = v.record(Name, v.pipe(v.array(Name), v.maxLength(
 
 export const EffectSchema = v.variant("type", [
   v.object({ type: v.literal("none") }),
-  v.object({ type: v.literal("admit"), member: PeerIdString, devices: v.optional(v.pipe(v.array(PeerIdString), v.maxLength(16))) }),
+  v.object({
+    type: v.literal("admit"),
+    member: PeerIdString,
+    devices: v.optional(v.pipe(v.array(PeerIdString), v.maxLength(16))),
+  }),
   v.object({ type: v.literal("remove"), member: PeerIdString }),
   v.object({ type: v.literal("amend"), charter: v.partial(CharterSchema) }),
   v.object({ type: v.literal("expense"), fund: FundName, amount: Amount, payee: Name, memo: v.optional(Text) }),
@@ -84,7 +88,9 @@ export const EffectSchema = v.variant("type", [
     type: v.literal("split"),
     fund: FundName,
     daughters: v.pipe(
-      v.array(v.object({ fund: FundName, amount: Amount, circle: v.pipe(v.array(PeerIdString), v.maxLength(MAX_LIST)) })),
+      v.array(
+        v.object({ fund: FundName, amount: Amount, circle: v.pipe(v.array(PeerIdString), v.maxLength(MAX_LIST)) }),
+      ),
       v.minLength(1),
       v.maxLength(32),
     ),
@@ -123,7 +129,11 @@ export const BodySchemas = {
   }),
   "proposal.vote": v.object({ proposal: RecordIdString, ballot: BallotSchema }),
   "role.assign": v.object({ meeting: Name, role: Name, holder: PeerIdString }),
-  "minutes.open": v.object({ meeting: Name, title: Name, decisions: v.pipe(v.array(RecordIdString), v.maxLength(MAX_LIST)) }),
+  "minutes.open": v.object({
+    meeting: Name,
+    title: Name,
+    decisions: v.pipe(v.array(RecordIdString), v.maxLength(MAX_LIST)),
+  }),
   tick: v.object({}),
   "fund.create": v.object({
     fund: FundName,
@@ -131,7 +141,13 @@ export const BodySchemas = {
     description: v.optional(Text),
   }),
   "ledger.donate": v.object({ fund: FundName, amount: Amount, from: v.optional(Name) }),
-  "ledger.spend": v.object({ fund: FundName, amount: Amount, payee: Name, memo: v.optional(Text), approval: ApprovalSchema }),
+  "ledger.spend": v.object({
+    fund: FundName,
+    amount: Amount,
+    payee: Name,
+    memo: v.optional(Text),
+    approval: ApprovalSchema,
+  }),
   "ledger.transfer": v.object({ from: FundName, to: FundName, amount: Amount, approval: ApprovalSchema }),
   "swap.record": v.object({ fund: FundName, provider: PeerIdString, minutes: Amount, note: v.optional(Text) }),
   "jar.contribute": v.object({ jar: FundName, amount: Amount }),

@@ -1,0 +1,378 @@
+/**
+ * The application developer's API: found a council, open it on DocHandles or plain documents, act (propose, vote,
+ * spend, swap, issue mandates...) without knowing the record format, and read the derived state.
+ */
+import * as A from "@automerge/automerge";
+import type { Ballot, Quorum, Threshold, VoteMethod } from "../council/tally-types.js";
+import { councilReducer } from "../derive/council-reducer.js";
+import { Fold } from "../derive/fold.js";
+import type { CouncilModel, CouncilSnapshot } from "../derive/model.js";
+import type { CouncilState } from "../derive/view.js";
+import { viewOf } from "../derive/view.js";
+import {
+  type CouncilDoc,
+  initialCouncilDoc,
+  initialLedgerDoc,
+  type LedgerDoc,
+  putRecords,
+} from "../documents/layout.js";
+import { RecordReader } from "../documents/reader.js";
+import type { DocSource } from "../documents/source.js";
+import { PlainDocument } from "../documents/source.js";
+import { InvalidInputError, NotAMemberError, UnknownDocumentError } from "../errors.js";
+import type { Hlc } from "../hlc.js";
+import { compareHlc, maxHlc, nextHlc } from "../hlc.js";
+import type { Identity, Keypair } from "../identity.js";
+import type { CouncilId, DeviceId, MandateId, MemberId, ProposalId, RecordId } from "../ids.js";
+import { isRecordId } from "../ids.js";
+import { IntegrityIndex } from "../records/integrity.js";
+import type { FederaRecord } from "../records/record.js";
+import { sealRecord } from "../records/record.js";
+import type { BodyOf, Charter, Effect, RecordKind } from "../records/schemas.js";
+import { defaultCharter, LEDGER_KINDS, parseBody } from "../records/schemas.js";
+import type { VerifiedCache } from "../records/verified-cache.js";
+import { Ledger } from "./ledger.js";
+
+/** One act to write: a record kind and its body. */
+export interface Act<K extends RecordKind = RecordKind> {
+  readonly kind: K;
+  readonly body: BodyOf<K>;
+}
+
+/** The two documents of a council. */
+export interface CouncilSources {
+  readonly council: DocSource<CouncilDoc>;
+  readonly ledger: DocSource<LedgerDoc>;
+}
+
+/** How a council is opened. */
+export interface CouncilOptions {
+  /** Who acts; without it the council is read-only. */
+  readonly identity?: Identity;
+  /** Where verified signatures are remembered across loads (see `MemoryVerifiedCache`). */
+  readonly verified?: VerifiedCache;
+  /** The wall clock used to stamp new records (never used by derivation). */
+  readonly now?: () => number;
+  readonly checkpointEvery?: number;
+}
+
+/** What a new council starts with. */
+export interface FoundInit {
+  readonly name: string;
+  readonly charter?: Partial<Charter>;
+  /** Founding members besides the founder. */
+  readonly founders?: readonly MemberId[];
+  readonly now?: () => number;
+}
+
+/** A proposal as an application states it; omitted fields take the charter's defaults. */
+export interface ProposeInput {
+  readonly title: string;
+  readonly text?: string;
+  readonly method?: VoteMethod;
+  readonly options?: readonly string[];
+  readonly threshold?: Threshold;
+  readonly quorum?: Quorum;
+  /** Closing time in ms since the epoch; default: now plus the charter's voting window. */
+  readonly closesAt?: number;
+  readonly maxScore?: number;
+  readonly dotsPerVoter?: number;
+  readonly effect?: Effect;
+}
+
+/** The founding documents of a new council, as plain Automerge documents (import them into a Repo to share). */
+export interface FoundedCouncil {
+  readonly id: CouncilId;
+  readonly council: A.Doc<CouncilDoc>;
+  readonly ledger: A.Doc<LedgerDoc>;
+}
+
+/** Founds a council: a genesis signed by the founder's member key, and the founder's device authorised. */
+export async function foundCouncil(identity: Identity, init: FoundInit): Promise<FoundedCouncil> {
+  const memberKey = identity.memberKey;
+  if (memberKey === undefined)
+    throw new NotAMemberError("founding a council needs the member key, not only a device key");
+  const charter = defaultCharter(init.charter);
+  const founders = [...new Set([identity.member, ...(init.founders ?? [])])];
+  const body = parseBody("council.genesis", { name: init.name, charter, founders });
+  if (!body.ok) throw new InvalidInputError("invalid council", body.issues);
+  const at = nextHlc({ ms: 0, c: 0 }, (init.now ?? Date.now)());
+  const genesis = await sealRecord(
+    { kind: "council.genesis", council: null, author: identity.member, seq: 0, prev: null, at, body: body.body },
+    memberKey,
+    true,
+  );
+  const id = genesis.id as CouncilId;
+  const device = await sealRecord(
+    {
+      kind: "device.authorize",
+      council: id,
+      author: identity.member,
+      seq: 1,
+      prev: genesis.id,
+      at: nextHlc(at, at.ms),
+      body: { device: identity.device.id },
+    },
+    memberKey,
+    true,
+  );
+  const council = A.change(A.from<CouncilDoc>(initialCouncilDoc(id)), (d: CouncilDoc) =>
+    putRecords(d, [genesis, device]),
+  );
+  const ledger = A.from<LedgerDoc>(initialLedgerDoc(id));
+  return { id, council, ledger };
+}
+
+/** A council opened on its documents: acts write signed records, `state()` derives. */
+export class Council {
+  readonly id: CouncilId;
+  readonly ledger: Ledger;
+  readonly #sources: CouncilSources;
+  readonly #identity: Identity | undefined;
+  readonly #now: () => number;
+  readonly #index: IntegrityIndex;
+  readonly #fold: Fold<CouncilModel, CouncilSnapshot>;
+  readonly #readers = { council: new RecordReader(), ledger: new RecordReader() };
+  #lastWritten: Hlc = { ms: 0, c: 0 };
+  #view: CouncilState | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
+    this.id = id;
+    this.#sources = sources;
+    this.#identity = options.identity;
+    this.#now = options.now ?? Date.now;
+    this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
+    this.#fold = new Fold(councilReducer, options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {});
+    this.ledger = new Ledger(this);
+  }
+
+  /** Opens a council on its two documents (DocHandles or `PlainDocument`s). */
+  static async open(sources: CouncilSources, options: CouncilOptions = {}): Promise<Council> {
+    const doc = sources.council.doc() as Partial<CouncilDoc> | undefined;
+    const ledger = sources.ledger.doc() as Partial<LedgerDoc> | undefined;
+    const id = doc?.federa?.council;
+    if (doc?.federa?.type !== "council" || !isRecordId(id))
+      throw new UnknownDocumentError("not a Federa council document");
+    if (ledger?.federa?.type !== "ledger" || ledger.federa.council !== id) {
+      throw new UnknownDocumentError("the ledger document does not belong to this council");
+    }
+    const council = new Council(id as CouncilId, sources, options);
+    await council.refresh();
+    return council;
+  }
+
+  /** Opens plain Automerge documents (for example those `foundCouncil` returned), each wrapped in a `PlainDocument`. */
+  static async openPlain(docs: { council: A.Doc<CouncilDoc>; ledger: A.Doc<LedgerDoc> }, options: CouncilOptions = {}) {
+    return Council.open({ council: new PlainDocument(docs.council), ledger: new PlainDocument(docs.ledger) }, options);
+  }
+
+  get sources(): CouncilSources {
+    return this.#sources;
+  }
+
+  get identity(): Identity | undefined {
+    return this.#identity;
+  }
+
+  /** Reads whatever the documents gained (local writes, merges, sync) and re-derives incrementally. */
+  refresh(): Promise<void> {
+    return this.#serial(() => this.#refresh());
+  }
+
+  /** The derived state after a refresh. */
+  async state(): Promise<CouncilState> {
+    await this.refresh();
+    return this.current();
+  }
+
+  /** The derived state as of the last refresh, without reading the documents. */
+  current(): CouncilState {
+    this.#view ??= viewOf(this.#fold.state, this.#fold.records.length, this.#index.exclusions());
+    return this.#view;
+  }
+
+  /** What the last refresh or write re-derived: `applied` is 1 for a plain append. */
+  get foldStats() {
+    return this.#fold.stats;
+  }
+
+  /** Valid records in derivation order. */
+  get records(): readonly FederaRecord[] {
+    return this.#fold.records;
+  }
+
+  /** Records stamped more than `toleranceMs` ahead of the local clock: a local warning only, never a change to state. */
+  futureRecords(nowMs: number = this.#now(), toleranceMs = 10 * 60_000): FederaRecord[] {
+    return this.#fold.records.filter((r) => r.at.ms > nowMs + toleranceMs);
+  }
+
+  async #refresh(): Promise<void> {
+    for (const which of ["council", "ledger"] as const) {
+      const doc = this.#sources[which].doc();
+      if (doc === undefined) continue;
+      const entries = this.#readers[which].read(doc);
+      if (entries.length === 0) continue;
+      const change = await this.#index.add(entries);
+      this.#apply(change.added, change.removed);
+    }
+  }
+
+  #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {
+    if (added.length === 0 && removed.length === 0) return;
+    this.#fold.update(added, removed);
+    this.#view = null;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #signer(): { key: Keypair; identity: Identity } {
+    const identity = this.#identity;
+    if (identity === undefined) throw new NotAMemberError("this council was opened without an identity");
+    const model = this.#fold.state;
+    if (model.deviceOwner.get(identity.device.id as DeviceId) === identity.member)
+      return { key: identity.device, identity };
+    if (identity.memberKey !== undefined) return { key: identity.memberKey, identity };
+    throw new NotAMemberError(`device ${identity.device.id} is not authorised for ${identity.member} in this council`);
+  }
+
+  /** Writes acts as records (only the last is signed: its hash chain covers the others). Returns their ids. */
+  write(acts: readonly Act[], options: { signer?: "device" | "member" } = {}): Promise<RecordId[]> {
+    return this.#serial(async () => {
+      await this.#refresh();
+      const { key: chosen, identity } = this.#signer();
+      const key = options.signer === "member" ? identity.memberKey : chosen;
+      if (key === undefined) throw new NotAMemberError("this act needs the member key");
+      const tip = this.#index.tip(key.id);
+      let seq = tip === null ? 0 : tip.seq + 1;
+      let prev = tip?.id ?? null;
+      let at = maxHlc(this.#index.latestAt, this.#lastWritten);
+      const sealed: { id: RecordId; bytes: Uint8Array; record: FederaRecord }[] = [];
+      for (const [i, act] of acts.entries()) {
+        const parsed = parseBody(act.kind, act.body);
+        if (!parsed.ok) throw new InvalidInputError(`invalid ${act.kind}`, parsed.issues);
+        at = nextHlc(at, this.#now());
+        const record = { kind: act.kind, council: this.id, author: identity.member, seq, prev, at, body: parsed.body };
+        const s = await sealRecord(record, key, i === acts.length - 1);
+        sealed.push(s);
+        seq++;
+        prev = s.id;
+      }
+      this.#lastWritten = at;
+      this.#index.trust(sealed.filter((_, i) => i === sealed.length - 1).map((s) => s.id));
+      for (const which of ["council", "ledger"] as const) {
+        const mine = sealed.filter((s) => LEDGER_KINDS.has(s.record.kind) === (which === "ledger"));
+        if (mine.length === 0) continue;
+        const source = this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>;
+        const before = A.getHeads(source.doc()!);
+        source.change((d) => putRecords(d, mine));
+        this.#readers[which].advance(before, A.getHeads(source.doc()!));
+      }
+      const change = await this.#index.add(sealed.map((s) => [s.id, s.bytes] as const));
+      this.#apply(change.added, change.removed);
+      return sealed.map((s) => s.id);
+    });
+  }
+
+  async #one<K extends RecordKind>(kind: K, body: BodyOf<K>, signer?: "member"): Promise<RecordId> {
+    const [id] = await this.write([{ kind, body } as Act], signer ? { signer } : {});
+    return id!;
+  }
+
+  /** Opens a proposal; returns its id. */
+  async propose(input: ProposeInput): Promise<ProposalId> {
+    const body = Object.fromEntries(
+      Object.entries(input).filter(([, v]) => v !== undefined),
+    ) as BodyOf<"proposal.open">;
+    return (await this.#one("proposal.open", body)) as ProposalId;
+  }
+
+  /** Casts (or replaces) this member's vote. */
+  vote(proposal: ProposalId, ballot: Ballot): Promise<RecordId> {
+    return this.#one("proposal.vote", { proposal, ballot } as BodyOf<"proposal.vote">);
+  }
+
+  /** Authorises another device of this member (needs the member key). */
+  authorizeDevice(device: DeviceId, label?: string): Promise<RecordId> {
+    return this.#one("device.authorize", label ? { device, label } : { device }, "member");
+  }
+
+  /** Revokes a device of this member (needs the member key). */
+  revokeDevice(device: DeviceId): Promise<RecordId> {
+    return this.#one("device.revoke", { device }, "member");
+  }
+
+  /** Asks to join (for a non-member holding its member key): opens an admission proposal. */
+  apply(note: string): Promise<ProposalId> {
+    const identity = this.#identity;
+    if (identity?.memberKey === undefined) throw new NotAMemberError("applying needs the applicant's member key");
+    return this.#one("member.apply", { note, devices: [identity.device.id] }, "member") as Promise<ProposalId>;
+  }
+
+  /** Leaves the council. */
+  leave(note?: string): Promise<RecordId> {
+    return this.#one("member.leave", note ? { note } : {});
+  }
+
+  /** Assigns a role for a meeting; rotation breaches are applied but flagged in state. */
+  assignRole(meeting: string, role: string, holder: MemberId): Promise<RecordId> {
+    return this.#one("role.assign", { meeting, role, holder });
+  }
+
+  /** Issues a mandate by proposal; returns the proposal id (which becomes the mandate id if it passes). */
+  proposeMandate(
+    input: Omit<Extract<Effect, { type: "mandate" }>, "type"> & { title?: string; closesAt?: number },
+  ): Promise<ProposalId> {
+    const { title, closesAt, ...mandate } = input;
+    return this.propose({
+      title: title ?? `Mandate for ${mandate.delegate} to ${mandate.body}`,
+      ...(closesAt !== undefined ? { closesAt } : {}),
+      effect: { type: "mandate", ...mandate },
+    });
+  }
+
+  /** Opens a recall vote on a mandate (its threshold is the mandate's own). */
+  proposeRecall(mandate: MandateId, title?: string, closesAt?: number): Promise<ProposalId> {
+    return this.propose({
+      title: title ?? `Recall mandate ${mandate.slice(0, 8)}`,
+      ...(closesAt !== undefined ? { closesAt } : {}),
+      effect: { type: "recall", mandate },
+    });
+  }
+
+  /** Writes an empty record so deadlines before now take effect in derived state. */
+  tick(): Promise<RecordId> {
+    return this.#one("tick", {});
+  }
+
+  /** Opens minutes for a meeting: a record, and a collaborative text keyed by it. */
+  async openMinutes(meeting: string, title: string, decisions: readonly RecordId[] = []): Promise<RecordId> {
+    const id = await this.#one("minutes.open", { meeting, title, decisions: [...decisions] });
+    this.#sources.council.change((d) => {
+      if (d.minutes[id] === undefined) d.minutes[id] = "";
+    });
+    return id;
+  }
+
+  /** Edits minutes text (inserted and deleted characters merge with other members' edits). */
+  editMinutes(minutes: RecordId, index: number, deleteCount: number, insert = ""): void {
+    this.#sources.council.change((d) => {
+      if (d.minutes[minutes] === undefined) d.minutes[minutes] = "";
+      A.splice(d, ["minutes", minutes], index, deleteCount, insert);
+    });
+  }
+
+  /** The current text of minutes. */
+  minutesText(minutes: RecordId): string {
+    return this.#sources.council.doc()?.minutes[minutes] ?? "";
+  }
+
+  /** The later of two clocks: exported for hosts that merge clocks. */
+  static laterOf(a: Hlc, b: Hlc): Hlc {
+    return compareHlc(a, b) >= 0 ? a : b;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * How records sit in an Automerge document: each record's exact signed bytes under its id, in 256 buckets made at
+ * creation (by the first two hex digits of the id), so an append never copies a large map and no two peers ever
+ * create the same bucket concurrently.
+ */
+import type * as A from "@automerge/automerge";
+import type { CouncilId, RecordId } from "../ids.js";
+
+export const LAYOUT_VERSION = 1;
+
+/** Records by bucket, then by id. */
+export type RecordBuckets = { [bucket: string]: { [id: string]: Uint8Array } };
+
+/** The council document: governance records and the collaborative minutes. */
+export type CouncilDoc = {
+  federa: { type: "council"; version: number; council: string; ledger?: string };
+  records: RecordBuckets;
+  /** Minutes and debriefs, keyed by the id of the `minutes.open` record: Automerge text, merged by character. */
+  minutes: { [record: string]: string };
+};
+
+/** The ledger document: money and time records of one council. */
+export type LedgerDoc = {
+  federa: { type: "ledger"; version: number; council: string };
+  records: RecordBuckets;
+};
+
+export type FederaDoc = CouncilDoc | LedgerDoc;
+
+/** The bucket of a record id. */
+export function bucketOf(id: RecordId | string): string {
+  return id.slice(0, 2);
+}
+
+function emptyBuckets(): RecordBuckets {
+  const buckets: RecordBuckets = {};
+  for (let i = 0; i < 256; i++) buckets[i.toString(16).padStart(2, "0")] = {};
+  return buckets;
+}
+
+/** The initial value of a council document. */
+export function initialCouncilDoc(council: CouncilId): CouncilDoc {
+  return { federa: { type: "council", version: LAYOUT_VERSION, council }, records: emptyBuckets(), minutes: {} };
+}
+
+/** The initial value of a ledger document. */
+export function initialLedgerDoc(council: CouncilId): LedgerDoc {
+  return { federa: { type: "ledger", version: LAYOUT_VERSION, council }, records: emptyBuckets() };
+}
+
+/** Writes records (id and stored bytes) into a document inside a change. */
+export function putRecords(doc: FederaDoc, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
+  for (const { id, bytes } of records) {
+    const bucket = doc.records[bucketOf(id)];
+    if (bucket === undefined) doc.records[bucketOf(id)] = { [id]: bytes };
+    else if (bucket[id] === undefined) bucket[id] = bytes;
+  }
+}
+
+/** Every (key, value) stored in a document's buckets, tolerating any shape a peer may have written. */
+export function* allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
+  const records = (doc as { records?: unknown }).records;
+  if (typeof records !== "object" || records === null) return;
+  for (const bucket of Object.values(records as Record<string, unknown>)) {
+    if (typeof bucket !== "object" || bucket === null) continue;
+    for (const [key, value] of Object.entries(bucket as Record<string, unknown>)) yield [key, value];
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Federa core: councils, ledgers and mandates as signed records in Automerge documents, and the pure, deterministic
+ * derivation of everything they imply (membership, outcomes, balances, mandates, rotation).
+ *
+ * @example
+ * ```ts
+ * import { Council, createIdentity, foundCouncil } from "@federa/core";
+ *
+ * const alice = await createIdentity();
+ * const docs = await foundCouncil(alice, { name: "Bakery co-op" });
+ * const council = await Council.openPlain(docs, { identity: alice });
+ * await council.ledger.createFund("strike-fund", "cash");
+ * await council.ledger.donate("strike-fund", 5_000);
+ * const state = await council.state();
+ * state.funds[0]?.balance; // 5000
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export type { Act, CouncilOptions, CouncilSources, FoundedCouncil, FoundInit, ProposeInput } from "./api/council.js";
+export { Council, foundCouncil } from "./api/council.js";
+export type { SpendApproval } from "./api/ledger.js";
+export { Ledger } from "./api/ledger.js";
+export { tally } from "./council/tally.js";
+export type { Ballot, Quorum, Ratio, TallyInput, TallyResult, Threshold, VoteMethod } from "./council/tally-types.js";
+export type { MergeChange } from "./derive/compare.js";
+export { compareStates } from "./derive/compare.js";
+export type { FoldStats } from "./derive/fold.js";
+export type { Alert, Conflict, ConflictType, EntryType, LedgerEntry, OutcomeStep } from "./derive/model.js";
+export type { CouncilState, FundState, MemberState, ProposalState, RoleState } from "./derive/view.js";
+export type { CouncilDoc, FederaDoc, LedgerDoc } from "./documents/layout.js";
+export type { DocSource } from "./documents/source.js";
+export { PlainDocument } from "./documents/source.js";
+export type { ErrorCode } from "./errors.js";
+export {
+  ErrorCodes,
+  FederaError,
+  InvalidInputError,
+  InvalidKeyError,
+  NotAMemberError,
+  NotFoundError,
+  UnknownDocumentError,
+} from "./errors.js";
+export type { Hlc } from "./hlc.js";
+export { compareHlc } from "./hlc.js";
+export type { Identity, IdentityFile, Keypair } from "./identity.js";
+export {
+  addDevice,
+  createIdentity,
+  exportIdentity,
+  generateKeypair,
+  importIdentity,
+  keypairFromSeed,
+  peerIdOf,
+  publicKeyOf,
+  verifySignature,
+} from "./identity.js";
+export type { CouncilId, DeviceId, FundId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "./ids.js";
+export type { Mandate, MandateAct, MandateRefusal } from "./mandate/mandate.js";
+export { mandateAllows } from "./mandate/mandate.js";
+export type { Exclusion, ExclusionReason } from "./records/integrity.js";
+export type { FederaRecord } from "./records/record.js";
+export type { Approval, Charter, Effect, Positions, RecordKind } from "./records/schemas.js";
+export { defaultCharter } from "./records/schemas.js";
+export type { VerifiedCache } from "./records/verified-cache.js";
+export { MemoryVerifiedCache } from "./records/verified-cache.js";
