@@ -65,3 +65,19 @@ export type { Approval, Charter, Effect, Positions, RecordKind } from "./records
 export { defaultCharter } from "./records/schemas.js";
 export type { VerifiedCache } from "./records/verified-cache.js";
 export { MemoryVerifiedCache } from "./records/verified-cache.js";
+export { canonicalJson } from "./reports/canonical-json.js";
+export type { CsvValue } from "./reports/csv.js";
+export { csvField, toCsv } from "./reports/csv.js";
+export type {
+  ConflictRow,
+  DecisionRow,
+  FundRow,
+  LedgerRow,
+  MandateRow,
+  MemberRow,
+  Report,
+  ReportRows,
+  ReportTable,
+  RotationRow,
+} from "./reports/export.js";
+export { exportCsv, exportJson, exportReport, REPORT_COLUMNS, REPORT_TABLES, reportRows } from "./reports/export.js";

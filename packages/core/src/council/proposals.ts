@@ -114,6 +114,7 @@ export function applyVote(model: CouncilModel, r: FederaRecord<"proposal.vote">)
     return reject(model, r, "invalid-act", `ballot is not a ${p.method} ballot`);
   p.votes.set(r.author, { ballot: r.body.ballot, record: r.id, at: r.at });
   const result = count(p);
+  p.result = result; // the provisional count while open, as ProposalState promises and compareStates reads
   const last = p.history[p.history.length - 1];
   if (last === undefined || last.passed !== result.passed)
     p.history.push({ at: r.at, record: r.id, passed: result.passed, event: "vote" });

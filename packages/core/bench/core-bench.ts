@@ -1,0 +1,442 @@
+/**
+ * `./dev bench core`: writes the same ledger stream through Federa (one signed record per change, and batched) and
+ * the way an automerge-repo application does today (one structured map entry per record, one change each, no
+ * signing, no derivation), then compares write time, document bytes, loading to derived state and one append at N.
+ */
+import type { Council } from "../src/index.js";
+import {
+  type AppendCost,
+  actOf,
+  appendCost,
+  type BenchCouncil,
+  foundBenchCouncil,
+  loadToState,
+  median,
+  saveBoth,
+  steppingClock,
+  writeOne,
+} from "./federa.js";
+import { NaiveWriter, naiveDerive, naiveRecord } from "./naive.js";
+import { type Cast, makeCast, type Payload, payloads } from "./workload.js";
+
+/** Facts about the machine, supplied by the host script (core itself reads no OS state). */
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly date: string;
+}
+
+/** What was measured for one system at one size. */
+export interface Point {
+  readonly n: number;
+  /** Summed time of the write calls that produced the n records. */
+  readonly writeMs: number;
+  /** Time the other simulated devices spent reading those records before their own writes (not in `writeMs`). */
+  readonly catchupMs?: number;
+  readonly bytes: number;
+  /** Median time from saved bytes to derived state; for Federa without a verified cache. */
+  loadMs?: number;
+  /** Federa only: the same with the device's verified cache. */
+  loadWarmMs?: number;
+  /** Median cost of one more record at n. */
+  appendMs?: number;
+  append?: AppendCost;
+}
+
+/** Everything one run measured, as written to `bench-results/core.json`. */
+export interface CoreBenchResult {
+  readonly sizes: { small: number; large: number; full: number; batch: number; appendSamples: number };
+  readonly cast: { members: number; devices: number; setupRecords: number };
+  readonly naivePick: {
+    readonly budgetS: number;
+    readonly forced: boolean;
+    /** Per-change cost fitted on the first `small` records: a + b * records already in the document (ms). */
+    readonly fit: { a: number; b: number };
+    readonly predictedS: number;
+    readonly actualS: number;
+  };
+  readonly naive: Point[];
+  readonly each: Point[];
+  readonly batched: Point[];
+  readonly totalS: number;
+}
+
+interface Options {
+  quick: boolean;
+  naiveBudgetS: number;
+  naiveN: number | null;
+}
+
+const MEMBERS = 20;
+const SECOND_DEVICES = 5;
+const START_MS = Date.UTC(2025, 0, 6, 9);
+
+/** Reads `--quick`, `--naive-budget=SECONDS` and `--naive-n=N`. */
+export function parseCoreArgs(args: readonly string[]): Options {
+  const options: Options = { quick: false, naiveBudgetS: 180, naiveN: null };
+  let budgetSet = false;
+  for (const arg of args) {
+    const [key, value] = arg.split("=", 2);
+    if (key === "--quick") options.quick = true;
+    else if (key === "--naive-budget" && value !== undefined) {
+      options.naiveBudgetS = Number(value);
+      budgetSet = true;
+    } else if (key === "--naive-n" && value !== undefined) options.naiveN = Number(value);
+    else throw new Error(`unknown option ${arg} (options: --quick, --naive-budget=SECONDS, --naive-n=N)`);
+  }
+  if (options.quick && !budgetSet) options.naiveBudgetS = 5;
+  return options;
+}
+
+function logger(): (line: string) => void {
+  const start = performance.now();
+  return (line) => {
+    const heap = Math.round(process.memoryUsage().heapUsed / 1e6);
+    console.log(`[${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s, heap ${String(heap).padStart(4)} MB] ${line}`);
+  };
+}
+
+const fmtN = (n: number) => n.toLocaleString("en-US");
+
+/** Runs the benchmark; `log` receives progress lines. */
+export async function runCoreBench(args: readonly string[], log = logger()): Promise<CoreBenchResult> {
+  const options = parseCoreArgs(args);
+  const t0 = performance.now();
+  const scale = options.quick ? 0.1 : 1;
+  const small = 10_000 * scale;
+  const full = 100_000 * scale;
+  const batch = 1_000 * scale;
+  const appendSamples = 50;
+  const candidates = [15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 75_000, 100_000].map((n) => n * scale);
+
+  log(`workload: ${MEMBERS} members, ${MEMBERS + SECOND_DEVICES} devices, ${fmtN(full)} ledger payloads`);
+  const cast = await makeCast(MEMBERS, SECOND_DEVICES);
+  const stream = payloads(full, cast, START_MS);
+
+  // 1. Naive: to `small`, then on to the largest size predicted to fit the budget.
+  log(`naive: one structured map entry per record, one change per record, up to ${fmtN(small)} first`);
+  const naive = new NaiveWriter();
+  const naivePoints: Point[] = [];
+  const naiveBytes = new Map<number, Uint8Array>();
+  const fitPoints: [number, number][] = [];
+  let writeMs = 0;
+  let chunkMs = 0;
+  let large = small;
+  let target = small;
+  let step = small / 10;
+  let fit = { a: 0, b: 0 };
+  let predictedS = 0;
+  for (let i = 0; i < target; i++) {
+    const dt = naive.write(naiveRecord(stream[i]!, cast));
+    writeMs += dt;
+    chunkMs += dt;
+    const n = i + 1;
+    if (n <= small && n % step === 0) {
+      fitPoints.push([n - step / 2, chunkMs / step]);
+      chunkMs = 0;
+    }
+    if (n % step === 0)
+      log(`naive: ${fmtN(n)} / ${fmtN(target)} records, ${(writeMs / 1000).toFixed(1)} s writing, last ${(dt).toFixed(2)} ms/change`);
+    if (n === small) {
+      fit = fitLine(fitPoints);
+      const predict = (N: number) => writeMs + fit.a * (N - small) + (fit.b * (N * N - small * small)) / 2;
+      if (options.naiveN !== null) large = Math.max(small, options.naiveN);
+      else for (const c of candidates) if (predict(c) <= options.naiveBudgetS * 1000) large = c;
+      predictedS = predict(large) / 1000;
+      log(
+        `naive: per change ${fit.a.toFixed(3)} ms + ${(fit.b * 1000).toFixed(3)} ms per 1,000 records held; ` +
+          `larger size ${fmtN(large)} (predicted ${predictedS.toFixed(0)} s of writing, budget ${options.naiveBudgetS} s` +
+          `${options.naiveN !== null ? ", forced" : ""})`,
+      );
+      target = large;
+      step = Math.max(1, (large - small) / 10);
+    }
+    if (n === small || n === large) {
+      const bytes = naive.save();
+      naiveBytes.set(n, bytes);
+      naivePoints.push({ n, writeMs, bytes: bytes.length });
+      log(`naive: saved at ${fmtN(n)}: ${fmtBytes(bytes.length)}`);
+    }
+  }
+  const naiveActualS = writeMs / 1000;
+
+  // 2. Federa, one signed record per change, through the ledger API.
+  const sizesEach = unique([small, large]);
+  log(`federa: one signed record per change (council.ledger.*), to ${sizesEach.map(fmtN).join(" and ")}`);
+  const each = await federaRun(cast, stream, sizesEach, 1, log, "federa one-per-change");
+
+  // 3. Federa, batched: `council.write` with `batch` acts per change, only the last signed.
+  const sizesBatched = unique([small, large, full]);
+  log(`federa: ${fmtN(batch)} acts per change (council.write), to ${sizesBatched.map(fmtN).join(", ")}`);
+  const batched = await federaRun(cast, stream, sizesBatched, batch, log, "federa batched");
+
+  // 4. Loading to derived state, and one append at N.
+  for (const p of naivePoints) {
+    const bytes = naiveBytes.get(p.n)!;
+    const times: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const s = performance.now();
+      const writer = NaiveWriter.load(bytes);
+      const state = naiveDerive(writer.doc);
+      times.push(performance.now() - s);
+      if (state.records !== p.n) throw new Error(`naive load found ${state.records} records, expected ${p.n}`);
+    }
+    p.loadMs = median(times);
+    const writer = NaiveWriter.load(bytes);
+    const appends: number[] = [];
+    for (let i = 0; i < appendSamples + 5; i++) {
+      const dt = writer.write(naiveRecord(stream[i]!, cast));
+      if (i >= 5) appends.push(dt);
+    }
+    p.appendMs = median(appends);
+    log(`naive at ${fmtN(p.n)}: load to derived state ${fmtMs(p.loadMs)}, append ${fmtMs(p.appendMs)}`);
+  }
+  for (const [label, run] of [
+    ["one-per-change", each],
+    ["batched", batched],
+  ] as const) {
+    for (const { point, bytes, records } of run.points) {
+      const cold: number[] = [];
+      const warm: number[] = [];
+      let cache: Uint8Array | undefined;
+      for (let r = 0; r < 3; r++) {
+        const loaded = await loadToState(bytes, records);
+        cold.push(loaded.ms);
+        cache ??= loaded.verified.toBytes();
+      }
+      for (let r = 0; r < 3; r++) warm.push((await loadToState(bytes, records, cache)).ms);
+      point.loadMs = median(cold);
+      point.loadWarmMs = median(warm);
+      point.append = await appendCost(bytes, records, cache!, cast, appendSamples);
+      point.appendMs = point.append.totalMs;
+      log(
+        `federa ${label} at ${fmtN(point.n)}: load cold ${fmtMs(point.loadMs)}, warm ${fmtMs(point.loadWarmMs)}, ` +
+          `append ${fmtMs(point.appendMs)} (fold only ${fmtMs(point.append.foldMs)})`,
+      );
+    }
+  }
+
+  return {
+    sizes: { small, large, full, batch, appendSamples },
+    cast: { members: MEMBERS, devices: MEMBERS + SECOND_DEVICES, setupRecords: each.setupRecords },
+    naivePick: { budgetS: options.naiveBudgetS, forced: options.naiveN !== null, fit, predictedS, actualS: naiveActualS },
+    naive: naivePoints,
+    each: each.points.map((p) => p.point),
+    batched: batched.points.map((p) => p.point),
+    totalS: (performance.now() - t0) / 1000,
+  };
+}
+
+interface Run {
+  readonly setupRecords: number;
+  readonly points: { point: Point; bytes: { council: Uint8Array; ledger: Uint8Array }; records: number }[];
+}
+
+/**
+ * Writes the stream through Federa to the largest of `sizes`, `perChange` records per change, saving the documents
+ * at each size. Before each timed write the writing device reads what the others wrote (untimed catch-up).
+ */
+async function federaRun(
+  cast: Cast,
+  stream: readonly Payload[],
+  sizes: readonly number[],
+  perChange: number,
+  log: (line: string) => void,
+  label: string,
+): Promise<Run> {
+  const bench: BenchCouncil = await foundBenchCouncil(cast, steppingClock(START_MS - 3_600_000));
+  const end = Math.max(...sizes);
+  const step = end / 10;
+  const points: Run["points"] = [];
+  let writeMs = 0;
+  let catchupMs = 0;
+  let n = 0;
+  for (let b = 0; n < end; b++) {
+    let council: Council;
+    let write: () => Promise<unknown>;
+    if (perChange === 1) {
+      const p = stream[n]!;
+      council = bench.writers[p.writer]!;
+      write = () => writeOne(council, p, cast);
+    } else {
+      // One device per batch, cycling through every device (7 is prime to the device count).
+      const w = (b * 7) % cast.writers.length;
+      council = bench.writers[w]!;
+      const member = cast.writers[w]!.member;
+      const acts = stream.slice(n, n + perChange).map((p) => actOf(p, member, cast));
+      write = () => council.write(acts);
+    }
+    const c0 = performance.now();
+    await council.refresh();
+    const w0 = performance.now();
+    await write();
+    const w1 = performance.now();
+    catchupMs += w0 - c0;
+    writeMs += w1 - w0;
+    const before = n;
+    n += perChange;
+    if (Math.floor(n / step) > Math.floor(before / step))
+      log(`${label}: ${fmtN(n)} / ${fmtN(end)} records, ${(writeMs / 1000).toFixed(1)} s writing, last change ${fmtMs(w1 - w0)}`);
+    if (sizes.includes(n)) {
+      const bytes = saveBoth(bench.sources);
+      const size = bytes.council.length + bytes.ledger.length;
+      points.push({ point: { n, writeMs, catchupMs, bytes: size }, bytes, records: n + bench.setupRecords });
+      log(`${label}: saved at ${fmtN(n)}: ${fmtBytes(size)} (council ${fmtBytes(bytes.council.length)})`);
+    }
+  }
+  return { setupRecords: bench.setupRecords, points };
+}
+
+function unique(sizes: number[]): number[] {
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/** Least-squares line through (x, y) points. */
+function fitLine(points: readonly [number, number][]): { a: number; b: number } {
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  const b = sxx === 0 ? 0 : sxy / sxx;
+  return { a: my - b * mx, b };
+}
+
+function fmtMs(ms: number | undefined): string {
+  if (ms === undefined) return "—";
+  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+function fmtBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return "—";
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(0)} kB`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || b === 0) return "—";
+  return `${(a / b).toFixed(a / b >= 10 ? 0 : 2)}×`;
+}
+
+/** The report: the comparison table, where an append's time goes, and which aims the run met. */
+export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
+  const lines: string[] = [];
+  const sizes = unique([...r.naive, ...r.each, ...r.batched].map((p) => p.n));
+  const at = (points: Point[], n: number) => points.find((p) => p.n === n);
+  const write = (p: Point | undefined) =>
+    p === undefined ? "—" : `${fmtMs(p.writeMs)} (${(p.writeMs / p.n).toFixed(2)} ms/record)`;
+  lines.push(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}`,
+    `Workload: ${r.cast.members} members, ${r.cast.devices} writing devices, ${r.cast.setupRecords} setup records ` +
+      "(genesis, device authorisations, two funds) besides the N ledger records; ~55% donations, ~30% petty " +
+      "expenses, ~15% time swaps.",
+    `Naive larger size: ${fmtN(r.sizes.large)} records (the largest of the candidates whose writing was predicted ` +
+      `to fit ${r.naivePick.budgetS} s from the first ${fmtN(r.sizes.small)}${r.naivePick.forced ? "; forced by --naive-n" : ""}: ` +
+      `predicted ${r.naivePick.predictedS.toFixed(0)} s, took ${r.naivePick.actualS.toFixed(0)} s); ` +
+      `the naive layout is not run at ${fmtN(r.sizes.full)}.`,
+    "",
+    `| N | measure | naive | Federa, 1 record per change | ratio | Federa, ${fmtN(r.sizes.batch)} records per change | ratio |`,
+    "|---:|---|---:|---:|---:|---:|---:|",
+  );
+  for (const n of sizes) {
+    const nv = at(r.naive, n);
+    const ea = at(r.each, n);
+    const ba = at(r.batched, n);
+    const row = (measure: string, naive: string, e: string, er: string, b: string, br: string) =>
+      lines.push(`| ${fmtN(n)} | ${measure} | ${naive} | ${e} | ${er} | ${b} | ${br} |`);
+    row("write", write(nv), write(ea), ratio(ea?.writeMs, nv?.writeMs), write(ba), ratio(ba?.writeMs, nv?.writeMs));
+    row(
+      "document bytes",
+      fmtBytes(nv?.bytes),
+      fmtBytes(ea?.bytes),
+      ratio(ea?.bytes, nv?.bytes),
+      fmtBytes(ba?.bytes),
+      ratio(ba?.bytes, nv?.bytes),
+    );
+    row(
+      "load to derived state, cold",
+      fmtMs(nv?.loadMs),
+      fmtMs(ea?.loadMs),
+      ratio(ea?.loadMs, nv?.loadMs),
+      fmtMs(ba?.loadMs),
+      ratio(ba?.loadMs, nv?.loadMs),
+    );
+    row(
+      "load to derived state, warm",
+      fmtMs(nv?.loadMs),
+      fmtMs(ea?.loadWarmMs),
+      ratio(ea?.loadWarmMs, nv?.loadMs),
+      fmtMs(ba?.loadWarmMs),
+      ratio(ba?.loadWarmMs, nv?.loadMs),
+    );
+    row(
+      "append one record at N",
+      fmtMs(nv?.appendMs),
+      fmtMs(ea?.appendMs),
+      ratio(ea?.appendMs, nv?.appendMs),
+      fmtMs(ba?.appendMs),
+      ratio(ba?.appendMs, nv?.appendMs),
+    );
+  }
+  lines.push(
+    "",
+    "Where one Federa append goes (medians; the document was loaded from bytes with a warm verified cache):",
+    "",
+    "| N | written as | donate + current() | donate | current() | fold only | Automerge change only |",
+    "|---:|---|---:|---:|---:|---:|---:|",
+  );
+  for (const [label, points] of [
+    ["1 per change", r.each],
+    [`${fmtN(r.sizes.batch)} per change`, r.batched],
+  ] as const) {
+    for (const p of points) {
+      const a = p.append;
+      if (a === undefined) continue;
+      lines.push(
+        `| ${fmtN(p.n)} | ${label} | ${fmtMs(a.totalMs)} | ${fmtMs(a.writeMs)} | ${fmtMs(a.viewMs)} | ${fmtMs(a.foldMs)} | ${fmtMs(a.automergeMs)} |`,
+      );
+    }
+  }
+  lines.push("", "Catch-up of the other simulated devices (untimed in the write column, each device reads every record):");
+  for (const [label, points] of [
+    ["1 per change", r.each],
+    [`${fmtN(r.sizes.batch)} per change`, r.batched],
+  ] as const) {
+    for (const p of points) lines.push(`- ${label}, N = ${fmtN(p.n)}: ${fmtMs(p.catchupMs)}`);
+  }
+  lines.push("", "Aims:");
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+  for (const n of sizes) {
+    const nv = at(r.naive, n);
+    if (nv === undefined) continue;
+    for (const [label, p] of [
+      ["1 per change", at(r.each, n)],
+      [`${fmtN(r.sizes.batch)} per change`, at(r.batched, n)],
+    ] as const) {
+      if (p === undefined) continue;
+      lines.push(
+        `- N = ${fmtN(n)}, ${label}: faster writes ${verdict(p.writeMs < nv.writeMs)} (${ratio(p.writeMs, nv.writeMs)}); ` +
+          `no more bytes ${verdict(p.bytes <= nv.bytes)} (${ratio(p.bytes, nv.bytes)}); ` +
+          `load no slower, cold ${verdict(p.loadMs! <= nv.loadMs!)} (${ratio(p.loadMs, nv.loadMs)}), ` +
+          `warm ${verdict(p.loadWarmMs! <= nv.loadMs!)} (${ratio(p.loadWarmMs, nv.loadMs)})`,
+      );
+    }
+  }
+  const top = at(r.batched, r.sizes.full);
+  if (top?.append) {
+    lines.push(
+      `- append at N = ${fmtN(r.sizes.full)} under 1 ms: ${verdict(top.append.totalMs < 1)} ` +
+        `(${fmtMs(top.append.totalMs)} for donate + current(); ${fmtMs(top.append.writeMs)} for donate alone)`,
+    );
+  }
+  lines.push("", `Total run: ${(r.totalS / 60).toFixed(1)} min.`);
+  return lines.join("\n");
+}

@@ -1,0 +1,57 @@
+/**
+ * The benchmark dispatcher behind `./dev bench NAME [OPTIONS]`: runs the named benchmark, prints its report and
+ * writes its raw results to `bench-results/NAME.json`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, platform, release } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Machine } from "../packages/core/bench/core-bench.js";
+
+interface Bench {
+  readonly summary: string;
+  run(args: readonly string[], machine: Machine): Promise<{ report: string; results: unknown }>;
+}
+
+const benches: Record<string, Bench> = {
+  core: {
+    summary: "Federa against the naive automerge-repo layout: writes, bytes, load to derived state, append at N",
+    async run(args, machine) {
+      const { formatCoreReport, runCoreBench } = await import("../packages/core/bench/core-bench.js");
+      const results = await runCoreBench(args);
+      return { report: formatCoreReport(results, machine), results };
+    },
+  },
+};
+
+function usage(): string {
+  const names = Object.entries(benches).map(([name, b]) => `  ${name.padEnd(6)} ${b.summary}`);
+  return ["usage: ./dev bench NAME [OPTIONS]", "", "benchmarks:", ...names, "", "core options: --quick, --naive-budget=SECONDS, --naive-n=N"].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const bench = name === undefined ? undefined : benches[name];
+  if (bench === undefined) {
+    console.error(name === undefined ? usage() : `unknown benchmark "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const cpu = cpus();
+  const machine: Machine = {
+    cpu: cpu[0]?.model.trim() ?? "unknown CPU",
+    cores: cpu.length,
+    node: process.versions.node,
+    platform: `${platform()} ${release()}`,
+    date: new Date().toISOString().slice(0, 10),
+  };
+  const { report, results } = await bench.run(args, machine);
+  console.log(`\n${report}`);
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const out = join(root, "bench-results", `${name}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ machine, args, results }, null, 2)}\n`);
+  console.log(`\nRaw results: ${out}`);
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
