@@ -2,17 +2,14 @@
  * The walkthrough `./dev demo` runs: a bakery co-op splits into two offline partitions that both act, then merges,
  * and Federa derives what the merge means (a held overdraft, a flipped vote, a rotation conflict) identically on both.
  */
-// biome-ignore lint/style/noRestrictedImports: an example is an edge; this one writes its CSV reports to disk
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
-// biome-ignore lint/style/noRestrictedImports: an example is an edge; this one writes its CSV reports to disk
 import { tmpdir } from "node:os";
-// biome-ignore lint/style/noRestrictedImports: an example is an edge; this one writes its CSV reports to disk
 import { join } from "node:path";
-// biome-ignore lint/style/noRestrictedImports: an example is an edge; it needs its own path to know it is the entry
 import { pathToFileURL } from "node:url";
 import type {
   CouncilDoc,
   CouncilState,
+  DeviceId,
   Identity,
   LedgerDoc,
   MemberId,
@@ -166,7 +163,7 @@ export async function walkthrough(
   const hub: Replica = { council: new PlainDocument(docs.council), ledger: new PlainDocument(docs.ledger) };
   const together = {} as Record<Name, Council>;
   for (const name of NAMES) together[name] = await open(hub, name);
-  for (const name of NAMES.slice(1)) await together[name].authorizeDevice(ids[name].device.id, "laptop");
+  for (const name of NAMES.slice(1)) await together[name].authorizeDevice(ids[name].device.id as DeviceId, "laptop");
   for (const name of NAMES) say(`${name.padEnd(6)} ${dim(ids[name].member)}`);
   say("Charter: majority of votes cast, quorum half the members, petty cash up to 250.00, facilitator rotates.");
 
@@ -303,7 +300,7 @@ export async function walkthrough(
     );
   }
   say(`  ${dim(merged.result?.reason ?? "")}`);
-  say("Conflicts the merge surfaced:");
+  say(`Conflicts the merge surfaced ${dim("(derived text states amounts in minor units: 23000 = 230.00)")}:`);
   for (const c of mergedA.conflicts) say(`  ${yellow(c.type)} ${dim(c.record.slice(0, 8))} ${named(c.detail)}`);
 
   const changesA = compareStates(beforeA, mergedA);

@@ -1,8 +1,5 @@
-// biome-ignore lint/style/noRestrictedImports: the walkthrough writes its reports to disk; the test reads them back
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-// biome-ignore lint/style/noRestrictedImports: a private temp folder keeps parallel runs apart
 import { tmpdir } from "node:os";
-// biome-ignore lint/style/noRestrictedImports: a private temp folder keeps parallel runs apart
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WalkthroughResult } from "../examples/walkthrough.js";

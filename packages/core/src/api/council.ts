@@ -23,7 +23,7 @@ import { InvalidInputError, NotAMemberError, UnknownDocumentError } from "../err
 import type { Hlc } from "../hlc.js";
 import { compareHlc, maxHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
-import type { CouncilId, DeviceId, MandateId, MemberId, ProposalId, RecordId } from "../ids.js";
+import type { CouncilId, DeviceId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "../ids.js";
 import { isRecordId } from "../ids.js";
 import { IntegrityIndex } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
@@ -214,6 +214,7 @@ export class Council {
       const entries = this.#readers[which].read(doc);
       if (entries.length === 0) continue;
       const change = await this.#index.add(entries);
+      this.#view = null; // new entries may change the exclusions even when no valid record was added
       this.#apply(change.added, change.removed);
     }
   }
@@ -250,7 +251,8 @@ export class Council {
       const tip = this.#index.tip(key.id);
       let seq = tip === null ? 0 : tip.seq + 1;
       let prev = tip?.id ?? null;
-      let at = maxHlc(this.#index.latestAt, this.#lastWritten);
+      // After every valid record, and after the signer's own tip (its chain's clock must go forward).
+      let at = maxHlc(maxHlc(this.#index.latestAt, tip?.at ?? this.#lastWritten), this.#lastWritten);
       const sealed: { id: RecordId; bytes: Uint8Array; record: FederaRecord }[] = [];
       for (const [i, act] of acts.entries()) {
         const parsed = parseBody(act.kind, act.body);
@@ -297,12 +299,12 @@ export class Council {
   }
 
   /** Authorises another device of this member (needs the member key). */
-  authorizeDevice(device: DeviceId, label?: string): Promise<RecordId> {
+  authorizeDevice(device: DeviceId | SignerId, label?: string): Promise<RecordId> {
     return this.#one("device.authorize", label ? { device, label } : { device }, "member");
   }
 
   /** Revokes a device of this member (needs the member key). */
-  revokeDevice(device: DeviceId): Promise<RecordId> {
+  revokeDevice(device: DeviceId | SignerId): Promise<RecordId> {
     return this.#one("device.revoke", { device }, "member");
   }
 
