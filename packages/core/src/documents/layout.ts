@@ -50,19 +50,25 @@ export function initialLedgerDoc(council: CouncilId): LedgerDoc {
 
 /** Writes records (id and stored bytes) into a document inside a change. */
 export function putRecords(doc: FederaDoc, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
+  // A peer may have put another value where a map belongs: a new map takes its place, so writing never throws.
+  if (!isMap(doc.records)) doc.records = {};
   for (const { id, bytes } of records) {
-    const bucket = doc.records[bucketOf(id)];
-    if (bucket === undefined) doc.records[bucketOf(id)] = { [id]: bytes };
+    const bucket: unknown = doc.records[bucketOf(id)];
+    if (!isMap(bucket)) doc.records[bucketOf(id)] = { [id]: bytes };
     else if (bucket[id] === undefined) bucket[id] = bytes;
   }
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 /** Every (key, value) stored in a document's buckets, tolerating any shape a peer may have written. */
 export function* allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
   const records = (doc as { records?: unknown }).records;
-  if (typeof records !== "object" || records === null) return;
-  for (const bucket of Object.values(records as Record<string, unknown>)) {
-    if (typeof bucket !== "object" || bucket === null) continue;
-    for (const [key, value] of Object.entries(bucket as Record<string, unknown>)) yield [key, value];
+  if (!isMap(records)) return;
+  for (const bucket of Object.values(records)) {
+    if (!isMap(bucket)) continue; // as the incremental reader, which only reads map entries
+    for (const [key, value] of Object.entries(bucket)) yield [key, value];
   }
 }

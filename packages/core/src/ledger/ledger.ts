@@ -314,6 +314,17 @@ export function closeJarRound(model: CouncilModel, jarId: FundId): void {
       counterparty: to.id,
       memo: "remainder",
     });
+    // The receiving fund shows the credit too, so every fund's balance is the sum of its own applied entries.
+    entry(model, {
+      record: round.proposal as string as RecordId,
+      at,
+      fund: to.id,
+      type: "transfer-in",
+      amount: jar.balance,
+      by: "" as MemberId,
+      counterparty: jar.id,
+      memo: "jar remainder",
+    });
     jar.balance = 0;
   }
   jar.round = null;

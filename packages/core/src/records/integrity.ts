@@ -83,12 +83,14 @@ export class IntegrityIndex {
     const touched = new Map<SignerId, DecodedRecord[]>();
     for (const [key, bytes] of entries) {
       if (this.#seen.has(key)) continue;
-      this.#seen.add(key);
       const decoded = decodeRecord(key, bytes);
       if ("reason" in decoded) {
+        // Not marked seen: garbage under a record's key must not shadow the genuine bytes found elsewhere.
         this.#badRecords.set(key, { id: key, ...decoded });
         continue;
       }
+      this.#seen.add(key);
+      this.#badRecords.delete(key);
       const r = decoded.record;
       const isGenesis = r.kind === "council.genesis";
       if (isGenesis ? r.id !== this.#council : r.council !== this.#council) {
@@ -101,7 +103,6 @@ export class IntegrityIndex {
         });
         continue;
       }
-      if (compareHlc(r.at, this.#latestAt) > 0) this.#latestAt = r.at;
       const list = touched.get(r.signer);
       if (list === undefined) touched.set(r.signer, [decoded]);
       else list.push(decoded);
@@ -110,6 +111,8 @@ export class IntegrityIndex {
     const added: FederaRecord[] = [];
     const removed: FederaRecord[] = [];
     for (const [signer, records] of touched) this.#update(signer, records, added, removed);
+    // Only authentic records move the clock writers follow: forged bytes must not push it into the future.
+    for (const r of added) if (compareHlc(r.at, this.#latestAt) > 0) this.#latestAt = r.at;
     return { added, removed };
   }
 
@@ -200,14 +203,17 @@ export class IntegrityIndex {
     return tip !== undefined && tip.signature !== null;
   }
 
-  /** The highest-seq record of a signer (what its next record must follow), valid or not. */
+  /** The signer's highest-seq record with a good signature (what its next record follows); forgeries are ignored. */
   tip(signer: SignerId): FederaRecord | null {
     const chain = this.#chains.get(signer);
-    if (chain === undefined || chain.maxSeq < 0) return null;
-    return chain.bySeq.get(chain.maxSeq)![0]!.record;
+    if (chain === undefined) return null;
+    for (let s = chain.maxSeq; s >= 0; s--)
+      for (const d of chain.bySeq.get(s) ?? [])
+        if (d.signature !== null && this.#goodSignatures.has(d.record.id)) return d.record;
+    return null;
   }
 
-  /** The largest clock among all decoded records: a writer's next clock must exceed it. */
+  /** The largest clock among valid records: a writer's next clock must exceed it. */
   get latestAt(): Hlc {
     return this.#latestAt;
   }
@@ -232,15 +238,23 @@ export class IntegrityIndex {
     const exclude = (d: DecodedRecord, reason: Exclusion["reason"], detail: string) =>
       excluded.set(d.record.id, { id: d.record.id, reason, detail, signer, seq: d.record.seq });
     let broken: { reason: Exclusion["reason"]; detail: string } | null = null;
+    // Anyone can write bytes claiming a signer: only authentic records may extend, break or fork its chain.
+    const authentic = this.#authentic(chain);
     for (let s = 0; s <= chain.maxSeq; s++) {
-      const here = chain.bySeq.get(s) ?? [];
+      const here: DecodedRecord[] = [];
+      for (const d of chain.bySeq.get(s) ?? []) {
+        if (authentic.has(d.record.id)) here.push(d);
+        else if (d.signature === null) exclude(d, "unsigned", "no signed record of the chain covers it yet");
+        else exclude(d, "bad-signature", "signature does not verify against the signer's key");
+      }
       if (broken !== null) {
         for (const d of here)
           exclude(d, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
         continue;
       }
       if (here.length === 0) {
-        broken = { reason: "broken-chain", detail: `record ${s} of this signer's chain is missing` };
+        const what = chain.bySeq.has(s) ? "not authentic" : "missing";
+        broken = { reason: "broken-chain", detail: `record ${s} of this signer's chain is ${what}` };
         continue;
       }
       if (here.length > 1) {
@@ -260,11 +274,6 @@ export class IntegrityIndex {
         exclude(d, "clock-backwards", `clock of record ${s} is not after record ${s - 1}`);
         continue;
       }
-      if (d.signature !== null && !this.#goodSignatures.has(d.record.id)) {
-        broken = { reason: "broken-chain", detail: `follows record ${s} whose signature is bad` };
-        exclude(d, "bad-signature", "signature does not verify against the signer's key");
-        continue;
-      }
       linked.push(d);
     }
     // A record is authentic when signed, or when a later signed record of the chain hashes back to it.
@@ -280,5 +289,22 @@ export class IntegrityIndex {
     }
     chain.valid = linked.slice(0, lastSigned + 1);
     chain.excluded = excluded;
+  }
+
+  /** Ids of a signer's authentic records: a good signature, or an authentic next record hashes back to it. */
+  #authentic(chain: Chain): Set<string> {
+    const out = new Set<string>();
+    let covered = new Set<string>();
+    for (let s = chain.maxSeq; s >= 0; s--) {
+      const below = new Set<string>();
+      for (const d of chain.bySeq.get(s) ?? []) {
+        const id = d.record.id;
+        if (d.signature === null ? !covered.has(id) : !this.#goodSignatures.has(id)) continue;
+        out.add(id);
+        if (d.record.prev !== null) below.add(d.record.prev);
+      }
+      covered = below;
+    }
+    return out;
   }
 }

@@ -55,11 +55,12 @@ export const BallotSchema = v.variant("method", [
   v.object({ method: v.picklist(["majority", "supermajority"]), choice: v.picklist(["yes", "no", "abstain"]) }),
   v.object({ method: v.literal("consensus"), choice: v.picklist(["agree", "abstain", "disagree", "block"]) }),
   v.object({ method: v.literal("ranked"), ranking: v.pipe(v.array(Name), v.maxLength(100)) }),
-  v.object({ method: v.literal("score"), scores: v.record(Name, NonNegative) }),
-  v.object({ method: v.literal("dot"), dots: v.record(Name, NonNegative) }),
+  // Maps are bounded like lists: a ballot names at most as many options as a proposal may have.
+  v.object({ method: v.literal("score"), scores: v.pipe(v.record(Name, NonNegative), v.maxEntries(100)) }),
+  v.object({ method: v.literal("dot"), dots: v.pipe(v.record(Name, NonNegative), v.maxEntries(100)) }),
 ]);
 
-export const PositionsSchema = v.record(Name, v.pipe(v.array(Name), v.maxLength(100)));
+export const PositionsSchema = v.pipe(v.record(Name, v.pipe(v.array(Name), v.maxLength(100))), v.maxEntries(MAX_LIST));
 
 export const EffectSchema = v.variant("type", [
   v.object({ type: v.literal("none") }),
@@ -152,7 +153,7 @@ export const BodySchemas = {
   "swap.record": v.object({ fund: FundName, provider: PeerIdString, minutes: Amount, note: v.optional(Text) }),
   "jar.contribute": v.object({ jar: FundName, amount: Amount }),
   "jar.request": v.object({ jar: FundName, amount: Amount, purpose: Name }),
-  "jar.dots": v.object({ jar: FundName, dots: v.record(RecordIdString, NonNegative) }),
+  "jar.dots": v.object({ jar: FundName, dots: v.pipe(v.record(RecordIdString, NonNegative), v.maxEntries(MAX_LIST)) }),
 } as const;
 
 export type RecordKind = keyof typeof BodySchemas;

@@ -1,9 +1,13 @@
-/** Test helpers that forge raw records as a hostile or buggy peer would: hand-built payloads, tampered bytes, raw writes. */
-import * as cbor from "@ipld/dag-cbor";
+/** Test helpers that forge raw records as a hostile or buggy peer would: crafted payloads, altered bytes, raw puts. */
 import { bucketOf, putRecords } from "../../src/documents/layout.js";
-import type { CouncilDoc, DocSource, FederaDoc, Hlc, Keypair, LedgerDoc, MemberId, RecordId } from "../../src/index.js";
+import type { FederaDoc, Hlc, Keypair, MemberId, RecordId } from "../../src/index.js";
 import type { UnsignedRecord } from "../../src/records/record.js";
 import { encodePayload, recordIdOf, sealRecord } from "../../src/records/record.js";
+
+/** Either document of a council (a DocSource or PlainDocument), as far as writing raw entries goes. */
+export interface Writable {
+  change(fn: (doc: FederaDoc) => void): void;
+}
 
 /** A forged record: the key it is meant to be stored under, its stored bytes and its payload. */
 export interface Forged {
@@ -76,12 +80,17 @@ export async function forgePatched(
   return { id: recordIdOf(payload), bytes: frame(payload, await signer.sign(payload)), payload };
 }
 
+/** Stored bytes keyed by the hash of their payload, as a peer re-keying altered bytes would store them. */
+export function rekey(bytes: Uint8Array): { id: RecordId; bytes: Uint8Array } {
+  return { id: recordIdOf(payloadOf(bytes)), bytes };
+}
+
 /** Signs arbitrary payload bytes (canonical or not) with `signer`, keyed by their hash. */
 export async function signRaw(signer: Keypair, payload: Uint8Array): Promise<Forged> {
   return { id: recordIdOf(payload), bytes: frame(payload, await signer.sign(payload)), payload };
 }
 
-/** Replaces the first occurrence of `from` in `bytes` by `to` (same length); throws when absent, so a test cannot pass vacuously. */
+/** Replaces the first `from` in `bytes` by `to` (same length); throws when absent, so no test passes vacuously. */
 export function replaceBytes(bytes: Uint8Array, from: Uint8Array, to: Uint8Array): Uint8Array {
   if (from.length !== to.length) throw new Error("replacement must keep the length");
   outer: for (let i = 0; i + from.length <= bytes.length; i++) {
@@ -101,32 +110,14 @@ export function float64(value: number): Uint8Array {
   return out;
 }
 
-/** Flips one byte of stored bytes at `index` from the end of the payload (keeps the framing). */
-export function flipByte(bytes: Uint8Array, fromEnd = 3): Uint8Array {
-  const out = bytes.slice();
-  const i = out.length - fromEnd;
-  out[i] = out[i]! ^ 0x01;
-  return out;
-}
-
-/** Canonical CBOR of a value (to build payloads by hand). */
-export function encodeCbor(value: unknown): Uint8Array {
-  return cbor.encode(value);
-}
-
 /** Writes forged records into a document through the normal layout (each under its id, in its bucket). */
-export function putForged(doc: DocSource<CouncilDoc> | DocSource<LedgerDoc>, records: readonly Forged[]): void {
-  (doc as DocSource<FederaDoc>).change((d) => putRecords(d, records));
+export function putForged(doc: Writable, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
+  doc.change((d) => putRecords(d, records));
 }
 
 /** Writes any value under any key, in the key's bucket or a chosen one, creating the bucket if needed. */
-export function putRaw(
-  doc: DocSource<CouncilDoc> | DocSource<LedgerDoc>,
-  key: string,
-  value: unknown,
-  bucket: string = bucketOf(key),
-): void {
-  (doc as DocSource<FederaDoc>).change((d) => {
+export function putRaw(doc: Writable, key: string, value: unknown, bucket: string = bucketOf(key)): void {
+  doc.change((d) => {
     const records = d.records as Record<string, Record<string, unknown>>;
     if (typeof records[bucket] !== "object" || records[bucket] === null) records[bucket] = {};
     records[bucket]![key] = value;
