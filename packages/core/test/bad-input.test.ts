@@ -187,6 +187,18 @@ function nextOf(fx: Fixture, who: Identity, at: Hlc = fx.clock.at()) {
   return { council: fx.id, author: who.member, seq: tip.seq + 1, prev: tip.id, at };
 }
 
+/** Successive chain seats of one signer: `next()` the seat for a new record, `took(f)` after forging it there. */
+function chained(fx: Fixture, who: Identity) {
+  let seat = nextOf(fx, who);
+  return {
+    next: () => seat,
+    took: (forged: Forged) => {
+      seat = { ...seat, seq: seat.seq + 1, prev: forged.id as typeof seat.prev, at: fx.clock.at() };
+      return forged;
+    },
+  };
+}
+
 /** A clock a century after the honest activity. */
 const FAR_FUTURE: Hlc = { ms: START + 100 * 365 * DAY, c: 0 };
 
@@ -316,8 +328,28 @@ describe("who may write", () => {
     expect(after.excluded.find((e) => e.id === gift.id)).toMatchObject({ signer: mallory.member, seq: 0 });
     // The fold saw both records but they changed nothing beyond the clock it reached.
     expect(after.records).toBe(fx.honest.records + 2);
-    expect(after.horizon).toEqual({ ms: fx.clock.t, c: 0 }); // the motion's clock, the latest reading
+    // Outsiders do not move the council's time: no deadline fires for them.
+    expect(after.horizon).toEqual(fx.honest.horizon);
     expect(restOfFold(after)).toEqual(restOfFold(fx.honest));
+  });
+
+  it("does not let an outsider's far-future application close open proposals", async () => {
+    const fx = await setup();
+    const mallory = await createIdentity();
+    const apply = await forge(mallory.memberKey!, {
+      kind: "member.apply",
+      body: { note: "let me in", devices: [] },
+      council: fx.id,
+      seq: 0,
+      prev: null,
+      at: FAR_FUTURE,
+    });
+    inject(fx, "council", [apply]);
+    const after = await observe(fx);
+    expect(after.proposals.find((p) => p.id === fx.proposal)?.status).toBe("open");
+    expect(after.horizon).toEqual(fx.honest.horizon);
+    // The application itself stands: it opened an admission proposal the members can vote on.
+    expect(after.proposals.some((p) => p.effect.type === "admit" && p.effect.member === mallory.member)).toBe(true);
   });
 
   it("rejects a record signed by a device nobody authorised as device-not-authorised", async () => {
@@ -532,6 +564,21 @@ describe("malformed records", () => {
     expect(rest(after)).toEqual(rest(fx.honest));
   });
 
+  it("keeps a newer version's record in its signer's chain: the records after it still count", async () => {
+    const fx = await setup();
+    const seat = chained(fx, fx.alice);
+    const future = seat.took(
+      await forge(fx.alice.device, { kind: "council.poll", body: { question: "Lunch?" }, ...seat.next() }, "unsigned"),
+    );
+    const gift = seat.took(await forge(fx.alice.device, { ...donate(70), ...seat.next() }));
+    inject(fx, "council", [future]);
+    inject(fx, "ledger", [gift]);
+    const after = await observe(fx);
+    expectExcluded(after, [{ id: future.id, reason: "unknown-kind", detail: /council\.poll/ }]);
+    expect(after.excluded.some((e) => e.id === gift.id)).toBe(false);
+    expect(after.ledger.at(-1)).toMatchObject({ record: gift.id, amount: 70, status: "applied" });
+  });
+
   it("excludes records of another council as wrong-council", async () => {
     const fx = await setup();
     const elsewhere = await foundCouncil(fx.alice, { name: "Elsewhere", now: fx.clock.now });
@@ -553,25 +600,28 @@ describe("malformed records", () => {
 
   it("excludes a 1 MB title and 100k-element arrays as bad-shape", async () => {
     const fx = await setup();
-    const seat = () => ({ ...nextOf(fx, fx.alice) });
-    const title = await forge(fx.alice.device, {
-      kind: "proposal.open",
-      body: { title: "x".repeat(1 << 20) },
-      ...seat(),
-    });
-    const options = await forge(fx.alice.device, {
-      kind: "proposal.open",
-      body: { title: "Pick one", method: "ranked", options: Array.from({ length: 100_000 }, (_, i) => `o${i}`) },
-      ...seat(),
-    });
-    const dots = await forge(fx.alice.device, {
-      kind: "jar.dots",
-      body: {
-        jar: "common",
-        dots: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [i.toString(16).padStart(64, "0"), 1])),
-      },
-      ...seat(),
-    });
+    // Well-framed records with bad bodies keep their place in the chain, so each follows the previous one.
+    const seat = chained(fx, fx.alice);
+    const title = seat.took(
+      await forge(fx.alice.device, { kind: "proposal.open", body: { title: "x".repeat(1 << 20) }, ...seat.next() }),
+    );
+    const options = seat.took(
+      await forge(fx.alice.device, {
+        kind: "proposal.open",
+        body: { title: "Pick one", method: "ranked", options: Array.from({ length: 100_000 }, (_, i) => `o${i}`) },
+        ...seat.next(),
+      }),
+    );
+    const dots = seat.took(
+      await forge(fx.alice.device, {
+        kind: "jar.dots",
+        body: {
+          jar: "common",
+          dots: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [i.toString(16).padStart(64, "0"), 1])),
+        },
+        ...seat.next(),
+      }),
+    );
     inject(fx, "council", [title, options]);
     inject(fx, "ledger", [dots]);
     const after = await observe(fx);
@@ -598,14 +648,19 @@ describe("malformed records", () => {
 
   it("excludes NaN, infinite, negative, zero, fractional and oversized amounts and minutes as bad-shape", async () => {
     const fx = await setup();
-    const seat = () => ({ ...nextOf(fx, fx.alice) });
+    // Bad bodies in sound envelopes hold chain places; undecodable payloads never enter the chain.
+    const chain = chained(fx, fx.alice);
+    const seat = () => chain.next();
     const plain = [-5, 0, 1.5, 2 ** 53, -0.25, 2n ** 64n - 1n];
     const cases: { forged: Forged; detail: RegExp }[] = [];
     for (const amount of plain) {
-      cases.push({ forged: await forge(fx.alice.device, { ...donate(amount), ...seat() }), detail: /amount/ });
+      cases.push({
+        forged: chain.took(await forge(fx.alice.device, { ...donate(amount), ...seat() })),
+        detail: /amount/,
+      });
       const swap = { fund: "time", provider: fx.bob.member, minutes: amount };
       cases.push({
-        forged: await forge(fx.alice.device, { kind: "swap.record", body: swap, ...seat() }),
+        forged: chain.took(await forge(fx.alice.device, { kind: "swap.record", body: swap, ...seat() })),
         detail: /minutes/,
       });
     }

@@ -252,7 +252,9 @@ export class Council {
       let seq = tip === null ? 0 : tip.seq + 1;
       let prev = tip?.id ?? null;
       // After every valid record, and after the signer's own tip (its chain's clock must go forward).
-      let at = maxHlc(maxHlc(this.#index.latestAt, tip?.at ?? this.#lastWritten), this.#lastWritten);
+      // After the council's time (moved by members only) and after this signer's own tip: an outsider's far-future
+      // clock must not drag honest writers past every deadline.
+      let at = maxHlc(maxHlc(this.#fold.state.horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
       const sealed: { id: RecordId; bytes: Uint8Array; record: FederaRecord }[] = [];
       for (const [i, act] of acts.entries()) {
         const parsed = parseBody(act.kind, act.body);

@@ -64,9 +64,26 @@ function fireTimers(model: CouncilModel, ms: number): void {
   }
 }
 
+/**
+ * Only members move a council's time (fire deadlines, advance the horizon): an outsider's record, even well signed,
+ * must not close proposals early. The one exception is an applicant whose admission is passing and due, so that
+ * their first record sees the admission close.
+ */
+function movesTime(model: CouncilModel, r: FederaRecord): boolean {
+  if (r.kind === "council.genesis" || model.members.has(r.author)) return true;
+  for (const p of model.proposals.values()) {
+    if (p.status === "open" && p.effect.type === "admit" && p.effect.member === r.author && p.closesAt < r.at.ms) {
+      return p.result?.passed === true;
+    }
+  }
+  return false;
+}
+
 function apply(model: CouncilModel, r: FederaRecord): void {
-  fireTimers(model, r.at.ms);
-  model.horizon = r.at;
+  if (movesTime(model, r)) {
+    fireTimers(model, r.at.ms);
+    model.horizon = r.at;
+  }
   if (!OPEN_KINDS.has(r.kind)) {
     if (model.charter === null) return reject(model, r, "not-a-member", "no genesis precedes this record");
     if (!model.members.has(r.author))

@@ -6,7 +6,7 @@ import type { Hlc } from "../hlc.js";
 import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
 import type { CouncilId, RecordId, SignerId } from "../ids.js";
-import type { DecodedRecord, FederaRecord } from "./record.js";
+import type { DecodedRecord, DecodeFailure, FederaRecord } from "./record.js";
 import { decodeRecord } from "./record.js";
 import type { VerifiedCache } from "./verified-cache.js";
 
@@ -67,6 +67,10 @@ export class IntegrityIndex {
   /** Signatures checked in this session: good. */
   readonly #goodSignatures = new Set<string>();
   #latestAt: Hlc = HLC_ZERO;
+  /** Authentic-looking records whose kind or body this version cannot use. */
+  readonly #problems = new Map<string, DecodeFailure>();
+  /** Those of them currently in a valid chain: excluded from derivation only. */
+  readonly #setAside = new Map<string, Exclusion>();
 
   constructor(init: IntegrityIndexInit) {
     this.#council = init.council;
@@ -91,6 +95,7 @@ export class IntegrityIndex {
       }
       this.#seen.add(key);
       this.#badRecords.delete(key);
+      if (decoded.problem !== undefined) this.#problems.set(key, decoded.problem);
       const r = decoded.record;
       const isGenesis = r.kind === "council.genesis";
       if (isGenesis ? r.id !== this.#council : r.council !== this.#council) {
@@ -111,14 +116,32 @@ export class IntegrityIndex {
     const added: FederaRecord[] = [];
     const removed: FederaRecord[] = [];
     for (const [signer, records] of touched) this.#update(signer, records, added, removed);
+    this.#setAsideProblems(added, removed);
     // Only authentic records move the clock writers follow: forged bytes must not push it into the future.
     for (const r of added) if (compareHlc(r.at, this.#latestAt) > 0) this.#latestAt = r.at;
     return { added, removed };
   }
 
+  /** Keeps authentic records whose kind or body is not understood out of derivation, listed with their reason. */
+  #setAsideProblems(added: FederaRecord[], removed: FederaRecord[]): void {
+    const keep = (list: FederaRecord[], onProblem: (r: FederaRecord, p: DecodeFailure) => void) => {
+      let j = 0;
+      for (const r of list) {
+        const problem = this.#problems.get(r.id);
+        if (problem === undefined) list[j++] = r;
+        else onProblem(r, problem);
+      }
+      list.length = j;
+    };
+    keep(added, (r, p) =>
+      this.#setAside.set(r.id, { id: r.id, reason: p.reason, detail: p.detail, signer: r.signer, seq: r.seq }),
+    );
+    keep(removed, (r) => this.#setAside.delete(r.id));
+  }
+
   /** Every record currently excluded, with its reason, in a stable order. */
   exclusions(): Exclusion[] {
-    const all = [...this.#badRecords.values()];
+    const all = [...this.#badRecords.values(), ...this.#setAside.values()];
     for (const chain of this.#chains.values()) all.push(...chain.excluded.values());
     return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

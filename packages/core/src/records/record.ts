@@ -35,6 +35,8 @@ export interface DecodedRecord {
   readonly record: FederaRecord;
   readonly payload: Uint8Array;
   readonly signature: Uint8Array | null;
+  /** Set when the envelope is sound but the kind or body is not: the record holds its chain place, derivation skips it. */
+  readonly problem?: DecodeFailure;
 }
 
 /** What a writer supplies; the chain position and clock come from the writer's view of the document. */
@@ -157,23 +159,31 @@ export function decodeRecord(key: string, bytes: unknown): DecodedRecord | Decod
     return { reason: "bad-shape", detail: "only the first record of a chain has no prev" };
   const at = { ms: p.t, c: p.l };
   if (!isHlc(at)) return { reason: "bad-shape", detail: "clock is not a pair of natural numbers" };
+  if (typeof p.k !== "string" || p.k.length > 100) return { reason: "bad-shape", detail: "kind is not a short string" };
+  // A well-formed envelope keeps its place in the signer's chain even when its kind or body is not understood here
+  // (a newer version's record, or a bad body): only derivation skips it.
+  let problem: DecodeFailure | undefined;
+  let body: unknown = p.b;
   if (!isRecordKind(p.k))
-    return { reason: "unknown-kind", detail: `unknown kind ${JSON.stringify(String(p.k)).slice(0, 80)}` };
-  const parsed = parseBody(p.k, p.b);
-  if (!parsed.ok) return { reason: "bad-shape", detail: `${p.k}: ${parsed.issues.join("; ")}`.slice(0, 500) };
+    problem = { reason: "unknown-kind", detail: `unknown kind ${JSON.stringify(p.k).slice(0, 80)}` };
+  else {
+    const parsed = parseBody(p.k, p.b);
+    if (parsed.ok) body = parsed.body;
+    else problem = { reason: "bad-shape", detail: `${p.k}: ${parsed.issues.join("; ")}`.slice(0, 500) };
+  }
   const author = idOfKey(p.a) as MemberId;
   const record: FederaRecord = {
     id,
-    kind: p.k,
+    kind: p.k as RecordKind,
     council: p.c === undefined ? null : (toHex(p.c) as CouncilId),
     author,
     signer: p.s === undefined ? author : idOfKey(p.s),
     seq: p.n as number,
     prev: p.p === undefined ? null : (toHex(p.p) as RecordId),
     at,
-    body: parsed.body,
+    body: body as FederaRecord["body"],
   };
-  return { record, payload: framed.payload, signature: framed.signature };
+  return { record, payload: framed.payload, signature: framed.signature, ...(problem ? { problem } : {}) };
 }
 
 /** Orders records by (`at`, `id`): the one order every peer folds in. */
