@@ -1,0 +1,73 @@
+/** Every error the sync adapter throws or reports when it closes a peer's stream. */
+
+/** Thrown when the Repo connects the adapter with a peer id other than the libp2p node's own. */
+export class PeerIdMismatchError extends Error {
+  constructor(message = "The Repo's peer id must be the libp2p node's peer id") {
+    super(message);
+    this.name = "PeerIdMismatchError";
+  }
+}
+
+/** Thrown when a frame's length prefix exceeds the frame size limit. */
+export class FrameTooLargeError extends Error {
+  constructor(message = "Frame exceeds the size limit") {
+    super(message);
+    this.name = "FrameTooLargeError";
+  }
+}
+
+/** Thrown when a stream ends in the middle of a frame. */
+export class TruncatedFrameError extends Error {
+  constructor(message = "Stream ended in the middle of a frame") {
+    super(message);
+    this.name = "TruncatedFrameError";
+  }
+}
+
+/** Thrown when a frame is not valid CBOR, not the expected hello or message, or arrives out of order. */
+export class InvalidFrameError extends Error {
+  constructor(message = "Invalid frame") {
+    super(message);
+    this.name = "InvalidFrameError";
+  }
+}
+
+/** Thrown when a peer's hello declares a sync protocol major version this adapter does not speak. */
+export class IncompatibleVersionError extends Error {
+  constructor(message = "Incompatible sync protocol version") {
+    super(message);
+    this.name = "IncompatibleVersionError";
+  }
+}
+
+/** Thrown when a frame names a sender or target other than the two authenticated ends of its stream. */
+export class PeerMismatchError extends Error {
+  constructor(message = "Frame does not come from the authenticated peer or is not addressed to us") {
+    super(message);
+    this.name = "PeerMismatchError";
+  }
+}
+
+/** Thrown when the `allowPeer` hook refuses a peer. */
+export class PeerRefusedError extends Error {
+  constructor(message = "Peer refused") {
+    super(message);
+    this.name = "PeerRefusedError";
+  }
+}
+
+/** Thrown when a peer does not complete the hello exchange in time. */
+export class HandshakeTimeoutError extends Error {
+  constructor(message = "Sync handshake timed out") {
+    super(message);
+    this.name = "HandshakeTimeoutError";
+  }
+}
+
+/** Thrown when a sync stream loses to another stream with the same peer (both peers opened one at once). */
+export class DuplicateStreamError extends Error {
+  constructor(message = "Another sync stream with this peer is kept") {
+    super(message);
+    this.name = "DuplicateStreamError";
+  }
+}

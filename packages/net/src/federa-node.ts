@@ -1,0 +1,177 @@
+/**
+ * A Federa node: libp2p (Noise, Yamux, identify, the transports and discovery it is given) carrying an automerge-repo
+ * Repo through the Federa sync protocol, with storage, and councils whose documents only their members' devices get.
+ */
+import * as A from "@automerge/automerge";
+import { type AutomergeUrl, type DocHandle, type DocumentId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, VerifiedCache } from "@federa/core";
+import { Council, foundCouncil } from "@federa/core";
+import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import { identify } from "@libp2p/identify";
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { createLibp2p, type Libp2pOptions } from "libp2p";
+import { AccessPolicy } from "./access-policy.js";
+import { DEFAULT_MAX_DIALS } from "./constants.js";
+import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+
+/** Options of a node; transports, listen addresses and discovery come from `nodeDefaults` or `browserDefaults`. */
+export interface FederaNodeInit {
+  /** The device key is the node's libp2p key: its peer id is the device id members authorise. */
+  readonly identity: Identity;
+  readonly storage?: StorageAdapterInterface;
+  /** libp2p options merged over the node's own (Noise, Yamux, identify, and the device key). */
+  readonly libp2p?: Partial<Libp2pOptions<Record<string, unknown>>>;
+  /** Remembers verified signatures across restarts. */
+  readonly verified?: VerifiedCache;
+  /** Dial peers as they are discovered (mDNS, bootstrap, DHT), up to this many connections. */
+  readonly maxDials?: number;
+  /** The wall clock for stamping records (tests pass a fake one). */
+  readonly now?: () => number;
+}
+
+/** A council this node holds: the derived council and its two DocHandles. */
+export interface HeldCouncil {
+  readonly council: Council;
+  readonly councilHandle: DocHandle<CouncilDoc>;
+  readonly ledgerHandle: DocHandle<LedgerDoc>;
+}
+
+/** A running node. */
+export class FederaNode {
+  readonly libp2p: Libp2p;
+  readonly repo: Repo;
+  readonly access: AccessPolicy;
+  readonly identity: Identity;
+  readonly #init: FederaNodeInit;
+  readonly #councils = new Map<CouncilId, HeldCouncil>();
+  readonly #pending = new Set<Promise<unknown>>();
+
+  private constructor(libp2p: Libp2p, repo: Repo, access: AccessPolicy, init: FederaNodeInit) {
+    this.libp2p = libp2p;
+    this.repo = repo;
+    this.access = access;
+    this.identity = init.identity;
+    this.#init = init;
+  }
+
+  /** Builds and starts a node. */
+  static async create(init: FederaNodeInit): Promise<FederaNode> {
+    const privateKey = await generateKeyPairFromSeed("Ed25519", init.identity.device.seed);
+    const extra = init.libp2p ?? {};
+    const libp2p = await createLibp2p({
+      ...extra,
+      privateKey,
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), ...(extra.services ?? {}) },
+    });
+    if (libp2p.peerId.toString() !== init.identity.device.id) throw new Error("libp2p key does not match the device key");
+    const access = new AccessPolicy(libp2p.peerId.toString());
+    const adapter = new Libp2pNetworkAdapter({ libp2p, allowPeer: (peer: string) => access.knows(peer) });
+    const repo = new Repo({
+      peerId: adapter.peerId,
+      network: [adapter],
+      ...(init.storage ? { storage: init.storage } : {}),
+      shareConfig: access.shareConfig(),
+    });
+    access.onChange = () => repo.shareConfigChanged();
+    const node = new FederaNode(libp2p, repo, access, init);
+    node.#dialDiscovered(init.maxDials ?? DEFAULT_MAX_DIALS);
+    return node;
+  }
+
+  /** The addresses other nodes can dial, with this node's peer id. */
+  addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** Peers currently connected. */
+  peers(): string[] {
+    return [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))].sort();
+  }
+
+  /** Councils held, by id. */
+  councils(): HeldCouncil[] {
+    return [...this.#councils.values()];
+  }
+
+  council(id: CouncilId): HeldCouncil | undefined {
+    return this.#councils.get(id);
+  }
+
+  /** Founds a council on this node (the identity must hold its member key). */
+  async foundCouncil(init: FoundInit): Promise<HeldCouncil> {
+    const founded = await foundCouncil(this.identity, { ...init, ...(this.#init.now ? { now: this.#init.now } : {}) });
+    const councilHandle = this.repo.import<CouncilDoc>(A.save(founded.council));
+    const ledgerHandle = this.repo.import<LedgerDoc>(A.save(founded.ledger));
+    councilHandle.change((d) => {
+      d.federa.ledger = ledgerHandle.url;
+    });
+    return this.#hold(councilHandle, ledgerHandle);
+  }
+
+  /** Opens a council this node has in storage or can fetch from connected members. */
+  async openCouncil(url: AutomergeUrl, options: { signal?: AbortSignal } = {}): Promise<HeldCouncil> {
+    const councilHandle = await this.repo.find<CouncilDoc>(url, options.signal ? { signal: options.signal } : {});
+    const ledgerUrl = councilHandle.doc().federa?.ledger;
+    if (ledgerUrl === undefined) throw new Error("the council document names no ledger document");
+    const ledgerHandle = await this.repo.find<LedgerDoc>(ledgerUrl as AutomergeUrl, options.signal ? { signal: options.signal } : {});
+    const id = councilHandle.doc().federa.council as CouncilId;
+    return this.#councils.get(id) ?? this.#hold(councilHandle, ledgerHandle);
+  }
+
+  async #hold(councilHandle: DocHandle<CouncilDoc>, ledgerHandle: DocHandle<LedgerDoc>): Promise<HeldCouncil> {
+    const council = await Council.open(
+      { council: councilHandle, ledger: ledgerHandle },
+      {
+        identity: this.identity,
+        ...(this.#init.verified ? { verified: this.#init.verified } : {}),
+        ...(this.#init.now ? { now: this.#init.now } : {}),
+      },
+    );
+    const held: HeldCouncil = { council, councilHandle, ledgerHandle };
+    this.#councils.set(council.id, held);
+    this.access.register(council.id, [councilHandle.documentId, ledgerHandle.documentId] as DocumentId[]);
+    this.access.update(council.id, council.current());
+    let scheduled = false;
+    const refresh = () => {
+      if (scheduled) return;
+      scheduled = true;
+      const run = (async () => {
+        await Promise.resolve();
+        scheduled = false;
+        await council.refresh();
+        this.access.update(council.id, council.current());
+      })().catch(() => {});
+      this.#pending.add(run);
+      void run.finally(() => this.#pending.delete(run));
+    };
+    councilHandle.on("change", refresh);
+    ledgerHandle.on("change", refresh);
+    return held;
+  }
+
+  #dialDiscovered(max: number): void {
+    this.libp2p.addEventListener("peer:discovery", (event) => {
+      const peer: PeerId = event.detail.id;
+      if (peer.equals(this.libp2p.peerId) || this.libp2p.getConnections(peer).length > 0) return;
+      if (this.libp2p.getConnections().length >= max) return;
+      this.libp2p.dial(peer).catch(() => {}); // discovery is best effort; a failed dial is retried on the next announcement
+    });
+  }
+
+  /** Waits for pending derivations, flushes storage and stops libp2p. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+    await this.repo.flush();
+    await this.repo.shutdown();
+    await this.libp2p.stop();
+  }
+}
+
+/** Builds and starts a node. */
+export function createNode(init: FederaNodeInit): Promise<FederaNode> {
+  return FederaNode.create(init);
+}

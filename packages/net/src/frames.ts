@@ -1,0 +1,203 @@
+/**
+ * The sync protocol's wire format: each frame is an unsigned-varint length followed by one CBOR value; the first
+ * frame each way is a hello, every later one an automerge-repo message.
+ */
+import type { Message, PeerMetadata } from "@automerge/automerge-repo/slim";
+import { cbor } from "@automerge/automerge-repo/slim";
+import { Uint8ArrayList } from "uint8arraylist";
+import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from "./errors.js";
+
+/** The sync protocol version a peer speaks. */
+export interface ProtocolVersion {
+  readonly major: number;
+  readonly minor: number;
+}
+
+/** The first frame each peer sends on a sync stream. */
+export interface Hello {
+  readonly version: ProtocolVersion;
+  /** The sender's automerge-repo peer id; it must be the libp2p peer id Noise authenticated. */
+  readonly peerId: string;
+  /** What the sender's Repo says about itself (storage id, ephemeral or not). */
+  readonly peerMetadata: PeerMetadata;
+  /** The largest frame the sender accepts, so the other side can refuse to send bigger ones. */
+  readonly maxFrameSize: number;
+}
+
+/** Bytes the varint length of a frame of `length` bytes takes. */
+export function varintLength(length: number): number {
+  let bytes = 1;
+  while (length >= 0x80) {
+    length = Math.floor(length / 0x80);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** Frames a payload: varint length prefix then the payload, as a list so the payload is never copied. */
+export function encodeFrame(payload: Uint8Array, maxFrameSize: number): Uint8ArrayList {
+  if (payload.byteLength > maxFrameSize) {
+    throw new FrameTooLargeError(`Frame of ${payload.byteLength} bytes exceeds the limit of ${maxFrameSize}`);
+  }
+  return new Uint8ArrayList(encodeLength(payload.byteLength), payload);
+}
+
+/** The unsigned-varint length prefix of a frame of `length` bytes (the encoding libp2p's own framing uses). */
+export function encodeLength(length: number): Uint8Array {
+  const prefix = new Uint8Array(varintLength(length));
+  let rest = length;
+  for (let i = 0; i < prefix.length; i++) {
+    prefix[i] = (rest % 0x80) | (i < prefix.length - 1 ? 0x80 : 0);
+    rest = Math.floor(rest / 0x80);
+  }
+  return prefix;
+}
+
+/**
+ * Splits a byte stream into frames. The limit is enforced on the length prefix alone, before any payload is buffered,
+ * and a prefix longer than the limit can need is rejected at once rather than waited on.
+ */
+export class FrameDecoder {
+  readonly #buffer = new Uint8ArrayList();
+  readonly #maxFrameSize: number;
+  readonly #maxPrefixLength: number;
+  /** Payload length of the frame being read, once its prefix is complete. */
+  #expected: number | undefined;
+
+  constructor(maxFrameSize: number) {
+    this.#maxFrameSize = maxFrameSize;
+    this.#maxPrefixLength = varintLength(maxFrameSize);
+  }
+
+  /** Bytes received that do not yet form a whole frame. */
+  get bufferedBytes(): number {
+    return this.#buffer.byteLength;
+  }
+
+  /** Appends received bytes and yields every frame they complete, in order; throws on the first bad prefix. */
+  *push(chunk: Uint8Array | Uint8ArrayList): Generator<Uint8Array> {
+    this.#buffer.append(chunk);
+    while (true) {
+      if (this.#expected === undefined) {
+        const length = this.#readPrefix();
+        if (length === undefined) return;
+        this.#expected = length;
+      }
+      if (this.#buffer.byteLength < this.#expected) return;
+      const frame = this.#buffer.subarray(0, this.#expected);
+      this.#buffer.consume(this.#expected);
+      this.#expected = undefined;
+      yield frame;
+    }
+  }
+
+  /** Called when the stream ends: throws if it ended in the middle of a frame. */
+  end(): void {
+    if (this.#buffer.byteLength > 0 || this.#expected !== undefined) {
+      throw new TruncatedFrameError(`Stream ended with ${this.#buffer.byteLength} bytes of an unfinished frame`);
+    }
+  }
+
+  /** Reads and consumes a complete length prefix, or returns undefined when more bytes are needed. */
+  #readPrefix(): number | undefined {
+    let length = 0;
+    for (let i = 0; i < this.#buffer.byteLength; i++) {
+      if (i >= this.#maxPrefixLength) break;
+      const byte = this.#buffer.get(i);
+      length += (byte & 0x7f) * 2 ** (7 * i);
+      if ((byte & 0x80) === 0) {
+        if (length > this.#maxFrameSize) {
+          throw new FrameTooLargeError(`Frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize}`);
+        }
+        if (length === 0) throw new InvalidFrameError("Empty frame");
+        this.#buffer.consume(i + 1);
+        return length;
+      }
+    }
+    if (this.#buffer.byteLength >= this.#maxPrefixLength) {
+      throw new FrameTooLargeError(`Frame length prefix exceeds the limit of ${this.#maxFrameSize}`);
+    }
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function decodeCbor(payload: Uint8Array): unknown {
+  try {
+    return cbor.decode(payload);
+  } catch (err) {
+    throw new InvalidFrameError(`Frame is not valid CBOR: ${(err as Error).message}`);
+  }
+}
+
+/** Encodes the payload of a hello frame. */
+export function encodeHello(hello: Hello): Uint8Array {
+  return cbor.encode({
+    type: "hello",
+    version: [hello.version.major, hello.version.minor],
+    peerId: hello.peerId,
+    peerMetadata: hello.peerMetadata,
+    maxFrameSize: hello.maxFrameSize,
+  });
+}
+
+/** Decodes and checks the shape of a hello frame's payload; the version is checked by the caller. */
+export function decodeHello(payload: Uint8Array): Hello {
+  const value = decodeCbor(payload);
+  if (!isRecord(value) || value.type !== "hello") throw new InvalidFrameError("First frame is not a hello");
+  const { version, peerId, peerMetadata, maxFrameSize } = value;
+  if (!Array.isArray(version) || version.length < 2 || !version.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+    throw new InvalidFrameError("Hello has no valid version");
+  }
+  if (typeof peerId !== "string" || peerId.length === 0) throw new InvalidFrameError("Hello has no peer id");
+  if (!Number.isSafeInteger(maxFrameSize) || (maxFrameSize as number) <= 0) {
+    throw new InvalidFrameError("Hello has no valid frame size limit");
+  }
+  return {
+    version: { major: version[0] as number, minor: version[1] as number },
+    peerId,
+    peerMetadata: decodePeerMetadata(peerMetadata),
+    maxFrameSize: maxFrameSize as number,
+  };
+}
+
+function decodePeerMetadata(value: unknown): PeerMetadata {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw new InvalidFrameError("Hello peer metadata is not a map");
+  if (value.storageId !== undefined && typeof value.storageId !== "string") {
+    throw new InvalidFrameError("Hello storage id is not a string");
+  }
+  if (value.isEphemeral !== undefined && typeof value.isEphemeral !== "boolean") {
+    throw new InvalidFrameError("Hello ephemeral flag is not a boolean");
+  }
+  return { ...value } as PeerMetadata;
+}
+
+/** Encodes the payload of a message frame, as automerge-repo's WebSocket adapter encodes a message. */
+export function encodeMessage(message: Message): Uint8Array {
+  return cbor.encode(message);
+}
+
+/**
+ * Decodes a message frame's payload and checks its envelope (type, sender, target, optional document id and data),
+ * so malformed messages stop here instead of throwing inside the Repo.
+ */
+export function decodeMessage(payload: Uint8Array): Message {
+  const value = decodeCbor(payload);
+  if (!isRecord(value)) throw new InvalidFrameError("Message is not a map");
+  if (typeof value.type !== "string" || value.type.length === 0) throw new InvalidFrameError("Message has no type");
+  if (value.type === "hello") throw new InvalidFrameError("Second hello on the stream");
+  if (typeof value.senderId !== "string" || typeof value.targetId !== "string") {
+    throw new InvalidFrameError("Message has no sender or target");
+  }
+  if (value.documentId !== undefined && typeof value.documentId !== "string") {
+    throw new InvalidFrameError("Message document id is not a string");
+  }
+  if (value.data !== undefined && !(value.data instanceof Uint8Array)) {
+    throw new InvalidFrameError("Message data is not bytes");
+  }
+  return value as unknown as Message;
+}

@@ -1,0 +1,56 @@
+/**
+ * Federa net: syncs Federa's Automerge documents between nodes over libp2p, binding each automerge-repo peer to the
+ * libp2p peer Noise authenticated.
+ *
+ * @example
+ * ```ts
+ * import { Repo } from "@automerge/automerge-repo";
+ * import { noise } from "@chainsafe/libp2p-noise";
+ * import { yamux } from "@chainsafe/libp2p-yamux";
+ * import { identify } from "@libp2p/identify";
+ * import { tcp } from "@libp2p/tcp";
+ * import { createLibp2p } from "libp2p";
+ * import { Libp2pNetworkAdapter } from "@federa/net";
+ *
+ * const libp2p = await createLibp2p({
+ *   addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+ *   transports: [tcp()],
+ *   connectionEncrypters: [noise()],
+ *   streamMuxers: [yamux()],
+ *   services: { identify: identify() },
+ * });
+ * const adapter = new Libp2pNetworkAdapter({ libp2p });
+ * const repo = new Repo({ network: [adapter], peerId: adapter.peerId });
+ * // Dial other nodes with libp2p.dial(...): the adapter syncs with every connected peer that speaks the protocol.
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { AccessPolicy, devicesOf } from "./access-policy.js";
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_DIALS,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_OUTBOUND_STREAMS,
+  DEFAULT_OPEN_DELAY,
+  SYNC_PROTOCOL,
+  SYNC_PROTOCOL_VERSION,
+} from "./constants.js";
+export {
+  DuplicateStreamError,
+  FrameTooLargeError,
+  HandshakeTimeoutError,
+  IncompatibleVersionError,
+  InvalidFrameError,
+  PeerIdMismatchError,
+  PeerMismatchError,
+  PeerRefusedError,
+  TruncatedFrameError,
+} from "./errors.js";
+export type { FederaNodeInit, HeldCouncil } from "./federa-node.js";
+export { createNode, FederaNode } from "./federa-node.js";
+export type { Hello, ProtocolVersion } from "./frames.js";
+export type { Libp2pNetworkAdapterEvents, Libp2pNetworkAdapterInit, PeerRejectedPayload } from "./libp2p-adapter.js";
+export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";

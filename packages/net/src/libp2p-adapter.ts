@@ -1,0 +1,540 @@
+/**
+ * The automerge-repo network adapter over libp2p: one authenticated sync stream per peer, whose automerge-repo peer id
+ * is the Noise-authenticated libp2p peer id, carrying length-prefixed CBOR frames with backpressure.
+ */
+import type { Message, PeerId, PeerMetadata } from "@automerge/automerge-repo/slim";
+import { NetworkAdapter } from "@automerge/automerge-repo/slim";
+import type { Connection, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
+import { EventEmitter } from "eventemitter3";
+import type { Uint8ArrayList } from "uint8arraylist";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_OUTBOUND_STREAMS,
+  DEFAULT_OPEN_DELAY,
+  SYNC_PROTOCOL,
+  SYNC_PROTOCOL_VERSION,
+} from "./constants.js";
+import {
+  DuplicateStreamError,
+  HandshakeTimeoutError,
+  IncompatibleVersionError,
+  InvalidFrameError,
+  PeerIdMismatchError,
+  PeerMismatchError,
+  PeerRefusedError,
+} from "./errors.js";
+import type { Hello } from "./frames.js";
+import { decodeHello, decodeMessage, encodeFrame, encodeHello, encodeMessage, FrameDecoder } from "./frames.js";
+
+/** Options of a {@link Libp2pNetworkAdapter}; everything but `libp2p` has a default in constants.ts. */
+export interface Libp2pNetworkAdapterInit {
+  /** The node to sync over. It needs identify; the adapter never dials, it only opens streams on connections. */
+  readonly libp2p: Libp2p;
+  /**
+   * Decides whether a peer may sync at all, before it is sent a hello; a refused peer has its stream closed and
+   * never becomes a candidate. Defaults to allowing every peer.
+   */
+  readonly allowPeer?: (peerId: PeerId) => boolean | Promise<boolean>;
+  /** The libp2p protocol id of the sync stream. */
+  readonly protocol?: string;
+  /** Largest frame accepted from a peer; a peer is never sent a frame larger than the limit its hello announced. */
+  readonly maxFrameSize?: number;
+  /** Milliseconds a new stream has to complete the hello exchange. */
+  readonly handshakeTimeout?: number;
+  /** Milliseconds the peer with the higher id waits for the other to open the stream before opening it itself. */
+  readonly openDelay?: number;
+  readonly maxInboundStreams?: number;
+  readonly maxOutboundStreams?: number;
+  /**
+   * Accept and pass on ephemeral messages that a peer relays from a third peer (automerge-repo gossips them). Their
+   * origin cannot be authenticated, so by default they are dropped and ephemeral messages only travel one hop.
+   */
+  readonly relayEphemeral?: boolean;
+}
+
+/** Payload of `peer:rejected`. */
+export interface PeerRejectedPayload {
+  readonly peerId: PeerId;
+  /** Why: one of the errors of errors.ts (refused, violation, incompatible version, handshake timeout). */
+  readonly error: Error;
+}
+
+/** The adapter's own events, beside automerge-repo's (which the Repo listens to on the adapter itself). */
+export interface Libp2pNetworkAdapterEvents {
+  /** A peer's sync stream was closed because of something the peer did or is; other peers are unaffected. */
+  "peer:rejected": (payload: PeerRejectedPayload) => void;
+}
+
+type AdapterState = "idle" | "connected" | "disconnected" | "closed";
+
+/** The automerge-repo peer id of a libp2p peer: its peer id string. */
+export function repoPeerId(peerId: Libp2pPeerId): PeerId {
+  return peerId.toString() as PeerId;
+}
+
+/** One sync stream with one peer: its handshake progress, its frame decoder and its write queue. */
+class SyncSession {
+  readonly peerId: PeerId;
+  readonly stream: Stream;
+  readonly connection: Connection;
+  readonly decoder: FrameDecoder;
+  /** The stream was opened by us after `allowPeer` said yes, so it needs no second check. */
+  readonly preApproved: boolean;
+  remoteHello: Hello | undefined;
+  greeting = false;
+  helloSent = false;
+  announced = false;
+  ended = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #log: Logger;
+  readonly #queue: Uint8ArrayList[] = [];
+  #pumping = false;
+
+  constructor(stream: Stream, connection: Connection, maxFrameSize: number, preApproved: boolean, log: Logger) {
+    this.peerId = repoPeerId(connection.remotePeer);
+    this.stream = stream;
+    this.connection = connection;
+    this.decoder = new FrameDecoder(maxFrameSize);
+    this.preApproved = preApproved;
+    this.#log = log;
+  }
+
+  get established(): boolean {
+    return this.helloSent && this.remoteHello !== undefined;
+  }
+
+  /** Both ends can still write: a stream whose remote closed or reset it is dead even before its close event. */
+  isAlive(): boolean {
+    return (
+      !this.ended &&
+      this.stream.status === "open" &&
+      this.stream.writeStatus === "writable" &&
+      this.stream.remoteWriteStatus === "writable" &&
+      this.connection.status === "open"
+    );
+  }
+
+  /** Queues a frame; frames go out in order, waiting for the stream to drain whenever `send` says it is full. */
+  write(frame: Uint8ArrayList): void {
+    this.#queue.push(frame);
+    if (!this.#pumping) {
+      this.#pump().catch((err) => this.#log.trace("stopped writing to %s - %e", this.peerId, err));
+    }
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      let frame = this.#queue.shift();
+      while (frame !== undefined) {
+        if (this.ended) {
+          this.#queue.length = 0;
+          return;
+        }
+        if (!this.stream.send(frame)) await this.stream.onDrain();
+        frame = this.#queue.shift();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+/**
+ * Syncs an automerge-repo Repo over an existing libp2p node. The Repo must use the node's peer id as its own:
+ *
+ * ```ts
+ * const adapter = new Libp2pNetworkAdapter({ libp2p });
+ * const repo = new Repo({ network: [adapter], peerId: adapter.peerId });
+ * ```
+ */
+export class Libp2pNetworkAdapter extends NetworkAdapter {
+  /** This node's automerge-repo peer id: its libp2p peer id. */
+  override readonly peerId: PeerId;
+  /** The adapter's own events; automerge-repo's are emitted on the adapter itself. */
+  readonly events = new EventEmitter<Libp2pNetworkAdapterEvents>();
+  readonly #libp2p: Libp2p;
+  readonly #log: Logger;
+  readonly #allowPeer: (peerId: PeerId) => boolean | Promise<boolean>;
+  readonly #protocol: string;
+  readonly #maxFrameSize: number;
+  readonly #handshakeTimeout: number;
+  readonly #openDelay: number;
+  readonly #maxInboundStreams: number;
+  readonly #maxOutboundStreams: number;
+  readonly #relayEphemeral: boolean;
+  readonly #sessions = new Map<string, SyncSession>();
+  /** Peers we are opening a stream to, so repeated identify events do not open several. */
+  readonly #opening = new Set<string>();
+  readonly #started: Promise<void>;
+  #ready = false;
+  #state: AdapterState = "idle";
+  #topologyId: string | undefined;
+
+  constructor(init: Libp2pNetworkAdapterInit) {
+    super();
+    this.#libp2p = init.libp2p;
+    this.#log = init.libp2p.logger.forComponent("federa:sync");
+    this.#allowPeer = init.allowPeer ?? (() => true);
+    this.#protocol = init.protocol ?? SYNC_PROTOCOL;
+    this.#maxFrameSize = init.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#handshakeTimeout = init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.#openDelay = init.openDelay ?? DEFAULT_OPEN_DELAY;
+    this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
+    this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS;
+    this.#relayEphemeral = init.relayEphemeral ?? false;
+    this.peerId = repoPeerId(init.libp2p.peerId);
+    this.#started = this.#start();
+    // A failed start is reported to whoever awaits whenReady(); this keeps it from also being an unhandled rejection.
+    this.#started.catch((err) => this.#log.error("could not register the sync protocol - %e", err));
+  }
+
+  /** True once the node is started and the sync protocol handler and topology are registered. */
+  override isReady(): boolean {
+    return this.#ready;
+  }
+
+  /** Resolves when {@link isReady} becomes true; it never waits for peers. Rejects if registration failed. */
+  override whenReady(): Promise<void> {
+    return this.#started;
+  }
+
+  /** Called by the Repo: starts syncing with every connected peer that speaks the protocol, and with later ones. */
+  override connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
+    if (peerId !== this.peerId) {
+      const error = new PeerIdMismatchError(
+        `The Repo's peer id ${peerId} is not the libp2p peer id ${this.peerId}: create the Repo with peerId: adapter.peerId`,
+      );
+      this.#log.error("%s", error.message);
+      throw error;
+    }
+    if (this.#state === "closed") {
+      this.#log.error("connect called on a closed sync adapter");
+      return;
+    }
+    this.peerMetadata = peerMetadata ?? {};
+    this.#state = "connected";
+    // Streams peers opened before the Repo connected were held without a hello; greet them now.
+    for (const session of this.#sessions.values()) void this.#greet(session);
+    void this.#openToConnectedPeers();
+  }
+
+  /** Called by the Repo: sends a message to an announced peer; messages to unknown or gone peers are dropped. */
+  override send(message: Message): void {
+    if (this.#state !== "connected") {
+      this.#log.trace("dropping a %s message to %s: adapter not connected", message.type, message.targetId);
+      return;
+    }
+    const session = this.#sessions.get(message.targetId);
+    if (session === undefined || !session.announced || session.ended || session.remoteHello === undefined) {
+      this.#log.trace("dropping a %s message to %s: no sync stream", message.type, message.targetId);
+      return;
+    }
+    if (message.senderId !== this.peerId && !(message.type === "ephemeral" && this.#relayEphemeral)) {
+      this.#log.trace("dropping a %s message from %s: not ours to relay", message.type, message.senderId);
+      return;
+    }
+    const limit = Math.min(this.#maxFrameSize, session.remoteHello.maxFrameSize);
+    let payload: Uint8Array;
+    try {
+      payload = encodeMessage(message);
+    } catch (err) {
+      this.#log.error("could not encode a %s message - %e", message.type, err);
+      return;
+    }
+    if (payload.byteLength > limit) {
+      this.#log.error(
+        "dropping a %d byte %s message to %s: over the %d byte frame limit",
+        payload.byteLength,
+        message.type,
+        message.targetId,
+        limit,
+      );
+      return;
+    }
+    session.write(encodeFrame(payload, limit));
+  }
+
+  /** Called by the Repo: closes every sync stream (peers see them go) and refuses new ones until `connect`. */
+  override disconnect(): void {
+    if (this.#state === "closed") return;
+    this.#state = "disconnected";
+    for (const session of [...this.#sessions.values()]) this.#end(session, new Error("Sync adapter disconnected"));
+  }
+
+  /** Disconnects, removes the protocol handler and topology from the node, and emits `close`. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.disconnect();
+    this.#state = "closed";
+    try {
+      await this.#started;
+      if (this.#topologyId !== undefined) this.#libp2p.unregister(this.#topologyId);
+      await this.#libp2p.unhandle(this.#protocol);
+    } catch (err) {
+      this.#log.trace("could not unregister the sync protocol - %e", err);
+    }
+    this.#ready = false;
+    this.emit("close");
+  }
+
+  async #start(): Promise<void> {
+    if (this.#libp2p.status !== "started") {
+      await new Promise<void>((resolve) => this.#libp2p.addEventListener("start", () => resolve(), { once: true }));
+    }
+    await this.#libp2p.handle(this.#protocol, (stream, connection) => this.#onInboundStream(stream, connection), {
+      maxInboundStreams: this.#maxInboundStreams,
+      maxOutboundStreams: this.#maxOutboundStreams,
+    });
+    this.#topologyId = await this.#libp2p.register(this.#protocol, {
+      onConnect: (peer, connection) => {
+        void this.#openTo(peer, connection);
+      },
+    });
+    this.#ready = true;
+  }
+
+  /** Opens a sync stream on each open connection whose peer is known to speak the protocol. */
+  async #openToConnectedPeers(): Promise<void> {
+    try {
+      await this.#started;
+    } catch {
+      return;
+    }
+    const seen = new Set<string>();
+    for (const connection of this.#libp2p.getConnections()) {
+      const key = connection.remotePeer.toString();
+      if (seen.has(key) || connection.status !== "open" || connection.limits != null) continue;
+      seen.add(key);
+      try {
+        const peer = await this.#libp2p.peerStore.get(connection.remotePeer);
+        // Not awaited: peers that wait `openDelay` for the other side wait side by side.
+        if (peer.protocols.includes(this.#protocol)) void this.#openTo(connection.remotePeer, connection);
+      } catch (err) {
+        this.#log.trace("peer %p not identified yet - %e", connection.remotePeer, err);
+      }
+    }
+  }
+
+  /**
+   * Opens a sync stream to a peer on an existing connection unless one is open or opening, or the peer is refused.
+   * The peer with the lower id opens at once; the other waits `openDelay` for that stream and opens only if none came
+   * (the lower peer may not run the adapter yet), so both rarely open at once.
+   */
+  async #openTo(peer: Libp2pPeerId, connection: Connection): Promise<void> {
+    const key = peer.toString();
+    if (this.#state !== "connected" || this.#opening.has(key) || this.#sessions.get(key)?.isAlive()) return;
+    if (connection.status !== "open" || connection.limits != null) return;
+    this.#opening.add(key);
+    try {
+      if (this.peerId > key && this.#openDelay > 0) {
+        await new Promise((resolve) => setTimeout(resolve, this.#openDelay));
+        if (this.#state !== "connected" || this.#sessions.get(key)?.isAlive() || connection.status !== "open") return;
+      }
+      if (!(await this.#allows(key as PeerId))) {
+        this.#rejected(key as PeerId, new PeerRefusedError(`Peer ${key} refused by allowPeer`));
+        return;
+      }
+      // The peer may have opened a stream to us meanwhile: then that one is used.
+      if (this.#state !== "connected" || this.#sessions.get(key)?.isAlive()) return;
+      const stream = await connection.newStream(this.#protocol, {
+        signal: AbortSignal.timeout(this.#handshakeTimeout),
+      });
+      this.#adopt(stream, connection, true);
+    } catch (err) {
+      this.#log("could not open a sync stream to %p - %e", peer, err);
+    } finally {
+      this.#opening.delete(key);
+    }
+  }
+
+  #onInboundStream(stream: Stream, connection: Connection): void {
+    this.#adopt(stream, connection, false);
+  }
+
+  /** Takes a new stream (inbound or outbound), keeping a single stream per peer. */
+  #adopt(stream: Stream, connection: Connection, preApproved: boolean): void {
+    if (this.#state === "disconnected" || this.#state === "closed") {
+      stream.abort(new Error("Sync adapter is disconnected"));
+      return;
+    }
+    const key = connection.remotePeer.toString();
+    const existing = this.#sessions.get(key);
+    if (existing !== undefined) {
+      if (existing.isAlive() && !this.#prefers(stream, existing.stream, key)) {
+        this.#log("keeping the existing sync stream with %s", key);
+        stream.abort(new DuplicateStreamError());
+        return;
+      }
+      this.#log("replacing the sync stream with %s", key);
+      this.#end(existing, new DuplicateStreamError());
+    }
+    const session = new SyncSession(stream, connection, this.#maxFrameSize, preApproved, this.#log);
+    this.#sessions.set(key, session);
+    stream.addEventListener("message", (event) => this.#onData(session, event.data));
+    stream.addEventListener("end", () => this.#onRemoteEnd(session));
+    stream.addEventListener("close", () => this.#end(session));
+    session.timer = setTimeout(() => {
+      this.#reject(session, new HandshakeTimeoutError(`Peer ${key} did not complete the sync handshake in time`));
+    }, this.#handshakeTimeout);
+    if (this.#state === "connected") void this.#greet(session);
+  }
+
+  /**
+   * Whether a new stream should replace a live one with the same peer. When both peers opened one at once, both keep
+   * the stream opened by the lower peer id; a peer opening a second stream itself has given up on its first.
+   */
+  #prefers(candidate: Stream, current: Stream, remote: string): boolean {
+    if (candidate.direction !== current.direction) {
+      const openedByUs = candidate.direction === "outbound";
+      return openedByUs === this.peerId < remote;
+    }
+    return candidate.direction === "inbound";
+  }
+
+  /** Checks `allowPeer` for a peer that opened the stream, then sends our hello. */
+  async #greet(session: SyncSession): Promise<void> {
+    if (session.greeting || session.ended) return;
+    session.greeting = true;
+    if (!session.preApproved && !(await this.#allows(session.peerId))) {
+      this.#reject(session, new PeerRefusedError(`Peer ${session.peerId} refused by allowPeer`));
+      return;
+    }
+    if (session.ended || this.#state !== "connected") return;
+    const hello: Hello = {
+      version: SYNC_PROTOCOL_VERSION,
+      peerId: this.peerId,
+      peerMetadata: this.peerMetadata ?? {},
+      maxFrameSize: this.#maxFrameSize,
+    };
+    session.write(encodeFrame(encodeHello(hello), this.#maxFrameSize));
+    session.helloSent = true;
+    this.#announce(session);
+  }
+
+  async #allows(peerId: PeerId): Promise<boolean> {
+    try {
+      return (await this.#allowPeer(peerId)) === true;
+    } catch (err) {
+      this.#log.error("allowPeer threw for %s, refusing - %e", peerId, err);
+      return false;
+    }
+  }
+
+  #onData(session: SyncSession, data: Uint8Array | Uint8ArrayList): void {
+    if (session.ended) return;
+    try {
+      for (const frame of session.decoder.push(data)) {
+        this.#onFrame(session, frame);
+        if (session.ended) return;
+      }
+    } catch (err) {
+      this.#reject(session, err instanceof Error ? err : new InvalidFrameError(String(err)));
+    }
+  }
+
+  /** Handles one frame; throws (closing the stream) on anything a well-behaved peer would not send. */
+  #onFrame(session: SyncSession, frame: Uint8Array): void {
+    if (session.remoteHello === undefined) {
+      const hello = decodeHello(frame);
+      if (hello.version.major !== SYNC_PROTOCOL_VERSION.major) {
+        throw new IncompatibleVersionError(
+          `Peer ${session.peerId} speaks sync protocol ${hello.version.major}.${hello.version.minor}, this node ${SYNC_PROTOCOL_VERSION.major}.${SYNC_PROTOCOL_VERSION.minor}`,
+        );
+      }
+      if (hello.peerId !== session.peerId) {
+        throw new PeerMismatchError(
+          `Hello claims peer id ${hello.peerId} on a stream authenticated as ${session.peerId}`,
+        );
+      }
+      session.remoteHello = hello;
+      this.#announce(session);
+      return;
+    }
+    // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
+    if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
+    const message = decodeMessage(frame);
+    if (message.targetId !== this.peerId) {
+      throw new PeerMismatchError(`Message from ${session.peerId} is addressed to ${message.targetId}`);
+    }
+    if (message.senderId !== session.peerId) {
+      if (message.type !== "ephemeral") {
+        throw new PeerMismatchError(`Message on ${session.peerId}'s stream claims to come from ${message.senderId}`);
+      }
+      if (!this.#relayEphemeral) {
+        this.#log.trace("dropping an ephemeral message relayed by %s from %s", session.peerId, message.senderId);
+        return;
+      }
+    }
+    try {
+      this.emit("message", message);
+    } catch (err) {
+      this.#log.error("a message listener threw - %e", err);
+    }
+  }
+
+  /** Announces the peer once both hellos are through. */
+  #announce(session: SyncSession): void {
+    if (!session.established || session.announced || session.ended || session.remoteHello === undefined) return;
+    clearTimeout(session.timer);
+    session.announced = true;
+    this.#log("sync stream with %s established", session.peerId);
+    this.emit("peer-candidate", { peerId: session.peerId, peerMetadata: session.remoteHello.peerMetadata });
+  }
+
+  /** No more data will come: a close between frames is fine, a close in the middle of one is a violation. */
+  #onRemoteEnd(session: SyncSession): void {
+    if (session.ended) return;
+    // Only a deliberate close counts: a reset or a dropped connection may cut an honest peer's frame short.
+    if (session.stream.status === "open") {
+      try {
+        session.decoder.end();
+      } catch (err) {
+        this.#reject(session, err as Error);
+        return;
+      }
+    }
+    this.#end(session);
+  }
+
+  /** Closes a session for something the peer did or is, and reports it. */
+  #reject(session: SyncSession, error: Error): void {
+    if (session.ended) return;
+    this.#end(session, error);
+    this.#rejected(session.peerId, error);
+  }
+
+  #rejected(peerId: PeerId, error: Error): void {
+    if (error instanceof PeerRefusedError) this.#log("refused sync peer %s", peerId);
+    else this.#log.error("rejected sync peer %s - %e", peerId, error);
+    this.events.emit("peer:rejected", { peerId, error });
+  }
+
+  /**
+   * Ends a session: forgets it, tells the Repo the peer is gone if it was announced, and closes the stream (aborting
+   * it when `abortWith` is given, gracefully otherwise).
+   */
+  #end(session: SyncSession, abortWith?: Error): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearTimeout(session.timer);
+    if (this.#sessions.get(session.peerId) === session) this.#sessions.delete(session.peerId);
+    if (session.stream.status === "open") {
+      if (abortWith !== undefined) session.stream.abort(abortWith);
+      else session.stream.close().catch((err) => session.stream.abort(err as Error));
+    }
+    if (session.announced) {
+      this.#log("sync stream with %s closed", session.peerId);
+      this.emit("peer-disconnected", { peerId: session.peerId });
+    }
+    // A dropped connection may leave another one to the same peer: carry on over it.
+    if (abortWith === undefined && this.#state === "connected" && session.connection.status !== "open") {
+      const other = this.#libp2p
+        .getConnections(session.connection.remotePeer)
+        .find((connection) => connection.status === "open" && connection.limits == null);
+      if (other !== undefined) void this.#openTo(other.remotePeer, other);
+    }
+  }
+}

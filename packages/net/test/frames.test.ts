@@ -1,0 +1,174 @@
+/** The sync protocol's framing and hello/message codec, on bytes alone. */
+import type { Message, PeerId } from "@automerge/automerge-repo";
+import { cbor } from "@automerge/automerge-repo";
+import fc from "fast-check";
+import { Uint8ArrayList } from "uint8arraylist";
+import { describe, expect, it } from "vitest";
+import type { Hello } from "../src/frames.js";
+import {
+  decodeHello,
+  decodeMessage,
+  encodeFrame,
+  encodeHello,
+  encodeLength,
+  encodeMessage,
+  FrameDecoder,
+  varintLength,
+} from "../src/frames.js";
+import { FrameTooLargeError, InvalidFrameError, SYNC_PROTOCOL_VERSION, TruncatedFrameError } from "../src/index.js";
+
+/** Runs the decoder over `chunks`, collecting frames (as plain arrays) until it throws. */
+function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): { frames: number[][]; error?: unknown } {
+  const frames: number[][] = [];
+  try {
+    for (const chunk of chunks) for (const frame of decoder.push(chunk)) frames.push([...frame]);
+    return { frames };
+  } catch (error) {
+    return { frames, error };
+  }
+}
+
+/** Splits `bytes` at the given cut points. */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+  const chunks: Uint8Array[] = [];
+  let start = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(start, p));
+    start = p;
+  }
+  chunks.push(bytes.subarray(start));
+  return chunks;
+}
+
+describe("length prefix", () => {
+  it("is libp2p's unsigned varint", () => {
+    expect([...encodeLength(1)]).toEqual([1]);
+    expect([...encodeLength(127)]).toEqual([127]);
+    expect([...encodeLength(128)]).toEqual([0x80, 0x01]);
+    expect([...encodeLength(300)]).toEqual([0xac, 0x02]);
+    expect([...encodeLength(64 * 1024 * 1024)]).toEqual([0x80, 0x80, 0x80, 0x20]);
+    expect(varintLength(64 * 1024 * 1024)).toBe(4);
+  });
+});
+
+describe("FrameDecoder", () => {
+  it("returns exactly the frames encoded, however the bytes are chunked", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { maxLength: 8 }),
+        fc.array(fc.nat(5_000), { maxLength: 12 }),
+        (payloads, cuts) => {
+          const wire = new Uint8ArrayList(...payloads.map((p) => encodeFrame(p, 1_000))).subarray();
+          const decoder = new FrameDecoder(1_000);
+          const { frames, error } = decodeAll(decoder, split(wire, cuts));
+          expect(error).toBeUndefined();
+          expect(frames).toEqual(payloads.map((p) => [...p]));
+          expect(decoder.bufferedBytes).toBe(0);
+          expect(() => decoder.end()).not.toThrow();
+        },
+      ),
+    );
+  });
+
+  it("rejects an oversized length as soon as the prefix is read, before any payload", () => {
+    const decoder = new FrameDecoder(1_000);
+    const { frames, error } = decodeAll(decoder, [encodeLength(1_001)]);
+    expect(frames).toEqual([]);
+    expect(error).toBeInstanceOf(FrameTooLargeError);
+  });
+
+  it("rejects a prefix longer than the limit could need instead of waiting for more bytes", () => {
+    // 1000 needs two varint bytes: a third continuation byte can only announce a larger frame.
+    const { error } = decodeAll(new FrameDecoder(1_000), [Uint8Array.of(0xff, 0xff, 0xff)]);
+    expect(error).toBeInstanceOf(FrameTooLargeError);
+    // Two continuation bytes could still be a frame in range: it waits.
+    expect(decodeAll(new FrameDecoder(1 << 20), [Uint8Array.of(0xff, 0xff)]).error).toBeUndefined();
+  });
+
+  it("yields the good frames of a chunk before failing on a bad prefix in it", () => {
+    const wire = new Uint8ArrayList(encodeFrame(Uint8Array.of(7, 8), 100), encodeLength(101)).subarray();
+    const { frames, error } = decodeAll(new FrameDecoder(100), [wire]);
+    expect(frames).toEqual([[7, 8]]);
+    expect(error).toBeInstanceOf(FrameTooLargeError);
+  });
+
+  it("rejects empty frames", () => {
+    expect(decodeAll(new FrameDecoder(100), [Uint8Array.of(0)]).error).toBeInstanceOf(InvalidFrameError);
+  });
+
+  it("reports a stream that ends inside a frame, in its prefix or its payload", () => {
+    const inPayload = new FrameDecoder(1_000);
+    decodeAll(inPayload, [Uint8Array.of(10, 1, 2, 3)]);
+    expect(() => inPayload.end()).toThrow(TruncatedFrameError);
+
+    const inPrefix = new FrameDecoder(1_000);
+    decodeAll(inPrefix, [Uint8Array.of(0x80)]);
+    expect(() => inPrefix.end()).toThrow(TruncatedFrameError);
+  });
+
+  it("refuses to encode a frame over the limit", () => {
+    expect(() => encodeFrame(new Uint8Array(11), 10)).toThrow(FrameTooLargeError);
+  });
+});
+
+describe("hello", () => {
+  const hello: Hello = {
+    version: SYNC_PROTOCOL_VERSION,
+    peerId: "12D3KooWPeer",
+    peerMetadata: { storageId: "s-1" as never, isEphemeral: false },
+    maxFrameSize: 1 << 20,
+  };
+
+  it("round-trips", () => {
+    expect(decodeHello(encodeHello(hello))).toEqual(hello);
+  });
+
+  it("rejects anything that is not a well-formed hello", () => {
+    const bad: unknown[] = [
+      { type: "sync", senderId: "a", targetId: "b" },
+      { type: "hello", version: "1.0", peerId: "p", peerMetadata: {}, maxFrameSize: 10 },
+      { type: "hello", version: [1, -1], peerId: "p", peerMetadata: {}, maxFrameSize: 10 },
+      { type: "hello", version: [1, 0], peerId: "", peerMetadata: {}, maxFrameSize: 10 },
+      { type: "hello", version: [1, 0], peerId: "p", peerMetadata: { storageId: 5 }, maxFrameSize: 10 },
+      { type: "hello", version: [1, 0], peerId: "p", peerMetadata: "me", maxFrameSize: 10 },
+      { type: "hello", version: [1, 0], peerId: "p", peerMetadata: {}, maxFrameSize: 0 },
+      [1, 0],
+      "hello",
+    ];
+    for (const value of bad) expect(() => decodeHello(cbor.encode(value))).toThrow(InvalidFrameError);
+    expect(() => decodeHello(Uint8Array.of(0xff, 0xfe))).toThrow(InvalidFrameError);
+  });
+});
+
+describe("messages", () => {
+  const message = {
+    type: "sync",
+    senderId: "12D3KooWA" as PeerId,
+    targetId: "12D3KooWB" as PeerId,
+    documentId: "4NMNnkMhL8jXrdJ9jamS58PAVdXu" as never,
+    data: Uint8Array.of(1, 2, 3),
+  } satisfies Message;
+
+  it("round-trip with their bytes intact", () => {
+    const decoded = decodeMessage(encodeMessage(message));
+    expect(decoded).toMatchObject({ type: "sync", senderId: message.senderId, targetId: message.targetId });
+    expect(decoded.data).toBeInstanceOf(Uint8Array);
+    expect([...(decoded.data as Uint8Array)]).toEqual([1, 2, 3]);
+  });
+
+  it("reject garbage and malformed envelopes instead of passing them to the Repo", () => {
+    expect(() => decodeMessage(Uint8Array.of(0xff, 0xff, 0xff))).toThrow(InvalidFrameError);
+    const bad: unknown[] = [
+      42,
+      [message],
+      { ...message, type: 7 },
+      { ...message, senderId: undefined },
+      { ...message, targetId: ["x"] },
+      { ...message, documentId: 1 },
+      { ...message, data: "bytes" },
+      { ...message, type: "hello" },
+    ];
+    for (const value of bad) expect(() => decodeMessage(cbor.encode(value))).toThrow(InvalidFrameError);
+  });
+});

@@ -1,0 +1,395 @@
+/** The libp2p sync adapter over real nodes: syncing, large documents, hostile peers, reconnects, dedup and refusal. */
+import { randomBytes } from "node:crypto";
+import type { DocHandle, Message, PeerId } from "@automerge/automerge-repo";
+import { generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
+import type { Libp2p, Stream } from "@libp2p/interface";
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeLength } from "../src/frames.js";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  FrameTooLargeError,
+  HandshakeTimeoutError,
+  IncompatibleVersionError,
+  InvalidFrameError,
+  Libp2pNetworkAdapter,
+  PeerIdMismatchError,
+  PeerMismatchError,
+  PeerRefusedError,
+  type PeerRejectedPayload,
+  SYNC_PROTOCOL,
+  TruncatedFrameError,
+} from "../src/index.js";
+import { createNode, createSyncPeer, link, meet, type SyncPeer, stopAll } from "./support/nodes.js";
+import { RawSyncPeer } from "./support/raw-peer.js";
+import { nextEvent, waitFor } from "./support/wait.js";
+
+afterEach(stopAll);
+
+interface Counter {
+  n: number;
+}
+
+/** The order in which `adapter` announced and dropped `peer`. */
+function peerEvents(adapter: Libp2pNetworkAdapter, peer: () => string): string[] {
+  const seen: string[] = [];
+  adapter.on("peer-candidate", ({ peerId }) => {
+    if (peerId === peer()) seen.push("candidate");
+  });
+  adapter.on("peer-disconnected", ({ peerId }) => {
+    if (peerId === peer()) seen.push("disconnected");
+  });
+  return seen;
+}
+
+/** Every rejection `adapter` reports. */
+function rejections(adapter: Libp2pNetworkAdapter): PeerRejectedPayload[] {
+  const seen: PeerRejectedPayload[] = [];
+  adapter.events.on("peer:rejected", (payload) => seen.push(payload));
+  return seen;
+}
+
+/** Announcements must alternate, starting with a candidate: never a new candidate before the old one left. */
+function expectAlternating(events: string[]): void {
+  events.forEach((event, i) => {
+    expect(event).toBe(i % 2 === 0 ? "candidate" : "disconnected");
+  });
+}
+
+/** The open sync streams of a node. */
+function syncStreams(node: Libp2p): Stream[] {
+  return node
+    .getConnections()
+    .flatMap((connection) => connection.streams)
+    .filter((stream) => stream.protocol === SYNC_PROTOCOL && stream.status === "open");
+}
+
+/** The parties of an attack on `a`, with `b` the good peer. */
+interface Ends {
+  readonly a: SyncPeer;
+  readonly b: SyncPeer;
+  readonly raw: RawSyncPeer;
+}
+
+/** Two synced peers `a` and `b` sharing a counter document, and a plain node to attack `a` from. */
+async function victimAndGoodPeer(): Promise<{
+  a: SyncPeer;
+  b: SyncPeer;
+  handle: DocHandle<Counter>;
+  remote: DocHandle<Counter>;
+  attacker: Libp2p;
+}> {
+  const [a, b, attacker] = await Promise.all([createSyncPeer(), createSyncPeer(), createNode()]);
+  await meet(a, b);
+  const handle = a.repo.create<Counter>({ n: 0 });
+  const remote = await b.repo.find<Counter>(handle.url);
+  return { a, b, handle, remote, attacker };
+}
+
+/** A change on `handle` reaches `remote`. */
+async function stillSyncs(handle: DocHandle<Counter>, remote: DocHandle<Counter>, n: number): Promise<void> {
+  handle.change((d) => {
+    d.n = n;
+  });
+  await waitFor(() => remote.doc().n === n, `n = ${n} to sync`);
+}
+
+/** Opens a raw stream from `attacker` to `victim` and completes the handshake, waiting until `victim` announces it. */
+async function establishedRawPeer(victim: SyncPeer, attacker: Libp2p): Promise<RawSyncPeer> {
+  const id = attacker.peerId.toString();
+  const announced = nextEvent(victim.adapter, "peer-candidate", (p) => p.peerId === id);
+  const raw = await RawSyncPeer.open(attacker, victim.node);
+  await raw.handshake();
+  await announced;
+  return raw;
+}
+
+describe("Libp2pNetworkAdapter", () => {
+  it("syncs a document both ways between two Repos, as the authenticated libp2p peers", async () => {
+    const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
+    expect(a.adapter.peerId).toBe(a.node.peerId.toString());
+    const met = Promise.all([nextEvent(a.adapter, "peer-candidate"), nextEvent(b.adapter, "peer-candidate")]);
+    await link(a.node, b.node);
+    const [atA, atB] = await met;
+    expect(atA).toMatchObject({ peerId: b.node.peerId.toString(), peerMetadata: { isEphemeral: true } });
+    expect(atB).toMatchObject({ peerId: a.node.peerId.toString() });
+
+    const handle = a.repo.create<{ title: string }>({ title: "minutes" });
+    const remote = await b.repo.find<{ title: string }>(handle.url);
+    expect(remote.doc().title).toBe("minutes");
+    remote.change((d) => {
+      d.title = "minutes, amended";
+    });
+    await waitFor(() => handle.doc().title === "minutes, amended", "the change to come back");
+  });
+
+  it("syncs a document of several MiB: one frame over many 64 KiB muxer chunks, past libp2p's 4 MiB buffers", async () => {
+    const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
+    await meet(a, b);
+    const blob = new Uint8Array(randomBytes(6 * 1024 * 1024));
+    const handle = a.repo.create<{ blob: Uint8Array }>({ blob });
+    const remote = await b.repo.find<{ blob: Uint8Array }>(handle.url);
+    const received = remote.doc().blob;
+    expect(received.byteLength).toBe(blob.byteLength);
+    expect(Buffer.from(received).equals(Buffer.from(blob))).toBe(true);
+  });
+
+  it("requires the Repo's peer id to be the libp2p peer id", async () => {
+    const node = await createNode();
+    const adapter = new Libp2pNetworkAdapter({ libp2p: node });
+    expect(() => adapter.connect("alice" as PeerId)).toThrow(PeerIdMismatchError);
+    expect(() => adapter.connect(node.peerId.toString() as PeerId)).not.toThrow();
+  });
+
+  it("is ready once the node is started and the protocol registered, and never waits for peers", async () => {
+    const node = await createNode("tcp", { start: false });
+    const adapter = new Libp2pNetworkAdapter({ libp2p: node });
+    await Promise.resolve();
+    expect(adapter.isReady()).toBe(false);
+    await node.start();
+    await adapter.whenReady();
+    expect(adapter.isReady()).toBe(true);
+    expect(node.getProtocols()).toContain(SYNC_PROTOCOL);
+
+    // With no peer at all, the Repo gives up on an unknown document instead of waiting forever.
+    const repo = new Repo({ network: [adapter], peerId: adapter.peerId });
+    await expect(repo.find(generateAutomergeUrl())).rejects.toThrow(/unavailable/);
+    await repo.shutdown();
+  });
+
+  it("fails whenReady, rather than hanging, when the protocol cannot be registered", async () => {
+    const node = await createNode();
+    await new Libp2pNetworkAdapter({ libp2p: node }).whenReady();
+    const second = new Libp2pNetworkAdapter({ libp2p: node });
+    await expect(second.whenReady()).rejects.toThrow();
+    expect(second.isReady()).toBe(false);
+  });
+
+  it("close() removes the protocol from the node, closes the streams and emits close", async () => {
+    const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
+    await meet(a, b);
+    const gone = nextEvent(b.adapter, "peer-disconnected");
+    const closed = nextEvent(a.adapter, "close");
+    await a.adapter.close();
+    await Promise.all([gone, closed]);
+    expect(a.node.getProtocols()).not.toContain(SYNC_PROTOCOL);
+    expect(a.adapter.isReady()).toBe(false);
+  });
+
+  it.each([
+    ["undecodable CBOR", (raw: RawSyncPeer) => raw.writeFrame(Uint8Array.of(0xff, 0xfe, 0xfd)), InvalidFrameError],
+    [
+      "an oversized length prefix (and never its payload)",
+      (raw: RawSyncPeer) => raw.write(encodeLength(DEFAULT_MAX_FRAME_SIZE + 1)),
+      FrameTooLargeError,
+    ],
+    [
+      "a truncated frame, then closing",
+      async (raw: RawSyncPeer) => {
+        raw.write(Uint8Array.of(100, 1, 2, 3));
+        await raw.stream.close();
+      },
+      TruncatedFrameError,
+    ],
+  ])("a peer sending %s is rejected and disconnected while another peer keeps syncing", async (_, attack, reason) => {
+    const { a, b, handle, remote, attacker } = await victimAndGoodPeer();
+    const attackerEvents = peerEvents(a.adapter, () => attacker.peerId.toString());
+    const goodEvents = peerEvents(a.adapter, () => b.adapter.peerId);
+    const raw = await establishedRawPeer(a, attacker);
+
+    const rejected = nextEvent(a.adapter.events, "peer:rejected");
+    await attack(raw);
+    const { peerId, error } = await rejected;
+    expect(peerId).toBe(raw.peerId);
+    expect(error).toBeInstanceOf(reason);
+    await raw.closed;
+    expect(attackerEvents).toEqual(["candidate", "disconnected"]);
+
+    await stillSyncs(handle, remote, 1);
+    expect(goodEvents).toEqual([]);
+  });
+
+  it("rejects garbage sent instead of a hello without ever announcing the peer", async () => {
+    const { a, attacker } = await victimAndGoodPeer();
+    const attackerEvents = peerEvents(a.adapter, () => attacker.peerId.toString());
+    const raw = await RawSyncPeer.open(attacker, a.node);
+    const rejected = nextEvent(a.adapter.events, "peer:rejected");
+    raw.write(new TextEncoder().encode("\u0010GET / HTTP/1.1\r\n\r\n"));
+    expect((await rejected).error).toBeInstanceOf(InvalidFrameError);
+    await raw.closed;
+    expect(attackerEvents).toEqual([]);
+  });
+
+  it.each([
+    ["claims another peer's senderId", ({ a, b }: Ends) => [b.adapter.peerId, a.adapter.peerId]],
+    ["is addressed to another peer", ({ b, raw }: Ends) => [raw.peerId, b.adapter.peerId]],
+  ])("a message that %s is dropped, never delivered, and its peer disconnected", async (_, ends) => {
+    const { a, b, handle, remote, attacker } = await victimAndGoodPeer();
+    const raw = await establishedRawPeer(a, attacker);
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const delivered: Message[] = [];
+    a.adapter.on("message", (message) => {
+      if (message.documentId === documentId) delivered.push(message);
+    });
+    const gone = nextEvent(a.adapter, "peer-disconnected", (p) => p.peerId === raw.peerId);
+    const rejected = nextEvent(a.adapter.events, "peer:rejected");
+    const [senderId, targetId] = ends({ a, b, raw }) as [PeerId, PeerId];
+    raw.writeMessage({ type: "request", senderId, targetId, documentId, data: Uint8Array.of(1) });
+
+    expect((await rejected).error).toBeInstanceOf(PeerMismatchError);
+    await gone;
+    await raw.closed;
+    expect(delivered).toEqual([]);
+    await stillSyncs(handle, remote, 2);
+  });
+
+  it.each([
+    [
+      "claims another peer's id",
+      (raw: RawSyncPeer, other: string) => raw.writeHello({ peerId: other }),
+      PeerMismatchError,
+    ],
+    [
+      "speaks an incompatible major version",
+      (raw: RawSyncPeer) => raw.writeHello({ version: { major: 2, minor: 0 } }),
+      IncompatibleVersionError,
+    ],
+  ])("a peer whose hello %s is rejected and never announced", async (_, hello, reason) => {
+    const { a, b, attacker } = await victimAndGoodPeer();
+    const attackerEvents = peerEvents(a.adapter, () => attacker.peerId.toString());
+    const raw = await RawSyncPeer.open(attacker, a.node);
+    const rejected = nextEvent(a.adapter.events, "peer:rejected");
+    hello(raw, b.adapter.peerId);
+    expect((await rejected).error).toBeInstanceOf(reason);
+    await raw.closed;
+    expect(attackerEvents).toEqual([]);
+  });
+
+  it("accepts a newer minor version of the protocol", async () => {
+    const [a, attacker] = await Promise.all([createSyncPeer(), createNode()]);
+    const announced = nextEvent(a.adapter, "peer-candidate");
+    const raw = await RawSyncPeer.open(attacker, a.node);
+    raw.writeHello({ version: { major: 1, minor: 7 } });
+    expect((await announced).peerId).toBe(raw.peerId);
+    expect((await raw.hello()).version).toEqual({ major: 1, minor: 0 });
+  });
+
+  it("closes a stream whose peer never says hello", async () => {
+    const [a, attacker] = await Promise.all([createSyncPeer("tcp", { handshakeTimeout: 300 }), createNode()]);
+    const rejected = nextEvent(a.adapter.events, "peer:rejected");
+    const raw = await RawSyncPeer.open(attacker, a.node);
+    expect((await rejected).error).toBeInstanceOf(HandshakeTimeoutError);
+    await raw.closed;
+  });
+
+  it("after a connection drops, emits peer-disconnected before the new peer-candidate, and sync resumes", async () => {
+    const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
+    const events = peerEvents(a.adapter, () => b.adapter.peerId);
+    await meet(a, b);
+    const handle = a.repo.create<Counter>({ n: 0 });
+    const remote = await b.repo.find<Counter>(handle.url);
+
+    const gone = nextEvent(a.adapter, "peer-disconnected");
+    await a.node.hangUp(b.node.peerId);
+    await gone;
+    await waitFor(() => b.node.getConnections(a.node.peerId).length === 0, "b to see the connection gone");
+    handle.change((d) => {
+      d.n = 1;
+    });
+    await b.node.dial(a.node.getMultiaddrs());
+    await waitFor(() => remote.doc().n === 1, "sync to resume");
+    expect(events.slice(0, 3)).toEqual(["candidate", "disconnected", "candidate"]);
+    expectAlternating(events);
+  });
+
+  it("replaces a known peer's stream when it opens a new one, disconnecting the old first", async () => {
+    const [a, attacker] = await Promise.all([createSyncPeer(), createNode()]);
+    const events = peerEvents(a.adapter, () => attacker.peerId.toString());
+    const first = await establishedRawPeer(a, attacker);
+    const second = await establishedRawPeer(a, attacker);
+    expect(events).toEqual(["candidate", "disconnected", "candidate"]);
+    await first.closed;
+    expect(second.stream.status).toBe("open");
+  });
+
+  it("when both peers open a stream at once, both keep the one opened by the lower peer id", async () => {
+    const [x, y] = await Promise.all([createNode(), createNode()]);
+    const ax = new Libp2pNetworkAdapter({ libp2p: x, openDelay: 0 });
+    const ay = new Libp2pNetworkAdapter({ libp2p: y, openDelay: 0 });
+    await Promise.all([ax.whenReady(), ay.whenReady()]);
+    await link(x, y);
+    const xEvents = peerEvents(ax, () => ay.peerId);
+    const yEvents = peerEvents(ay, () => ax.peerId);
+    const met = Promise.all([nextEvent(ax, "peer-candidate"), nextEvent(ay, "peer-candidate")]);
+    ax.connect(ax.peerId, {});
+    ay.connect(ay.peerId, {});
+    await met;
+    await waitFor(() => syncStreams(x).length === 1 && syncStreams(y).length === 1, "one sync stream each side");
+    const [lower, higher] = ax.peerId < ay.peerId ? [x, y] : [y, x];
+    expect(syncStreams(lower)[0]?.direction).toBe("outbound");
+    expect(syncStreams(higher)[0]?.direction).toBe("inbound");
+    expect(syncStreams(lower)[0]?.id).toBe(syncStreams(higher)[0]?.id);
+    expectAlternating(xEvents);
+    expectAlternating(yEvents);
+    ax.disconnect();
+    ay.disconnect();
+  });
+
+  it("a peer refused by allowPeer is never announced and gets no document, while others do", async () => {
+    const stranger = await createSyncPeer();
+    const member = await createSyncPeer();
+    const host = await createSyncPeer("tcp", { allowPeer: async (peer) => peer !== stranger.adapter.peerId });
+    const refused = rejections(host.adapter);
+    const strangerEvents = peerEvents(stranger.adapter, () => host.adapter.peerId);
+    const hostEvents = peerEvents(host.adapter, () => stranger.adapter.peerId);
+    const handle = host.repo.create<{ secret: string }>({ secret: "strike budget" });
+
+    await Promise.all([link(host.node, member.node), link(host.node, stranger.node)]);
+    // Both ends try: the host refuses before opening its own stream, and closes the stranger's without a hello.
+    await waitFor(() => refused.length >= 2, "both attempts to be refused");
+    expect(refused.every((r) => r.peerId === stranger.adapter.peerId && r.error instanceof PeerRefusedError)).toBe(
+      true,
+    );
+
+    await waitFor(() => member.repo.peers.includes(host.adapter.peerId), "the member to be announced");
+    const copy = await member.repo.find<{ secret: string }>(handle.url);
+    expect(copy.doc().secret).toBe("strike budget");
+    await expect(stranger.repo.find(handle.url)).rejects.toThrow(/unavailable/);
+    expect(strangerEvents).toEqual([]);
+    expect(hostEvents).toEqual([]);
+  });
+
+  it.each([
+    [false, ["from b"]],
+    [true, ["from a", "from b"]],
+  ])("with relayEphemeral %s, a peer two hops away hears %j", async (relayEphemeral, expected) => {
+    const [a, b, c] = await Promise.all([
+      createSyncPeer("tcp", { relayEphemeral }),
+      createSyncPeer("tcp", { relayEphemeral }),
+      createSyncPeer("tcp", { relayEphemeral }),
+    ]);
+    const refused = rejections(c.adapter);
+    // b must hold the document before c appears: a peer asked for a document it lacks marks it unavailable.
+    await meet(a, b);
+    const handleA = a.repo.create<Counter>({ n: 0 });
+    const handleB = await b.repo.find<Counter>(handleA.url);
+    await meet(b, c);
+    const handleC = await c.repo.find<Counter>(handleA.url);
+    const heard: Array<{ from: string; text: string }> = [];
+    handleC.on("ephemeral-message", ({ senderId, message }) => {
+      heard.push({ from: senderId, text: (message as { text: string }).text });
+    });
+
+    const atB = nextEvent(handleB, "ephemeral-message");
+    handleA.broadcast({ text: "from a" });
+    await atB;
+    // b relays (or not) as it receives; its own message follows on the same ordered stream to c.
+    const marker = nextEvent(handleC, "ephemeral-message", (e: { message: unknown }) => {
+      return (e.message as { text: string }).text === "from b";
+    });
+    handleB.broadcast({ text: "from b" });
+    await marker;
+    expect(heard.map((h) => h.text)).toEqual(expected);
+    if (relayEphemeral) expect(heard[0]?.from).toBe(a.adapter.peerId);
+    expect(refused).toEqual([]);
+  });
+});
