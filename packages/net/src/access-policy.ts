@@ -19,6 +19,8 @@ export class AccessPolicy {
   readonly #documents = new Map<DocumentId, CouncilId>();
   readonly #devices = new Map<CouncilId, Set<string>>();
   readonly #self: string;
+  readonly #trusted = new Set<string>();
+  readonly #wanted = new Set<DocumentId>();
   #onChange: () => void = () => {};
 
   /** `self` is this node's own peer id (its own Repo may always hold its documents). */
@@ -47,6 +49,11 @@ export class AccessPolicy {
     return true;
   }
 
+  /** Marks a document this node is fetching: until its council is known, peers it knows may exchange it. */
+  want(document: DocumentId): void {
+    this.#wanted.add(document);
+  }
+
   /** The council a document belongs to, when this node knows it. */
   councilOf(document: DocumentId): CouncilId | undefined {
     return this.#documents.get(document);
@@ -56,13 +63,24 @@ export class AccessPolicy {
   allows(peer: string, document: DocumentId): boolean {
     if (peer === this.#self) return true;
     const council = this.#documents.get(document);
-    if (council === undefined) return false; // unknown documents are never served: no id leaks to strangers
+    // Unknown documents are never served (no id leaks to strangers), except one this node is fetching from a known peer.
+    if (council === undefined) return this.#wanted.has(document) && this.knows(peer);
     return this.#devices.get(council)?.has(peer) ?? false;
   }
 
-  /** True when `peer` is a device of a member of any council this node holds (others may not even open a sync stream). */
+  /**
+   * Lets a peer open sync streams before any council says who it is (the inviter named in a token, a bootstrap
+   * node of one's own): it still receives only the documents `allows` grants it.
+   */
+  trust(peer: string): void {
+    if (this.#trusted.has(peer)) return;
+    this.#trusted.add(peer);
+    this.#onChange();
+  }
+
+  /** True when `peer` is trusted or a device of a member of any council this node holds (others may not even open a sync stream). */
   knows(peer: string): boolean {
-    if (peer === this.#self) return true;
+    if (peer === this.#self || this.#trusted.has(peer)) return true;
     for (const devices of this.#devices.values()) if (devices.has(peer)) return true;
     return false;
   }

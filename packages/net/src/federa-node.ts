@@ -3,7 +3,14 @@
  * Repo through the Federa sync protocol, with storage, and councils whose documents only their members' devices get.
  */
 import * as A from "@automerge/automerge";
-import { type AutomergeUrl, type DocHandle, type DocumentId, Repo, type StorageAdapterInterface } from "@automerge/automerge-repo";
+import {
+  type AutomergeUrl,
+  type DocHandle,
+  type DocumentId,
+  parseAutomergeUrl,
+  Repo,
+  type StorageAdapterInterface,
+} from "@automerge/automerge-repo";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, VerifiedCache } from "@federa/core";
@@ -67,7 +74,8 @@ export class FederaNode {
       streamMuxers: [yamux()],
       services: { identify: identify(), ...(extra.services ?? {}) },
     });
-    if (libp2p.peerId.toString() !== init.identity.device.id) throw new Error("libp2p key does not match the device key");
+    if (libp2p.peerId.toString() !== init.identity.device.id)
+      throw new Error("libp2p key does not match the device key");
     const access = new AccessPolicy(libp2p.peerId.toString());
     const adapter = new Libp2pNetworkAdapter({ libp2p, allowPeer: (peer: string) => access.knows(peer) });
     const repo = new Repo({
@@ -76,10 +84,18 @@ export class FederaNode {
       ...(init.storage ? { storage: init.storage } : {}),
       shareConfig: access.shareConfig(),
     });
-    access.onChange = () => repo.shareConfigChanged();
+    access.onChange = () => {
+      repo.shareConfigChanged();
+      void adapter.reconsider();
+    };
     const node = new FederaNode(libp2p, repo, access, init);
     node.#dialDiscovered(init.maxDials ?? DEFAULT_MAX_DIALS);
     return node;
+  }
+
+  /** Lets `peer` open sync streams before any council names it (see `AccessPolicy.trust`). */
+  trust(peer: string): void {
+    this.access.trust(peer);
   }
 
   /** The addresses other nodes can dial, with this node's peer id. */
@@ -112,14 +128,36 @@ export class FederaNode {
     return this.#hold(councilHandle, ledgerHandle);
   }
 
-  /** Opens a council this node has in storage or can fetch from connected members. */
-  async openCouncil(url: AutomergeUrl, options: { signal?: AbortSignal } = {}): Promise<HeldCouncil> {
-    const councilHandle = await this.repo.find<CouncilDoc>(url, options.signal ? { signal: options.signal } : {});
+  /**
+   * Opens a council this node has in storage or can fetch from connected members, retrying while no peer has it yet
+   * (a sync stream may still be opening) until `timeoutMs` or the signal ends the wait.
+   */
+  async openCouncil(
+    url: AutomergeUrl,
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<HeldCouncil> {
+    const signal = AbortSignal.any([
+      options.signal ?? new AbortController().signal,
+      AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    ]);
+    const councilHandle = await this.#find<CouncilDoc>(url, signal);
     const ledgerUrl = councilHandle.doc().federa?.ledger;
     if (ledgerUrl === undefined) throw new Error("the council document names no ledger document");
-    const ledgerHandle = await this.repo.find<LedgerDoc>(ledgerUrl as AutomergeUrl, options.signal ? { signal: options.signal } : {});
+    const ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
     const id = councilHandle.doc().federa.council as CouncilId;
     return this.#councils.get(id) ?? this.#hold(councilHandle, ledgerHandle);
+  }
+
+  async #find<T>(url: AutomergeUrl, signal: AbortSignal): Promise<DocHandle<T>> {
+    this.access.want(parseAutomergeUrl(url).documentId);
+    for (;;) {
+      try {
+        return await this.repo.find<T>(url, { signal });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   async #hold(councilHandle: DocHandle<CouncilDoc>, ledgerHandle: DocHandle<LedgerDoc>): Promise<HeldCouncil> {

@@ -296,6 +296,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#ready = true;
   }
 
+  /**
+   * Asks `allowPeer` again for every connected peer that has no sync stream, opening streams to those now allowed
+   * (call it when the allowed set grows, for example after a member's new device is authorised).
+   */
+  reconsider(): Promise<void> {
+    return this.#openToConnectedPeers();
+  }
+
   /** Opens a sync stream on each open connection whose peer is known to speak the protocol. */
   async #openToConnectedPeers(): Promise<void> {
     try {

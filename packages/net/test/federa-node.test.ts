@@ -1,0 +1,92 @@
+import * as A from "@automerge/automerge";
+import type { AutomergeUrl } from "@automerge/automerge-repo";
+import { createIdentity, type Identity } from "@federa/core";
+import { tcp } from "@libp2p/tcp";
+import { afterEach, describe, expect, it } from "vitest";
+import { createNode, type FederaNode } from "../src/index.js";
+import { waitFor } from "./support/wait.js";
+
+const nodes: FederaNode[] = [];
+
+async function start(identity: Identity): Promise<FederaNode> {
+  const node = await createNode({
+    identity,
+    libp2p: { addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] }, transports: [tcp()] },
+  });
+  nodes.push(node);
+  return node;
+}
+
+async function dial(from: FederaNode, to: FederaNode): Promise<void> {
+  await from.libp2p.dial(to.libp2p.getMultiaddrs()[0]!);
+}
+
+afterEach(async () => {
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+  nodes.length = 0;
+});
+
+describe("FederaNode: councils shared only with members' devices", () => {
+  it("a member's device receives the council and stays in sync; a stranger gets nothing", async () => {
+    const ana = await createIdentity();
+    const ben = await createIdentity();
+    const eve = await createIdentity();
+    const a = await start(ana);
+    const held = await a.foundCouncil({ name: "Dock workers", founders: [ben.member] });
+    await held.council.ledger.createFund("strike", "cash");
+    await held.council.ledger.donate("strike", 900);
+
+    // Ben's device must be authorised before Ana's node lets it in. Ben signs that record with his member key on a
+    // copy handed over out of band, and Ana merges it (the way `federa join` delivers an application).
+    const b = await start(ben);
+    const { Council, PlainDocument } = await import("@federa/core");
+    const benView = await Council.open(
+      {
+        council: new PlainDocument(A.clone(held.councilHandle.doc())),
+        ledger: new PlainDocument(A.clone(held.ledgerHandle.doc())),
+      },
+      { identity: ben },
+    );
+    await benView.authorizeDevice(ben.device.id);
+    held.councilHandle.update((doc) => A.merge(doc, benView.sources.council.doc()!));
+    await waitFor(
+      async () => (await held.council.state()).members.some((m) => m.devices.includes(ben.device.id as never)),
+      "ben's device",
+    );
+
+    const e = await start(eve);
+    await dial(b, a);
+    await dial(e, a);
+    const url = held.councilHandle.url as AutomergeUrl;
+    b.trust(a.libp2p.peerId.toString()); // as `federa join` does with the inviter named in the token
+    const benHeld = await b.openCouncil(url);
+    await waitFor(async () => (await benHeld.council.state()).funds[0]?.balance === 900, "ben's replica to sync");
+
+    // A new act on Ana's side reaches Ben.
+    await held.council.ledger.donate("strike", 100);
+    await waitFor(async () => (await benHeld.council.state()).funds[0]?.balance === 1_000, "the new donation");
+
+    // Eve is connected but is nobody's device: her request is refused and she learns no document.
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 3_000);
+    await expect(e.openCouncil(url, { signal: controller.signal })).rejects.toThrow();
+    expect(e.repo.handles[held.councilHandle.documentId]?.isReady() ?? false).toBe(false);
+    expect(Object.keys(e.repo.handles).filter((id) => e.repo.handles[id as never]?.isReady())).toEqual([]);
+
+    // Ben is removed by decision: from then on his device gets no further updates.
+    const removal = await held.council.propose({
+      title: "Remove Ben",
+      closesAt: Date.now() + 300,
+      effect: { type: "remove", member: ben.member },
+    });
+    await held.council.vote(removal, { method: "majority", choice: "yes" });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await held.council.tick();
+    await waitFor(async () => !(await held.council.state()).members.some((m) => m.id === ben.member), "the removal");
+    await waitFor(() => !a.access.allows(ben.device.id, held.councilHandle.documentId), "access to be withdrawn");
+    await held.council.ledger.donate("strike", 5);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await held.council.state()).funds[0]?.balance).toBe(1_005);
+    expect((await benHeld.council.state()).funds[0]?.balance).toBe(1_000);
+  });
+});
