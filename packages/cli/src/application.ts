@@ -1,0 +1,126 @@
+/**
+ * Applications to join a council: the applicant seals a signed `member.apply` without holding the council's documents,
+ * and a member's node checks it (decodes, signature, chain, council) before writing it into the council document,
+ * where it opens the admission proposal members vote on.
+ */
+import * as A from "@automerge/automerge";
+import type { CouncilDoc, CouncilId, FederaRecord, Identity, LedgerDoc, RecordId } from "@federa/core";
+import { Council } from "@federa/core";
+import type { OpenCouncil } from "./workspace.js";
+
+/** A sealed application: its record id (also the admission proposal's id) and the exact signed bytes. */
+export interface SealedApplication {
+  readonly record: RecordId;
+  readonly bytes: Uint8Array;
+}
+
+/** Why a member's node refused an application. */
+export class ApplicationRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ApplicationRefused";
+  }
+}
+
+// Records a council's documents hold are stored under their id in the bucket named by its first two hex digits.
+function bucketOf(id: string): string {
+  return id.slice(0, 2);
+}
+
+/** Empty documents of a council, standing in for the real ones to seal or check records without holding them. */
+function scratch(
+  council: CouncilId,
+  records: readonly SealedApplication[],
+): { council: A.Doc<CouncilDoc>; ledger: A.Doc<LedgerDoc> } {
+  const doc: CouncilDoc = { federa: { type: "council", version: 1, council }, records: {}, minutes: {} };
+  for (const { record, bytes } of records) {
+    doc.records[bucketOf(record)] = { ...doc.records[bucketOf(record)], [record]: bytes };
+  }
+  return {
+    council: A.from<CouncilDoc>(doc),
+    ledger: A.from<LedgerDoc>({ federa: { type: "ledger", version: 1, council }, records: {} }),
+  };
+}
+
+/**
+ * Seals this member's application to `council`, signed by the member key; `earlier` are this member's earlier
+ * applications to the same council, so a second application continues the member key's chain instead of forking it.
+ */
+export async function sealApplication(
+  identity: Identity,
+  council: CouncilId,
+  note: string,
+  earlier: readonly SealedApplication[] = [],
+  now?: () => number,
+): Promise<SealedApplication> {
+  const opened = await Council.openPlain(scratch(council, earlier), { identity, ...(now ? { now } : {}) });
+  const record = await opened.apply(note);
+  const bytes = opened.sources.council.doc()?.records[bucketOf(record)]?.[record];
+  if (bytes === undefined) throw new Error("the sealed application was not written");
+  return { record, bytes: new Uint8Array(bytes) };
+}
+
+/** How far ahead of this node's clock an application may be stamped (a far-future clock would drag the council's). */
+const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+
+/**
+ * Checks an application against a council this node holds: its bytes decode under its id, it is signed by the
+ * applicant's own key, it belongs to this council and continues the applicant's chain, it comes from a listed device.
+ */
+export async function checkApplication(
+  held: OpenCouncil,
+  application: SealedApplication,
+  from: string,
+  now: number = Date.now(),
+): Promise<FederaRecord<"member.apply">> {
+  const council = held.council;
+  // Records signed by member keys (earlier applications among them) carry the chain the new one continues.
+  const doc = held.councilHandle.doc();
+  const earlier = council.records
+    .filter((r) => r.signer === r.author)
+    .map((r) => ({ record: r.id, bytes: doc.records[bucketOf(r.id)]?.[r.id] }))
+    .filter((r): r is SealedApplication => r.bytes instanceof Uint8Array);
+  const check = await Council.openPlain(scratch(council.id, [...earlier, application]), {});
+  const record = check.records.find((r) => r.id === application.record);
+  const state = await council.state();
+  const isMember = (id: string | undefined) => state.members.some((m) => m.id === id);
+  if (record === undefined) {
+    const why = check.current().excluded.find((e) => e.id === application.record);
+    // A member's key signing a second seq 0 shows up as equivocation: the plain reason is more useful.
+    if (why?.signer !== undefined && isMember(why.signer)) throw new ApplicationRefused("already a member");
+    throw new ApplicationRefused(why ? `${why.reason}: ${why.detail}` : "the record does not decode under its id");
+  }
+  if (record.kind !== "member.apply") throw new ApplicationRefused(`a ${record.kind} record is not an application`);
+  if (record.signer !== record.author)
+    throw new ApplicationRefused("an application is signed by the applicant's own key");
+  const body = (record as FederaRecord<"member.apply">).body;
+  if (!body.devices.includes(from))
+    throw new ApplicationRefused("the delivering device is not listed in the application");
+  if (record.at.ms > now + MAX_CLOCK_AHEAD_MS) throw new ApplicationRefused("the application is stamped in the future");
+  if (isMember(record.author)) throw new ApplicationRefused("already a member");
+  return record as FederaRecord<"member.apply">;
+}
+
+/** Writes a checked application into the council document; returns the admission proposal's id. */
+export async function acceptApplication(
+  held: OpenCouncil,
+  application: SealedApplication,
+  from: string,
+  now?: number,
+): Promise<RecordId> {
+  const existing = held.councilHandle.doc().records[bucketOf(application.record)]?.[application.record];
+  if (existing === undefined) {
+    await checkApplication(held, application, from, now);
+    held.councilHandle.change((d) => {
+      const bucket = d.records[bucketOf(application.record)];
+      if (bucket === undefined) d.records[bucketOf(application.record)] = { [application.record]: application.bytes };
+      else if (bucket[application.record] === undefined) bucket[application.record] = application.bytes;
+    });
+  }
+  const state = await held.council.state();
+  if (!state.proposals.some((p) => p.id === application.record)) {
+    const why = state.excluded.find((e) => e.id === application.record);
+    throw new ApplicationRefused(why ? why.detail : "the application opened no admission proposal");
+  }
+  return application.record;
+}

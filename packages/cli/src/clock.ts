@@ -1,0 +1,18 @@
+/**
+ * The wall clock that stamps records and reads `+2d`-style times: the system's, shifted by `FEDERA_CLOCK_OFFSET_MS`
+ * when set (to rehearse what happens after a deadline without waiting for it; derivation never reads this clock).
+ */
+import { UsageError } from "./errors.js";
+
+function offset(): number {
+  const raw = process.env.FEDERA_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === "") return 0;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`FEDERA_CLOCK_OFFSET_MS must be an integer, got "${raw}"`);
+  return n;
+}
+
+/** Milliseconds since the epoch, as this process stamps records. */
+export function now(): number {
+  return Date.now() + offset();
+}

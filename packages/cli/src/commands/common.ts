@@ -1,0 +1,45 @@
+/** What every command shares: the `--dir`, `--json` and `--quiet` options and running a request where it belongs. */
+import type { Command } from "commander";
+import { defaultDir, NodeDir } from "../node-dir.js";
+import type { Request } from "../operations.js";
+import { Output } from "../output.js";
+import { execute, type Via } from "../session.js";
+
+/** The options every command takes. */
+export interface CommonOptions {
+  readonly dir?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+/** Adds the shared options to a command. */
+export function common(command: Command, options: { council?: boolean } = {}): Command {
+  command
+    .option("-d, --dir <dir>", "node directory (default: $FEDERA_DIR or ~/.federa)")
+    .option("--json", "print the result as one JSON line")
+    .option("-q, --quiet", "no progress on stderr");
+  if (options.council)
+    command.option("-c, --council <id>", "council id or a unique prefix (optional with one council)");
+  return command;
+}
+
+/** The directory and printer a command works with. */
+export function contextOf(options: CommonOptions): { dir: NodeDir; out: Output } {
+  return {
+    dir: new NodeDir(options.dir ?? defaultDir()),
+    out: new Output({ json: options.json === true, quiet: options.quiet === true }),
+  };
+}
+
+/** Runs a request (through the running node or offline) and prints its result. */
+export async function run(
+  options: CommonOptions,
+  request: Request,
+  human: (result: Record<string, unknown>) => string | readonly string[],
+): Promise<{ result: Record<string, unknown>; via: Via }> {
+  const { dir, out } = contextOf(options);
+  const done = await execute(dir, request, out.progress);
+  // The human form is only built when printed: building it may also say things on stderr.
+  out.result({ ...done.result, via: done.via }, out.json ? "" : human(done.result));
+  return done;
+}

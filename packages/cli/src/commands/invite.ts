@@ -1,0 +1,114 @@
+/** `federa invite` and `federa join`: an invitation token from a member, an application from the invited. */
+
+import type { CouncilId } from "@federa/core";
+import type { Command } from "commander";
+import { sealApplication } from "../application.js";
+import { parseDuration } from "../args.js";
+import { now as clock } from "../clock.js";
+import { deliverApplication } from "../delivery.js";
+import { CliError, CliErrorCodes } from "../errors.js";
+import { decodeInvitation, encodeInvitation } from "../invite-token.js";
+import type { Application } from "../node-dir.js";
+import { execute } from "../session.js";
+import { type CommonOptions, common, contextOf } from "./common.js";
+
+interface JoinOptions extends CommonOptions {
+  readonly note: string;
+  readonly deliver: boolean;
+  readonly timeout: string;
+  readonly reapply?: boolean;
+}
+
+export function registerInvite(program: Command): void {
+  common(
+    program
+      .command("invite")
+      .description("print an invitation token to a council (run `federa node` first so it carries addresses)")
+      .argument("[council]", "council id or a unique prefix (optional with one council)"),
+    { council: true },
+  ).action(async (council: string | undefined, options: CommonOptions & { council?: string }) => {
+    const { dir, out } = contextOf(options);
+    const { result } = await execute(dir, { op: "invite", council: council ?? options.council }, out.progress);
+    const addresses = result.addresses as string[];
+    if (addresses.length === 0) {
+      out.warn("no known address: start `federa node` on this directory so the invited can reach it");
+    }
+    const token = encodeInvitation({
+      v: 1,
+      council: String(result.council),
+      url: String(result.url),
+      peer: String(result.peer),
+      addresses,
+    });
+    out.result({ token, council: result.council, peer: result.peer, addresses }, token);
+  });
+
+  common(
+    program
+      .command("join")
+      .description("ask to join a council: sign an application and hand it to the inviter's node")
+      .argument("<token>", "the invitation token")
+      .option("--note <text>", "a note to the members", "")
+      .option("--no-deliver", "only prepare the application (`federa node` delivers it later)")
+      .option("--timeout <duration>", "how long to try reaching the inviter", "20s")
+      .option("--reapply", "sign a new application even if one to this council exists"),
+  ).action(async (token: string, options: JoinOptions) => {
+    const { dir, out } = contextOf(options);
+    const invitation = decodeInvitation(token);
+    const timeoutMs = parseDuration(options.timeout, "--timeout");
+    const identity = await dir.identity();
+    if (identity.memberKey === undefined) {
+      throw new CliError(CliErrorCodes.NOT_A_MEMBER, "applying needs the member key, which this device does not hold");
+    }
+    const earlier = (await dir.applications()).filter((a) => a.council === invitation.council);
+    let application: Application | undefined = options.reapply ? undefined : earlier.at(-1);
+    if (application === undefined) {
+      const sealed = await sealApplication(
+        identity,
+        invitation.council as CouncilId,
+        options.note,
+        earlier.map((a) => ({ record: a.record as never, bytes: new Uint8Array(Buffer.from(a.bytes, "base64")) })),
+        clock,
+      );
+      application = {
+        council: invitation.council,
+        url: invitation.url,
+        inviter: invitation.peer,
+        addresses: invitation.addresses,
+        record: sealed.record,
+        bytes: Buffer.from(sealed.bytes).toString("base64"),
+        delivered: false,
+      };
+    } else {
+      // A new token may carry fresher addresses for the same inviter.
+      application = { ...application, inviter: invitation.peer, addresses: invitation.addresses };
+    }
+    await dir.addCouncil(invitation.council, invitation.url);
+    await dir.saveApplication(application);
+    let error: string | undefined;
+    if (options.deliver && !application.delivered) {
+      const pending = application;
+      try {
+        await out.progress.during("delivering the application to the inviter's node", () =>
+          deliverApplication(dir, pending, timeoutMs),
+        );
+        application = { ...pending, delivered: true };
+        await dir.saveApplication(application);
+      } catch (e) {
+        // A refusal is final (the inviter's node read the application and said no); an unreachable node is not.
+        if (e instanceof CliError && e.code === CliErrorCodes.APPLICATION_REFUSED) throw e;
+        error = (e as Error).message;
+        out.warn(`application not delivered yet (${error}); \`federa node\` on this directory will deliver it`);
+      }
+    }
+    out.result(
+      {
+        council: invitation.council,
+        proposal: application.record,
+        delivered: application.delivered,
+        ...(error ? { error } : {}),
+      },
+      application.record,
+    );
+  });
+}

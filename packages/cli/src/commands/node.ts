@@ -1,0 +1,36 @@
+/** `federa node`: runs the node of a directory until SIGINT or SIGTERM (see node-daemon.ts). */
+import type { Command } from "commander";
+import { catchStopSignals } from "../signals.js";
+import { type CommonOptions, common, contextOf } from "./common.js";
+
+interface NodeOptions extends CommonOptions {
+  readonly listen?: string[];
+  readonly bootstrap?: string[];
+  readonly mdns: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function registerNode(program: Command): void {
+  common(
+    program
+      .command("node")
+      .description("run the node: sync councils with peers until SIGINT or SIGTERM")
+      .option(
+        "--listen <multiaddr>",
+        "address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0 and /ip4/0.0.0.0/tcp/0/ws)",
+        collect,
+      )
+      .option("--bootstrap <multiaddr>", "a peer to dial and keep dialling (repeatable)", collect)
+      .option("--no-mdns", "do not discover peers on the local network"),
+  ).action(async (options: NodeOptions) => {
+    // Caught before anything slow: a node told to stop while it starts still stops cleanly, exit code 0.
+    const stop = catchStopSignals();
+    const { dir, out } = contextOf(options);
+    // Loaded on demand: the other commands never load libp2p.
+    const { runNode } = await import("../node-daemon.js");
+    await runNode(dir, out, options, stop);
+  });
+}

@@ -1,0 +1,136 @@
+/** Every error the `federa` command reports, each with a stable `code`, and how any error maps to a message and exit code. */
+import { FederaError } from "@federa/core";
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 usage error. */
+export const ExitCodes = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+export const CliErrorCodes = {
+  USAGE: "USAGE",
+  NO_IDENTITY: "NO_IDENTITY",
+  IDENTITY_EXISTS: "IDENTITY_EXISTS",
+  NO_COUNCIL: "NO_COUNCIL",
+  UNKNOWN_COUNCIL: "UNKNOWN_COUNCIL",
+  COUNCIL_UNAVAILABLE: "COUNCIL_UNAVAILABLE",
+  NOT_A_MEMBER: "NOT_A_MEMBER",
+  NOT_FOUND: "NOT_FOUND",
+  BAD_TOKEN: "BAD_TOKEN",
+  NODE_RUNNING: "NODE_RUNNING",
+  NODE_UNREACHABLE: "NODE_UNREACHABLE",
+  BAD_DIR: "BAD_DIR",
+  APPLICATION_REFUSED: "APPLICATION_REFUSED",
+  UNSUPPORTED: "UNSUPPORTED",
+} as const;
+
+export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
+
+/** Base of every error the command expects and reports without a stack trace. */
+export class CliError extends Error {
+  readonly code: CliErrorCode | string;
+  readonly exitCode: number;
+  constructor(code: CliErrorCode | string, message: string, exitCode: number = ExitCodes.FAILURE) {
+    super(message);
+    this.name = "CliError";
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Thrown when arguments or options are malformed (exit code 2). */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(CliErrorCodes.USAGE, message, ExitCodes.USAGE);
+    this.name = "UsageError";
+  }
+}
+
+/** Thrown when the node directory holds no identity yet. */
+export class NoIdentityError extends CliError {
+  constructor(dir: string) {
+    super(CliErrorCodes.NO_IDENTITY, `no identity in ${dir}: run \`federa init --dir ${dir} --name NAME\` first`);
+    this.name = "NoIdentityError";
+  }
+}
+
+/** Thrown when `init` would overwrite an identity. */
+export class IdentityExistsError extends CliError {
+  constructor(path: string) {
+    super(CliErrorCodes.IDENTITY_EXISTS, `${path} already exists: refusing to overwrite an identity`);
+    this.name = "IdentityExistsError";
+  }
+}
+
+/** Thrown when a council named on the command line is not in the node directory, or none or several could be meant. */
+export class UnknownCouncilError extends CliError {
+  constructor(message: string, code: CliErrorCode = CliErrorCodes.UNKNOWN_COUNCIL) {
+    super(code, message);
+    this.name = "UnknownCouncilError";
+  }
+}
+
+/** Thrown when a council's documents are not on this device (not admitted yet, or not synced yet). */
+export class CouncilUnavailableError extends CliError {
+  constructor(council: string) {
+    super(
+      CliErrorCodes.COUNCIL_UNAVAILABLE,
+      `the documents of council ${council} are not on this device: you are not a member yet, ` +
+        "or your node has not synced them (run `federa node`)",
+    );
+    this.name = "CouncilUnavailableError";
+  }
+}
+
+/** Thrown when this member acts in a council it does not belong to. */
+export class NotMemberError extends CliError {
+  constructor(member: string, council: string) {
+    super(CliErrorCodes.NOT_A_MEMBER, `you (${member}) are not a member of council ${council}`);
+    this.name = "NotMemberError";
+  }
+}
+
+/** Thrown when a proposal, mandate or fund named on the command line does not exist. */
+export class NotFoundCliError extends CliError {
+  constructor(message: string) {
+    super(CliErrorCodes.NOT_FOUND, message);
+    this.name = "NotFoundCliError";
+  }
+}
+
+/** Thrown when an invitation token cannot be read. */
+export class BadTokenError extends CliError {
+  constructor(detail: string) {
+    super(CliErrorCodes.BAD_TOKEN, `not a valid invitation token: ${detail}`, ExitCodes.USAGE);
+    this.name = "BadTokenError";
+  }
+}
+
+/** Thrown when the running node could not be reached or answered with an error of its own. */
+export class NodeUnreachableError extends CliError {
+  constructor(message: string) {
+    super(CliErrorCodes.NODE_UNREACHABLE, message);
+    this.name = "NodeUnreachableError";
+  }
+}
+
+/** The message and exit code of any error; `expected` is false for bugs, whose stack is worth showing. */
+export function describeError(error: unknown): { code: string; message: string; exitCode: number; expected: boolean } {
+  if (error instanceof CliError) {
+    return { code: error.code, message: error.message, exitCode: error.exitCode, expected: true };
+  }
+  if (error instanceof FederaError) {
+    // Input core's schemas reject came from the command line: a usage error.
+    const exitCode = error.code === "INVALID_INPUT" ? ExitCodes.USAGE : ExitCodes.FAILURE;
+    return { code: error.code, message: error.message, exitCode, expected: true };
+  }
+  const e = error as NodeJS.ErrnoException;
+  if (e && typeof e.code === "string" && typeof e.syscall === "string") {
+    // File system and socket failures: the message names the path and the reason.
+    return { code: e.code, message: e.message, exitCode: ExitCodes.FAILURE, expected: true };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: "INTERNAL", message, exitCode: ExitCodes.FAILURE, expected: false };
+}
+
+/** Rebuilds an error a running node reported over the control socket, keeping its code and exit code. */
+export function remoteError(code: string, message: string, exitCode: number): CliError {
+  return new CliError(code, message, exitCode === ExitCodes.USAGE ? ExitCodes.USAGE : ExitCodes.FAILURE);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/** The `federa` command's entry point: runs the program and exits with its code. */
+import { catchStopSignals } from "./signals.js";
+
+// `federa node` stops cleanly on SIGINT or SIGTERM from its first moment, even while it is still loading; other
+// commands die on them as usual.
+if (process.argv[2] === "node") catchStopSignals();
+const { run } = await import("./program.js");
+
+// automerge-repo schedules some timers with negative delays; Node's warning about it is noise to a user.
+process.removeAllListeners("warning");
+process.on("warning", (warning) => {
+  if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
+const code = await run(process.argv.slice(2));
+// Open handles (storage timers, sockets) must not keep a finished command alive.
+process.exit(code);

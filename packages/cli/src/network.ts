@@ -1,0 +1,92 @@
+/**
+ * How the command assembles a Federa node for a node directory: TCP and WebSocket transports, mDNS when asked, the
+ * directory's storage and verified-signature cache, and dialling the `--bootstrap` addresses until they answer.
+ */
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
+import type { MemoryVerifiedCache } from "@federa/core";
+import { createNode, type FederaNode } from "@federa/net";
+import type { Libp2p } from "@libp2p/interface";
+import { mdns } from "@libp2p/mdns";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import { multiaddr } from "@multiformats/multiaddr";
+import { now } from "./clock.js";
+import { UsageError } from "./errors.js";
+import type { NodeDir } from "./node-dir.js";
+
+/** Listen addresses when none are given: any interface, a free port, over TCP and WebSockets. */
+export const DEFAULT_LISTEN = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/tcp/0/ws"] as const;
+/** How often mDNS announces the node on the local network. */
+const MDNS_INTERVAL_MS = 5_000;
+/** How often an unreachable bootstrap address is dialled again. */
+export const REDIAL_INTERVAL_MS = 5_000;
+
+/** What the node listens on and how it finds peers. */
+export interface NetworkOptions {
+  readonly listen: readonly string[];
+  readonly bootstrap: readonly string[];
+  readonly mdns: boolean;
+  /** Use the directory's storage and verified cache (a short-lived delivery node uses neither). */
+  readonly storage: boolean;
+  readonly verified?: MemoryVerifiedCache;
+}
+
+/** Checks every address parses as a multiaddr, so a typo is a usage error rather than a failure at dial time. */
+export function checkAddresses(addresses: readonly string[], what: string): void {
+  for (const a of addresses) {
+    try {
+      multiaddr(a);
+    } catch {
+      throw new UsageError(`${what} ${a} is not a multiaddr (like /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...)`);
+    }
+  }
+}
+
+/** Starts a node with this directory's identity. */
+export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<FederaNode> {
+  checkAddresses(options.listen, "--listen");
+  checkAddresses(options.bootstrap, "--bootstrap");
+  const identity = await dir.identity();
+  return createNode({
+    identity,
+    now,
+    ...(options.storage ? { storage: new NodeFSStorageAdapter(dir.repoPath) } : {}),
+    ...(options.verified ? { verified: options.verified } : {}),
+    libp2p: {
+      addresses: { listen: [...options.listen] },
+      transports: [tcp(), webSockets()],
+      peerDiscovery: options.mdns ? [mdns({ interval: MDNS_INTERVAL_MS })] : [],
+    },
+  });
+}
+
+/**
+ * Keeps dialling the bootstrap addresses whose peer is not connected (at start, then every few seconds), so a peer
+ * that restarts is reconnected; returns a function that stops.
+ */
+export function keepDialling(
+  libp2p: Libp2p,
+  addresses: readonly string[],
+  onError: (address: string, e: Error) => void,
+) {
+  const targets = addresses.map((a) => ({ address: a, ma: multiaddr(a), peer: /\/p2p\/([^/]+)/.exec(a)?.[1] }));
+  const dialling = new Set<string>();
+  const tick = () => {
+    for (const t of targets) {
+      if (dialling.has(t.address)) continue;
+      const connected = libp2p
+        .getConnections()
+        .some((c) => (t.peer ? c.remotePeer.toString() === t.peer : c.remoteAddr.equals(t.ma)));
+      if (connected) continue;
+      dialling.add(t.address);
+      libp2p
+        .dial(t.ma, { signal: AbortSignal.timeout(REDIAL_INTERVAL_MS * 2) })
+        .catch((e: Error) => onError(t.address, e))
+        .finally(() => dialling.delete(t.address));
+    }
+  };
+  tick();
+  const timer = setInterval(tick, REDIAL_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,187 @@
+/**
+ * The running node of `federa node`: listens, discovers and dials peers, syncs every council it holds, receives
+ * applications, delivers its own, serves the control socket, and on SIGINT or SIGTERM flushes storage and the
+ * verified-signature cache and returns.
+ */
+import type { FederaNode } from "@federa/net";
+import { serveApplications } from "./apply-protocol.js";
+import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
+import { CliError, CliErrorCodes } from "./errors.js";
+import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
+import type { NodeDir } from "./node-dir.js";
+import { NodeWorkspace } from "./node-workspace.js";
+import { perform, READ_OPS } from "./operations.js";
+import type { Output } from "./output.js";
+import type { StopRequest } from "./signals.js";
+import type { OpenCouncil } from "./workspace.js";
+
+/** How the node listens and finds peers. */
+export interface NodeRunOptions {
+  readonly listen?: readonly string[];
+  readonly bootstrap?: readonly string[];
+  readonly mdns: boolean;
+}
+
+/** How often councils still pending and undelivered applications are tried again, and the verified cache saved. */
+const RETRY_INTERVAL_MS = 10_000;
+/** The longest a clean shutdown may take before the process gives up on it. */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+function short(id: string): string {
+  return id.length > 16 ? `${id.slice(0, 12)}…` : id;
+}
+
+/** Logs a council's documents changing (debounced: a sync burst is one line). */
+function watch(held: OpenCouncil): void {
+  let timer: NodeJS.Timeout | undefined;
+  const changed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      void held.council.state().then(
+        (s) => {
+          const open = s.proposals.filter((p) => p.status === "open").length;
+          log(
+            `council ${short(held.council.id)} "${s.name}": ${s.records} records, ${s.members.length} members, ${open} open`,
+          );
+        },
+        () => {},
+      );
+    }, 250);
+    timer.unref();
+  };
+  held.councilHandle.on("change", changed);
+  held.ledgerHandle.on("change", changed);
+}
+
+/** Runs the node of `dir` until `stop` (SIGINT or SIGTERM, caught by the caller before this module loaded). */
+export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions, stop: StopRequest): Promise<void> {
+  await dir.identity(); // fail early, and plainly, without an identity
+  const running = await ControlClient.connect(dir.socketPath);
+  if (running !== null) {
+    running.close();
+    throw new CliError(CliErrorCodes.NODE_RUNNING, `a node is already running on ${dir.root}`);
+  }
+  if (stop.signal !== undefined) return; // told to stop before anything started
+  const verified = await dir.verified();
+  const node: FederaNode = await startNode(dir, {
+    listen: options.listen ?? [...DEFAULT_LISTEN],
+    bootstrap: options.bootstrap ?? [],
+    mdns: options.mdns,
+    storage: true,
+    verified,
+  });
+  const ws = new NodeWorkspace(dir, node);
+  ws.onOpen = (held) => {
+    log(`council ${short(held.council.id)} opened`);
+    watch(held);
+  };
+  let control: ControlServer | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const stops: (() => void)[] = [];
+  const writes = new Set<Promise<unknown>>();
+  let stopping: Promise<void> | undefined;
+
+  const shutdown = (signal: string): Promise<void> => {
+    stopping ??= (async () => {
+      log(`${signal}: stopping`);
+      const force = setTimeout(() => {
+        log("shutdown took too long; exiting");
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      for (const t of timers) clearInterval(t);
+      for (const s of stops) s();
+      await control?.close().catch(() => {});
+      try {
+        await node.stop();
+      } catch {
+        // A council still being fetched cannot be flushed; flush the ones held, then stop the network.
+        const held = node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]);
+        await node.repo.flush(held).catch(() => {});
+        await Promise.resolve(node.libp2p.stop()).catch(() => {});
+      }
+      await Promise.allSettled([...writes]);
+      await dir.saveVerified(verified);
+      clearTimeout(force);
+      log("stopped");
+    })();
+    return stopping;
+  };
+  try {
+    control = await serveControl(dir.socketPath, async (request) => {
+      const result = await perform(ws, request);
+      // An acknowledged write is on disk: a node killed right after answering keeps it.
+      if (!READ_OPS.has(request.op)) await ws.flush();
+      return result;
+    });
+    await serveApplications(node.libp2p, async (request, from) => {
+      const proposal = await ws.receive(request, from);
+      await ws.flush();
+      log(`application ${short(request.record)} from ${short(from)} to council ${short(request.council)}: accepted`);
+      return proposal;
+    });
+  } catch (e) {
+    await shutdown("startup failure");
+    throw e;
+  }
+
+  if (stop.signal !== undefined) return shutdown(stop.signal);
+  const addresses = node.addresses();
+  const peerId = node.libp2p.peerId.toString();
+  await dir.writeNodeInfo({ peerId, addresses, updated: new Date().toISOString() });
+  // The address line comes first and at once (node.json and the control socket are ready by then): scripts and
+  // tests wait for it before doing anything else.
+  if (out.json) process.stdout.write(`${JSON.stringify({ peerId, addresses })}\n`);
+  else process.stdout.write(`${addresses.join("\n")}\n`);
+  log(`node ${peerId} listening on ${addresses.length} address(es); control socket ${dir.socketPath}`);
+
+  node.libp2p.addEventListener("peer:connect", (e) => {
+    log(`peer connected ${e.detail.toString()}`);
+    void ws.retryPending();
+  });
+  node.libp2p.addEventListener("peer:disconnect", (e) => log(`peer disconnected ${e.detail.toString()}`));
+  node.libp2p.addEventListener("self:peer:update", () => {
+    const now = node.addresses();
+    // Stopping removes every address: node.json keeps the last ones an invitation can use.
+    if (stopping !== undefined || now.length === 0) return;
+    const write = dir.writeNodeInfo({ peerId, addresses: now, updated: new Date().toISOString() }).catch(() => {});
+    writes.add(write);
+    void write.finally(() => writes.delete(write));
+  });
+  stops.push(
+    keepDialling(node.libp2p, options.bootstrap ?? [], (address, e) => log(`could not reach ${address}: ${e.message}`)),
+  );
+
+  await ws.openAll();
+  if (stop.signal !== undefined) return shutdown(stop.signal);
+  for (const id of ws.pending) log(`council ${short(id)}: documents not here yet (waiting for admission or a member)`);
+  const deliver = async () => {
+    for (const r of await ws.deliverPending()) {
+      if (r.proposal) log(`application ${short(r.record)} delivered: admission proposal ${short(r.proposal)}`);
+      else log(`application ${short(r.record)} not delivered yet: ${r.error}`);
+    }
+  };
+  void deliver();
+  // While councils are pending, keep their inviters dialled: the documents come from them once we are admitted.
+  let inviterStop: (() => void) | undefined;
+  const retry = async () => {
+    await dir.saveVerified(verified).catch(() => {});
+    inviterStop?.();
+    inviterStop = undefined;
+    if (ws.pending.length === 0) return;
+    await deliver();
+    const inviters = await ws.inviters();
+    const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
+    if (addrs.length > 0) inviterStop = keepDialling(node.libp2p, addrs, () => {});
+    await ws.retryPending();
+  };
+  const timer = setInterval(() => void retry().catch(() => {}), RETRY_INTERVAL_MS);
+  timer.unref();
+  timers.push(timer);
+  stops.push(() => inviterStop?.());
+
+  await shutdown(await stop.stopped);
+}

@@ -1,0 +1,199 @@
+/**
+ * The layout of a node directory D: the identity (owner-only), the profile, the councils it holds, pending
+ * applications, the node's last addresses, the automerge-repo storage, the verified-signature cache and the control
+ * socket of a running node.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Identity, IdentityFile } from "@federa/core";
+import { exportIdentity, importIdentity, MemoryVerifiedCache } from "@federa/core";
+import { CliError, CliErrorCodes, IdentityExistsError, NoIdentityError } from "./errors.js";
+
+/** D/profile.json: who this directory is for. */
+export interface Profile {
+  readonly name: string;
+  readonly member: string;
+  readonly device: string;
+  readonly created: string;
+}
+
+/** D/node.json: what the node last listened on, for invitations. */
+export interface NodeInfo {
+  readonly peerId: string;
+  readonly addresses: readonly string[];
+  readonly updated: string;
+}
+
+/** One application to join a council, kept until the inviter's node has accepted it. */
+export interface Application {
+  readonly council: string;
+  readonly url: string;
+  readonly inviter: string;
+  readonly addresses: readonly string[];
+  /** The record id of the signed `member.apply` (it is also the admission proposal's id). */
+  readonly record: string;
+  /** The signed record's stored bytes, base64. */
+  readonly bytes: string;
+  readonly delivered: boolean;
+}
+
+/** The council id → council document URL map of D/councils.json. */
+export type CouncilMap = Record<string, string>;
+
+/** The directory a command acts on: `--dir`, else `$FEDERA_DIR`, else `~/.federa`. */
+export function defaultDir(): string {
+  const fromEnv = process.env.FEDERA_DIR;
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : join(homedir(), ".federa");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CliError(CliErrorCodes.BAD_DIR, `${path} is not valid JSON`);
+  }
+}
+
+/** Writes a file whole or not at all (a crash leaves the old content), readable by its owner only. */
+async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(tmp, data, { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Paths and reads/writes of one node directory. */
+export class NodeDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  get identityPath(): string {
+    return join(this.root, "identity.json");
+  }
+  get profilePath(): string {
+    return join(this.root, "profile.json");
+  }
+  get councilsPath(): string {
+    return join(this.root, "councils.json");
+  }
+  get applicationsPath(): string {
+    return join(this.root, "applications.json");
+  }
+  get nodeInfoPath(): string {
+    return join(this.root, "node.json");
+  }
+  get repoPath(): string {
+    return join(this.root, "repo");
+  }
+  get verifiedPath(): string {
+    return join(this.root, "verified.bin");
+  }
+  get socketPath(): string {
+    return join(this.root, "node.sock");
+  }
+
+  /** Creates the directory readable by its owner only. */
+  async create(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+  }
+
+  async hasIdentity(): Promise<boolean> {
+    return exists(this.identityPath);
+  }
+
+  /** Writes a new identity; refuses to overwrite one (the keys would be lost for good). */
+  async writeIdentity(identity: Identity, profile: Profile): Promise<void> {
+    await this.create();
+    try {
+      await writeFile(this.identityPath, `${JSON.stringify(exportIdentity(identity), null, 2)}\n`, {
+        mode: 0o600,
+        flag: "wx",
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new IdentityExistsError(this.identityPath);
+      throw e;
+    }
+    await writeAtomic(this.profilePath, `${JSON.stringify(profile, null, 2)}\n`);
+  }
+
+  async identity(): Promise<Identity> {
+    const file = await readJson<IdentityFile>(this.identityPath);
+    if (file === undefined) throw new NoIdentityError(this.root);
+    return importIdentity(file);
+  }
+
+  async profile(): Promise<Profile | undefined> {
+    return readJson<Profile>(this.profilePath);
+  }
+
+  async councils(): Promise<CouncilMap> {
+    return (await readJson<CouncilMap>(this.councilsPath)) ?? {};
+  }
+
+  /** Adds (or updates) a council; concurrent writers in one process are serialised by the caller's queue. */
+  async addCouncil(id: string, url: string): Promise<void> {
+    const councils = await this.councils();
+    if (councils[id] === url) return;
+    await this.create();
+    await writeAtomic(this.councilsPath, `${JSON.stringify({ ...councils, [id]: url }, null, 2)}\n`);
+  }
+
+  async applications(): Promise<Application[]> {
+    return (await readJson<Application[]>(this.applicationsPath)) ?? [];
+  }
+
+  /** Adds an application, replacing an earlier one for the same record. */
+  async saveApplication(application: Application): Promise<void> {
+    const others = (await this.applications()).filter((a) => a.record !== application.record);
+    await writeAtomic(this.applicationsPath, `${JSON.stringify([...others, application], null, 2)}\n`);
+  }
+
+  async nodeInfo(): Promise<NodeInfo | undefined> {
+    return readJson<NodeInfo>(this.nodeInfoPath);
+  }
+
+  async writeNodeInfo(info: NodeInfo): Promise<void> {
+    await writeAtomic(this.nodeInfoPath, `${JSON.stringify(info, null, 2)}\n`);
+  }
+
+  /** The verified-signature cache saved by the last process that used this directory. */
+  async verified(): Promise<MemoryVerifiedCache> {
+    try {
+      return MemoryVerifiedCache.fromBytes(new Uint8Array(await readFile(this.verifiedPath)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return new MemoryVerifiedCache();
+      throw e;
+    }
+  }
+
+  async saveVerified(cache: MemoryVerifiedCache): Promise<void> {
+    if (!cache.dirty) return;
+    await writeAtomic(this.verifiedPath, cache.toBytes());
+  }
+}

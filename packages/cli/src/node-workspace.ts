@@ -1,0 +1,171 @@
+/**
+ * The workspace of a running node: councils held by the FederaNode (so changes sync), applications received over
+ * `/federa/apply/1.0.0`, and delivery of this directory's own pending applications.
+ */
+import type { AutomergeUrl } from "@automerge/automerge-repo";
+import type { CouncilId, FoundInit, Identity } from "@federa/core";
+import type { FederaNode } from "@federa/net";
+import { acceptApplication } from "./application.js";
+import { type ApplyRequest, sendApplication } from "./apply-protocol.js";
+import { refused, requestOf } from "./delivery.js";
+import { CouncilUnavailableError, NotFoundCliError } from "./errors.js";
+import type { Application, NodeDir } from "./node-dir.js";
+import type { NodeView, OpenCouncil, Workspace } from "./workspace.js";
+
+/** How long opening a council not in local storage waits for connected members to send it. */
+const OPEN_TIMEOUT_MS = 5_000;
+
+/** Settles with `work`, or rejects after `ms` (a find waiting on peers may not settle on its own). */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timed out")), ms);
+    work.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+/** The councils of a running node. */
+export class NodeWorkspace implements Workspace {
+  readonly dir: NodeDir;
+  readonly identity: Identity;
+  readonly #node: FederaNode;
+  /** Councils whose documents have not arrived yet: opening them is retried in the background, not on request. */
+  readonly #pending = new Set<string>();
+  readonly #opening = new Map<string, Promise<OpenCouncil>>();
+  /** Called when a council is opened (the node logs it and watches its documents). */
+  onOpen: (held: OpenCouncil) => void = () => {};
+
+  constructor(dir: NodeDir, node: FederaNode) {
+    this.dir = dir;
+    this.identity = node.identity;
+    this.#node = node;
+  }
+
+  /** Councils listed in the directory whose documents are not here yet. */
+  get pending(): readonly string[] {
+    return [...this.#pending];
+  }
+
+  async open(id: CouncilId, url: string): Promise<OpenCouncil> {
+    const held = this.#node.council(id);
+    if (held !== undefined) return held;
+    if (this.#pending.has(id)) throw new CouncilUnavailableError(id);
+    return this.#tryOpen(id, url, OPEN_TIMEOUT_MS);
+  }
+
+  /** One attempt to open a council, waiting at most `timeoutMs` for its documents; marks it pending on failure. */
+  #tryOpen(id: string, url: string, timeoutMs: number): Promise<OpenCouncil> {
+    let opening = this.#opening.get(id);
+    if (opening === undefined) {
+      opening = (async () => {
+        try {
+          const held = await withTimeout(this.#open(id, url, timeoutMs), timeoutMs + 1_000);
+          this.#pending.delete(id);
+          this.onOpen(held);
+          return held;
+        } catch {
+          this.#pending.add(id);
+          throw new CouncilUnavailableError(id);
+        } finally {
+          this.#opening.delete(id);
+        }
+      })();
+      this.#opening.set(id, opening);
+    }
+    return opening;
+  }
+
+  async #open(id: string, url: string, timeoutMs: number): Promise<OpenCouncil> {
+    // A council being joined: its members are unknown until its documents arrive, so the inviter's device is trusted
+    // to open a sync stream meanwhile (it still gets only what membership grants).
+    const inviter = (await this.dir.applications()).find((a) => a.council === id)?.inviter;
+    if (inviter !== undefined) this.#node.trust(inviter);
+    return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs });
+  }
+
+  /** The inviters of councils still pending (the node keeps dialling them). */
+  async inviters(): Promise<{ peer: string; addresses: readonly string[] }[]> {
+    const applications = await this.dir.applications();
+    return applications
+      .filter((a) => this.#pending.has(a.council))
+      .map((a) => ({ peer: a.inviter, addresses: a.addresses }));
+  }
+
+  /** Opens every council of the directory; those not here yet stay pending for `retryPending`. */
+  async openAll(): Promise<void> {
+    const councils = await this.dir.councils();
+    await Promise.allSettled(Object.entries(councils).map(([id, url]) => this.#tryOpen(id, url, OPEN_TIMEOUT_MS)));
+  }
+
+  /** Tries the pending councils again (after a new peer connects, or on a timer). */
+  async retryPending(): Promise<void> {
+    const councils = await this.dir.councils();
+    await Promise.allSettled(
+      [...this.#pending].map((id) => (councils[id] ? this.#tryOpen(id, councils[id], OPEN_TIMEOUT_MS) : undefined)),
+    );
+  }
+
+  async found(init: FoundInit): Promise<OpenCouncil> {
+    const held = await this.#node.foundCouncil(init);
+    this.onOpen(held);
+    return held;
+  }
+
+  /** Writes every held council's documents to storage now. */
+  async flush(): Promise<void> {
+    const held = this.#node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]);
+    await this.#node.repo.flush(held);
+  }
+
+  node(): NodeView {
+    return {
+      peerId: this.#node.libp2p.peerId.toString(),
+      addresses: this.#node.addresses(),
+      peers: this.#node.peers(),
+    };
+  }
+
+  /** Accepts an application a non-member's device delivered over the apply protocol. */
+  async receive(request: ApplyRequest, from: string): Promise<string> {
+    const held = this.#node.council(request.council as CouncilId);
+    if (held === undefined) throw new Error("this node does not hold that council");
+    return acceptApplication(
+      held,
+      { record: request.record as never, bytes: Buffer.from(request.bytes, "base64") },
+      from,
+    );
+  }
+
+  /** Delivers one of this directory's applications to its inviter; marks it delivered. */
+  async deliver(record: string): Promise<{ proposal: string }> {
+    const application = (await this.dir.applications()).find((a) => a.record === record);
+    if (application === undefined) throw new NotFoundCliError(`no application ${record} in ${this.dir.root}`);
+    // A council joined while the node runs: wait for its documents like those listed at start.
+    if (this.#node.council(application.council as CouncilId) === undefined) this.#pending.add(application.council);
+    return { proposal: await this.#deliver(application) };
+  }
+
+  async #deliver(application: Application): Promise<string> {
+    const answer = await sendApplication(
+      this.#node.libp2p,
+      { peer: application.inviter, addresses: application.addresses },
+      requestOf(application),
+    );
+    if (!answer.ok) throw refused(answer.error);
+    await this.dir.saveApplication({ ...application, delivered: true });
+    return answer.proposal;
+  }
+
+  /** Tries to deliver every undelivered application; returns what happened to each. */
+  async deliverPending(): Promise<{ record: string; proposal?: string; error?: string }[]> {
+    const waiting = (await this.dir.applications()).filter((a) => !a.delivered);
+    return Promise.all(
+      waiting.map(async (a) => {
+        try {
+          return { record: a.record, proposal: await this.#deliver(a) };
+        } catch (e) {
+          return { record: a.record, error: (e as Error).message };
+        }
+      }),
+    );
+  }
+}

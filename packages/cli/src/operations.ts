@@ -1,0 +1,459 @@
+/**
+ * The operations commands perform on a workspace, as JSON-safe requests and results: the same code runs offline and
+ * inside a running node (the control socket carries exactly these requests).
+ */
+import type {
+  Ballot,
+  Charter,
+  CouncilId,
+  CouncilState,
+  FundId,
+  MandateId,
+  MemberId,
+  ProposeInput,
+  ReportTable,
+  SpendApproval,
+  Threshold,
+  VoteMethod,
+} from "@federa/core";
+import { exportCsv, exportJson } from "@federa/core";
+import {
+  CliErrorCodes,
+  CouncilUnavailableError,
+  NotFoundCliError,
+  NotMemberError,
+  UnknownCouncilError,
+  UsageError,
+} from "./errors.js";
+import type { NodeDir } from "./node-dir.js";
+import type { OpenCouncil, Workspace } from "./workspace.js";
+
+/** Which council a request means: an id, a unique prefix of one, or nothing when the directory holds one council. */
+interface CouncilRef {
+  readonly council?: string;
+}
+
+/** Every request an operation accepts. */
+export type Request =
+  | { readonly op: "ping" }
+  | {
+      readonly op: "council.create";
+      readonly name: string;
+      readonly charter: Partial<Charter>;
+      readonly founders?: readonly string[];
+    }
+  | { readonly op: "council.list" }
+  | ({ readonly op: "invite" } & CouncilRef)
+  | ({ readonly op: "propose"; readonly input: ProposeInput } & CouncilRef)
+  | ({
+      readonly op: "vote";
+      readonly proposal: string;
+      readonly choice?: string;
+      readonly ranking?: readonly string[];
+      readonly scores?: Readonly<Record<string, number>>;
+      readonly dots?: Readonly<Record<string, number>>;
+    } & CouncilRef)
+  | ({
+      readonly op: "fund.create";
+      readonly fund: string;
+      readonly type: "cash" | "time" | "jar";
+      readonly description?: string;
+    } & CouncilRef)
+  | ({ readonly op: "donate"; readonly fund: string; readonly amount: number; readonly from?: string } & CouncilRef)
+  | ({
+      readonly op: "spend";
+      readonly fund: string;
+      readonly amount: number;
+      readonly payee: string;
+      readonly approval: { readonly kind: "petty" } | { readonly kind: "budget" | "mandate"; readonly id: string };
+      readonly memo?: string;
+    } & CouncilRef)
+  | ({
+      readonly op: "swap";
+      readonly fund: string;
+      readonly provider: string;
+      readonly minutes: number;
+      readonly note?: string;
+    } & CouncilRef)
+  | ({
+      readonly op: "mandate.issue";
+      readonly delegate: string;
+      readonly body: string;
+      readonly instructions: string;
+      readonly positions: Readonly<Record<string, readonly string[]>>;
+      readonly allowance?: { readonly fund: string; readonly amount: number };
+      readonly startsAt: number;
+      readonly expiresAt: number;
+      readonly recall?: Threshold;
+      readonly closesAt?: number;
+      readonly title?: string;
+    } & CouncilRef)
+  | ({ readonly op: "mandate.recall"; readonly mandate: string; readonly closesAt?: number } & CouncilRef)
+  | ({ readonly op: "tick" } & CouncilRef)
+  | ({ readonly op: "state" } & CouncilRef)
+  | ({ readonly op: "status" } & CouncilRef)
+  | ({ readonly op: "export"; readonly format: "json" | "csv"; readonly table: ReportTable } & CouncilRef)
+  | { readonly op: "apply.deliver"; readonly record: string };
+
+export type Op = Request["op"];
+
+/** Requests that only read (an offline process opening the storage for them never writes it). */
+export const READ_OPS: ReadonlySet<Op> = new Set(["ping", "council.list", "state", "status", "export"]);
+
+/** The summary of one council in `status`. */
+export interface CouncilSummary {
+  readonly id: string;
+  readonly url: string;
+  readonly available: boolean;
+  readonly reason?: string;
+  readonly name?: string;
+  readonly member?: boolean;
+  readonly documents?: readonly {
+    readonly role: "council" | "ledger";
+    readonly url: string;
+    readonly heads: string[];
+  }[];
+  readonly records?: number;
+  readonly horizon?: string;
+  readonly members?: readonly string[];
+  readonly openProposals?: readonly {
+    readonly id: string;
+    readonly title: string;
+    readonly method: string;
+    readonly closesAt: string;
+    readonly votes: number;
+    readonly electorate: number;
+  }[];
+  readonly proposals?: number;
+  readonly mandates?: number;
+  readonly balances?: Readonly<Record<string, number>>;
+  readonly funds?: readonly {
+    readonly id: string;
+    readonly type: string;
+    readonly balance: number;
+    /** Time-swap balances in minutes, by member (time funds only). */
+    readonly accounts?: Readonly<Record<string, number>>;
+  }[];
+  readonly conflicts?: number;
+  readonly excluded?: number;
+}
+
+/** Picks the council a request means from the directory's councils.json. */
+export async function resolveCouncil(dir: NodeDir, ref: string | undefined): Promise<{ id: CouncilId; url: string }> {
+  const councils = await dir.councils();
+  const ids = Object.keys(councils);
+  if (ref === undefined || ref === "") {
+    if (ids.length === 0) {
+      throw new UnknownCouncilError(
+        `${dir.root} holds no council: create one with \`federa council create NAME\` or join one`,
+        CliErrorCodes.NO_COUNCIL,
+      );
+    }
+    if (ids.length > 1) throw new UsageError(`${dir.root} holds ${ids.length} councils: pass --council ID`);
+    return { id: ids[0] as CouncilId, url: councils[ids[0]!]! };
+  }
+  const matches = ids.filter((id) => id.startsWith(ref.toLowerCase()));
+  if (matches.length === 0) throw new UnknownCouncilError(`no council ${ref} in ${dir.root}`);
+  if (matches.length > 1) throw new UsageError(`council ${ref} is ambiguous: ${matches.length} councils match`);
+  return { id: matches[0] as CouncilId, url: councils[matches[0]!]! };
+}
+
+async function openCouncil(ws: Workspace, ref: string | undefined): Promise<OpenCouncil> {
+  const { id, url } = await resolveCouncil(ws.dir, ref);
+  return ws.open(id, url);
+}
+
+/** Opens a council for acting: the identity must be a current member (a non-member's records would be excluded). */
+async function actingIn(ws: Workspace, ref: string | undefined): Promise<{ held: OpenCouncil; state: CouncilState }> {
+  const held = await openCouncil(ws, ref);
+  const state = await held.council.state();
+  if (!state.members.some((m) => m.id === ws.identity.member))
+    throw new NotMemberError(ws.identity.member, held.council.id);
+  return { held, state };
+}
+
+/** Finds one item by its full id or a unique prefix of it. */
+function byPrefix<T>(items: readonly T[], idOf: (t: T) => string, ref: string, what: string): T {
+  const exact = items.find((i) => idOf(i) === ref);
+  if (exact !== undefined) return exact;
+  const matches = items.filter((i) => idOf(i).startsWith(ref));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new NotFoundCliError(`no ${what} ${ref} in this council`);
+  throw new UsageError(`${what} ${ref} is ambiguous: ${matches.length} match`);
+}
+
+function memberRef(ws: Workspace, state: CouncilState, ref: string, what: string): MemberId {
+  if (ref === "me" || ref === "self") return ws.identity.member;
+  return byPrefix(state.members, (m) => m.id, ref, what).id;
+}
+
+// Friendly words accepted for every yes/no-like method, so `--choice yes` works whatever the method.
+const CHOICE_ALIASES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  consent: { yes: "consent", no: "object", abstain: "stand-aside", agree: "consent" },
+  consensus: { yes: "agree", no: "disagree" },
+  majority: { agree: "yes", disagree: "no" },
+  supermajority: { agree: "yes", disagree: "no" },
+};
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  consent: ["consent", "object", "stand-aside"],
+  consensus: ["agree", "abstain", "disagree", "block"],
+  majority: ["yes", "no", "abstain"],
+  supermajority: ["yes", "no", "abstain"],
+};
+
+/** Builds a ballot for a proposal's method from what the voter typed. */
+export function ballotFor(
+  method: VoteMethod,
+  input: {
+    choice?: string | undefined;
+    ranking?: readonly string[] | undefined;
+    scores?: Readonly<Record<string, number>> | undefined;
+    dots?: Readonly<Record<string, number>> | undefined;
+  },
+): Ballot {
+  switch (method) {
+    case "ranked": {
+      const ranking = input.ranking ?? (input.choice ? input.choice.split(",").map((s) => s.trim()) : undefined);
+      if (ranking === undefined || ranking.length === 0)
+        throw new UsageError("this proposal is ranked: pass --ranking a,b,c");
+      return { method, ranking };
+    }
+    case "score":
+      if (input.scores === undefined) throw new UsageError("this proposal is scored: pass --scores a=3,b=1");
+      return { method, scores: input.scores };
+    case "dot":
+      if (input.dots === undefined) throw new UsageError("this proposal is a dot vote: pass --dots a=2,b=1");
+      return { method, dots: input.dots };
+    default: {
+      if (input.choice === undefined) throw new UsageError(`this proposal uses ${method}: pass --choice`);
+      const word = input.choice.trim().toLowerCase();
+      const choice = CHOICE_ALIASES[method]?.[word] ?? word;
+      const allowed = CHOICES[method] ?? [];
+      if (!allowed.includes(choice)) {
+        throw new UsageError(`--choice for a ${method} proposal must be one of ${allowed.join(", ")}; got "${word}"`);
+      }
+      return { method, choice } as Ballot;
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : String(ms);
+}
+
+/** The status summary of one council's derived state. */
+export function summarise(held: OpenCouncil, url: string, state: CouncilState, member: string): CouncilSummary {
+  const open = state.proposals.filter((p) => p.status === "open");
+  return {
+    id: held.council.id,
+    url,
+    available: true,
+    name: state.name,
+    member: state.members.some((m) => m.id === member),
+    documents: [
+      { role: "council", url: held.councilHandle.url, heads: [...held.councilHandle.heads()] },
+      { role: "ledger", url: held.ledgerHandle.url, heads: [...held.ledgerHandle.heads()] },
+    ],
+    records: state.records,
+    horizon: iso(state.horizon.ms),
+    members: state.members.map((m) => m.id),
+    openProposals: open.map((p) => ({
+      id: p.id,
+      title: p.title,
+      method: p.method,
+      closesAt: iso(p.closesAt),
+      votes: Object.keys(p.votes).length,
+      electorate: p.electorate.length,
+    })),
+    proposals: state.proposals.length,
+    mandates: state.mandates.filter((m) => m.recalledAt === null).length,
+    balances: Object.fromEntries(state.funds.map((f) => [f.id, f.balance])),
+    funds: state.funds.map((f) => ({
+      id: f.id,
+      type: f.type,
+      balance: f.balance,
+      ...(f.type === "time" ? { accounts: f.accounts } : {}),
+    })),
+    conflicts: state.conflicts.length,
+    excluded: state.excluded.length,
+  };
+}
+
+async function status(ws: Workspace, ref: string | undefined): Promise<unknown> {
+  const councils = await ws.dir.councils();
+  const wanted = ref === undefined ? Object.keys(councils) : [(await resolveCouncil(ws.dir, ref)).id];
+  const summaries: CouncilSummary[] = [];
+  for (const id of wanted) {
+    const url = councils[id]!;
+    try {
+      const held = await ws.open(id as CouncilId, url);
+      summaries.push(summarise(held, url, await held.council.state(), ws.identity.member));
+    } catch (e) {
+      if (!(e instanceof CouncilUnavailableError)) throw e;
+      summaries.push({ id, url, available: false, reason: "documents not on this device yet" });
+    }
+  }
+  const node = ws.node();
+  const profile = await ws.dir.profile();
+  const applications = (await ws.dir.applications()).map((a) => ({
+    council: a.council,
+    proposal: a.record,
+    delivered: a.delivered,
+  }));
+  return {
+    dir: ws.dir.root,
+    member: ws.identity.member,
+    device: ws.identity.device.id,
+    name: profile?.name ?? null,
+    node: node === null ? { running: false, peers: [] } : { running: true, ...node },
+    peers: node?.peers ?? [],
+    councils: summaries,
+    applications,
+  };
+}
+
+function approvalOf(
+  state: CouncilState,
+  a: { readonly kind: "petty" } | { readonly kind: "budget" | "mandate"; readonly id: string },
+): SpendApproval {
+  if (a.kind === "petty") return "petty";
+  if (a.kind === "budget") {
+    return { budget: byPrefix(state.proposals, (p) => p.id, a.id, "budget proposal").id };
+  }
+  return { mandate: byPrefix(state.mandates, (m) => m.id, a.id, "mandate").id };
+}
+
+/** Performs one request on a workspace; the result is JSON-safe. */
+export async function perform(ws: Workspace, req: Request): Promise<Record<string, unknown>> {
+  switch (req.op) {
+    case "ping": {
+      const node = ws.node();
+      return { member: ws.identity.member, device: ws.identity.device.id, node };
+    }
+    case "council.create": {
+      const held = await ws.found({
+        name: req.name,
+        charter: req.charter,
+        founders: (req.founders ?? []) as MemberId[],
+      });
+      await ws.dir.addCouncil(held.council.id, held.councilHandle.url);
+      return { council: held.council.id, url: held.councilHandle.url, ledger: held.ledgerHandle.url, name: req.name };
+    }
+    case "council.list": {
+      const councils = await ws.dir.councils();
+      return { councils: Object.entries(councils).map(([id, url]) => ({ id, url })) };
+    }
+    case "invite": {
+      const { held } = await actingIn(ws, req.council);
+      const node = ws.node();
+      const addresses = node?.addresses ?? (await ws.dir.nodeInfo())?.addresses ?? [];
+      return {
+        council: held.council.id,
+        url: held.councilHandle.url,
+        peer: ws.identity.device.id,
+        addresses: [...addresses],
+      };
+    }
+    case "propose": {
+      const { held } = await actingIn(ws, req.council);
+      const proposal = await held.council.propose(req.input);
+      return { council: held.council.id, proposal };
+    }
+    case "vote": {
+      const { held, state } = await actingIn(ws, req.council);
+      const p = byPrefix(state.proposals, (x) => x.id, req.proposal, "proposal");
+      const ballot = ballotFor(p.method as VoteMethod, req);
+      const record = await held.council.vote(p.id, ballot);
+      const after = (await held.council.state()).proposals.find((x) => x.id === p.id);
+      return {
+        council: held.council.id,
+        proposal: p.id,
+        record,
+        ballot,
+        status: after?.status ?? p.status,
+        passing: after?.result?.passed ?? null,
+      };
+    }
+    case "fund.create": {
+      const { held } = await actingIn(ws, req.council);
+      const record = await held.council.ledger.createFund(req.fund, req.type, req.description);
+      return { council: held.council.id, fund: req.fund, record };
+    }
+    case "donate": {
+      const { held } = await actingIn(ws, req.council);
+      const record = await held.council.ledger.donate(req.fund, req.amount, req.from);
+      return { council: held.council.id, record, ...(await fundAfter(held, req.fund, record)) };
+    }
+    case "spend": {
+      const { held, state } = await actingIn(ws, req.council);
+      const approval = approvalOf(state, req.approval);
+      const record = await held.council.ledger.spend(req.fund, req.amount, req.payee, approval, req.memo);
+      return { council: held.council.id, record, ...(await fundAfter(held, req.fund, record)) };
+    }
+    case "swap": {
+      const { held, state } = await actingIn(ws, req.council);
+      const provider = memberRef(ws, state, req.provider, "member");
+      const record = await held.council.ledger.swap(req.fund, provider, req.minutes, req.note);
+      return { council: held.council.id, record, provider, ...(await fundAfter(held, req.fund, record)) };
+    }
+    case "mandate.issue": {
+      const { held, state } = await actingIn(ws, req.council);
+      const delegate = memberRef(ws, state, req.delegate, "delegate");
+      const recall = req.recall ?? state.charter?.threshold;
+      if (recall === undefined) throw new UsageError("pass --recall: the council's charter has no default threshold");
+      const proposal = await held.council.proposeMandate({
+        delegate,
+        body: req.body,
+        instructions: req.instructions,
+        positions: Object.fromEntries(Object.entries(req.positions).map(([k, v]) => [k, [...v]])),
+        ...(req.allowance ? { allowance: req.allowance } : {}),
+        startsAt: req.startsAt,
+        expiresAt: req.expiresAt,
+        recall,
+        ...(req.closesAt !== undefined ? { closesAt: req.closesAt } : {}),
+        ...(req.title !== undefined ? { title: req.title } : {}),
+      });
+      return { council: held.council.id, proposal, delegate };
+    }
+    case "mandate.recall": {
+      const { held, state } = await actingIn(ws, req.council);
+      const mandate = byPrefix(state.mandates, (m) => m.id, req.mandate, "mandate");
+      if (mandate.recalledAt !== null) throw new NotFoundCliError(`mandate ${mandate.id} was already recalled`);
+      const proposal = await held.council.proposeRecall(mandate.id as MandateId, undefined, req.closesAt);
+      return { council: held.council.id, proposal, mandate: mandate.id };
+    }
+    case "tick": {
+      const { held } = await actingIn(ws, req.council);
+      const record = await held.council.tick();
+      const state = held.council.current();
+      return { council: held.council.id, record, horizon: iso(state.horizon.ms) };
+    }
+    case "state": {
+      const held = await openCouncil(ws, req.council);
+      return { state: await held.council.state() };
+    }
+    case "status":
+      return (await status(ws, req.council)) as Record<string, unknown>;
+    case "export": {
+      const held = await openCouncil(ws, req.council);
+      const state = await held.council.state();
+      const text = req.format === "json" ? exportJson(state) : exportCsv(state, req.table);
+      return { council: held.council.id, format: req.format, text };
+    }
+    case "apply.deliver": {
+      if (ws.deliver === undefined) throw new UsageError("only a running node delivers applications");
+      return { record: req.record, ...(await ws.deliver(req.record)) };
+    }
+  }
+}
+
+async function fundAfter(held: OpenCouncil, fund: string, record: string): Promise<Record<string, unknown>> {
+  const state = held.council.current();
+  const f = state.funds.find((x) => x.id === (fund as FundId));
+  const entry = state.ledger.find((e) => e.record === record);
+  return {
+    fund,
+    balance: f?.balance ?? null,
+    ...(entry ? { entry: { status: entry.status, reason: entry.reason } } : {}),
+  };
+}

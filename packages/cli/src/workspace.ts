@@ -1,0 +1,124 @@
+/**
+ * What a command acts on: the councils of a node directory, opened either offline on the directory's own storage
+ * (`LocalWorkspace`) or inside a running node (see `node-workspace.ts`); operations see only this interface.
+ */
+import * as A from "@automerge/automerge";
+import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
+import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, MemoryVerifiedCache } from "@federa/core";
+import { Council, foundCouncil } from "@federa/core";
+import type { HeldCouncil } from "@federa/net";
+import { now } from "./clock.js";
+import { CouncilUnavailableError } from "./errors.js";
+import type { NodeDir } from "./node-dir.js";
+
+/** A council opened on its two DocHandles, offline or in the node (the node's own `HeldCouncil`). */
+export type OpenCouncil = HeldCouncil;
+
+/** Network facts of a running node. */
+export interface NodeView {
+  readonly peerId: string;
+  readonly addresses: readonly string[];
+  readonly peers: readonly string[];
+}
+
+/** The councils of one node directory, offline or in a running node. */
+export interface Workspace {
+  readonly dir: NodeDir;
+  readonly identity: Identity;
+  /** Opens a council the directory holds; throws `CouncilUnavailableError` when its documents are not here. */
+  open(id: CouncilId, url: string): Promise<OpenCouncil>;
+  /** Founds a council in this directory's storage. */
+  found(init: FoundInit): Promise<OpenCouncil>;
+  /** The running node, or null offline. */
+  node(): NodeView | null;
+  /** Delivers a stored application to its inviter (only a running node can). */
+  deliver?(record: string): Promise<{ proposal: string }>;
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof Error && /unavailable|aborted/i.test(error.message);
+}
+
+/** Opens the ledger named by a council document, then the Council on both handles. */
+export async function openOnHandles(
+  councilHandle: DocHandle<CouncilDoc>,
+  find: (url: AutomergeUrl) => Promise<DocHandle<LedgerDoc>>,
+  options: { identity: Identity; verified: MemoryVerifiedCache; now: () => number },
+): Promise<OpenCouncil> {
+  const ledgerUrl = councilHandle.doc().federa?.ledger;
+  if (ledgerUrl === undefined) throw new CouncilUnavailableError(String(councilHandle.doc().federa?.council));
+  const ledgerHandle = await find(ledgerUrl as AutomergeUrl);
+  const council = await Council.open({ council: councilHandle, ledger: ledgerHandle }, options);
+  return { council, councilHandle, ledgerHandle };
+}
+
+/** The directory's councils opened offline on D/repo; `close` flushes the documents and the verified cache. */
+export class LocalWorkspace implements Workspace {
+  readonly dir: NodeDir;
+  readonly identity: Identity;
+  readonly #repo: Repo;
+  readonly #verified: MemoryVerifiedCache;
+  readonly #open = new Map<string, OpenCouncil>();
+
+  private constructor(dir: NodeDir, identity: Identity, verified: MemoryVerifiedCache) {
+    this.dir = dir;
+    this.identity = identity;
+    this.#verified = verified;
+    this.#repo = new Repo({ storage: new NodeFSStorageAdapter(dir.repoPath), network: [] });
+  }
+
+  static async open(dir: NodeDir): Promise<LocalWorkspace> {
+    const identity = await dir.identity();
+    return new LocalWorkspace(dir, identity, await dir.verified());
+  }
+
+  async open(id: CouncilId, url: string): Promise<OpenCouncil> {
+    const held = this.#open.get(id);
+    if (held !== undefined) return held;
+    const find = async <T>(u: AutomergeUrl) => {
+      try {
+        return await this.#repo.find<T>(u);
+      } catch (e) {
+        if (isUnavailable(e)) throw new CouncilUnavailableError(id);
+        throw e;
+      }
+    };
+    const councilHandle = await find<CouncilDoc>(url as AutomergeUrl);
+    const opened = await openOnHandles(councilHandle, find<LedgerDoc>, {
+      identity: this.identity,
+      verified: this.#verified,
+      now,
+    });
+    this.#open.set(id, opened);
+    return opened;
+  }
+
+  async found(init: FoundInit): Promise<OpenCouncil> {
+    const founded = await foundCouncil(this.identity, { now, ...init });
+    const councilHandle = this.#repo.import<CouncilDoc>(A.save(founded.council));
+    const ledgerHandle = this.#repo.import<LedgerDoc>(A.save(founded.ledger));
+    councilHandle.change((d) => {
+      d.federa.ledger = ledgerHandle.url;
+    });
+    const council = await Council.open(
+      { council: councilHandle, ledger: ledgerHandle },
+      { identity: this.identity, verified: this.#verified, now },
+    );
+    const opened = { council, councilHandle, ledgerHandle };
+    this.#open.set(council.id, opened);
+    return opened;
+  }
+
+  node(): null {
+    return null;
+  }
+
+  /** Writes every open document and the verified cache to the directory. */
+  async close(): Promise<void> {
+    const ids = [...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]);
+    // Only documents that loaded: a handle left unavailable cannot be saved (and would make a full flush throw).
+    await this.#repo.flush(ids);
+    await this.dir.saveVerified(this.#verified);
+  }
+}

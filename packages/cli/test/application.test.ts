@@ -1,0 +1,77 @@
+/** Applications to join: sealed by a non-member without the council's documents, checked and written by a member. */
+import { join } from "node:path";
+import { type CouncilId, createIdentity } from "@federa/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acceptApplication, checkApplication, sealApplication } from "../src/application.js";
+import { NodeDir } from "../src/index.js";
+import { LocalWorkspace, type OpenCouncil } from "../src/workspace.js";
+import { federaOk, tempDir } from "./support/cli.js";
+
+let tmp: { path: string; remove: () => Promise<void> };
+let ws: LocalWorkspace;
+let held: OpenCouncil;
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  const dir = join(tmp.path, "alice");
+  await federaOk(["init", "--dir", dir, "--name", "Alice"]);
+  ws = await LocalWorkspace.open(new NodeDir(dir));
+  held = await ws.found({ name: "Allotment" });
+});
+afterAll(async () => {
+  await ws.close();
+  await tmp.remove();
+});
+
+describe("applications", () => {
+  it("opens an admission proposal naming the applicant's device, once however often it is delivered", async () => {
+    const bob = await createIdentity();
+    const sealed = await sealApplication(bob, held.council.id, "I grow beans");
+    const proposal = await acceptApplication(held, sealed, bob.device.id);
+    expect(proposal).toBe(sealed.record);
+    const state = await held.council.state();
+    const admission = state.proposals.find((p) => p.id === proposal);
+    expect(admission).toMatchObject({
+      status: "open",
+      text: "I grow beans",
+      effect: { type: "admit", member: bob.member, devices: [bob.device.id] },
+    });
+    const records = state.records;
+    expect(await acceptApplication(held, sealed, bob.device.id)).toBe(proposal);
+    expect((await held.council.state()).records).toBe(records);
+  });
+
+  it("a second application continues the applicant's chain instead of forking it", async () => {
+    const carol = await createIdentity();
+    const first = await sealApplication(carol, held.council.id, "first");
+    const second = await sealApplication(carol, held.council.id, "second", [first]);
+    await acceptApplication(held, first, carol.device.id);
+    await acceptApplication(held, second, carol.device.id);
+    const state = await held.council.state();
+    expect(state.excluded.filter((e) => e.id === first.record || e.id === second.record)).toEqual([]);
+  });
+
+  it("refuses forged, misdirected and misdelivered applications without writing them", async () => {
+    const dave = await createIdentity();
+    const sealed = await sealApplication(dave, held.council.id, "hello");
+    const before = (await held.council.state()).records;
+
+    const forged = { record: sealed.record, bytes: sealed.bytes.slice() };
+    forged.bytes[5] = (forged.bytes[5]! + 1) % 256; // inside the signature
+    await expect(checkApplication(held, forged, dave.device.id)).rejects.toThrow(/bad-signature/);
+
+    const elsewhere = await sealApplication(dave, "ab".repeat(32) as CouncilId, "wrong council");
+    await expect(checkApplication(held, elsewhere, dave.device.id)).rejects.toThrow(/wrong-council/);
+
+    // Only a device the application lists may deliver it.
+    const eve = await createIdentity();
+    await expect(acceptApplication(held, sealed, eve.device.id)).rejects.toThrow(/not listed/);
+
+    // A member's own application is refused, not written.
+    const alice = ws.identity;
+    const own = await sealApplication(alice, held.council.id, "me again");
+    await expect(checkApplication(held, own, alice.device.id)).rejects.toThrow(/already a member/);
+
+    expect((await held.council.state()).records).toBe(before);
+  });
+});

@@ -1,0 +1,133 @@
+/** `federa node` as a separate process: its address line, acting through it, applications over libp2p, clean exit. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { access, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CouncilSummary } from "../src/index.js";
+import { federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
+
+let tmp: { path: string; remove: () => Promise<void> };
+const children = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  await tmp.remove();
+});
+
+interface RunningNode {
+  readonly child: ChildProcess;
+  readonly peerId: string;
+  readonly addresses: string[];
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Starts `federa node` on loopback and resolves once it has printed its address line. */
+function startNode(dir: string): Promise<RunningNode> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "packages/cli/src/main.ts"),
+      "node",
+      "--dir",
+      dir,
+      "--listen",
+      "/ip4/127.0.0.1/tcp/0",
+      "--no-mdns",
+      "--json",
+    ],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.add(child);
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      const nl = stdout.indexOf("\n");
+      if (nl < 0) return;
+      const first = JSON.parse(stdout.slice(0, nl)) as { peerId: string; addresses: string[] };
+      resolve({ child, ...first, exited, stderr: () => stderr });
+    });
+    void exited.then((code) => reject(new Error(`federa node exited ${code} before its address line: ${stderr}`)));
+  });
+}
+
+async function stop(node: RunningNode): Promise<number | null> {
+  node.child.kill("SIGTERM");
+  const code = await node.exited;
+  children.delete(node.child);
+  return code;
+}
+
+async function gone(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+interface Status {
+  node: { running: boolean; peerId?: string; addresses?: string[] };
+  councils: CouncilSummary[];
+}
+
+describe("federa node", { timeout: 180_000 }, () => {
+  it("prints its addresses, acts for other commands, receives applications and exits 0 on SIGTERM", async () => {
+    const alice = join(tmp.path, "alice");
+    const bob = join(tmp.path, "bob");
+    await federaOk(["init", "--dir", alice, "--name", "Alice"]);
+    await federaOk(["init", "--dir", bob, "--name", "Bob"]);
+    const council = await federaOk(["council", "create", "Workshop", "--dir", alice]);
+    await federaOk(["fund", "create", "tools", "--type", "cash", "--dir", alice]);
+
+    const node = await startNode(alice);
+    expect(node.addresses.length).toBeGreaterThan(0);
+    expect(node.addresses.every((a) => a.startsWith("/ip4/127.0.0.1/tcp/") && a.endsWith(`/p2p/${node.peerId}`))).toBe(
+      true,
+    );
+    expect(JSON.parse(await readFile(join(alice, "node.json"), "utf8"))).toMatchObject({
+      peerId: node.peerId,
+      addresses: node.addresses,
+    });
+
+    // Other commands on the same directory go through the node.
+    expect(await federaJson(["donate", "tools", "120", "--dir", alice])).toMatchObject({ via: "node", balance: 120 });
+    const status = await federaJson<Status>(["status", "--dir", alice]);
+    expect(status.node).toMatchObject({ running: true, peerId: node.peerId });
+    expect(status.councils[0]).toMatchObject({ id: council, balances: { tools: 120 } });
+
+    // Bob is no member: his application reaches Alice's node over /federa/apply/1.0.0 and opens an admission vote.
+    const { token } = await federaJson<{ token: string; addresses: string[] }>(["invite", "--dir", alice]);
+    const joined = await federaJson<{ proposal: string; delivered: boolean }>(["join", token, "--dir", bob]);
+    expect(joined.delivered).toBe(true);
+    const after = await federaJson<Status>(["status", "--dir", alice]);
+    expect(after.councils[0]!.openProposals?.map((p) => p.id)).toEqual([joined.proposal]);
+    const bobId = JSON.parse(await readFile(join(bob, "identity.json"), "utf8")).member as string;
+    const report = JSON.parse(await federaOk(["export", "--dir", alice])) as {
+      tables: { decisions: { id: string; effect: string }[] };
+    };
+    expect(report.tables.decisions).toEqual([expect.objectContaining({ id: joined.proposal, effect: "admit" })]);
+    expect(after.councils[0]!.members).toEqual([status.councils[0]!.members![0]]);
+    expect(after.councils[0]!.members).not.toContain(bobId);
+
+    expect(await stop(node)).toBe(0);
+    expect(await gone(join(alice, "node.sock"))).toBe(true);
+    await access(join(alice, "verified.bin"));
+    // What the node wrote is on disk for the next offline command.
+    const offline = await federaJson<Status>(["status", "--dir", alice]);
+    expect(offline.node.running).toBe(false);
+    expect(offline.councils[0]).toMatchObject({ balances: { tools: 120 }, proposals: 1 });
+  });
+});
