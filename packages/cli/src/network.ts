@@ -2,22 +2,17 @@
  * How the command assembles a Federa node for a node directory: TCP and WebSocket transports, mDNS when asked, the
  * directory's storage and verified-signature cache, and dialling the `--bootstrap` addresses until they answer.
  */
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
 import type { MemoryVerifiedCache } from "@federa/core";
 import { createNode, type FederaNode } from "@federa/net";
+import { DEFAULT_LISTEN as NODE_DEFAULT_LISTEN, nodeOptions } from "@federa/net/node";
 import type { Libp2p } from "@libp2p/interface";
-import { mdns } from "@libp2p/mdns";
-import { tcp } from "@libp2p/tcp";
-import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
 import { now } from "./clock.js";
 import { UsageError } from "./errors.js";
 import type { NodeDir } from "./node-dir.js";
 
 /** Listen addresses when none are given: any interface, a free port, over TCP and WebSockets. */
-export const DEFAULT_LISTEN = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/tcp/0/ws"] as const;
-/** How often mDNS announces the node on the local network. */
-const MDNS_INTERVAL_MS = 5_000;
+export const DEFAULT_LISTEN = NODE_DEFAULT_LISTEN;
 /** How often an unreachable bootstrap address is dialled again. */
 export const REDIAL_INTERVAL_MS = 5_000;
 
@@ -50,13 +45,12 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
   return createNode({
     identity,
     now,
-    ...(options.storage ? { storage: new NodeFSStorageAdapter(dir.repoPath) } : {}),
+    ...nodeOptions({
+      listen: options.listen,
+      mdns: options.mdns,
+      ...(options.storage ? { storageDir: dir.repoPath } : {}),
+    }),
     ...(options.verified ? { verified: options.verified } : {}),
-    libp2p: {
-      addresses: { listen: [...options.listen] },
-      transports: [tcp(), webSockets()],
-      peerDiscovery: options.mdns ? [mdns({ interval: MDNS_INTERVAL_MS })] : [],
-    },
   });
 }
 

@@ -23,7 +23,7 @@ import { AccessPolicy } from "./access-policy.js";
 import { DEFAULT_MAX_DIALS } from "./constants.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 
-/** Options of a node; transports, listen addresses and discovery come from `nodeDefaults` or `browserDefaults`. */
+/** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
 export interface FederaNodeInit {
   /** The device key is the node's libp2p key: its peer id is the device id members authorise. */
   readonly identity: Identity;
@@ -203,8 +203,10 @@ export class FederaNode {
   /** Waits for pending derivations, flushes storage and stops libp2p. */
   async stop(): Promise<void> {
     await Promise.allSettled([...this.#pending]);
-    await this.repo.flush();
-    await this.repo.shutdown();
+    // Handles still waiting for a document nobody served cannot be flushed; the documents this node holds can.
+    const held = this.councils().flatMap((c) => [c.councilHandle.documentId, c.ledgerHandle.documentId]);
+    await this.repo.flush(held).catch(() => {});
+    await this.repo.shutdown().catch(() => {});
     await this.libp2p.stop();
   }
 }

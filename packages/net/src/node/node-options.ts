@@ -1,0 +1,61 @@
+/**
+ * Node.js defaults for a Federa node: TCP and WebSocket listeners, mDNS on the LAN, a bootstrap list, kad-dht on
+ * request, and storage on disk. Browser builds never import this module (it pulls in Node-only transports).
+ */
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
+import { bootstrap } from "@libp2p/bootstrap";
+import { kadDHT, removePrivateAddressesMapper } from "@libp2p/kad-dht";
+import { mdns } from "@libp2p/mdns";
+import { ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import type { FederaNodeInit } from "../federa-node.js";
+
+/** Listen addresses when none are given: every interface, a free port, over TCP and WebSockets. */
+export const DEFAULT_LISTEN: readonly string[] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/tcp/0/ws"];
+/** How often mDNS announces the node on the local network. */
+export const MDNS_INTERVAL_MS = 5_000;
+/** The DHT protocol of Federa nodes, apart from the public IPFS DHT. */
+export const FEDERA_DHT_PROTOCOL = "/federa/kad/1.0.0";
+
+/** How a Node.js node listens and finds peers. */
+export interface NodeOptionsInit {
+  readonly listen?: readonly string[];
+  /** Multiaddrs (with /p2p/ peer ids) dialled at start. */
+  readonly bootstrap?: readonly string[];
+  /** mDNS discovery on the LAN (default on). */
+  readonly mdns?: boolean;
+  /** kad-dht for discovery beyond the LAN (default off). */
+  readonly dht?: boolean;
+  /** Directory of the automerge-repo storage; omitted: memory only. */
+  readonly storageDir?: string;
+}
+
+/** The parts of `FederaNodeInit` a Node.js node takes from its defaults. */
+export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "libp2p" | "storage"> {
+  const peerDiscovery = [];
+  if (init.mdns ?? true) peerDiscovery.push(mdns({ interval: MDNS_INTERVAL_MS }));
+  if (init.bootstrap !== undefined && init.bootstrap.length > 0)
+    peerDiscovery.push(bootstrap({ list: [...init.bootstrap] }));
+  return {
+    libp2p: {
+      addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN)] },
+      transports: [tcp(), webSockets()],
+      peerDiscovery,
+      ...(init.dht
+        ? {
+            services: {
+              ping: ping(),
+              // The DHT's components include ping, registered above; the generic service map cannot express that.
+              dht: kadDHT({
+                protocol: FEDERA_DHT_PROTOCOL,
+                clientMode: false,
+                peerInfoMapper: removePrivateAddressesMapper,
+              }) as never,
+            },
+          }
+        : {}),
+    },
+    ...(init.storageDir !== undefined ? { storage: new NodeFSStorageAdapter(init.storageDir) } : {}),
+  };
+}
