@@ -161,8 +161,14 @@ function applyEffect(model: CouncilModel, p: ProposalModel, at: Hlc): { applied:
       model.charter = { ...model.charter!, ...e.charter };
       return { applied: true, detail: `charter amended: ${Object.keys(e.charter).sort().join(", ")}` };
     }
-    case "expense":
-      return done(applyEffectExpense(model, p, at), `paid ${e.amount} from ${e.fund} to ${e.payee}`);
+    case "expense": {
+      const problem = applyEffectExpense(model, p, at);
+      if (problem !== null) return fail(problem);
+      const line = model.logs.entries[model.logs.entries.length - 1];
+      return line?.record === p.id && line.status === "held"
+        ? { applied: false, detail: `expense held: ${line.reason}` }
+        : { applied: true, detail: `paid ${e.amount} from ${e.fund} to ${e.payee}` };
+    }
     case "budget":
       return done(applyEffectBudget(model, p, e.fund as FundId, e.amount), `budget of ${e.amount} on ${e.fund}`);
     case "mandate":

@@ -46,12 +46,14 @@ export type MandateRefusal =
 
 /**
  * Whether `mandate` allows `act`, judged only by record clocks (never the local wall clock): the act must fall in
- * [startsAt, expiresAt], before any recall, and within the positions or the remaining allowance.
+ * [startsAt, expiresAt], not after a recall's clock, and within the positions or the remaining allowance.
  */
 export function mandateAllows(mandate: Mandate, act: MandateAct): { ok: true } | { ok: false; reason: MandateRefusal } {
   if (act.at.ms < mandate.startsAt) return { ok: false, reason: "not-started" };
   if (act.at.ms > mandate.expiresAt) return { ok: false, reason: "expired" };
-  if (mandate.recalledAt !== null && compareHlc(act.at, mandate.recalledAt) >= 0)
+  // An act stamped with the decisive vote's own clock is concurrent with it and counts (as a vote at a deadline does):
+  // the fold may order it before or after that vote by id, and both orders must agree with this verdict.
+  if (mandate.recalledAt !== null && compareHlc(act.at, mandate.recalledAt) > 0)
     return { ok: false, reason: "recalled" };
   if (act.type === "vote") {
     if (act.body !== mandate.body) return { ok: false, reason: "wrong-body" };

@@ -16,7 +16,6 @@ import type {
   Identity,
   LedgerDoc,
   LedgerEntry,
-  Mandate,
   MandateId,
   MemberId,
   ProposalState,
@@ -31,7 +30,7 @@ export const TIME_FUND = "time";
 export const JAR = "jar";
 export const DAUGHTERS = ["circle-a", "circle-b", "circle-c"] as const;
 export const ROLES = ["facilitator", "minute-taker", "treasurer"] as const;
-export const MEETINGS = 4;
+export const MEETINGS = 6;
 const OPTIONS = ["alpha", "beta", "gamma"];
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -100,10 +99,25 @@ export interface StepSpec {
   readonly observe: boolean;
 }
 
-/** A whole history: founding, a common prefix everybody sees, then partitions acting apart. */
+/**
+ * A decision taken by everybody before the split: proposed, voted by the members whose ballot is not null (0 and 1
+ * agree, 2 disagrees, 3 abstains), and closed, so mandates, budgets, jar rounds and daughter funds exist to act on.
+ */
+export interface DecisionSpec {
+  readonly by: number;
+  readonly method: "majority" | "consent" | "ranked";
+  readonly closesIn: number;
+  readonly effect: EffectSpec;
+  readonly ballots: readonly (number | null)[];
+  /** False leaves it open at the split, with only some ballots cast: the partitions vote on it apart. */
+  readonly settle: boolean;
+}
+
+/** A whole history: founding, decisions and a common prefix everybody sees, then partitions acting apart. */
 export interface HistorySpec {
   readonly members: number;
   readonly charter: CharterSpec;
+  readonly decisions: readonly DecisionSpec[];
   readonly prefix: readonly StepSpec[];
   /** Member indexes of each partition (at least two partitions, none empty). */
   readonly groups: readonly (readonly number[])[];
@@ -120,6 +134,9 @@ export interface HistoryLimits {
 }
 
 const amount = (max: number) => fc.integer({ min: 1, max });
+/** Durations in whole seconds: partitions' clocks then often meet on the same millisecond, so (at, id) ties happen. */
+const seconds = (min: number, max: number) =>
+  fc.integer({ min: Math.ceil(min / 1000), max: Math.floor(max / 1000) }).map((s) => s * 1000);
 
 const effectArb: fc.Arbitrary<EffectSpec> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ type: "none" as const }) },
@@ -131,17 +148,17 @@ const effectArb: fc.Arbitrary<EffectSpec> = fc.oneof(
       type: fc.constant("mandate" as const),
       delegate: fc.nat(7),
       allowance: fc.option(amount(1200), { freq: 5 }),
-      startOffset: fc.integer({ min: -60_000, max: 120_000 }),
-      term: fc.integer({ min: 1, max: 400_000 }),
+      startOffset: seconds(-60_000, 120_000),
+      term: seconds(1, 400_000),
       recall: fc.nat(3),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ type: fc.constant("recall" as const), pick: fc.nat(7) }) },
+  { weight: 6, arbitrary: fc.record({ type: fc.constant("recall" as const), pick: fc.nat(7) }) },
   {
     weight: 2,
     arbitrary: fc.record({
       type: fc.constant("jar-round" as const),
-      length: fc.integer({ min: 1, max: 200_000 }),
+      length: seconds(1, 200_000),
       remainder: fc.nat(1),
     }),
   },
@@ -160,13 +177,28 @@ const effectArb: fc.Arbitrary<EffectSpec> = fc.oneof(
 const actArb: fc.Arbitrary<ActSpec> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ type: fc.constant("donate" as const), fund: fc.nat(3), amount: amount(2000) }) },
   {
-    weight: 5,
+    weight: 7,
     arbitrary: fc.record({
       type: fc.constant("spend" as const),
-      via: fc.constantFrom("petty" as const, "budget" as const, "mandate" as const),
+      via: fc.constantFrom(
+        "petty" as const,
+        "budget" as const,
+        "mandate" as const,
+        "mandate" as const,
+        "mandate" as const,
+      ),
       fund: fc.nat(3),
       amount: amount(700),
       pick: fc.nat(7),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      type: fc.constant("propose" as const),
+      method: fc.constantFrom("majority" as const, "consent" as const),
+      closesIn: seconds(0, 60_000),
+      effect: fc.record({ type: fc.constant("recall" as const), pick: fc.nat(7) }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ type: fc.constant("transfer" as const), to: fc.nat(1), amount: amount(400) }) },
@@ -180,8 +212,8 @@ const actArb: fc.Arbitrary<ActSpec> = fc.oneof(
       type: fc.constant("propose" as const),
       method: fc.constantFrom("majority" as const, "majority" as const, "consent" as const, "ranked" as const),
       closesIn: fc.oneof(
-        { weight: 4, arbitrary: fc.integer({ min: 0, max: 30_000 }) },
-        { weight: 3, arbitrary: fc.integer({ min: 30_000, max: 150_000 }) },
+        { weight: 4, arbitrary: seconds(0, 30_000) },
+        { weight: 3, arbitrary: seconds(30_000, 150_000) },
         { weight: 1, arbitrary: fc.constant(null) },
       ),
       effect: effectArb,
@@ -197,12 +229,12 @@ const actArb: fc.Arbitrary<ActSpec> = fc.oneof(
     }),
   },
   {
-    weight: 2,
+    weight: 8,
     arbitrary: fc.record({
       type: fc.constant("role" as const),
       meeting: fc.nat(MEETINGS - 1),
-      role: fc.nat(ROLES.length - 1),
-      holder: fc.nat(7),
+      role: fc.constantFrom(0, 0, 1, 2),
+      holder: fc.nat(3),
     }),
   },
   { weight: 2, arbitrary: fc.record({ type: fc.constant("contribute" as const), amount: amount(600) }) },
@@ -217,13 +249,60 @@ const actArb: fc.Arbitrary<ActSpec> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ type: "tick" as const }) },
 );
 
-/** Clock steps: often none (same millisecond, the counter breaks the tie), mostly seconds, sometimes minutes. */
+/** Clock steps in whole seconds: often none (the counter breaks the tie), mostly a few, sometimes minutes. */
 const advanceArb = fc.oneof(
   { weight: 2, arbitrary: fc.constant(0) },
-  { weight: 6, arbitrary: fc.integer({ min: 1, max: 5_000 }) },
-  { weight: 2, arbitrary: fc.integer({ min: 5_000, max: 60_000 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 150_000 }) },
+  { weight: 6, arbitrary: seconds(1, 5_000) },
+  { weight: 2, arbitrary: seconds(5_000, 60_000) },
+  { weight: 1, arbitrary: seconds(60_000, 150_000) },
 );
+
+/** Effects of decisions taken before the split: mostly what later acts can use. */
+const decidedEffectArb: fc.Arbitrary<EffectSpec> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      type: fc.constant("mandate" as const),
+      delegate: fc.nat(7),
+      allowance: fc.option(amount(1200), { freq: 6 }),
+      startOffset: seconds(-30_000, 30_000),
+      term: seconds(60_000, 800_000),
+      recall: fc.nat(3),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant("budget" as const), fund: fc.nat(3), amount: amount(1500) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      type: fc.constant("jar-round" as const),
+      length: seconds(1_000, 200_000),
+      remainder: fc.nat(1),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant("expense" as const), fund: fc.nat(3), amount: amount(1500) }) },
+  { weight: 4, arbitrary: fc.record({ type: fc.constant("recall" as const), pick: fc.nat(7) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constant("split" as const),
+      daughters: fc.array(
+        fc.record({ name: fc.nat(2), amount: amount(400), circle: fc.array(fc.nat(7), { maxLength: 3 }) }),
+        { minLength: 1, maxLength: 2 },
+      ),
+    }),
+  },
+  { weight: 1, arbitrary: effectArb },
+);
+
+/** A decision everybody takes before the split. */
+export const decisionArb: fc.Arbitrary<DecisionSpec> = fc.record({
+  by: fc.nat(7),
+  method: fc.constantFrom("majority" as const, "majority" as const, "consent" as const, "ranked" as const),
+  closesIn: seconds(1, 30_000),
+  effect: decidedEffectArb,
+  ballots: fc.array(fc.constantFrom(0, 0, 0, 0, 1, 2, 3, null), { minLength: 8, maxLength: 8 }),
+  settle: fc.boolean(),
+});
 
 /** One step of a script. */
 export const stepArb: fc.Arbitrary<StepSpec> = fc.record({
@@ -238,7 +317,7 @@ export const charterSpecArb: fc.Arbitrary<CharterSpec> = fc.record({
   pettyCashLimit: fc.integer({ min: 50, max: 500 }),
   timeDebtLimitMinutes: fc.integer({ min: 30, max: 600 }),
   splitThreshold: fc.integer({ min: 0, max: 2000 }),
-  maxMandateTermMs: fc.integer({ min: 60_000, max: 600_000 }),
+  maxMandateTermMs: seconds(600_000, 1_200_000),
   thresholdOf: fc.constantFrom("cast" as const, "cast" as const, "eligible" as const),
   lowQuorum: fc.constantFrom(true, true, false),
 });
@@ -265,15 +344,155 @@ export function historyArb(limits: HistoryLimits = {}): fc.Arbitrary<HistorySpec
     .record({
       members: fc.integer({ min: 3, max: 8 }),
       charter: charterSpecArb,
-      prefix: fc.array(stepArb, { minLength: 4, maxLength: limits.maxPrefix ?? 16, size: "max" }),
+      decisions: fc.array(decisionArb, { minLength: 1, maxLength: 5, size: "max" }),
+      prefix: fc.array(stepArb, { maxLength: limits.maxPrefix ?? 12, size: "max" }),
       assignment: fc.array(fc.nat(4), { minLength: 8, maxLength: 8 }),
       steps: fc.array(fc.array(stepArb, { maxLength: perPartition, size: "max" }), { minLength: 5, maxLength: 5 }),
     })
-    .map(({ members, charter, prefix, assignment, steps }) => {
+    .map(({ members, charter, decisions: drawn, prefix, assignment, steps }) => {
       const groups = groupsOf(members, assignment);
       // The partitions share a budget of acts, so more partitions means fewer acts each.
       const each = Math.max(4, Math.floor(budget / groups.length));
-      return { members, charter, prefix, groups, partitions: groups.map((_, i) => (steps[i] ?? []).slice(0, each)) };
+      // Mandates first and recalls last, so that recalls have a mandate to target.
+      const rank = (d: DecisionSpec) => (d.effect.type === "mandate" ? 0 : d.effect.type === "recall" ? 2 : 1);
+      const decisions = [...drawn].sort((a, b) => rank(a) - rank(b));
+      return {
+        members,
+        charter,
+        decisions,
+        prefix,
+        groups,
+        partitions: groups.map((_, i) => (steps[i] ?? []).slice(0, each)),
+      };
+    });
+}
+
+/**
+ * A delegate spending under their mandate in one partition while the rest of the council votes to recall it in
+ * another, both partitions stepping by whole seconds from the same clock, so acts often share the decisive vote's clock.
+ */
+export function recallRaceArb(): fc.Arbitrary<HistorySpec> {
+  const tick = fc.constantFrom(0, 1_000, 1_000, 2_000);
+  // Each pair is the delegate's next spend and the next ballot elsewhere, mostly after the same pause.
+  const pair = fc.record({
+    pause: tick,
+    otherPause: tick,
+    together: fc.constantFrom(true, true, true, false),
+    amount: amount(300),
+    choice: fc.constantFrom(0, 0, 0, 2),
+    observe: fc.boolean(),
+  });
+  return fc
+    .record({
+      members: fc.integer({ min: 3, max: 4 }),
+      // Mostly thresholds that one ballot can reach, so the recall happens inside the race.
+      recall: fc.constantFrom(1, 2, 3, 1, 2, 3, 0),
+      pairs: fc.array(pair, { minLength: 2, maxLength: 4 }),
+    })
+    .map(({ members, recall, pairs }) => {
+      const spends: StepSpec[] = pairs.map((p) => ({
+        actor: 0,
+        advance: p.pause,
+        act: { type: "spend", via: "mandate", fund: 0, amount: p.amount, pick: 0 },
+        observe: p.observe,
+      }));
+      const votes: StepSpec[] = pairs.map((p) => ({
+        actor: 0,
+        advance: p.together ? p.pause : p.otherPause,
+        act: { type: "vote", pick: 0, choice: p.choice, anyStatus: false },
+        observe: !p.observe,
+      }));
+      return {
+        members,
+        charter: {
+          pettyCashLimit: 100,
+          timeDebtLimitMinutes: 60,
+          splitThreshold: 0,
+          maxMandateTermMs: 3_600_000,
+          thresholdOf: "cast" as const,
+          lowQuorum: true,
+        },
+        decisions: [
+          {
+            by: 0,
+            method: "majority" as const,
+            closesIn: 5_000,
+            effect: {
+              type: "mandate" as const,
+              delegate: 0,
+              allowance: 1_000,
+              startOffset: 0,
+              term: 3_000_000,
+              recall,
+            },
+            ballots: Array.from({ length: members }, () => 0),
+            settle: true,
+          },
+          {
+            by: 1,
+            method: "majority" as const,
+            closesIn: 60_000,
+            effect: { type: "recall" as const, pick: 0 },
+            ballots: Array.from({ length: members }, () => null),
+            settle: false,
+          },
+        ],
+        prefix: [],
+        groups: [[0], Array.from({ length: members - 1 }, (_, i) => i + 1)],
+        partitions: [spends, votes],
+      };
+    });
+}
+
+/**
+ * Decisions left open at the split and voted apart: each partition steps by whole seconds, votes, spends and ticks, so
+ * a deadline passes in some partitions and not in others and the merged count can overturn a closed outcome.
+ */
+export function splitVoteArb(): fc.Arbitrary<HistorySpec> {
+  const step = fc.record({
+    actor: fc.nat(7),
+    advance: fc.constantFrom(0, 1_000, 2_000, 5_000, 10_000, 20_000),
+    act: fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          type: fc.constant("vote" as const),
+          pick: fc.nat(7),
+          choice: fc.nat(7),
+          anyStatus: fc.constant(false),
+        }),
+      },
+      { weight: 2, arbitrary: actArb },
+      { weight: 1, arbitrary: fc.constant({ type: "tick" as const }) },
+    ),
+    observe: fc.boolean(),
+  });
+  return fc
+    .record({
+      members: fc.integer({ min: 3, max: 6 }),
+      charter: charterSpecArb,
+      settled: fc.array(decisionArb, { maxLength: 2 }),
+      open: fc.array(decisionArb, { minLength: 2, maxLength: 3 }),
+      assignment: fc.array(fc.nat(2), { minLength: 8, maxLength: 8 }),
+      steps: fc.array(fc.array(step, { minLength: 3, maxLength: 8 }), { minLength: 3, maxLength: 3 }),
+    })
+    .map(({ members, charter, settled, open, assignment, steps }) => {
+      const groups = groupsOf(members, assignment);
+      // Few ballots before the split, so the partitions' ballots decide; deadlines near the partitions' clocks.
+      const apart = open.map((d) => ({
+        ...d,
+        settle: false,
+        closesIn: d.closesIn % 20_000,
+        ballots: d.ballots.map((b, i) => (i < 2 ? b : null)),
+      }));
+      return {
+        members,
+        charter,
+        decisions: [...settled.map((d) => ({ ...d, settle: true })), ...apart],
+        prefix: [],
+        groups,
+        partitions: groups.map((_, i) => steps[i] ?? []),
+      };
     });
 }
 
@@ -443,8 +662,13 @@ export async function perform(ctx: ActContext, actor: number, act: ActSpec): Pro
       }
       if (act.via === "mandate" && state.mandates.length > 0) {
         const here = state.mandates.filter((m) => ctx.group.includes(index(m.delegate)));
-        const mandate = pick(here.length > 0 ? here : state.mandates, act.pick)!;
-        if (here.length > 0) me = index(mandate.delegate);
+        // Now and then a member who is not the delegate tries: that expense must be held.
+        const mandate = pick(act.pick % 4 !== 3 ? here : state.mandates, act.pick);
+        if (mandate === undefined) {
+          await council().ledger.spend(fund, act.amount, "stationery", "petty");
+          return;
+        }
+        if (act.pick % 4 !== 3 && ctx.group.includes(index(mandate.delegate))) me = index(mandate.delegate);
         const where = mandate.allowance?.fund ?? fund;
         await council().ledger.spend(where, act.amount, "train fare", { mandate: mandate.id });
         return;
@@ -485,16 +709,29 @@ export async function perform(ctx: ActContext, actor: number, act: ActSpec): Pro
     case "vote": {
       const pending = state.proposals
         .filter((p) => p.status === "open")
-        .flatMap((p) => ctx.group.filter((m) => p.electorate.includes(ids[m]!.member) && p.votes[ids[m]!.member] === undefined).map((m) => ({ p, m })));
+        .flatMap((p) =>
+          ctx.group
+            .filter((m) => p.electorate.includes(ids[m]!.member) && p.votes[ids[m]!.member] === undefined)
+            .map((m) => ({ p, m })),
+        );
       const chosen = act.anyStatus ? undefined : pick(pending, act.pick);
       if (chosen !== undefined) me = chosen.m;
-      const proposal = chosen?.p ?? pick(state.proposals.filter((p) => p.electorate.includes(self())), act.pick);
+      const proposal =
+        chosen?.p ??
+        pick(
+          state.proposals.filter((p) => p.electorate.includes(self())),
+          act.pick,
+        );
       if (proposal === undefined) break;
       await council().vote(proposal.id, ballotFor(proposal, act.choice));
       return;
     }
     case "role":
-      await council().assignRole(`meeting-${act.meeting}`, ROLES[act.role % ROLES.length]!, ids[act.holder % n]!.member);
+      await council().assignRole(
+        `meeting-${act.meeting}`,
+        ROLES[act.role % ROLES.length]!,
+        ids[act.holder % n]!.member,
+      );
       return;
     case "contribute":
       await council().ledger.contribute(JAR, act.amount);
@@ -545,6 +782,37 @@ async function playSteps(
   return steps.length;
 }
 
+/** Takes a decision with everybody present: propose, vote, then tick past the deadline so it closes. */
+async function decide(
+  decision: DecisionSpec,
+  councils: ReadonlyMap<number, Council>,
+  clock: { t: number },
+  ids: readonly Identity[],
+): Promise<number> {
+  const proposer = decision.by % ids.length;
+  clock.t += 1_000;
+  const before = new Set((await councils.get(proposer)!.state()).proposals.map((p) => p.id));
+  // A proposal left open must outlive the prefix, so that the partitions vote on it apart.
+  const closesIn = decision.settle ? decision.closesIn : 20_000 + decision.closesIn * 2;
+  const act: ActSpec = { type: "propose", method: decision.method, closesIn, effect: decision.effect };
+  await perform({ ids, group: [proposer], councils, now: clock.t }, proposer, act);
+  const closesAt = clock.t + closesIn;
+  let acts = 1;
+  for (const [m, choice] of decision.ballots.slice(0, ids.length).entries()) {
+    if (choice === null || (!decision.settle && m % 2 === 1)) continue;
+    const council = councils.get(m)!;
+    const opened = (await council.state()).proposals.find((p) => !before.has(p.id));
+    if (opened === undefined) break;
+    clock.t += Math.min(200, Math.max(0, closesAt - clock.t));
+    await council.vote(opened.id, ballotFor(opened, choice));
+    acts++;
+  }
+  if (!decision.settle) return acts;
+  clock.t = Math.max(clock.t, closesAt) + 1;
+  await councils.get(proposer)!.tick();
+  return acts + 1;
+}
+
 /**
  * Plays a history: founds the council (every member a founder who then authorises their device), creates the funds,
  * plays the common prefix on one replica, forks it per partition and plays each partition on its own replica with
@@ -580,6 +848,10 @@ export async function playHistory(spec: HistorySpec, pool: readonly Identity[], 
   acts += CASH_FUNDS.length + 3;
   await rootWatcher.refresh();
   const all = ids.map((_, i) => i);
+  for (const decision of spec.decisions) {
+    acts += await decide(decision, everyone, clock, ids);
+    if (decision.by % 2 === 0) await rootWatcher.refresh();
+  }
   acts += await playSteps(spec.prefix, all, everyone, rootWatcher, clock, ids);
   await rootWatcher.refresh();
 
@@ -674,6 +946,24 @@ function checkMandateSpends(state: CouncilState, byId: ReadonlyMap<string, Feder
     if (total > 0 && (m.allowance === null || total > m.allowance.amount))
       problems.push(`mandate ${m.id.slice(0, 8)} spent ${total} over its allowance ${JSON.stringify(m.allowance)}`);
   }
+}
+
+function checkBudgets(state: CouncilState, byId: ReadonlyMap<string, FederaRecord>, problems: string[]): void {
+  const spent = new Map<string, number>();
+  for (const e of state.ledger) {
+    const approval = e.status === "applied" ? approvalOf(byId.get(e.record)) : undefined;
+    if (approval?.kind !== "budget" || (e.type !== "expense" && e.type !== "transfer-out")) continue;
+    spent.set(approval.proposal, (spent.get(approval.proposal) ?? 0) + e.amount);
+  }
+  for (const b of state.budgets) {
+    const p = state.proposals.find((x) => x.id === b.proposal);
+    const granted = p?.effect.type === "budget" && p.status === "passed" ? p.effect.amount : undefined;
+    const used = spent.get(b.proposal) ?? 0;
+    if (granted === undefined || b.remaining !== granted - used || b.remaining < 0)
+      problems.push(`budget ${b.proposal.slice(0, 8)}: granted ${granted}, spent ${used}, remaining ${b.remaining}`);
+    spent.delete(b.proposal);
+  }
+  for (const [id, used] of spent) problems.push(`${used} spent under ${id.slice(0, 8)}, which is no budget`);
 }
 
 function checkJar(f: FundState, state: CouncilState, problems: string[]): void {
@@ -784,31 +1074,36 @@ export function invariantBreaches(state: CouncilState, records: readonly FederaR
     if (f.type === "jar") checkJar(f, state, problems);
   }
   checkMandateSpends(state, byId, problems);
+  checkBudgets(state, byId, problems);
   checkRotation(state, problems);
   checkVotes(state, records, problems);
   checkExpenses(state, problems);
   return problems;
 }
 
-/** Counts of what a derived state shows, to report how much of the model a run reached. */
-export function coverageOf(state: CouncilState): Record<string, number> {
-  const count = (f: (x: never) => boolean, list: readonly unknown[]) =>
-    list.filter(f as (x: unknown) => boolean).length;
+/** What a derived state shows of the model, as counts, to check that generated histories reach the interesting cases. */
+export function coverageOf(state: CouncilState, records: readonly FederaRecord[]): Record<string, number> {
+  const byId = new Map<string, FederaRecord>(records.map((r) => [r.id, r]));
+  const conflicts = (type: string) => state.conflicts.filter((c) => c.type === type).length;
   return {
-    passed: count((p: ProposalState) => p.status === "passed", state.proposals),
-    flipped: count((p: ProposalState) => p.history.filter((h) => h.event === "vote").length > 1, state.proposals),
+    passed: state.proposals.filter((p) => p.status === "passed").length,
+    outcomeChanged: state.proposals.filter((p) => p.history.filter((h) => h.event === "vote").length > 1).length,
     mandates: state.mandates.length,
-    recalled: count((m: Mandate) => m.recalledAt !== null, state.mandates),
-    mandateSpends: count(
-      (e: LedgerEntry) => e.status === "applied" && e.memo === "" && e.counterparty === "train fare",
-      state.ledger,
-    ),
-    held: count((e: LedgerEntry) => e.status === "held", state.ledger),
-    jarRounds: state.funds.find((f) => f.id === JAR)?.roundsClosed ?? 0,
-    splits: count((f: FundState) => f.parent !== null, state.funds),
-    lateVotes: count((c: { type: string }) => c.type === "late-vote", state.conflicts),
-    rotationViolations: count((c: { type: string }) => c.type === "rotation-violation", state.conflicts),
-    rotationConflicts: count((c: { type: string }) => c.type === "rotation-conflict", state.conflicts),
-    outOfMandate: count((c: { type: string }) => c.type === "out-of-mandate", state.conflicts),
+    recalled: state.mandates.filter((m) => m.recalledAt !== null).length,
+    mandateSpends: state.ledger.filter(
+      (e) => e.status === "applied" && approvalOf(byId.get(e.record))?.kind === "mandate",
+    ).length,
+    held: state.ledger.filter((e) => e.status === "held").length,
+    jarRounds: state.funds.reduce((n, f) => n + f.roundsClosed, 0),
+    daughters: state.funds.filter((f) => f.parent !== null).length,
+    lateVotes: conflicts("late-vote"),
+    rotationViolations: conflicts("rotation-violation"),
+    rotationConflicts: conflicts("rotation-conflict"),
+    outOfMandate: conflicts("out-of-mandate"),
+    recallTies: state.ledger.filter((e) => {
+      const approval = approvalOf(byId.get(e.record));
+      const mandate = approval?.kind === "mandate" ? state.mandates.find((m) => m.id === approval.mandate) : undefined;
+      return mandate?.recalledAt != null && compareHlc(mandate.recalledAt, e.at) === 0;
+    }).length,
   };
 }
