@@ -14,6 +14,8 @@ export type CouncilId = RecordId & { readonly __council: true };
 export type ProposalId = RecordId & { readonly __proposal: true };
 /** A mandate: the id of the proposal that issued it. */
 export type MandateId = RecordId & { readonly __mandate: true };
+/** A federation of councils: the id of its `federation.genesis` record. */
+export type FederationId = RecordId & { readonly __federation: true };
 /** A fund in a council's ledger, named by the council (for example `strike-fund`). */
 export type FundId = string & { readonly __brand: "FundId" };
 

@@ -1,6 +1,6 @@
 /**
- * Federa core: councils, ledgers and mandates as signed records in Automerge documents, and the pure, deterministic
- * derivation of everything they imply (membership, outcomes, balances, mandates, rotation).
+ * Federa core: councils, ledgers, mandates and federations as signed records in Automerge documents, and the pure,
+ * deterministic derivation of everything they imply (membership, outcomes, balances, mandates, rotation, pledges).
  *
  * @example
  * ```ts
@@ -20,6 +20,15 @@
 
 export type { Act, CouncilOptions, CouncilSources, FoundedCouncil, FoundInit, ProposeInput } from "./api/council.js";
 export { Council, foundCouncil } from "./api/council.js";
+export type {
+  CouncilStatesSource,
+  DelegateInput,
+  FederationOptions,
+  FederationProposeInput,
+  FoundedFederation,
+  FoundFederationInit,
+} from "./api/federation.js";
+export { Federation, foundFederation } from "./api/federation.js";
 export type { SpendApproval } from "./api/ledger.js";
 export { Ledger } from "./api/ledger.js";
 export { tally } from "./council/tally.js";
@@ -29,7 +38,7 @@ export { compareStates } from "./derive/compare.js";
 export type { FoldStats } from "./derive/fold.js";
 export type { Alert, Conflict, ConflictType, EntryType, LedgerEntry, OutcomeStep } from "./derive/model.js";
 export type { CouncilState, FundState, MemberState, ProposalState, RoleState } from "./derive/view.js";
-export type { CouncilDoc, FederaDoc, LedgerDoc } from "./documents/layout.js";
+export type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./documents/layout.js";
 export type { DocSource } from "./documents/source.js";
 export { PlainDocument } from "./documents/source.js";
 export type { ErrorCode } from "./errors.js";
@@ -42,6 +51,42 @@ export {
   NotFoundError,
   UnknownDocumentError,
 } from "./errors.js";
+export type {
+  AlertRow,
+  AssemblyRow,
+  AutonomyLedger,
+  AutonomyRows,
+  AutonomyTable,
+  ConvergenceRow,
+  FederationDecisionRow,
+  PledgeRow,
+} from "./federation/autonomy-ledger.js";
+export {
+  AUTONOMY_COLUMNS,
+  AUTONOMY_TABLES,
+  autonomyLedger,
+  exportAutonomyCsv,
+  exportAutonomyJson,
+} from "./federation/autonomy-ledger.js";
+export { defaultFederationCharter } from "./federation/charter.js";
+export { deriveFederation } from "./federation/derive-federation.js";
+export type {
+  CountedVote,
+  FederationConflict,
+  FederationConflictType,
+  MandatedAct,
+  ResolvedEffect,
+} from "./federation/federation-model.js";
+export { FEDERATION_POSITIONS } from "./federation/federation-proposals.js";
+export type {
+  AlertState,
+  ConvergenceState,
+  FederationProposalState,
+  FederationState,
+  MemberCouncilState,
+  PledgeState,
+} from "./federation/federation-view.js";
+export type { FederationRefusal } from "./federation/member-councils.js";
 export type { Hlc } from "./hlc.js";
 export { compareHlc } from "./hlc.js";
 export type { Identity, IdentityFile, Keypair } from "./identity.js";
@@ -56,12 +101,31 @@ export {
   publicKeyOf,
   verifySignature,
 } from "./identity.js";
-export type { CouncilId, DeviceId, FundId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "./ids.js";
+export type {
+  CouncilId,
+  DeviceId,
+  FederationId,
+  FundId,
+  MandateId,
+  MemberId,
+  ProposalId,
+  RecordId,
+  SignerId,
+} from "./ids.js";
 export type { Mandate, MandateAct, MandateRefusal } from "./mandate/mandate.js";
 export { mandateAllows } from "./mandate/mandate.js";
 export type { Exclusion, ExclusionReason } from "./records/integrity.js";
 export type { FederaRecord } from "./records/record.js";
-export type { Approval, Charter, Effect, Positions, RecordKind } from "./records/schemas.js";
+export type {
+  Approval,
+  Charter,
+  Effect,
+  FederationCharter,
+  FederationEffect,
+  FederationMethod,
+  Positions,
+  RecordKind,
+} from "./records/schemas.js";
 export { defaultCharter } from "./records/schemas.js";
 export type { VerifiedCache } from "./records/verified-cache.js";
 export { MemoryVerifiedCache } from "./records/verified-cache.js";

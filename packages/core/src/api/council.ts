@@ -32,12 +32,10 @@ import type { BodyOf, Charter, Effect, RecordKind } from "../records/schemas.js"
 import { defaultCharter, LEDGER_KINDS, parseBody } from "../records/schemas.js";
 import type { VerifiedCache } from "../records/verified-cache.js";
 import { Ledger } from "./ledger.js";
+import type { Act } from "./record-writer.js";
+import { appendSealed, SerialQueue, sealActs } from "./record-writer.js";
 
-/** One act to write: a record kind and its body. */
-export interface Act<K extends RecordKind = RecordKind> {
-  readonly kind: K;
-  readonly body: BodyOf<K>;
-}
+export type { Act } from "./record-writer.js";
 
 /** The two documents of a council. */
 export interface CouncilSources {
@@ -135,7 +133,7 @@ export class Council {
   readonly #readers = { council: new RecordReader(), ledger: new RecordReader() };
   #lastWritten: Hlc = { ms: 0, c: 0 };
   #view: CouncilState | null = null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
     this.id = id;
@@ -226,9 +224,7 @@ export class Council {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
-    return run;
+    return this.#queue.run(fn);
   }
 
   #signer(): { key: Keypair; identity: Identity } {
@@ -249,32 +245,23 @@ export class Council {
       const key = options.signer === "member" ? identity.memberKey : chosen;
       if (key === undefined) throw new NotAMemberError("this act needs the member key");
       const tip = this.#index.tip(key.id);
-      let seq = tip === null ? 0 : tip.seq + 1;
-      let prev = tip?.id ?? null;
-      // After every valid record, and after the signer's own tip (its chain's clock must go forward).
       // After the council's time (moved by members only) and after this signer's own tip: an outsider's far-future
       // clock must not drag honest writers past every deadline.
-      let at = maxHlc(maxHlc(this.#fold.state.horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
-      const sealed: { id: RecordId; bytes: Uint8Array; record: FederaRecord }[] = [];
-      for (const [i, act] of acts.entries()) {
-        const parsed = parseBody(act.kind, act.body);
-        if (!parsed.ok) throw new InvalidInputError(`invalid ${act.kind}`, parsed.issues);
-        at = nextHlc(at, this.#now());
-        const record = { kind: act.kind, council: this.id, author: identity.member, seq, prev, at, body: parsed.body };
-        const s = await sealRecord(record, key, i === acts.length - 1);
-        sealed.push(s);
-        seq++;
-        prev = s.id;
-      }
+      const after = maxHlc(maxHlc(this.#fold.state.horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
+      const { sealed, at } = await sealActs({
+        acts,
+        key,
+        author: identity.member,
+        scope: this.id,
+        tip,
+        after,
+        now: this.#now,
+      });
       this.#lastWritten = at;
       this.#index.trust(sealed.filter((_, i) => i === sealed.length - 1).map((s) => s.id));
       for (const which of ["council", "ledger"] as const) {
         const mine = sealed.filter((s) => LEDGER_KINDS.has(s.record.kind) === (which === "ledger"));
-        if (mine.length === 0) continue;
-        const source = this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>;
-        const before = A.getHeads(source.doc()!);
-        source.change((d) => putRecords(d, mine));
-        this.#readers[which].advance(before, A.getHeads(source.doc()!));
+        appendSealed(this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>, this.#readers[which], mine);
       }
       const change = await this.#index.add(sealed.map((s) => [s.id, s.bytes] as const));
       this.#apply(change.added, change.removed);

@@ -2,10 +2,15 @@
 import type { MemberId } from "../ids.js";
 import type { ExclusionReason } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
-import type { ConflictType, CouncilModel } from "./model.js";
+import type { ConflictType, CouncilModel, Rejection } from "./model.js";
 
-/** Excludes a record at the fold stage (its author or its act was not valid at its position). */
-export function reject(model: CouncilModel, record: FederaRecord, reason: ExclusionReason, detail: string): void {
+/** Excludes a record at the fold stage (its author or its act was not valid at its position); any model with logs. */
+export function reject(
+  model: { readonly logs: { readonly rejections: Rejection[] } },
+  record: FederaRecord,
+  reason: ExclusionReason,
+  detail: string,
+): void {
   model.logs.rejections.push({ id: record.id, reason, detail, signer: record.signer, seq: record.seq });
 }
 

@@ -16,12 +16,15 @@ import {
 } from "../ledger/ledger.js";
 import type { FederaRecord } from "../records/record.js";
 import type { RecordKind } from "../records/schemas.js";
+import { FEDERATION_KINDS } from "../records/schemas.js";
 import { reject } from "./context.js";
 import type { Reducer } from "./fold.js";
 import type { CouncilModel, CouncilSnapshot } from "./model.js";
 import { emptyModel, restoreModel, snapshotModel } from "./model.js";
 
-type Handlers = { [K in RecordKind]: (model: CouncilModel, r: FederaRecord<K>) => void };
+/** Federation kinds belong to a federation's document; in a council's they are refused. */
+type CouncilKind = Exclude<RecordKind, `federation.${string}`>;
+type Handlers = { [K in CouncilKind]: (model: CouncilModel, r: FederaRecord<K>) => void };
 
 const handlers: Handlers = {
   "council.genesis": applyGenesis,
@@ -94,7 +97,9 @@ function apply(model: CouncilModel, r: FederaRecord): void {
   } else if (r.kind === "member.apply" && model.charter === null) {
     return reject(model, r, "not-a-member", "no genesis precedes this record");
   }
-  (handlers[r.kind] as (m: CouncilModel, r: FederaRecord) => void)(model, r);
+  if (FEDERATION_KINDS.has(r.kind))
+    return reject(model, r, "invalid-act", "a federation record in a council's documents");
+  (handlers[r.kind as CouncilKind] as (m: CouncilModel, r: FederaRecord) => void)(model, r);
 }
 
 /** The council reducer for the incremental fold. */

@@ -147,7 +147,7 @@ export interface Alert {
   readonly detail: string;
 }
 
-interface Timer {
+export interface Timer {
   readonly ms: number;
   readonly key: string;
   readonly kind: "close-proposal" | "close-jar";
@@ -180,13 +180,18 @@ export interface CouncilModel {
 }
 
 export type Logs = CouncilModel["logs"];
-type LogLengths = { [K in keyof Logs]: number };
 
-export interface CouncilSnapshot {
-  readonly tables: Omit<CouncilModel, "logs">;
-  readonly lengths: LogLengths;
-  readonly logs: Logs;
+/** A model whose append-only logs are lists (the council's, the federation's). */
+type WithLogs = { logs: { [key: string]: unknown[] } };
+
+/** A checkpoint of a model: its tables copied, its shared logs kept with their lengths. */
+export interface ModelSnapshot<M extends WithLogs> {
+  readonly tables: Omit<M, "logs">;
+  readonly lengths: { [K in keyof M["logs"]]: number };
+  readonly logs: M["logs"];
 }
+
+export type CouncilSnapshot = ModelSnapshot<CouncilModel>;
 
 export function emptyModel(): CouncilModel {
   return {
@@ -210,20 +215,20 @@ export function emptyModel(): CouncilModel {
 }
 
 /** Copies the mutable tables; logs are shared and truncated back to their lengths on restore. */
-export function snapshotModel(model: CouncilModel): CouncilSnapshot {
+export function snapshotModel<M extends WithLogs>(model: M): ModelSnapshot<M> {
   const { logs, ...tables } = model;
-  const lengths = Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v.length])) as LogLengths;
-  return { tables: structuredClone(tables), lengths, logs };
+  const lengths = Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v.length]));
+  return { tables: structuredClone(tables), lengths, logs } as ModelSnapshot<M>;
 }
 
-export function restoreModel(snap: CouncilSnapshot): CouncilModel {
+export function restoreModel<M extends WithLogs>(snap: ModelSnapshot<M>): M {
   const logs = snap.logs;
-  for (const key of Object.keys(logs) as (keyof Logs)[]) logs[key].length = snap.lengths[key];
-  return { ...structuredClone(snap.tables), logs };
+  for (const key of Object.keys(logs) as (keyof M["logs"] & string)[]) logs[key]!.length = snap.lengths[key];
+  return { ...structuredClone(snap.tables), logs } as M;
 }
 
 /** Schedules a timer, keeping timers sorted by (ms, key). */
-export function schedule(model: CouncilModel, timer: Timer): void {
+export function schedule(model: { timers: Timer[] }, timer: Timer): void {
   let i = model.timers.length;
   while (i > 0) {
     const t = model.timers[i - 1]!;

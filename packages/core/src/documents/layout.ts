@@ -4,7 +4,7 @@
  * create the same bucket concurrently.
  */
 import type * as A from "@automerge/automerge";
-import type { CouncilId, RecordId } from "../ids.js";
+import type { CouncilId, FederationId, RecordId } from "../ids.js";
 
 export const LAYOUT_VERSION = 1;
 
@@ -25,7 +25,13 @@ export type LedgerDoc = {
   records: RecordBuckets;
 };
 
-export type FederaDoc = CouncilDoc | LedgerDoc;
+/** The federation document: the records of one federation of councils. */
+export type FederationDoc = {
+  federa: { type: "federation"; version: number; federation: string };
+  records: RecordBuckets;
+};
+
+export type FederaDoc = CouncilDoc | LedgerDoc | FederationDoc;
 
 /** The bucket of a record id. */
 export function bucketOf(id: RecordId | string): string {
@@ -46,6 +52,11 @@ export function initialCouncilDoc(council: CouncilId): CouncilDoc {
 /** The initial value of a ledger document. */
 export function initialLedgerDoc(council: CouncilId): LedgerDoc {
   return { federa: { type: "ledger", version: LAYOUT_VERSION, council }, records: emptyBuckets() };
+}
+
+/** The initial value of a federation document. */
+export function initialFederationDoc(federation: FederationId): FederationDoc {
+  return { federa: { type: "federation", version: LAYOUT_VERSION, federation }, records: emptyBuckets() };
 }
 
 /** Writes records (id and stored bytes) into a document inside a change. */

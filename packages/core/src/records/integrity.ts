@@ -5,9 +5,10 @@
 import type { Hlc } from "../hlc.js";
 import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
-import type { CouncilId, RecordId, SignerId } from "../ids.js";
+import type { CouncilId, FederationId, RecordId, SignerId } from "../ids.js";
 import type { DecodedRecord, DecodeFailure, FederaRecord } from "./record.js";
 import { decodeRecord } from "./record.js";
+import { GENESIS_KINDS } from "./schemas.js";
 import type { VerifiedCache } from "./verified-cache.js";
 
 /** Why a record is excluded from derivation. Structural reasons come from here; membership reasons from the fold. */
@@ -49,16 +50,16 @@ interface Chain {
   maxSeq: number;
 }
 
-/** Options of the index: which council it belongs to, and where verified signatures are remembered. */
+/** Options of the index: which council (or federation) it belongs to, and where verified signatures are remembered. */
 export interface IntegrityIndexInit {
-  /** Records of other councils are excluded; the genesis is the record whose id is this. */
-  readonly council: CouncilId;
+  /** Records of other councils or federations are excluded; the genesis is the record whose id is this. */
+  readonly council: CouncilId | FederationId;
   readonly verified?: VerifiedCache;
 }
 
 /** Incremental integrity checks over every record seen so far. */
 export class IntegrityIndex {
-  readonly #council: CouncilId;
+  readonly #council: CouncilId | FederationId;
   readonly #verified: VerifiedCache | undefined;
   readonly #seen = new Set<string>();
   readonly #badRecords = new Map<string, Exclusion>();
@@ -97,7 +98,7 @@ export class IntegrityIndex {
       this.#badRecords.delete(key);
       if (decoded.problem !== undefined) this.#problems.set(key, decoded.problem);
       const r = decoded.record;
-      const isGenesis = r.kind === "council.genesis";
+      const isGenesis = GENESIS_KINDS.has(r.kind);
       if (isGenesis ? r.id !== this.#council : r.council !== this.#council) {
         this.#badRecords.set(key, {
           id: key,

@@ -99,6 +99,38 @@ export const EffectSchema = v.variant("type", [
   v.object({ type: v.literal("jar-round"), jar: FundName, closesAt: Ms, remainderTo: FundName }),
 ]);
 
+/** Decision methods a federation may use: delegates state a position, so only the methods whose ballot is one choice. */
+export const FederationMethodSchema = v.picklist(["majority", "supermajority", "consent", "consensus"]);
+
+/** The rules a federation is founded with. */
+export const FederationCharterSchema = v.object({
+  /** How long after an alert a member council has to respond for the solidarity pledge to be met. */
+  pledgeWindowMs: v.pipe(Ms, v.minValue(1)),
+  /** Length of a convergence whose calling proposal names no end. */
+  convergenceMs: v.pipe(Ms, v.minValue(1)),
+  /** Defaults a federation proposal takes when it names none. */
+  method: FederationMethodSchema,
+  threshold: ThresholdSchema,
+  quorum: QuorumSchema,
+  votingWindowMs: v.pipe(Ms, v.minValue(1)),
+});
+
+/** What a passed federation proposal does. */
+export const FederationEffectSchema = v.variant("type", [
+  v.object({ type: v.literal("none") }),
+  v.object({ type: v.literal("admit-council"), council: RecordIdString }),
+  v.object({
+    type: v.literal("convergence"),
+    title: Name,
+    startsAt: Ms,
+    endsAt: v.optional(Ms),
+    /** The mandate topic delegates ratify under; default: the id of the calling proposal. */
+    topic: v.optional(Name),
+    /** The coordinated actions delegates may ratify. */
+    actions: v.pipe(v.array(Name), v.minLength(1), v.maxLength(100)),
+  }),
+]);
+
 const ApprovalSchema = v.variant("kind", [
   v.object({ kind: v.literal("petty") }),
   v.object({ kind: v.literal("budget"), proposal: RecordIdString }),
@@ -154,6 +186,36 @@ export const BodySchemas = {
   "jar.contribute": v.object({ jar: FundName, amount: Amount }),
   "jar.request": v.object({ jar: FundName, amount: Amount, purpose: Name }),
   "jar.dots": v.object({ jar: FundName, dots: v.pipe(v.record(RecordIdString, NonNegative), v.maxEntries(MAX_LIST)) }),
+  "federation.genesis": v.object({
+    name: Name,
+    charter: FederationCharterSchema,
+    councils: v.pipe(v.array(RecordIdString), v.minLength(1), v.maxLength(MAX_LIST)),
+  }),
+  "federation.proposal": v.object({
+    council: RecordIdString,
+    title: Name,
+    text: v.optional(Text),
+    topic: v.optional(Name),
+    method: v.optional(FederationMethodSchema),
+    threshold: v.optional(ThresholdSchema),
+    quorum: v.optional(QuorumSchema),
+    closesAt: v.optional(Ms),
+    effect: v.optional(FederationEffectSchema),
+  }),
+  "federation.vote": v.object({
+    proposal: RecordIdString,
+    council: RecordIdString,
+    mandate: RecordIdString,
+    position: Name,
+  }),
+  "federation.alert": v.object({ council: RecordIdString, what: v.pipe(Text, v.minLength(1)), needs: Text }),
+  "federation.response": v.object({ alert: RecordIdString, council: RecordIdString, offer: Text }),
+  "federation.ratify": v.object({
+    convergence: RecordIdString,
+    council: RecordIdString,
+    mandate: RecordIdString,
+    action: Name,
+  }),
 } as const;
 
 export type RecordKind = keyof typeof BodySchemas;
@@ -162,6 +224,9 @@ export type Charter = v.InferOutput<typeof CharterSchema>;
 export type Effect = v.InferOutput<typeof EffectSchema>;
 export type Positions = v.InferOutput<typeof PositionsSchema>;
 export type Approval = v.InferOutput<typeof ApprovalSchema>;
+export type FederationCharter = v.InferOutput<typeof FederationCharterSchema>;
+export type FederationEffect = v.InferOutput<typeof FederationEffectSchema>;
+export type FederationMethod = v.InferOutput<typeof FederationMethodSchema>;
 
 /** Kinds written to the ledger document; all others go to the council document. */
 export const LEDGER_KINDS: ReadonlySet<RecordKind> = new Set([
@@ -174,6 +239,19 @@ export const LEDGER_KINDS: ReadonlySet<RecordKind> = new Set([
   "jar.request",
   "jar.dots",
 ]);
+
+/** Kinds written to a federation document (besides `tick`, which moves any document's time). */
+export const FEDERATION_KINDS: ReadonlySet<RecordKind> = new Set([
+  "federation.genesis",
+  "federation.proposal",
+  "federation.vote",
+  "federation.alert",
+  "federation.response",
+  "federation.ratify",
+]);
+
+/** Kinds that found a document: their id is the id every other record of that document names. */
+export const GENESIS_KINDS: ReadonlySet<RecordKind> = new Set(["council.genesis", "federation.genesis"]);
 
 /** True when `kind` names a record kind this version understands. */
 export function isRecordKind(kind: unknown): kind is RecordKind {

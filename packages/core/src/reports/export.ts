@@ -174,7 +174,7 @@ export const REPORT_COLUMNS: { readonly [T in ReportTable]: readonly (keyof Repo
 };
 
 /** ISO time of a clock's milliseconds; a value beyond the range of dates stays a number, so reports never throw. */
-function iso(ms: number): string {
+export function iso(ms: number): string {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }
