@@ -3,7 +3,7 @@
  * re-evaluated whenever membership or device records change, and a stranger learns nothing (not even document ids).
  */
 import type { DocumentId, PeerId, RepoConfig } from "@automerge/automerge-repo/slim";
-import type { CouncilId, CouncilState } from "@federa/core";
+import type { CouncilId, CouncilState, FederationId } from "@federa/core";
 
 type ShareConfig = NonNullable<RepoConfig["shareConfig"]>;
 
@@ -21,6 +21,11 @@ export class AccessPolicy {
   readonly #self: string;
   readonly #trusted = new Set<string>();
   readonly #wanted = new Set<DocumentId>();
+  /** Federations held: their document and member councils (from derived state). */
+  readonly #federations = new Map<FederationId, Set<CouncilId>>();
+  readonly #federationDocs = new Map<DocumentId, FederationId>();
+  /** Peers vouched for as delegates of a federation before their councils' documents have synced here. */
+  readonly #trustedFor = new Map<FederationId, Set<string>>();
   #onChange: () => void = () => {};
 
   /** `self` is this node's own peer id (its own Repo may always hold its documents). */
@@ -49,6 +54,42 @@ export class AccessPolicy {
     return true;
   }
 
+  /** Declares a federation's document. */
+  registerFederation(federation: FederationId, document: DocumentId): void {
+    this.#federationDocs.set(document, federation);
+    if (!this.#federations.has(federation)) this.#federations.set(federation, new Set());
+  }
+
+  /** Sets a federation's member councils from its derived state; returns true when they changed. */
+  updateFederation(federation: FederationId, councils: Iterable<CouncilId>): boolean {
+    const next = new Set(councils);
+    const prev = this.#federations.get(federation);
+    if (prev !== undefined && prev.size === next.size && [...next].every((c) => prev.has(c))) return false;
+    this.#federations.set(federation, next);
+    this.#onChange();
+    return true;
+  }
+
+  /**
+   * Vouches for `peer` as a delegate's device in `federation` (from a federation invite): it may receive the
+   * federation's documents before its council's records have synced here to prove it.
+   */
+  trustFor(federation: FederationId, peer: string): void {
+    const set = this.#trustedFor.get(federation) ?? new Set();
+    if (set.has(peer)) return;
+    set.add(peer);
+    this.#trustedFor.set(federation, set);
+    this.#trusted.add(peer);
+    this.#onChange();
+  }
+
+  /** True when `peer` is a device of a member of one of the federation's councils, or vouched for in it. */
+  #inFederation(peer: string, federation: FederationId): boolean {
+    if (this.#trustedFor.get(federation)?.has(peer)) return true;
+    for (const c of this.#federations.get(federation) ?? []) if (this.#devices.get(c)?.has(peer)) return true;
+    return false;
+  }
+
   /** Marks a document this node is fetching: until its council is known, peers it knows may exchange it. */
   want(document: DocumentId): void {
     this.#wanted.add(document);
@@ -59,10 +100,21 @@ export class AccessPolicy {
     return this.#documents.get(document);
   }
 
-  /** True when `peer` may receive `document`: only devices of the document's council's members. */
+  /**
+   * True when `peer` may receive `document`: a council's documents go to its members' devices and, when the council
+   * belongs to a federation, to the devices of the other member councils' members; a federation's document goes to
+   * the devices of its member councils' members. Nobody else.
+   */
   allows(peer: string, document: DocumentId): boolean {
     if (peer === this.#self) return true;
+    const federation = this.#federationDocs.get(document);
+    if (federation !== undefined) return this.#inFederation(peer, federation);
     const council = this.#documents.get(document);
+    if (council !== undefined && !(this.#devices.get(council)?.has(peer) ?? false)) {
+      for (const [id, members] of this.#federations)
+        if (members.has(council) && this.#inFederation(peer, id)) return true;
+      return false;
+    }
     // Unknown documents are never served (no id leaks to strangers), except one this node is fetching from a known peer.
     if (council === undefined) return this.#wanted.has(document) && this.knows(peer);
     return this.#devices.get(council)?.has(peer) ?? false;

@@ -13,8 +13,18 @@ import {
 } from "@automerge/automerge-repo";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, VerifiedCache } from "@federa/core";
-import { Council, foundCouncil } from "@federa/core";
+import type {
+  CouncilDoc,
+  CouncilId,
+  FederationDoc,
+  FederationId,
+  FoundFederationInit,
+  FoundInit,
+  Identity,
+  LedgerDoc,
+  VerifiedCache,
+} from "@federa/core";
+import { Council, Federation, foundCouncil, foundFederation } from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, PeerId } from "@libp2p/interface";
@@ -45,6 +55,12 @@ export interface HeldCouncil {
   readonly ledgerHandle: DocHandle<LedgerDoc>;
 }
 
+/** A federation this node holds: the derived federation and its DocHandle. */
+export interface HeldFederation {
+  readonly federation: Federation;
+  readonly handle: DocHandle<FederationDoc>;
+}
+
 /** A running node. */
 export class FederaNode {
   readonly libp2p: Libp2p;
@@ -53,6 +69,7 @@ export class FederaNode {
   readonly identity: Identity;
   readonly #init: FederaNodeInit;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
+  readonly #federations = new Map<FederationId, HeldFederation & { refresh: () => void }>();
   readonly #pending = new Set<Promise<unknown>>();
 
   private constructor(libp2p: Libp2p, repo: Repo, access: AccessPolicy, init: FederaNodeInit) {
@@ -173,22 +190,119 @@ export class FederaNode {
     this.#councils.set(council.id, held);
     this.access.register(council.id, [councilHandle.documentId, ledgerHandle.documentId] as DocumentId[]);
     this.access.update(council.id, council.current());
+    const refresh = this.#debounced(async () => {
+      await council.refresh();
+      this.access.update(council.id, council.current());
+      // Federations judge delegates' votes by their councils' states.
+      for (const f of this.#federations.values()) f.refresh();
+    });
+    councilHandle.on("change", refresh);
+    ledgerHandle.on("change", refresh);
+    return held;
+  }
+
+  /** A refresh that runs once per burst of change events, tracked so `stop` can wait for it. */
+  #debounced(fn: () => Promise<void>): () => void {
     let scheduled = false;
-    const refresh = () => {
+    return () => {
       if (scheduled) return;
       scheduled = true;
       const run = (async () => {
         await Promise.resolve();
         scheduled = false;
-        await council.refresh();
-        this.access.update(council.id, council.current());
+        await fn();
       })().catch(() => {});
       this.#pending.add(run);
       void run.finally(() => this.#pending.delete(run));
     };
-    councilHandle.on("change", refresh);
-    ledgerHandle.on("change", refresh);
+  }
+
+  /** Federations held, by id. */
+  federations(): HeldFederation[] {
+    return [...this.#federations.values()].map(({ federation, handle }) => ({ federation, handle }));
+  }
+
+  /**
+   * Founds a federation of councils this node holds (and others named by URL): the founder must be a member of one
+   * of them. Its document records where each member council's documents are.
+   */
+  async foundFederation(init: {
+    name: string;
+    councils: readonly CouncilId[];
+    urls?: Readonly<Record<string, string>>;
+    charter?: FoundFederationInit["charter"];
+  }): Promise<HeldFederation> {
+    const founded = await foundFederation(this.identity, {
+      name: init.name,
+      councils: init.councils,
+      ...(init.charter ? { charter: init.charter } : {}),
+      ...(this.#init.now ? { now: this.#init.now } : {}),
+    });
+    const handle = this.repo.import<FederationDoc>(A.save(founded.federation));
+    const urls: Record<string, string> = { ...(init.urls ?? {}) };
+    for (const id of init.councils) {
+      const held = this.#councils.get(id);
+      if (held) urls[id] = held.councilHandle.url;
+    }
+    handle.change((d) => {
+      d.federa.councils = urls;
+    });
+    return this.#holdFederation(handle);
+  }
+
+  /**
+   * Opens a federation, fetching it and its member councils' documents from peers that may share them (devices of
+   * member councils, or peers vouched for with `trustFor`).
+   */
+  async openFederation(
+    url: AutomergeUrl,
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<HeldFederation> {
+    const signal = AbortSignal.any([
+      options.signal ?? new AbortController().signal,
+      AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    ]);
+    const handle = await this.#find<FederationDoc>(url, signal);
+    const existing = this.#federations.get(handle.doc().federa.federation as FederationId);
+    if (existing) return { federation: existing.federation, handle: existing.handle };
+    const held = await this.#holdFederation(handle);
+    for (const [id, councilUrl] of Object.entries(handle.doc().federa.councils ?? {})) {
+      if (!this.#councils.has(id as CouncilId))
+        await this.openCouncil(councilUrl as AutomergeUrl, { signal }).catch(() => {});
+    }
+    held.federation.refresh().catch(() => {});
     return held;
+  }
+
+  /** Vouches for a delegate's device in a federation before its council has synced here (see `AccessPolicy.trustFor`). */
+  trustFor(federation: FederationId, peer: string): void {
+    this.access.trustFor(federation, peer);
+  }
+
+  async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {
+    const states = () => new Map(this.councils().map((h) => [h.council.id, h.council.current()] as const));
+    const federation = await Federation.open(handle, {
+      councils: states,
+      identity: this.identity,
+      ...(this.#init.verified ? { verified: this.#init.verified } : {}),
+      ...(this.#init.now ? { now: this.#init.now } : {}),
+    });
+    const id = handle.doc().federa.federation as FederationId;
+    this.access.registerFederation(id, handle.documentId);
+    const update = async () => {
+      await federation.refresh();
+      const state = federation.current();
+      const members = new Set<CouncilId>(state.councils.map((c) => c.id));
+      // Before the genesis is derived the founding list in the document stands in, so the bootstrap can proceed.
+      for (const c of Object.keys(handle.doc().federa.councils ?? {}))
+        if (state.councils.length === 0) members.add(c as CouncilId);
+      this.access.updateFederation(id, members);
+    };
+    const refresh = this.#debounced(update);
+    await update();
+    handle.on("change", refresh);
+    this.#federations.set(id, { federation, handle, refresh });
+    return { federation, handle };
   }
 
   #dialDiscovered(max: number): void {
@@ -204,7 +318,10 @@ export class FederaNode {
   async stop(): Promise<void> {
     await Promise.allSettled([...this.#pending]);
     // Handles still waiting for a document nobody served cannot be flushed; the documents this node holds can.
-    const held = this.councils().flatMap((c) => [c.councilHandle.documentId, c.ledgerHandle.documentId]);
+    const held = [
+      ...this.councils().flatMap((c) => [c.councilHandle.documentId, c.ledgerHandle.documentId]),
+      ...this.federations().map((f) => f.handle.documentId),
+    ];
     await this.repo.flush(held).catch(() => {});
     await this.repo.shutdown().catch(() => {});
     await this.libp2p.stop();

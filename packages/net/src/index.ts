@@ -49,8 +49,13 @@ export {
   PeerRefusedError,
   TruncatedFrameError,
 } from "./errors.js";
-export type { FederaNodeInit, HeldCouncil } from "./federa-node.js";
+export type { FederaNodeInit, HeldCouncil, HeldFederation } from "./federa-node.js";
 export { createNode, FederaNode } from "./federa-node.js";
 export type { Hello, ProtocolVersion } from "./frames.js";
-export type { Libp2pNetworkAdapterEvents, Libp2pNetworkAdapterInit, PeerRejectedPayload } from "./libp2p-adapter.js";
+export type {
+  Libp2pNetworkAdapterEvents,
+  Libp2pNetworkAdapterInit,
+  Libp2pTraffic,
+  PeerRejectedPayload,
+} from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";

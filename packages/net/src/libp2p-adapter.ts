@@ -26,7 +26,15 @@ import {
   PeerRefusedError,
 } from "./errors.js";
 import type { Hello } from "./frames.js";
-import { decodeHello, decodeMessage, encodeFrame, encodeHello, encodeMessage, FrameDecoder } from "./frames.js";
+import {
+  decodeHello,
+  decodeMessage,
+  encodeFrame,
+  encodeHello,
+  encodeMessage,
+  FrameDecoder,
+  varintLength,
+} from "./frames.js";
 
 /** Options of a {@link Libp2pNetworkAdapter}; everything but `libp2p` has a default in constants.ts. */
 export interface Libp2pNetworkAdapterInit {
@@ -68,6 +76,14 @@ export interface Libp2pNetworkAdapterEvents {
 }
 
 type AdapterState = "idle" | "connected" | "disconnected" | "closed";
+
+/** Frames and bytes (length prefixes included) the adapter wrote and read on all its sync streams, hellos included. */
+export interface Libp2pTraffic {
+  framesSent: number;
+  bytesSent: number;
+  framesReceived: number;
+  bytesReceived: number;
+}
 
 /** The automerge-repo peer id of a libp2p peer: its peer id string. */
 export function repoPeerId(peerId: Libp2pPeerId): PeerId {
@@ -155,6 +171,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   override readonly peerId: PeerId;
   /** The adapter's own events; automerge-repo's are emitted on the adapter itself. */
   readonly events = new EventEmitter<Libp2pNetworkAdapterEvents>();
+  /** Running totals of what went over the sync streams (a few additions per frame). */
+  readonly traffic: Libp2pTraffic = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
   readonly #libp2p: Libp2p;
   readonly #log: Logger;
   readonly #allowPeer: (peerId: PeerId) => boolean | Promise<boolean>;
@@ -254,7 +272,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       );
       return;
     }
-    session.write(encodeFrame(payload, limit));
+    this.#write(session, encodeFrame(payload, limit));
+  }
+
+  #write(session: SyncSession, frame: Uint8ArrayList): void {
+    this.traffic.framesSent++;
+    this.traffic.bytesSent += frame.byteLength;
+    session.write(frame);
   }
 
   /** Called by the Repo: closes every sync stream (peers see them go) and refuses new ones until `connect`. */
@@ -417,7 +441,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       peerMetadata: this.peerMetadata ?? {},
       maxFrameSize: this.#maxFrameSize,
     };
-    session.write(encodeFrame(encodeHello(hello), this.#maxFrameSize));
+    this.#write(session, encodeFrame(encodeHello(hello), this.#maxFrameSize));
     session.helloSent = true;
     this.#announce(session);
   }
@@ -435,6 +459,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.ended) return;
     try {
       for (const frame of session.decoder.push(data)) {
+        this.traffic.framesReceived++;
+        this.traffic.bytesReceived += frame.byteLength + varintLength(frame.byteLength);
         this.#onFrame(session, frame);
         if (session.ended) return;
       }

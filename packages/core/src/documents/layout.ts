@@ -27,7 +27,8 @@ export type LedgerDoc = {
 
 /** The federation document: the records of one federation of councils. */
 export type FederationDoc = {
-  federa: { type: "federation"; version: number; federation: string };
+  /** `councils` maps member council ids to their council document URLs: where to fetch them (a hint, not derived). */
+  federa: { type: "federation"; version: number; federation: string; councils?: { [council: string]: string } };
   records: RecordBuckets;
 };
 
