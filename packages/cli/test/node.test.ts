@@ -1,73 +1,19 @@
 /** `federa node` as a separate process: its address line, acting through it, applications over libp2p, clean exit. */
-import { type ChildProcess, spawn } from "node:child_process";
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CouncilSummary } from "../src/index.js";
-import { federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
+import { federaJson, federaOk, tempDir } from "./support/cli.js";
+import { killNodes, type StatusJson as Status, startNode, stopNode as stop } from "./support/node-process.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   tmp = await tempDir();
 });
 afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
+  await killNodes();
   await tmp.remove();
 });
-
-interface RunningNode {
-  readonly child: ChildProcess;
-  readonly peerId: string;
-  readonly addresses: string[];
-  readonly exited: Promise<number | null>;
-  stderr(): string;
-}
-
-/** Starts `federa node` on loopback and resolves once it has printed its address line. */
-function startNode(dir: string): Promise<RunningNode> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      join(ROOT, "packages/cli/src/main.ts"),
-      "node",
-      "--dir",
-      dir,
-      "--listen",
-      "/ip4/127.0.0.1/tcp/0",
-      "--no-mdns",
-      "--json",
-    ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.add(child);
-  let stdout = "";
-  let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const nl = stdout.indexOf("\n");
-      if (nl < 0) return;
-      const first = JSON.parse(stdout.slice(0, nl)) as { peerId: string; addresses: string[] };
-      resolve({ child, ...first, exited, stderr: () => stderr });
-    });
-    void exited.then((code) => reject(new Error(`federa node exited ${code} before its address line: ${stderr}`)));
-  });
-}
-
-async function stop(node: RunningNode): Promise<number | null> {
-  node.child.kill("SIGTERM");
-  const code = await node.exited;
-  children.delete(node.child);
-  return code;
-}
 
 async function gone(path: string): Promise<boolean> {
   try {
@@ -76,11 +22,6 @@ async function gone(path: string): Promise<boolean> {
   } catch {
     return true;
   }
-}
-
-interface Status {
-  node: { running: boolean; peerId?: string; addresses?: string[] };
-  councils: CouncilSummary[];
 }
 
 describe("federa node", { timeout: 180_000 }, () => {

@@ -1,0 +1,130 @@
+/**
+ * Long-running test processes (`federa node`, helper scripts): start them, wait for a node's address line, stop or
+ * kill them, and kill every one left whatever happened.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import type { CouncilSummary } from "../../src/index.js";
+import { type Ran, ROOT } from "./cli.js";
+
+const MAIN = join(ROOT, "packages/cli/src/main.ts");
+
+/** Every process started and not yet seen to exit: `killNodes` ends them, whatever a test left. */
+const running = new Set<ChildProcess>();
+
+/** A `federa node` process that has printed its address line. */
+export interface RunningNode {
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly peerId: string;
+  readonly addresses: string[];
+  /** Resolves with the exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
+  /** Everything the node has written to stderr so far. */
+  stderr(): string;
+}
+
+/** How to start a node; every node listens on loopback only. */
+export interface NodeStart {
+  readonly bootstrap?: readonly string[];
+  /** mDNS discovery; off unless asked (a test must not multicast out of the machine's own interfaces). */
+  readonly mdns?: boolean;
+  /** Runs the node inside this network namespace (`ip netns exec`). */
+  readonly netns?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The JSON `federa status --json` prints (the parts tests read). */
+export interface StatusJson {
+  readonly member: string;
+  readonly device: string;
+  readonly node: { running: boolean; peerId?: string; addresses?: string[]; peers?: string[] };
+  readonly peers: string[];
+  readonly councils: CouncilSummary[];
+}
+
+/** Starts `federa node` on `dir` and resolves once it has printed its address line. */
+export function startNode(dir: string, options: NodeStart = {}): Promise<RunningNode> {
+  const args = ["--import", "tsx", MAIN, "node", "--dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--json"];
+  if (!options.mdns) args.push("--no-mdns");
+  for (const address of options.bootstrap ?? []) args.push("--bootstrap", address);
+  const [command, argv] =
+    options.netns === undefined
+      ? [process.execPath, args]
+      : ["ip", ["netns", "exec", options.netns, process.execPath, ...args]];
+  // The caller's own settings must not leak in: the node's directory and clock are the test's.
+  const { FEDERA_DIR: _dir, FEDERA_CLOCK_OFFSET_MS: _offset, DEBUG: _debug, ...inherited } = process.env;
+  const child = spawn(command, argv, {
+    cwd: ROOT,
+    env: { ...inherited, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      const nl = stdout.indexOf("\n");
+      if (nl < 0) return;
+      const first = JSON.parse(stdout.slice(0, nl)) as { peerId: string; addresses: string[] };
+      resolve({ dir, child, ...first, exited, stderr: () => stderr });
+    });
+    void exited.then((code) => reject(new Error(`federa node exited ${code} before its address line: ${stderr}`)));
+  });
+}
+
+/** Sends `signal` (SIGTERM: a clean stop) and resolves with the exit code. */
+export async function stopNode(node: RunningNode, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill(signal);
+  return node.exited;
+}
+
+/** Runs a TypeScript file with the repository's Node and tsx, tracked like the nodes; resolves when it exits. */
+export function runScript(script: string, args: readonly string[]): Promise<Ran> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** SIGKILLs every process still running and waits until each has exited. */
+export async function killNodes(): Promise<void> {
+  const left = [...running];
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
