@@ -3,14 +3,15 @@
  * writes its raw results to `bench-results/NAME.json`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, platform, release } from "node:os";
+import { cpus, loadavg, platform, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Machine } from "../packages/core/bench/core-bench.js";
 
 interface Bench {
   readonly summary: string;
-  run(args: readonly string[], machine: Machine): Promise<{ report: string; results: unknown }>;
+  /** Runs the benchmark; `machine` is read once it has finished (its load average included). */
+  run(args: readonly string[], machine: () => Machine): Promise<{ report: string; results: unknown }>;
 }
 
 const benches: Record<string, Bench> = {
@@ -19,14 +20,30 @@ const benches: Record<string, Bench> = {
     async run(args, machine) {
       const { formatCoreReport, runCoreBench } = await import("../packages/core/bench/core-bench.js");
       const results = await runCoreBench(args);
-      return { report: formatCoreReport(results, machine), results };
+      return { report: formatCoreReport(results, machine()), results };
+    },
+  },
+  net: {
+    summary: "N node processes on loopback heal a partition: Federa's mesh against the automerge-repo WebSocket hub",
+    async run(args, machine) {
+      const { formatNetReport, runNetBench } = await import("../packages/net/bench/net-bench.js");
+      const results = await runNetBench(args);
+      return { report: formatNetReport(results, machine()), results };
     },
   },
 };
 
 function usage(): string {
   const names = Object.entries(benches).map(([name, b]) => `  ${name.padEnd(6)} ${b.summary}`);
-  return ["usage: ./dev bench NAME [OPTIONS]", "", "benchmarks:", ...names, "", "core options: --quick, --naive-budget=SECONDS, --naive-n=N"].join("\n");
+  return [
+    "usage: ./dev bench NAME [OPTIONS]",
+    "",
+    "benchmarks:",
+    ...names,
+    "",
+    "core options: --quick, --naive-budget=SECONDS, --naive-n=N",
+    "net options: --quick, --sizes=NxK,..., --no-hub, --hub-cap=SECONDS, --federa-cap=SECONDS",
+  ].join("\n");
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -37,19 +54,24 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const cpu = cpus();
-  const machine: Machine = {
+  const loadBefore = loadavg()[0]!.toFixed(2);
+  const facts = {
     cpu: cpu[0]?.model.trim() ?? "unknown CPU",
     cores: cpu.length,
     node: process.versions.node,
     platform: `${platform()} ${release()}`,
     date: new Date().toISOString().slice(0, 10),
   };
+  const machine = (): Machine => ({
+    ...facts,
+    load: `${loadBefore} at the start, ${loadavg()[0]!.toFixed(2)} at the end`,
+  });
   const { report, results } = await bench.run(args, machine);
   console.log(`\n${report}`);
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   const out = join(root, "bench-results", `${name}.json`);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine, args, results }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ machine: machine(), args, results }, null, 2)}\n`);
   console.log(`\nRaw results: ${out}`);
   return 0;
 }

@@ -11,7 +11,9 @@ import {
   type BenchCouncil,
   foundBenchCouncil,
   loadToState,
+  meanStoredRecord,
   median,
+  quantile,
   saveBoth,
   steppingClock,
   writeOne,
@@ -26,6 +28,8 @@ export interface Machine {
   readonly node: string;
   readonly platform: string;
   readonly date: string;
+  /** One-minute load averages at the start and the end of the run (other work on the machine skews times). */
+  readonly load: string;
 }
 
 /** What was measured for one system at one size. */
@@ -36,12 +40,18 @@ export interface Point {
   /** Time the other simulated devices spent reading those records before their own writes (not in `writeMs`). */
   readonly catchupMs?: number;
   readonly bytes: number;
+  /** Federa only: mean length of one stored ledger record (flag, signature when signed, canonical payload). */
+  readonly storedRecordBytes?: number;
   /** Median time from saved bytes to derived state; for Federa without a verified cache. */
   loadMs?: number;
   /** Federa only: the same with the device's verified cache. */
   loadWarmMs?: number;
-  /** Median cost of one more record at n. */
+  /** Median cost of one more record at n, on the documents loaded from bytes. */
   appendMs?: number;
+  /** 90th percentile of the same. */
+  appendP90Ms?: number;
+  /** Median of the last 50 single-record writes of the writing run (documents in memory all along). */
+  inSessionMs?: number;
   append?: AppendCost;
 }
 
@@ -50,10 +60,12 @@ export interface CoreBenchResult {
   readonly sizes: { small: number; large: number; full: number; batch: number; appendSamples: number };
   readonly cast: { members: number; devices: number; setupRecords: number };
   readonly naivePick: {
+    /** Seconds of writing allowed beyond `small`. */
     readonly budgetS: number;
     readonly forced: boolean;
     /** Per-change cost fitted on the first `small` records: a + b * records already in the document (ms). */
     readonly fit: { a: number; b: number };
+    /** Predicted and actual seconds of writing from `small` to `large`. */
     readonly predictedS: number;
     readonly actualS: number;
   };
@@ -94,7 +106,9 @@ function logger(): (line: string) => void {
   const start = performance.now();
   return (line) => {
     const heap = Math.round(process.memoryUsage().heapUsed / 1e6);
-    console.log(`[${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s, heap ${String(heap).padStart(4)} MB] ${line}`);
+    console.log(
+      `[${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s, heap ${String(heap).padStart(4)} MB] ${line}`,
+    );
   };
 }
 
@@ -109,7 +123,7 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   const full = 100_000 * scale;
   const batch = 1_000 * scale;
   const appendSamples = 50;
-  const candidates = [15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 75_000, 100_000].map((n) => n * scale);
+  const candidates = [12_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 75_000, 100_000].map((n) => n * scale);
 
   log(`workload: ${MEMBERS} members, ${MEMBERS + SECOND_DEVICES} devices, ${fmtN(full)} ledger payloads`);
   const cast = await makeCast(MEMBERS, SECOND_DEVICES);
@@ -118,63 +132,92 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   // 1. Naive: to `small`, then on to the largest size predicted to fit the budget.
   log(`naive: one structured map entry per record, one change per record, up to ${fmtN(small)} first`);
   const naive = new NaiveWriter();
-  const naivePoints: Point[] = [];
-  const naiveBytes = new Map<number, Uint8Array>();
-  const fitPoints: [number, number][] = [];
+  const saved = new Map<number, { point: Point; bytes: Uint8Array }>();
+  const cumulative: [number, number][] = [];
+  const recent: number[] = [];
   let writeMs = 0;
-  let chunkMs = 0;
   let large = small;
   let target = small;
   let step = small / 10;
   let fit = { a: 0, b: 0 };
   let predictedS = 0;
+  let smallMs = 0;
   for (let i = 0; i < target; i++) {
     const dt = naive.write(naiveRecord(stream[i]!, cast));
     writeMs += dt;
-    chunkMs += dt;
+    recent.push(dt);
+    if (recent.length > appendSamples) recent.shift();
     const n = i + 1;
-    if (n <= small && n % step === 0) {
-      fitPoints.push([n - step / 2, chunkMs / step]);
-      chunkMs = 0;
+    if (n <= small && n % step === 0) cumulative.push([n, writeMs]);
+    if (n % step === 0) {
+      log(
+        `naive: ${fmtN(n)} / ${fmtN(target)} records, ${(writeMs / 1000).toFixed(1)} s writing, last change ${fmtMs(dt)}`,
+      );
     }
-    if (n % step === 0)
-      log(`naive: ${fmtN(n)} / ${fmtN(target)} records, ${(writeMs / 1000).toFixed(1)} s writing, last ${(dt).toFixed(2)} ms/change`);
     if (n === small) {
-      fit = fitLine(fitPoints);
-      const predict = (N: number) => writeMs + fit.a * (N - small) + (fit.b * (N * N - small * small)) / 2;
+      smallMs = writeMs;
+      fit = fitGrowth(cumulative);
+      // The budget is for the writing beyond `small`, predicted from the growth measured up to it.
+      const predict = (N: number) => fit.a * (N - small) + (fit.b * (N * N - small * small)) / 2;
       if (options.naiveN !== null) large = Math.max(small, options.naiveN);
       else for (const c of candidates) if (predict(c) <= options.naiveBudgetS * 1000) large = c;
       predictedS = predict(large) / 1000;
       log(
-        `naive: per change ${fit.a.toFixed(3)} ms + ${(fit.b * 1000).toFixed(3)} ms per 1,000 records held; ` +
-          `larger size ${fmtN(large)} (predicted ${predictedS.toFixed(0)} s of writing, budget ${options.naiveBudgetS} s` +
+        `naive: a change costs ${fmtMs(fit.a)} + ${fmtMs(fit.b * 1000)} per 1,000 records held; larger size ` +
+          `${fmtN(large)} (predicted ${predictedS.toFixed(0)} s more writing, budget ${options.naiveBudgetS} s` +
           `${options.naiveN !== null ? ", forced" : ""})`,
       );
       target = large;
       step = Math.max(1, (large - small) / 10);
     }
-    if (n === small || n === large) {
+    if (n === small || n === large || (n > small && candidates.includes(n))) {
       const bytes = naive.save();
-      naiveBytes.set(n, bytes);
-      naivePoints.push({ n, writeMs, bytes: bytes.length });
+      saved.set(n, { point: { n, writeMs, bytes: bytes.length, inSessionMs: median(recent) }, bytes });
       log(`naive: saved at ${fmtN(n)}: ${fmtBytes(bytes.length)}`);
     }
+    if (n > small && n < target && options.naiveN === null && writeMs - smallMs > 1.5 * options.naiveBudgetS * 1000) {
+      // Slower than predicted (a busy machine): stop at the last size saved rather than overrun the budget.
+      large = Math.max(...saved.keys());
+      log(`naive: writing passed 1.5 times the budget; stopping, larger size is ${fmtN(large)}`);
+      break;
+    }
   }
-  const naiveActualS = writeMs / 1000;
+  const naiveActualS = (saved.get(large)!.point.writeMs - saved.get(small)!.point.writeMs) / 1000;
+  const naiveRuns = unique([small, large]).map((n) => saved.get(n)!);
 
   // 2. Federa, one signed record per change, through the ledger API.
-  const sizesEach = unique([small, large]);
+  // Every device holds every record in memory here, so the one-per-change run stops at 50,000 at most.
+  const sizesEach = unique([small, large]).filter((n) => n === small || n <= 50_000 * scale);
   log(`federa: one signed record per change (council.ledger.*), to ${sizesEach.map(fmtN).join(" and ")}`);
-  const each = await federaRun(cast, stream, sizesEach, 1, log, "federa one-per-change");
+  const each = await federaRun(cast, stream, {
+    sizes: sizesEach,
+    perChange: 1,
+    device: (n) => stream[n]!.writer,
+    live: cast.writers.length,
+    log,
+    label: "federa one-per-change",
+  });
 
   // 3. Federa, batched: `council.write` with `batch` acts per change, only the last signed.
   const sizesBatched = unique([small, large, full]);
   log(`federa: ${fmtN(batch)} acts per change (council.write), to ${sizesBatched.map(fmtN).join(", ")}`);
-  const batched = await federaRun(cast, stream, sizesBatched, batch, log, "federa batched");
+  // Five groups of five devices take turns batch by batch, one group per fifth of the run (fewer live replicas).
+  const perGroup = full / batch / 5;
+  const batched = await federaRun(cast, stream, {
+    sizes: sizesBatched,
+    perChange: batch,
+    device: (n) => {
+      const b = n / batch;
+      return (5 * Math.floor(b / perGroup) + (b % 5)) % cast.writers.length;
+    },
+    live: 5,
+    log,
+    label: "federa batched",
+  });
 
   // 4. Loading to derived state, and one append at N.
-  for (const p of naivePoints) {
-    const bytes = naiveBytes.get(p.n)!;
+  naiveDerive(NaiveWriter.load(naiveRuns[0]!.bytes).doc);
+  for (const { point: p, bytes } of naiveRuns) {
     const times: number[] = [];
     for (let r = 0; r < 3; r++) {
       const s = performance.now();
@@ -186,17 +229,20 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
     p.loadMs = median(times);
     const writer = NaiveWriter.load(bytes);
     const appends: number[] = [];
-    for (let i = 0; i < appendSamples + 5; i++) {
+    for (let i = 0; i < appendSamples + 20; i++) {
       const dt = writer.write(naiveRecord(stream[i]!, cast));
-      if (i >= 5) appends.push(dt);
+      if (i >= 20) appends.push(dt);
     }
     p.appendMs = median(appends);
+    p.appendP90Ms = quantile(appends, 0.9);
     log(`naive at ${fmtN(p.n)}: load to derived state ${fmtMs(p.loadMs)}, append ${fmtMs(p.appendMs)}`);
   }
   for (const [label, run] of [
     ["one-per-change", each],
     ["batched", batched],
   ] as const) {
+    const first = run.points[0]!;
+    await loadToState(first.bytes, first.records);
     for (const { point, bytes, records } of run.points) {
       const cold: number[] = [];
       const warm: number[] = [];
@@ -211,6 +257,7 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
       point.loadWarmMs = median(warm);
       point.append = await appendCost(bytes, records, cache!, cast, appendSamples);
       point.appendMs = point.append.totalMs;
+      point.appendP90Ms = point.append.totalP90Ms;
       log(
         `federa ${label} at ${fmtN(point.n)}: load cold ${fmtMs(point.loadMs)}, warm ${fmtMs(point.loadWarmMs)}, ` +
           `append ${fmtMs(point.appendMs)} (fold only ${fmtMs(point.append.foldMs)})`,
@@ -221,8 +268,14 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   return {
     sizes: { small, large, full, batch, appendSamples },
     cast: { members: MEMBERS, devices: MEMBERS + SECOND_DEVICES, setupRecords: each.setupRecords },
-    naivePick: { budgetS: options.naiveBudgetS, forced: options.naiveN !== null, fit, predictedS, actualS: naiveActualS },
-    naive: naivePoints,
+    naivePick: {
+      budgetS: options.naiveBudgetS,
+      forced: options.naiveN !== null,
+      fit,
+      predictedS,
+      actualS: naiveActualS,
+    },
+    naive: naiveRuns.map((r) => r.point),
     each: each.points.map((p) => p.point),
     batched: batched.points.map((p) => p.point),
     totalS: (performance.now() - t0) / 1000,
@@ -234,56 +287,72 @@ interface Run {
   readonly points: { point: Point; bytes: { council: Uint8Array; ledger: Uint8Array }; records: number }[];
 }
 
+interface RunPlan {
+  /** Sizes at which the documents are saved; the run ends at the largest. */
+  readonly sizes: readonly number[];
+  readonly perChange: number;
+  /** The writing device of the change that starts at record `n`. */
+  readonly device: (n: number) => number;
+  /** How many devices stay open at once (the least recently used is closed, and reopened when its turn comes). */
+  readonly live: number;
+  readonly log: (line: string) => void;
+  readonly label: string;
+}
+
 /**
- * Writes the stream through Federa to the largest of `sizes`, `perChange` records per change, saving the documents
- * at each size. Before each timed write the writing device reads what the others wrote (untimed catch-up).
+ * Writes the stream through Federa, `perChange` records per change, saving the documents at each size. Before each
+ * timed write the writing device reads what the others wrote (the untimed catch-up).
  */
-async function federaRun(
-  cast: Cast,
-  stream: readonly Payload[],
-  sizes: readonly number[],
-  perChange: number,
-  log: (line: string) => void,
-  label: string,
-): Promise<Run> {
+async function federaRun(cast: Cast, stream: readonly Payload[], plan: RunPlan): Promise<Run> {
   const bench: BenchCouncil = await foundBenchCouncil(cast, steppingClock(START_MS - 3_600_000));
-  const end = Math.max(...sizes);
+  const open = new Map<number, Council>();
+  const end = Math.max(...plan.sizes);
   const step = end / 10;
   const points: Run["points"] = [];
+  const recent: number[] = [];
   let writeMs = 0;
   let catchupMs = 0;
   let n = 0;
-  for (let b = 0; n < end; b++) {
-    let council: Council;
-    let write: () => Promise<unknown>;
-    if (perChange === 1) {
-      const p = stream[n]!;
-      council = bench.writers[p.writer]!;
-      write = () => writeOne(council, p, cast);
-    } else {
-      // One device per batch, cycling through every device (7 is prime to the device count).
-      const w = (b * 7) % cast.writers.length;
-      council = bench.writers[w]!;
-      const member = cast.writers[w]!.member;
-      const acts = stream.slice(n, n + perChange).map((p) => actOf(p, member, cast));
-      write = () => council.write(acts);
-    }
+  while (n < end) {
     const c0 = performance.now();
+    const w = plan.device(n);
+    let council = open.get(w);
+    if (council === undefined) {
+      council = await bench.open(w);
+      if (open.size >= plan.live) open.delete(open.keys().next().value!);
+    }
+    open.delete(w);
+    open.set(w, council);
     await council.refresh();
+    let write: Promise<unknown>;
     const w0 = performance.now();
-    await write();
+    if (plan.perChange === 1) write = writeOne(council, stream[n]!, cast);
+    else {
+      const member = cast.writers[w]!.member;
+      write = council.write(stream.slice(n, n + plan.perChange).map((p) => actOf(p, member, cast)));
+    }
+    await write;
     const w1 = performance.now();
     catchupMs += w0 - c0;
     writeMs += w1 - w0;
+    recent.push(w1 - w0);
+    if (recent.length > 50) recent.shift();
     const before = n;
-    n += perChange;
-    if (Math.floor(n / step) > Math.floor(before / step))
-      log(`${label}: ${fmtN(n)} / ${fmtN(end)} records, ${(writeMs / 1000).toFixed(1)} s writing, last change ${fmtMs(w1 - w0)}`);
-    if (sizes.includes(n)) {
+    n += plan.perChange;
+    if (Math.floor(n / step) > Math.floor(before / step)) {
+      plan.log(
+        `${plan.label}: ${fmtN(n)} / ${fmtN(end)} records, ${(writeMs / 1000).toFixed(1)} s writing, ` +
+          `${(catchupMs / 1000).toFixed(1)} s catching up, last change ${fmtMs(w1 - w0)}`,
+      );
+    }
+    if (plan.sizes.includes(n)) {
       const bytes = saveBoth(bench.sources);
       const size = bytes.council.length + bytes.ledger.length;
-      points.push({ point: { n, writeMs, catchupMs, bytes: size }, bytes, records: n + bench.setupRecords });
-      log(`${label}: saved at ${fmtN(n)}: ${fmtBytes(size)} (council ${fmtBytes(bytes.council.length)})`);
+      const stored = meanStoredRecord(bench.sources.ledger);
+      const point: Point = { n, writeMs, catchupMs, bytes: size, storedRecordBytes: stored };
+      if (plan.perChange === 1) point.inSessionMs = median(recent);
+      points.push({ point, bytes, records: n + bench.setupRecords });
+      plan.log(`${plan.label}: saved at ${fmtN(n)}: ${fmtBytes(size)} (council ${fmtBytes(bytes.council.length)})`);
     }
   }
   return { setupRecords: bench.setupRecords, points };
@@ -293,19 +362,35 @@ function unique(sizes: number[]): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-/** Least-squares line through (x, y) points. */
-function fitLine(points: readonly [number, number][]): { a: number; b: number } {
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (const [x, y] of points) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
+/**
+ * Fits the total writing time T(n) = a n + b n^2 / 2 (a change costs a + b n when n records are held) to cumulative
+ * points by least squares, with a and b kept non-negative.
+ */
+function fitGrowth(points: readonly [number, number][]): { a: number; b: number } {
+  let s11 = 0;
+  let s12 = 0;
+  let s22 = 0;
+  let s1t = 0;
+  let s2t = 0;
+  for (const [n, t] of points) {
+    const x2 = (n * n) / 2;
+    s11 += n * n;
+    s12 += n * x2;
+    s22 += x2 * x2;
+    s1t += n * t;
+    s2t += x2 * t;
   }
-  const b = sxx === 0 ? 0 : sxy / sxx;
-  return { a: my - b * mx, b };
+  const det = s11 * s22 - s12 * s12;
+  let a = det === 0 ? 0 : (s1t * s22 - s2t * s12) / det;
+  let b = det === 0 ? 0 : (s11 * s2t - s12 * s1t) / det;
+  if (b < 0) {
+    b = 0;
+    a = s1t / s11;
+  } else if (a < 0) {
+    a = 0;
+    b = s2t / s22;
+  }
+  return { a, b };
 }
 
 function fmtMs(ms: number | undefined): string {
@@ -313,7 +398,8 @@ function fmtMs(ms: number | undefined): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s`;
   if (ms >= 100) return `${ms.toFixed(0)} ms`;
   if (ms >= 10) return `${ms.toFixed(1)} ms`;
-  return `${ms.toFixed(2)} ms`;
+  if (ms >= 1) return `${ms.toFixed(2)} ms`;
+  return `${ms.toFixed(3)} ms`;
 }
 
 function fmtBytes(bytes: number | undefined): string {
@@ -334,14 +420,17 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
   const write = (p: Point | undefined) =>
     p === undefined ? "—" : `${fmtMs(p.writeMs)} (${(p.writeMs / p.n).toFixed(2)} ms/record)`;
   lines.push(
-    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}`,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}; ` +
+      `load average ${machine.load}`,
     `Workload: ${r.cast.members} members, ${r.cast.devices} writing devices, ${r.cast.setupRecords} setup records ` +
       "(genesis, device authorisations, two funds) besides the N ledger records; ~55% donations, ~30% petty " +
       "expenses, ~15% time swaps.",
-    `Naive larger size: ${fmtN(r.sizes.large)} records (the largest of the candidates whose writing was predicted ` +
-      `to fit ${r.naivePick.budgetS} s from the first ${fmtN(r.sizes.small)}${r.naivePick.forced ? "; forced by --naive-n" : ""}: ` +
-      `predicted ${r.naivePick.predictedS.toFixed(0)} s, took ${r.naivePick.actualS.toFixed(0)} s); ` +
-      `the naive layout is not run at ${fmtN(r.sizes.full)}.`,
+    r.sizes.large > r.sizes.small
+      ? `Naive larger size: ${fmtN(r.sizes.large)} records (${r.naivePick.forced ? "forced by --naive-n" : `the largest candidate whose writing beyond ${fmtN(r.sizes.small)} was predicted to fit ${r.naivePick.budgetS} s`}, ` +
+          `from the growth measured over the first ${fmtN(r.sizes.small)}: predicted ${r.naivePick.predictedS.toFixed(0)} s, ` +
+          `took ${r.naivePick.actualS.toFixed(0)} s); the naive layout is not run at ${fmtN(r.sizes.full)}.`
+      : `Naive larger size: none (no candidate above ${fmtN(r.sizes.small)} was predicted to fit ${r.naivePick.budgetS} s ` +
+          `of writing beyond it); the naive layout is run at ${fmtN(r.sizes.small)} only.`,
     "",
     `| N | measure | naive | Federa, 1 record per change | ratio | Federa, ${fmtN(r.sizes.batch)} records per change | ratio |`,
     "|---:|---|---:|---:|---:|---:|---:|",
@@ -378,12 +467,28 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
       ratio(ba?.loadWarmMs, nv?.loadMs),
     );
     row(
-      "append one record at N",
+      "one record per change at N, while writing",
+      fmtMs(nv?.inSessionMs),
+      fmtMs(ea?.inSessionMs),
+      ratio(ea?.inSessionMs, nv?.inSessionMs),
+      "—",
+      "—",
+    );
+    row(
+      "append one record at N, after loading (median)",
       fmtMs(nv?.appendMs),
       fmtMs(ea?.appendMs),
       ratio(ea?.appendMs, nv?.appendMs),
       fmtMs(ba?.appendMs),
       ratio(ba?.appendMs, nv?.appendMs),
+    );
+    row(
+      "same, 90th percentile",
+      fmtMs(nv?.appendP90Ms),
+      fmtMs(ea?.appendP90Ms),
+      ratio(ea?.appendP90Ms, nv?.appendP90Ms),
+      fmtMs(ba?.appendP90Ms),
+      ratio(ba?.appendP90Ms, nv?.appendP90Ms),
     );
   }
   lines.push(
@@ -405,7 +510,17 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
       );
     }
   }
-  lines.push("", "Catch-up of the other simulated devices (untimed in the write column, each device reads every record):");
+  lines.push("", "Mean stored ledger record (flag byte, 64-byte signature when signed, canonical CBOR payload):");
+  for (const [label, points] of [
+    ["1 per change", r.each],
+    [`${fmtN(r.sizes.batch)} per change`, r.batched],
+  ] as const) {
+    for (const p of points) lines.push(`- ${label}, N = ${fmtN(p.n)}: ${p.storedRecordBytes?.toFixed(0)} bytes`);
+  }
+  lines.push(
+    "",
+    "Catch-up of the other simulated devices (untimed in the write column, each device reads every record):",
+  );
   for (const [label, points] of [
     ["1 per change", r.each],
     [`${fmtN(r.sizes.batch)} per change`, r.batched],

@@ -4,7 +4,7 @@ import { councilReducer } from "../src/derive/council-reducer.js";
 import { Fold } from "../src/derive/fold.js";
 import type { Act, CouncilDoc, CouncilSources, DeviceId, FederaRecord, LedgerDoc } from "../src/index.js";
 import { Council, foundCouncil, MemoryVerifiedCache, PlainDocument } from "../src/index.js";
-import { type Cast, PETTY_CASH_LIMIT, type Payload, rng } from "./workload.js";
+import { type Cast, type Payload, PETTY_CASH_LIMIT, rng } from "./workload.js";
 
 /** A stepping clock: every call is one minute after the previous one, so runs are reproducible. */
 export function steppingClock(startMs: number): () => number {
@@ -15,18 +15,19 @@ export function steppingClock(startMs: number): () => number {
   };
 }
 
-/** A founded council with one open `Council` per writing device, all on the same pair of documents. */
+/** A founded council on one pair of documents, and a way to open it as any of the writing devices. */
 export interface BenchCouncil {
   readonly sources: { council: PlainDocument<CouncilDoc>; ledger: PlainDocument<LedgerDoc> };
-  readonly writers: readonly Council[];
   /** Records written while setting up (genesis, device authorisations, funds). */
   readonly setupRecords: number;
+  /** Opens the council as writing device `w` of the cast. */
+  open(w: number): Promise<Council>;
 }
 
 /**
- * Founds the council with every member a founder, authorises each member's device (and the second devices), and
- * creates the two funds. The simulated devices share one memory of verified signatures: in one process it only
- * spares them re-verifying each other's records while catching up, which is never part of a timed write.
+ * Founds the council with every member a founder, authorises each member's devices, and creates the two funds.
+ * The simulated devices share one memory of verified signatures: in one process it only spares them re-verifying
+ * each other's records while catching up, which is never part of a timed write.
  */
 export async function foundBenchCouncil(cast: Cast, now: () => number): Promise<BenchCouncil> {
   const docs = await foundCouncil(cast.founder, {
@@ -37,18 +38,21 @@ export async function foundBenchCouncil(cast: Cast, now: () => number): Promise<
   });
   const sources = { council: new PlainDocument(docs.council), ledger: new PlainDocument(docs.ledger) };
   const verified = new MemoryVerifiedCache();
-  const writers: Council[] = [];
-  for (const w of cast.writers) {
-    const council = await Council.open(sources, { identity: w.identity, now, verified });
-    const device = w.identity.device.id as DeviceId;
-    if (w.identity.memberKey === undefined) await writers[w.member]!.authorizeDevice(device, "phone");
-    else if (w.member !== 0) await council.authorizeDevice(device, "laptop");
-    writers.push(council);
+  const open = (w: number) => Council.open(sources, { identity: cast.writers[w]!.identity, now, verified });
+  // Each member's own key authorises its devices (the founder's first device was authorised at founding).
+  for (const [m, identity] of cast.members.entries()) {
+    const council = await open(m);
+    if (m !== 0) await council.authorizeDevice(identity.device.id as DeviceId, "laptop");
+    for (const w of cast.writers) {
+      if (w.member === m && w.identity.memberKey === undefined)
+        await council.authorizeDevice(w.identity.device.id as DeviceId, "phone");
+    }
   }
-  await writers[0]!.ledger.createFund("general", "cash", "Money of the group");
-  await writers[0]!.ledger.createFund("time-bank", "time", "Hours members give each other");
-  const state = await writers[0]!.state();
-  return { sources, writers, setupRecords: state.records };
+  const founder = await open(0);
+  await founder.ledger.createFund("general", "cash", "Money of the group");
+  await founder.ledger.createFund("time-bank", "time", "Hours members give each other");
+  const state = await founder.state();
+  return { sources, setupRecords: state.records, open };
 }
 
 /** The act of a payload, written by `member` (a swap's provider is never its receiver). */
@@ -63,7 +67,10 @@ export function actOf(p: Payload, member: number, cast: Cast): Act {
       };
     case "swap": {
       const provider = p.provider === member ? (member + 1) % cast.members.length : p.provider;
-      return { kind: "swap.record", body: { fund: p.fund, provider: cast.members[provider]!.member, minutes: p.minutes } };
+      return {
+        kind: "swap.record",
+        body: { fund: p.fund, provider: cast.members[provider]!.member, minutes: p.minutes },
+      };
     }
   }
 }
@@ -81,6 +88,19 @@ export async function writeOne(council: Council, p: Payload, cast: Cast): Promis
       await council.ledger.swap(p.fund, cast.members[p.provider]!.member, p.minutes);
       return;
   }
+}
+
+/** Mean length of the stored values (signature flag, signature when signed, payload) in the ledger document. */
+export function meanStoredRecord(ledger: PlainDocument<LedgerDoc>): number {
+  let count = 0;
+  let total = 0;
+  for (const bucket of Object.values(ledger.doc().records)) {
+    for (const value of Object.values(bucket)) {
+      count++;
+      total += value.length;
+    }
+  }
+  return count === 0 ? 0 : total / count;
 }
 
 /** Saved bytes of both documents. */
@@ -123,6 +143,8 @@ export async function loadToState(
 export interface AppendCost {
   /** `council.ledger.donate` then `council.current()`: what an application pays to append and see the result. */
   readonly totalMs: number;
+  /** The 90th percentile of the same (garbage collection shows here, not in the median). */
+  readonly totalP90Ms: number;
   readonly writeMs: number;
   readonly viewMs: number;
   /** Applying one record to the fold, without documents, decoding or view. */
@@ -133,60 +155,43 @@ export interface AppendCost {
 
 /** The median of a list of samples. */
 export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return quantile(values, 0.5);
 }
 
-/** Medians over `samples` appends (after a few untimed ones) on a council loaded from `bytes` with a warm cache. */
-export async function appendCost(
+/** The q-quantile of a list of samples (linear between the nearest ranks). */
+export function quantile(values: readonly number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
+}
+
+const WARMUP = 20;
+
+/**
+ * The application's append: a device of member 1 loads the documents (warm cache), donates, then reads the state;
+ * only this council is alive while it is timed.
+ */
+async function appAppends(
   bytes: { council: Uint8Array; ledger: Uint8Array },
   expectedRecords: number,
   cache: Uint8Array,
   cast: Cast,
   samples: number,
-): Promise<AppendCost> {
-  const warmup = 5;
-  // The fold alone: fold all but the last records, then apply those one by one.
-  const loaded = await loadToState(bytes, expectedRecords, cache);
-  const records: FederaRecord[] = loaded.council.records.slice();
-  const fold = new Fold(councilReducer);
-  fold.update(records.slice(0, records.length - samples - warmup));
-  const foldTimes: number[] = [];
-  for (const [i, r] of records.slice(records.length - samples - warmup).entries()) {
-    const t0 = performance.now();
-    fold.update([r]);
-    const dt = performance.now() - t0;
-    if (fold.stats.applied !== 1) throw new Error("a fold append applied more than one record");
-    if (i >= warmup) foldTimes.push(dt);
-  }
-
-  // Automerge alone: one change putting one record-sized value into a bucket.
-  let ledger = A.load<LedgerDoc>(bytes.ledger);
-  const next = rng(7);
-  const amTimes: number[] = [];
-  for (let i = 0; i < samples + warmup; i++) {
-    const value = new Uint8Array(210).map(() => Math.floor(next() * 256));
-    let id = "";
-    for (let k = 0; k < 64; k++) id += Math.floor(next() * 16).toString(16);
-    const t0 = performance.now();
-    ledger = A.change(ledger, (d) => {
-      d.records[id.slice(0, 2)]![id] = value;
-    });
-    if (i >= warmup) amTimes.push(performance.now() - t0);
-  }
-
-  // The application's append: a device of member 1 opens the council and donates, then reads the state.
-  const writer = cast.writers[1]!;
-  const council = await Council.open(loaded.council.sources, {
-    identity: writer.identity,
-    verified: loaded.verified,
+): Promise<{ write: number[]; view: number[] }> {
+  const sources: CouncilSources = {
+    council: PlainDocument.load<CouncilDoc>(bytes.council),
+    ledger: PlainDocument.load<LedgerDoc>(bytes.ledger),
+  };
+  const council = await Council.open(sources, {
+    identity: cast.writers[1]!.identity,
+    verified: MemoryVerifiedCache.fromBytes(cache),
     now: steppingClock(Date.UTC(2100, 0, 1)),
   });
   await council.state();
-  const writeTimes: number[] = [];
-  const viewTimes: number[] = [];
-  for (let i = 0; i < samples + warmup; i++) {
+  const write: number[] = [];
+  const view: number[] = [];
+  for (let i = 0; i < samples + WARMUP; i++) {
     const t0 = performance.now();
     await council.ledger.donate("general", 1_000 + i, "bench");
     const t1 = performance.now();
@@ -195,17 +200,71 @@ export async function appendCost(
     if (council.foldStats.applied !== 1 || state.records !== expectedRecords + i + 1) {
       throw new Error(`append ${i} re-derived ${council.foldStats.applied} records`);
     }
-    if (i >= warmup) {
-      writeTimes.push(t1 - t0);
-      viewTimes.push(t2 - t1);
+    if (i >= WARMUP) {
+      write.push(t1 - t0);
+      view.push(t2 - t1);
     }
   }
-  const totals = writeTimes.map((w, i) => w + viewTimes[i]!);
+  return { write, view };
+}
+
+/** The fold alone: fold all but the last records, then apply those one by one. */
+async function foldAppends(
+  bytes: { council: Uint8Array; ledger: Uint8Array },
+  expectedRecords: number,
+  cache: Uint8Array,
+  samples: number,
+): Promise<number[]> {
+  const records: FederaRecord[] = (await loadToState(bytes, expectedRecords, cache)).council.records.slice();
+  const fold = new Fold(councilReducer);
+  fold.update(records.slice(0, records.length - samples - WARMUP));
+  const times: number[] = [];
+  for (const [i, r] of records.slice(records.length - samples - WARMUP).entries()) {
+    const t0 = performance.now();
+    fold.update([r]);
+    const dt = performance.now() - t0;
+    if (fold.stats.applied !== 1) throw new Error("a fold append applied more than one record");
+    if (i >= WARMUP) times.push(dt);
+  }
+  return times;
+}
+
+/** Automerge alone: one change putting one record-sized value into a bucket of the loaded ledger document. */
+function automergeAppends(ledgerBytes: Uint8Array, samples: number): number[] {
+  let ledger = A.load<LedgerDoc>(ledgerBytes);
+  const next = rng(7);
+  const times: number[] = [];
+  for (let i = 0; i < samples + WARMUP; i++) {
+    const value = new Uint8Array(210).map(() => Math.floor(next() * 256));
+    let id = "";
+    for (let k = 0; k < 64; k++) id += Math.floor(next() * 16).toString(16);
+    const t0 = performance.now();
+    ledger = A.change(ledger, (d) => {
+      d.records[id.slice(0, 2)]![id] = value;
+    });
+    if (i >= WARMUP) times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** Medians (and the 90th percentile of the whole append) over `samples` appends at N, after untimed ones. */
+export async function appendCost(
+  bytes: { council: Uint8Array; ledger: Uint8Array },
+  expectedRecords: number,
+  cache: Uint8Array,
+  cast: Cast,
+  samples: number,
+): Promise<AppendCost> {
+  const app = await appAppends(bytes, expectedRecords, cache, cast, samples);
+  const totals = app.write.map((w, i) => w + app.view[i]!);
+  const fold = await foldAppends(bytes, expectedRecords, cache, samples);
+  const automerge = automergeAppends(bytes.ledger, samples);
   return {
     totalMs: median(totals),
-    writeMs: median(writeTimes),
-    viewMs: median(viewTimes),
-    foldMs: median(foldTimes),
-    automergeMs: median(amTimes),
+    totalP90Ms: quantile(totals, 0.9),
+    writeMs: median(app.write),
+    viewMs: median(app.view),
+    foldMs: median(fold),
+    automergeMs: median(automerge),
   };
 }

@@ -29,9 +29,25 @@ export function naiveRecord(p: Payload, cast: Cast): NaiveRecord {
     case "donation":
       return { kind: "donation", fund: p.fund, amount: p.amount, from: p.from, author, at: p.at };
     case "expense":
-      return { kind: "expense", fund: p.fund, amount: p.amount, payee: p.payee, memo: p.memo, approval: "petty", author, at: p.at };
+      return {
+        kind: "expense",
+        fund: p.fund,
+        amount: p.amount,
+        payee: p.payee,
+        memo: p.memo,
+        approval: "petty",
+        author,
+        at: p.at,
+      };
     case "swap":
-      return { kind: "swap", fund: p.fund, provider: cast.members[p.provider]!.member, minutes: p.minutes, author, at: p.at };
+      return {
+        kind: "swap",
+        fund: p.fund,
+        provider: cast.members[p.provider]!.member,
+        minutes: p.minutes,
+        author,
+        at: p.at,
+      };
   }
 }
 

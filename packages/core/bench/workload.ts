@@ -62,20 +62,32 @@ export async function makeCast(members: number, twoDevices: number, seed = 1): P
 }
 
 /**
- * The ledger stream: about 55% donations, 30% petty expenses, 15% time swaps, each written by a device chosen at
- * random; clocks one minute apart.
+ * The ledger stream: about 55% donations, 30% petty expenses, 15% time swaps, clocks one minute apart, entered in
+ * sittings of 1 to 10 records, each sitting on a device chosen at random.
  */
 export function payloads(count: number, cast: Cast, startMs: number, seed = 2): Payload[] {
   const next = rng(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const out: Payload[] = [];
   const memberCount = cast.members.length;
+  let writer = 0;
+  let sitting = 0;
   for (let i = 0; i < count; i++) {
-    const writer = Math.floor(next() * cast.writers.length);
+    if (sitting-- === 0) {
+      writer = Math.floor(next() * cast.writers.length);
+      sitting = Math.floor(next() * 10);
+    }
     const at = startMs + i * 60_000;
     const roll = next();
     if (roll < 0.55) {
-      out.push({ kind: "donation", writer, fund: "general", amount: 500 + Math.floor(next() * 9_500), from: pick(DONORS), at });
+      out.push({
+        kind: "donation",
+        writer,
+        fund: "general",
+        amount: 500 + Math.floor(next() * 9_500),
+        from: pick(DONORS),
+        at,
+      });
     } else if (roll < 0.85) {
       const amount = 100 + Math.floor(next() * (PETTY_CASH_LIMIT - 100));
       out.push({ kind: "expense", writer, fund: "general", amount, payee: pick(PAYEES), memo: pick(MEMOS), at });

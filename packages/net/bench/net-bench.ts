@@ -1,0 +1,675 @@
+/**
+ * `./dev bench net`: N node processes on loopback each append K records while partitioned, then heal; measures the
+ * time until every node holds every record, the bytes and messages on the wire and the longest event-loop stall,
+ * for Federa nodes (full mesh over libp2p) and for automerge-repo's stock WebSocket hub with N clients, beside the
+ * floor: Automerge alone applying the same changes in one process.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import * as A from "@automerge/automerge";
+import { type DocumentId, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import type { CouncilDoc, DeviceId, Identity, LedgerDoc } from "@federa/core";
+import { Council, createIdentity, exportIdentity, foundCouncil, PlainDocument } from "@federa/core";
+import type { Machine } from "../../core/bench/core-bench.js";
+import {
+  type Command,
+  type DocBytes,
+  type Event,
+  fromBase64,
+  round,
+  type Stalls,
+  toBase64,
+  type Wire,
+  wallClock,
+} from "./protocol.js";
+import type { HubDoc } from "./worker.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), "worker.ts");
+
+/** The systems compared: Federa nodes dialling each other (a full mesh, as mDNS gives on a LAN), Federa nodes each
+ * bootstrapped from one earlier node (a tree of branching 4), and automerge-repo's WebSocket hub with N clients. */
+export type System = "mesh" | "tree" | "hub";
+
+export const SYSTEMS: readonly System[] = ["mesh", "tree", "hub"];
+
+/** Children per node in the `tree` topology: node i bootstraps from node floor((i - 1) / 4). */
+export const TREE_BRANCHING = 4;
+
+/** One system's run at one size. */
+export interface SystemRun {
+  readonly system: System;
+  /** Heal to the last node holding every record; null when some node did not within the cap, or the run failed. */
+  readonly convergeMs: number | null;
+  /** Nodes that held every record by the end. */
+  readonly converged: number;
+  readonly nodes: number;
+  readonly capS: number;
+  /** Why the run stopped early (a node process failed), when it did. */
+  readonly failure?: string;
+  /** Every automerge-repo message once (at its sender for Federa, at the hub in both directions for the hub). */
+  readonly wire: Wire;
+  /** Longest stall on any node (and on the hub server) from heal to the end, and where it happened. */
+  readonly stalls: Stalls & { readonly busyWhere: string; readonly delayWhere: string };
+  /** Longest stall on any node while appending offline. */
+  readonly writeStalls: Stalls;
+  /** Slowest node's offline appending. */
+  readonly writeMs: number;
+  /** Main-thread CPU from heal to the end, summed over processes. */
+  readonly cpuMs: number;
+  /** Whole-process CPU from heal to the end, summed over processes (signature checks run on the thread pool). */
+  readonly processCpuMs: number;
+  readonly perNode: readonly {
+    records: number;
+    stalls: Stalls;
+    sent: Wire;
+    cpuMs: number;
+    processCpuMs: number;
+    rssMb: number;
+    counters: Readonly<Record<string, number>>;
+  }[];
+}
+
+/** Automerge alone: the N*K changes applied to the genesis document in one process. */
+export interface Floor {
+  readonly changes: number;
+  /** Summed bytes of the changes themselves. */
+  readonly changeBytes: number;
+  /** Median of three `A.applyChanges(genesis, allChanges)` calls. */
+  readonly applyMs: number;
+}
+
+export interface NetRow {
+  readonly n: number;
+  readonly k: number;
+  /** Records every Federa node holds before appending (genesis, device authorisations, the fund). */
+  readonly setupRecords: number;
+  /** The floor of the Federa workload (the ledger changes of the first Federa run), and of the hub's. */
+  readonly federaFloor: Floor | null;
+  readonly hubFloor: Floor | null;
+  /** Federa's own work in one process: load the documents, apply every change, verify every signature, derive. */
+  readonly federaDeriveMs: number | null;
+  readonly runs: SystemRun[];
+}
+
+export interface NetBenchResult {
+  readonly quick: boolean;
+  readonly systems: readonly System[];
+  readonly rows: NetRow[];
+  readonly totalS: number;
+}
+
+interface Options {
+  sizes: { n: number; k: number }[];
+  quick: boolean;
+  systems: System[];
+  hubCapS: number;
+  federaCapS: number;
+}
+
+const FULL = [
+  { n: 4, k: 100 },
+  { n: 4, k: 500 },
+  { n: 8, k: 100 },
+  { n: 16, k: 100 },
+];
+
+const USAGE = "options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --hub-cap=SECONDS, --federa-cap=SECONDS";
+
+/** Reads `--quick`, `--sizes=NxK,...`, `--systems=...`, `--hub-cap=SECONDS`, `--federa-cap=SECONDS`. */
+export function parseNetArgs(args: readonly string[]): Options {
+  const options: Options = { sizes: FULL, quick: false, systems: [...SYSTEMS], hubCapS: 180, federaCapS: 120 };
+  for (const arg of args) {
+    const [key, value] = arg.split("=", 2);
+    if (key === "--quick") {
+      options.quick = true;
+      options.sizes = FULL.filter((s) => s.n === 4);
+    } else if (key === "--hub-cap" && value !== undefined) options.hubCapS = Number(value);
+    else if (key === "--federa-cap" && value !== undefined) options.federaCapS = Number(value);
+    else if (key === "--systems" && value !== undefined) {
+      options.systems = value.split(",").map((name) => {
+        if (!SYSTEMS.includes(name as System)) throw new Error(`unknown system ${name} (${SYSTEMS.join(", ")})`);
+        return name as System;
+      });
+    } else if (key === "--sizes" && value !== undefined) {
+      options.sizes = value.split(",").map((s) => {
+        const [n, k] = s.split("x").map(Number);
+        if (!Number.isInteger(n) || !Number.isInteger(k) || n! < 2 || k! < 1) throw new Error(`bad size ${s}`);
+        return { n: n!, k: k! };
+      });
+    } else throw new Error(`unknown option ${arg} (${USAGE})`);
+  }
+  return options;
+}
+
+function logger(): (line: string) => void {
+  const start = performance.now();
+  return (line) => console.log(`[${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+}
+
+/** A worker process and the events it sent, taken in order. */
+class Worker {
+  readonly child: ChildProcess;
+  readonly name: string;
+  readonly #events: Event[] = [];
+  #wake: (() => void) | undefined;
+  #stderr: string[] = [];
+  #exited = false;
+
+  constructor(name: string) {
+    this.name = name;
+    this.child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    createInterface({ input: this.child.stdout! }).on("line", (line) => {
+      this.#events.push(JSON.parse(line) as Event);
+      this.#wake?.();
+    });
+    this.child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      if (process.env.FEDERA_BENCH_TRACE) process.stderr.write(d);
+      this.#stderr.push(d);
+      if (this.#stderr.length > 50) this.#stderr.shift();
+    });
+    this.child.on("exit", () => {
+      this.#exited = true;
+      this.#wake?.();
+    });
+  }
+
+  send(command: Command): void {
+    this.child.stdin!.write(`${JSON.stringify(command)}\n`);
+  }
+
+  /** The next event of type `ev`, skipping none: an error event or an exit throws. */
+  async next<E extends Event["ev"]>(ev: E, deadline = Number.POSITIVE_INFINITY): Promise<Extract<Event, { ev: E }>> {
+    for (;;) {
+      const index = this.#events.findIndex((e) => e.ev === ev || e.ev === "error");
+      if (index >= 0) {
+        const [event] = this.#events.splice(index, 1);
+        if (event!.ev === "error") throw new Error(`${this.name}: ${event!.message}`);
+        return event as Extract<Event, { ev: E }>;
+      }
+      if (this.#exited) throw new Error(`${this.name} exited\n${this.#stderr.join("").slice(-2_000)}`);
+      const wait = deadline - performance.now();
+      if (wait <= 0) throw new TimeoutError(`${this.name}: no ${ev} in time`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(wait, 2_147_483_647));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.send({ cmd: "stop" });
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+class TimeoutError extends Error {}
+
+function newDocId(): string {
+  return parseAutomergeUrl(generateAutomergeUrl()).documentId;
+}
+
+/** The shared council: every node's identity a founder with its device authorised, and the fund they donate to. */
+async function federaGenesis(n: number): Promise<{
+  identities: Identity[];
+  council: DocBytes;
+  ledger: DocBytes;
+  setupRecords: number;
+}> {
+  const identities: Identity[] = [];
+  for (let i = 0; i < n; i++) identities.push(await createIdentity());
+  const founded = await foundCouncil(identities[0]!, {
+    name: "Bench co-op",
+    founders: identities.map((id) => id.member),
+  });
+  const sources = { council: new PlainDocument(founded.council), ledger: new PlainDocument(founded.ledger) };
+  for (const identity of identities.slice(1)) {
+    const council = await Council.open(sources, { identity });
+    await council.authorizeDevice(identity.device.id as DeviceId, "bench node");
+  }
+  const founder = await Council.open(sources, { identity: identities[0]! });
+  await founder.ledger.createFund("general", "cash", "Donations");
+  const setupRecords = (await founder.state()).records;
+  const councilId = newDocId();
+  const ledgerId = newDocId();
+  sources.council.change((d) => {
+    d.federa.ledger = `automerge:${ledgerId}`;
+  });
+  return {
+    identities,
+    council: { docId: councilId, bytes: toBase64(sources.council.save()) },
+    ledger: { docId: ledgerId, bytes: toBase64(sources.ledger.save()) },
+    setupRecords,
+  };
+}
+
+/** Median time of applying every change to the genesis document in one call, over three tries. */
+function floorOf<T>(genesis: Uint8Array, changes: readonly Uint8Array[], expect: (doc: A.Doc<T>) => boolean): Floor {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const doc = A.load<T>(genesis);
+    const t0 = performance.now();
+    const [after] = A.applyChanges(doc, changes as Uint8Array[]);
+    times.push(performance.now() - t0);
+    if (!expect(after)) throw new Error("the floor's document is missing changes");
+  }
+  times.sort((a, b) => a - b);
+  return {
+    changes: changes.length,
+    changeBytes: changes.reduce((sum, c) => sum + c.byteLength, 0),
+    applyMs: round(times[1]!),
+  };
+}
+
+function maxStalls(list: readonly { name: string; stalls: Stalls }[]) {
+  let busy = { name: "", ms: -1 };
+  let delay = { name: "", ms: -1 };
+  for (const { name, stalls } of list) {
+    if (stalls.maxBusyMs > busy.ms) busy = { name, ms: stalls.maxBusyMs };
+    if (stalls.maxDelayMs > delay.ms) delay = { name, ms: stalls.maxDelayMs };
+  }
+  return { maxBusyMs: busy.ms, maxDelayMs: delay.ms, busyWhere: busy.name, delayWhere: delay.name };
+}
+
+/** Settling time after the last node converged, so trailing acknowledgements are on the wire before counting. */
+const SETTLE_MS = 1_000;
+
+interface Partition {
+  readonly writeMs: number;
+  readonly writeStalls: Stalls;
+  readonly changes: Uint8Array[];
+}
+
+async function partitioned(workers: readonly Worker[], k: number): Promise<Partition> {
+  for (const w of workers) w.send({ cmd: "write", k });
+  const written = await Promise.all(workers.map((w) => w.next("written")));
+  return {
+    writeMs: Math.max(...written.map((w) => w.ms)),
+    writeStalls: {
+      maxBusyMs: Math.max(...written.map((w) => w.stalls.maxBusyMs)),
+      maxDelayMs: Math.max(...written.map((w) => w.stalls.maxDelayMs)),
+    },
+    changes: written.flatMap((w) => w.changes.map(fromBase64)),
+  };
+}
+
+/** Heals, waits for every node (up to the cap), settles, and gathers the counters of `counted` processes. */
+async function heal(
+  nodes: readonly Worker[],
+  others: readonly Worker[],
+  peersOf: (i: number) => string[],
+  capS: number,
+  log: (line: string) => void,
+  label: string,
+): Promise<
+  Pick<SystemRun, "convergeMs" | "converged" | "perNode" | "cpuMs" | "processCpuMs"> & {
+    all: { name: string; stalls: Stalls; sent: Wire; received: Wire }[];
+  }
+> {
+  const t0 = wallClock();
+  const deadline = performance.now() + capS * 1_000;
+  for (const [i, w] of nodes.entries()) w.send({ cmd: "heal", peers: peersOf(i) });
+  let last = t0;
+  let converged = 0;
+  let timedOut = false;
+  const progress = setInterval(() => log(`${label}: ${converged}/${nodes.length} nodes hold every record`), 10_000);
+  await Promise.all(
+    nodes.map(async (w) => {
+      try {
+        const event = await w.next("converged", deadline);
+        converged++;
+        last = Math.max(last, event.at);
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        timedOut = true;
+      }
+    }),
+  );
+  clearInterval(progress);
+  const convergeMs = timedOut ? null : round(last - t0);
+  log(
+    convergeMs === null
+      ? `${label}: did not converge within ${capS} s (${converged}/${nodes.length} nodes)`
+      : `${label}: converged in ${(convergeMs / 1_000).toFixed(2)} s`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const everyone = [...nodes, ...others];
+  for (const w of everyone) w.send({ cmd: "stats" });
+  const stats = await Promise.all(everyone.map((w) => w.next("stats")));
+  const perNode = stats.slice(0, nodes.length).map((s) => ({
+    records: s.records,
+    stalls: s.stalls,
+    sent: s.sent,
+    cpuMs: s.cpuMs,
+    processCpuMs: s.processCpuMs,
+    rssMb: s.rssMb,
+    counters: s.counters,
+  }));
+  return {
+    convergeMs,
+    converged,
+    perNode,
+    cpuMs: round(stats.reduce((sum, s) => sum + s.cpuMs, 0)),
+    processCpuMs: round(stats.reduce((sum, s) => sum + s.processCpuMs, 0)),
+    all: stats.map((s, i) => ({ name: everyone[i]!.name, stalls: s.stalls, sent: s.sent, received: s.received })),
+  };
+}
+
+/** What one system's run gives besides its `SystemRun`: the changes made offline (for the floor). */
+interface Ran {
+  readonly run: SystemRun;
+  readonly changes: Uint8Array[];
+}
+
+function failed(system: System, n: number, capS: number, err: unknown): SystemRun {
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    system,
+    convergeMs: null,
+    converged: 0,
+    nodes: n,
+    capS,
+    failure: message.split("\n")[0]!.slice(0, 300),
+    wire: { messages: 0, bytes: 0 },
+    stalls: { maxBusyMs: 0, maxDelayMs: 0, busyWhere: "", delayWhere: "" },
+    writeStalls: { maxBusyMs: 0, maxDelayMs: 0 },
+    writeMs: 0,
+    cpuMs: 0,
+    processCpuMs: 0,
+    perNode: [],
+  };
+}
+
+/** Which earlier nodes node i dials when healing. */
+function peersOf(system: "mesh" | "tree", addresses: readonly string[], i: number): string[] {
+  if (system === "mesh") return addresses.slice(0, i);
+  return i === 0 ? [] : [addresses[Math.floor((i - 1) / TREE_BRANCHING)]!];
+}
+
+async function runFedera(
+  system: "mesh" | "tree",
+  genesis: Awaited<ReturnType<typeof federaGenesis>>,
+  k: number,
+  capS: number,
+  log: (line: string) => void,
+): Promise<Ran> {
+  const n = genesis.identities.length;
+  const label = `N=${n} K=${k} Federa ${system}`;
+  const target = genesis.setupRecords + n * k;
+  const workers = genesis.identities.map((_, i) => new Worker(`Federa node ${i}`));
+  try {
+    for (const [i, w] of workers.entries()) {
+      w.send({
+        cmd: "init",
+        mode: "federa",
+        index: i,
+        identity: exportIdentity(genesis.identities[i]!),
+        council: genesis.council,
+        ledger: genesis.ledger,
+        target,
+      });
+    }
+    const ready = await Promise.all(workers.map((w) => w.next("ready")));
+    const addresses = ready.map((r) => r.addresses!.find((a) => a.includes("/tcp/") && !a.includes("/ws"))!);
+    log(`${label}: ${n} nodes started; appending ${k} records each (one signed record per change), partitioned`);
+    const part = await partitioned(workers, k);
+    const how =
+      system === "mesh"
+        ? "every node dials every other (as mDNS does)"
+        : `node i dials node (i - 1) / ${TREE_BRANCHING} (a bootstrap tree)`;
+    log(`${label}: appended in ${(part.writeMs / 1_000).toFixed(2)} s; healing: ${how}`);
+    const healed = await heal(workers, [], (i) => peersOf(system, addresses, i), capS, log, label);
+    return {
+      run: {
+        system,
+        convergeMs: healed.convergeMs,
+        converged: healed.converged,
+        nodes: n,
+        capS,
+        wire: sumWire(healed.all.map((s) => s.sent)),
+        stalls: maxStalls(healed.all),
+        writeStalls: part.writeStalls,
+        writeMs: part.writeMs,
+        cpuMs: healed.cpuMs,
+        processCpuMs: healed.processCpuMs,
+        perNode: healed.perNode,
+      },
+      changes: part.changes,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+/** Federa in one process: load the documents, apply every change, open a Council (verifying every signature), derive. */
+async function deriveFloor(
+  council: Uint8Array,
+  ledger: Uint8Array,
+  changes: readonly Uint8Array[],
+  target: number,
+): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const [applied] = A.applyChanges(A.load<LedgerDoc>(ledger), changes as Uint8Array[]);
+    const opened = await Council.open({
+      council: new PlainDocument(A.load<CouncilDoc>(council)),
+      ledger: new PlainDocument(applied),
+    });
+    const state = await opened.state();
+    times.push(performance.now() - t0);
+    if (state.records !== target) throw new Error(`derived ${state.records} records, expected ${target}`);
+  }
+  times.sort((a, b) => a - b);
+  return round(times[1]!);
+}
+
+function ledgerRecords(doc: A.Doc<LedgerDoc>): number {
+  let records = 0;
+  for (const bucket of Object.values(doc.records)) records += Object.keys(bucket).length;
+  return records;
+}
+
+function sumWire(list: readonly Wire[]): Wire {
+  return {
+    messages: list.reduce((s, w) => s + w.messages, 0),
+    bytes: list.reduce((s, w) => s + w.bytes, 0),
+  };
+}
+
+async function runHub(
+  n: number,
+  k: number,
+  genesis: { doc: DocBytes },
+  capS: number,
+  log: (line: string) => void,
+): Promise<Ran> {
+  const label = `N=${n} K=${k} hub`;
+  const server = new Worker("hub server");
+  const clients = Array.from({ length: n }, (_, i) => new Worker(`hub client ${i}`));
+  const doc = genesis.doc;
+  try {
+    server.send({ cmd: "init", mode: "hub-server", doc });
+    for (const [i, w] of clients.entries()) w.send({ cmd: "init", mode: "hub-client", index: i, doc, target: n * k });
+    const port = (await server.next("ready")).port!;
+    await Promise.all(clients.map((w) => w.next("ready")));
+    log(`${label}: server and ${n} clients started; appending ${k} records each (one change per record), offline`);
+    const part = await partitioned(clients, k);
+    log(`${label}: appended in ${(part.writeMs / 1_000).toFixed(2)} s; connecting every client to the hub`);
+    const healed = await heal(clients, [server], () => [`ws://127.0.0.1:${port}`], capS, log, label);
+    const hubStats = healed.all[healed.all.length - 1]!;
+    return {
+      run: {
+        system: "hub",
+        convergeMs: healed.convergeMs,
+        converged: healed.converged,
+        nodes: n,
+        capS,
+        wire: sumWire([hubStats.sent, hubStats.received]),
+        stalls: maxStalls(healed.all),
+        writeStalls: part.writeStalls,
+        writeMs: part.writeMs,
+        cpuMs: healed.cpuMs,
+        processCpuMs: healed.processCpuMs,
+        perNode: healed.perNode,
+      },
+      changes: part.changes,
+    };
+  } finally {
+    await Promise.all([server, ...clients].map((w) => w.stop()));
+  }
+}
+
+/** Runs the benchmark; `log` receives progress lines. */
+export async function runNetBench(args: readonly string[], log = logger()): Promise<NetBenchResult> {
+  const options = parseNetArgs(args);
+  const t0 = performance.now();
+  const rows: NetRow[] = [];
+  log(
+    `sizes: ${options.sizes.map((s) => `N=${s.n} K=${s.k}`).join(", ")}; systems: ${options.systems.join(", ")}; ` +
+      `caps: Federa ${options.federaCapS} s, hub ${options.hubCapS} s`,
+  );
+  for (const { n, k } of options.sizes) {
+    const runs: SystemRun[] = [];
+    let federaFloor: Floor | null = null;
+    let hubFloor: Floor | null = null;
+    let federaDeriveMs: number | null = null;
+    let setupRecords = 0;
+    for (const system of options.systems) {
+      if (system === "hub") {
+        const genesisBytes = A.save(A.from<HubDoc>({ records: {} }));
+        const genesis = { doc: { docId: newDocId(), bytes: toBase64(genesisBytes) } };
+        try {
+          const ran = await runHub(n, k, genesis, options.hubCapS, log);
+          runs.push(ran.run);
+          hubFloor ??= floorOf<HubDoc>(genesisBytes, ran.changes, (d) => Object.keys(d.records).length === n * k);
+          log(`N=${n} K=${k} floor: Automerge applies the ${n * k} hub changes in ${fmtMs(hubFloor.applyMs)}`);
+        } catch (err) {
+          log(`N=${n} K=${k} hub: failed: ${(err as Error).message}`);
+          runs.push(failed(system, n, options.hubCapS, err));
+        }
+        continue;
+      }
+      const genesis = await federaGenesis(n);
+      setupRecords = genesis.setupRecords;
+      try {
+        const ran = await runFedera(system, genesis, k, options.federaCapS, log);
+        runs.push(ran.run);
+        if (federaFloor === null) {
+          const ledger = fromBase64(genesis.ledger.bytes);
+          const before = ledgerRecords(A.load<LedgerDoc>(ledger));
+          federaFloor = floorOf<LedgerDoc>(ledger, ran.changes, (d) => ledgerRecords(d) === before + n * k);
+          const target = genesis.setupRecords + n * k;
+          federaDeriveMs = await deriveFloor(fromBase64(genesis.council.bytes), ledger, ran.changes, target);
+          log(
+            `N=${n} K=${k} floor: Automerge applies the ${n * k} Federa changes in ${fmtMs(federaFloor.applyMs)}; ` +
+              `one process applying, verifying and deriving them all takes ${fmtMs(federaDeriveMs)}`,
+          );
+        }
+      } catch (err) {
+        log(`N=${n} K=${k} Federa ${system}: failed: ${(err as Error).message}`);
+        runs.push(failed(system, n, options.federaCapS, err));
+      }
+    }
+    rows.push({ n, k, setupRecords, federaFloor, hubFloor, federaDeriveMs, runs });
+  }
+  return {
+    quick: options.quick,
+    systems: options.systems,
+    rows,
+    totalS: round((performance.now() - t0) / 1_000),
+  };
+}
+
+function fmtMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "—";
+  return ms >= 1_000 ? `${(ms / 1_000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+}
+
+function fmtBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return "—";
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(0)} kB`;
+}
+
+function fmtRatio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return "—";
+  const r = a / b;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(1)}x`;
+}
+
+const NAMES: Record<System, string> = {
+  mesh: "Federa, full mesh",
+  tree: `Federa, bootstrap tree (${TREE_BRANCHING})`,
+  hub: "automerge-repo WebSocket hub",
+};
+
+function fmtConverge(run: SystemRun): string {
+  if (run.failure !== undefined) return `failed (${run.failure.slice(0, 80)})`;
+  return run.convergeMs === null
+    ? `did not converge in ${run.capS} s (${run.converged} of ${run.nodes} nodes did)`
+    : fmtMs(run.convergeMs);
+}
+
+/** How many times faster this run converged than the hub (a lower bound when the hub did not converge). */
+function fmtVsHub(run: SystemRun, hub: SystemRun | undefined): string {
+  if (run.system === "hub" || hub === undefined || run.convergeMs === null) return "—";
+  if (hub.convergeMs === null) return hub.failure === undefined ? `> ${fmtRatio(hub.capS * 1_000, run.convergeMs)}` : "—";
+  return fmtRatio(hub.convergeMs, run.convergeMs);
+}
+
+/** The report: one row per size and system, then the floors and the work behind them. */
+export function formatNetReport(r: NetBenchResult, machine: Machine): string {
+  const lines: string[] = [
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}; ` +
+      `load average ${machine.load}. Run: ${r.quick ? "--quick (N = 4 only)" : "full matrix"}, ` +
+      `${r.totalS.toFixed(0)} s.`,
+    "",
+    "| N | K | system | converged in | ÷ floor | hub ÷ this | bytes on the wire | messages | longest stall, CPU / wall |",
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const row of r.rows) {
+    const hub = row.runs.find((run) => run.system === "hub");
+    for (const run of row.runs) {
+      const floor = run.system === "hub" ? row.hubFloor : row.federaFloor;
+      const ok = run.failure === undefined;
+      lines.push(
+        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtConverge(run)} | ${fmtRatio(run.convergeMs, floor?.applyMs)} | ` +
+          `${fmtVsHub(run, hub)} | ${ok ? fmtBytes(run.wire.bytes) : "—"} | ${ok ? run.wire.messages : "—"} | ` +
+          `${ok ? `${fmtMs(run.stalls.maxBusyMs)} / ${fmtMs(run.stalls.maxDelayMs)}` : "—"} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    "| N | K | floor: Federa changes / hub changes | Federa in one process (apply, verify, derive) | " +
+      "changes' own bytes, Federa / hub | CPU after healing, all processes (" +
+      r.systems.join(" / ") +
+      ") |",
+    "|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const row of r.rows) {
+    const cpu = r.systems.map((s) => {
+      const run = row.runs.find((x) => x.system === s);
+      return run === undefined || run.failure !== undefined ? "—" : fmtMs(run.cpuMs);
+    });
+    lines.push(
+      `| ${row.n} | ${row.k} | ${fmtMs(row.federaFloor?.applyMs)} / ${fmtMs(row.hubFloor?.applyMs)} | ` +
+        `${fmtMs(row.federaDeriveMs)} | ${fmtBytes(row.federaFloor?.changeBytes)} / ${fmtBytes(row.hubFloor?.changeBytes)} | ` +
+        `${cpu.join(" / ")} |`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,167 @@
+/**
+ * What the coordinator of `./dev bench net` and its node processes say to each other (one JSON object per line, on
+ * the worker's stdin and stdout), and the probe that measures each process's longest event-loop stall.
+ */
+
+/** A document handed to a worker: its automerge-repo id and its saved bytes (base64). */
+export interface DocBytes {
+  readonly docId: string;
+  readonly bytes: string;
+}
+
+/** Federa node: a FederaNode holding the shared council (identity as written by `exportIdentity`). */
+export interface InitFedera {
+  readonly cmd: "init";
+  readonly mode: "federa";
+  readonly index: number;
+  readonly identity: { member: string; deviceSeed: string; memberSeed?: string };
+  readonly council: DocBytes;
+  readonly ledger: DocBytes;
+  /** Valid records every node holds once converged (setup and every node's appends). */
+  readonly target: number;
+}
+
+/** The hub: automerge-repo's stock WebSocket server with a Repo holding the shared document. */
+export interface InitHubServer {
+  readonly cmd: "init";
+  readonly mode: "hub-server";
+  readonly doc: DocBytes;
+}
+
+/** A hub client: a Repo with the shared document, offline until it is told to connect to the hub. */
+export interface InitHubClient {
+  readonly cmd: "init";
+  readonly mode: "hub-client";
+  readonly index: number;
+  readonly doc: DocBytes;
+  /** Records every client holds once converged. */
+  readonly target: number;
+}
+
+export type Command =
+  | InitFedera
+  | InitHubServer
+  | InitHubClient
+  /** Append `k` records while offline, one record per change. */
+  | { readonly cmd: "write"; readonly k: number }
+  /** Federa: dial these multiaddrs; hub client: connect to this WebSocket URL. */
+  | { readonly cmd: "heal"; readonly peers: readonly string[] }
+  | { readonly cmd: "stats" }
+  | { readonly cmd: "stop" };
+
+/** The longest stalls one process saw, in ms. */
+export interface Stalls {
+  /** Longest wall-clock delay of a 5 ms timer beyond its due time (includes time the OS gave to other processes). */
+  readonly maxDelayMs: number;
+  /** Longest main-thread CPU time between two consecutive timer ticks: JavaScript and wasm that ran without yielding. */
+  readonly maxBusyMs: number;
+}
+
+/** Automerge-repo messages one process put on the wire. */
+export interface Wire {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+export type Event =
+  /** Started; a Federa node gives its listen addresses, the hub its port. */
+  | { readonly ev: "ready"; readonly addresses?: readonly string[]; readonly port?: number }
+  /** Appended: the time it took, the stall meanwhile, and the Automerge changes made (base64), for the floor. */
+  | { readonly ev: "written"; readonly ms: number; readonly stalls: Stalls; readonly changes: readonly string[] }
+  /** Holds every record; `at` is the wall clock (ms since the epoch, sub-ms precision). */
+  | { readonly ev: "converged"; readonly at: number }
+  | {
+      readonly ev: "stats";
+      /** Stalls since the heal command. */
+      readonly stalls: Stalls;
+      /** What this process sent since the heal command (Federa nodes; the hub counts both directions). */
+      readonly sent: Wire;
+      readonly received: Wire;
+      readonly records: number;
+      /** Main-thread CPU time since the heal command. */
+      readonly cpuMs: number;
+      /** The whole process's CPU time since the heal command (thread-pool work such as signature checks included). */
+      readonly processCpuMs: number;
+      /** Peer events since the process started (announced, lost, refused streams by reason). */
+      readonly counters: Readonly<Record<string, number>>;
+      readonly rssMb: number;
+    }
+  | { readonly ev: "error"; readonly message: string };
+
+/** Interval of the probe's timer. */
+export const PROBE_MS = 5;
+
+/** Watches the event loop with a 5 ms timer; `onTick` runs on each tick (the worker checks convergence there). */
+export class StallProbe {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #wall = 0;
+  #cpu = 0;
+  #maxDelay = 0;
+  #maxBusy = 0;
+  #onTick: () => void = () => {};
+
+  /** Starts afresh (forgetting earlier maxima). */
+  start(onTick: () => void = () => {}): void {
+    this.stop();
+    this.#onTick = onTick;
+    this.#maxDelay = 0;
+    this.#maxBusy = 0;
+    this.#wall = performance.now();
+    this.#cpu = threadCpuMs();
+    this.#timer = setInterval(() => this.#tick(), PROBE_MS);
+  }
+
+  stop(): Stalls {
+    if (this.#timer !== undefined) {
+      this.#tick();
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    return this.stalls();
+  }
+
+  stalls(): Stalls {
+    return { maxDelayMs: round(this.#maxDelay), maxBusyMs: round(this.#maxBusy) };
+  }
+
+  #tick(): void {
+    const wall = performance.now();
+    const cpu = threadCpuMs();
+    this.#maxDelay = Math.max(this.#maxDelay, wall - this.#wall - PROBE_MS);
+    this.#maxBusy = Math.max(this.#maxBusy, cpu - this.#cpu);
+    this.#onTick();
+    // Measured from after the check, so the check's own cost is not counted as a stall of the next interval.
+    this.#wall = performance.now();
+    this.#cpu = threadCpuMs();
+  }
+}
+
+/** CPU time of this process's main thread (ms): unlike process time it leaves out GC and thread-pool helpers. */
+export function threadCpuMs(): number {
+  const usage = process.threadCpuUsage();
+  return (usage.user + usage.system) / 1_000;
+}
+
+/** CPU time of the whole process (ms), every thread included. */
+export function processCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1_000;
+}
+
+export function round(ms: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(ms * f) / f;
+}
+
+/** Wall clock in ms since the epoch with sub-millisecond precision, comparable across processes. */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, "base64"));
+}

@@ -1,0 +1,372 @@
+/**
+ * One node process of `./dev bench net`, driven by the coordinator over stdin and stdout: a Federa node, the stock
+ * automerge-repo WebSocket hub, or one of the hub's clients.
+ */
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { createInterface } from "node:readline";
+import * as A from "@automerge/automerge";
+import {
+  type AutomergeUrl,
+  type DocHandle,
+  type DocumentId,
+  type PeerId,
+  Repo,
+  stringifyAutomergeUrl,
+} from "@automerge/automerge-repo";
+import { NodeWSServerAdapter, WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import type { CouncilDoc, LedgerDoc } from "@federa/core";
+import { importIdentity } from "@federa/core";
+import { multiaddr } from "@multiformats/multiaddr";
+import { type WebSocket, WebSocketServer } from "ws";
+import { createNode, type FederaNode, type HeldCouncil, type Libp2pNetworkAdapter } from "../src/index.js";
+import { MDNS_INTERVAL_MS, nodeOptions } from "../src/node/index.js";
+import {
+  type Command,
+  type DocBytes,
+  type Event,
+  fromBase64,
+  type InitFedera,
+  type InitHubClient,
+  type InitHubServer,
+  round,
+  processCpuMs,
+  StallProbe,
+  threadCpuMs,
+  toBase64,
+  type Wire,
+  wallClock,
+} from "./protocol.js";
+
+/** A donation as an automerge-repo application stores it today: a structured map entry keyed by its id. */
+export type HubRecord = {
+  kind: "donation";
+  fund: string;
+  amount: number;
+  from: string;
+  author: string;
+  at: number;
+};
+
+/** The hub's shared document: every record in one map. */
+export type HubDoc = {
+  records: Record<string, HubRecord>;
+};
+
+/** The amount and donor of record `k` of node `index` (the same on both systems). */
+export function donation(index: number, k: number): { amount: number; from: string } {
+  return { amount: 100 + ((index * 7_919 + k * 104_729) % 9_900), from: `donor ${index}-${k}` };
+}
+
+function send(event: Event): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+interface Role {
+  write(k: number): Promise<Uint8Array[]>;
+  heal(peers: readonly string[]): Promise<void>;
+  records(): number;
+  sent(): Wire;
+  received(): Wire;
+  stop(): Promise<void>;
+}
+
+/** Peers announced to and lost by the Repo, and streams refused or dropped, since the process started. */
+const counters: Record<string, number> = {};
+
+function count(what: string): void {
+  counters[what] = (counters[what] ?? 0) + 1;
+}
+
+/** Counts an automerge-repo network adapter's peer events. */
+function watchPeers(adapter: { on(event: "peer-candidate" | "peer-disconnected", fn: () => void): unknown }): void {
+  adapter.on("peer-candidate", () => count("peer-candidate"));
+  adapter.on("peer-disconnected", () => count("peer-disconnected"));
+}
+
+const probe = new StallProbe();
+let profiler: Session | undefined;
+let role: Role | undefined;
+let target = Number.POSITIVE_INFINITY;
+let healedCpu = 0;
+let healedProcessCpu = 0;
+let sentBefore: Wire = { messages: 0, bytes: 0 };
+let receivedBefore: Wire = { messages: 0, bytes: 0 };
+
+function docUrl(doc: DocBytes): AutomergeUrl {
+  return stringifyAutomergeUrl({ documentId: doc.docId as DocumentId });
+}
+
+async function federa(init: InitFedera): Promise<{ role: Role; addresses: string[] }> {
+  const identity = await importIdentity(init.identity);
+  const defaults = nodeOptions({ listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false });
+  const node: FederaNode = await createNode({
+    identity,
+    ...defaults,
+    // Every node shares one host here, which libp2p's per-host inbound rate limit (5 a second) would refuse.
+    libp2p: { ...defaults.libp2p, connectionManager: { allow: ["/ip4/127.0.0.1/ipcidr/32"] } },
+  });
+  node.repo.import<CouncilDoc>(fromBase64(init.council.bytes), { docId: init.council.docId as DocumentId });
+  node.repo.import<LedgerDoc>(fromBase64(init.ledger.bytes), { docId: init.ledger.docId as DocumentId });
+  const held: HeldCouncil = await node.openCouncil(docUrl(init.council));
+  const adapter = node.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
+  const genesis = A.load<LedgerDoc>(fromBase64(init.ledger.bytes));
+  let redial: ReturnType<typeof setInterval> | undefined;
+  watchPeers(adapter);
+  node.libp2p.addEventListener("connection:close", () => count("connection closed"));
+  adapter.events.on("peer:rejected", ({ error }) => count(`rejected: ${error.name}`));
+  if (process.env.FEDERA_BENCH_TRACE) {
+    const t = () => `${init.index} ${(wallClock() % 100_000).toFixed(1)}`;
+    node.libp2p.addEventListener("connection:open", (e) =>
+      console.error(t(), "conn open", e.detail.remotePeer.toString().slice(-4)),
+    );
+    node.libp2p.addEventListener("peer:identify", (e) =>
+      console.error(t(), "identify", e.detail.peerId.toString().slice(-4)),
+    );
+    adapter.on("peer-candidate", (e) => console.error(t(), "candidate", e.peerId.slice(-4)));
+    const origEmit = adapter.emit.bind(adapter);
+    let gainedTotal = 0;
+    let bytesTotal = 0;
+    adapter.emit = ((name: string, ...args: unknown[]) => {
+      if (name !== "message") return (origEmit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
+      const m = args[0] as { type: string; senderId: string; documentId?: string; data?: Uint8Array };
+      const h = m.documentId === init.ledger.docId ? held.ledgerHandle : held.councilHandle;
+      const before = A.stats(h.doc()).numChanges;
+      const t0 = performance.now();
+      const r = (origEmit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
+      const gained = A.stats(h.doc()).numChanges - before;
+      gainedTotal += gained;
+      bytesTotal += m.data?.byteLength ?? 0;
+      let info = "";
+      if (m.type === "sync" && m.data) {
+        const d = A.decodeSyncMessage(m.data);
+        info = `bundle ${d.changes[0]?.byteLength ?? 0} gained ${gained} (${gainedTotal} changes from ${bytesTotal} B) heads ${d.heads.length} need ${d.need.length} ${(performance.now() - t0).toFixed(1)} ms`;
+      }
+      console.error(t(), "recv", m.type, m.senderId.slice(-4), m.data?.byteLength ?? 0, info);
+      return r;
+    }) as typeof adapter.emit;
+    const origSend = adapter.send.bind(adapter);
+    adapter.send = (m) => {
+      console.error(t(), "send", m.type, m.targetId.slice(-4), "data" in m ? (m.data as Uint8Array).byteLength : 0);
+      origSend(m);
+    };
+    let last = 0;
+    setInterval(() => {
+      const r = held.council.records.length;
+      if (r !== last) {
+        last = r;
+        console.error(t(), "records", r);
+      }
+    }, 2);
+  }
+  const role: Role = {
+    async write(k) {
+      for (let i = 0; i < k; i++) {
+        const { amount, from } = donation(init.index, i);
+        await held.council.ledger.donate("general", amount, from);
+      }
+      return A.getChanges(genesis, held.ledgerHandle.doc());
+    },
+    async heal(peers) {
+      await Promise.all(peers.map((p) => dialWithRetries(node, p)));
+      // As discovery does (an mDNS answer, a bootstrap redial, every 5 s): a dropped connection is dialled again.
+      redial = setInterval(() => {
+        const connected = new Set(node.peers());
+        for (const p of peers) {
+          if (!connected.has(p.slice(p.lastIndexOf("/") + 1))) {
+            count("redial");
+            node.libp2p.dial(multiaddr(p)).catch(() => count("redial failed"));
+          }
+        }
+      }, MDNS_INTERVAL_MS);
+    },
+    records: () => held.council.records.length,
+    sent: () => ({ messages: adapter.traffic.framesSent, bytes: adapter.traffic.bytesSent }),
+    received: () => ({ messages: adapter.traffic.framesReceived, bytes: adapter.traffic.bytesReceived }),
+    async stop() {
+      clearInterval(redial);
+      await node.stop();
+    },
+  };
+  return { role, addresses: node.addresses() };
+}
+
+/** Dials a peer, trying again a few times as a discovery service would on its next announcement. */
+async function dialWithRetries(node: FederaNode, address: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.libp2p.dial(multiaddr(address));
+      return;
+    } catch (err) {
+      if (attempt === 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+async function hubServer(init: InitHubServer): Promise<{ role: Role; port: number }> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  const sent = { messages: 0, bytes: 0 };
+  const received = { messages: 0, bytes: 0 };
+  wss.on("connection", (socket: WebSocket) => {
+    const original = socket.send.bind(socket);
+    socket.send = ((data: ArrayBufferLike | Uint8Array, ...rest: never[]) => {
+      sent.messages++;
+      sent.bytes += data.byteLength;
+      return original(data, ...rest);
+    }) as typeof socket.send;
+    socket.on("message", (data: Buffer) => {
+      received.messages++;
+      received.bytes += data.byteLength;
+    });
+  });
+  const adapter = new NodeWSServerAdapter(wss as never);
+  watchPeers(adapter);
+  const repo = new Repo({ network: [adapter], peerId: "hub" as PeerId });
+  const handle = repo.import<HubDoc>(fromBase64(init.doc.bytes), { docId: init.doc.docId as DocumentId });
+  const address = wss.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    port,
+    role: {
+      write: async () => [],
+      heal: async () => {},
+      records: () => Object.keys(handle.doc()?.records ?? {}).length,
+      sent: () => ({ ...sent }),
+      received: () => ({ ...received }),
+      async stop() {
+        await repo.shutdown();
+        for (const client of wss.clients) client.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      },
+    },
+  };
+}
+
+async function hubClient(init: InitHubClient): Promise<Role> {
+  const repo = new Repo({ network: [], peerId: `client-${init.index}` as PeerId });
+  const handle: DocHandle<HubDoc> = repo.import<HubDoc>(fromBase64(init.doc.bytes), {
+    docId: init.doc.docId as DocumentId,
+  });
+  await handle.whenReady();
+  const genesis = A.load<HubDoc>(fromBase64(init.doc.bytes));
+  const author = `member-${init.index}`;
+  let adapter: WebSocketClientAdapter | undefined;
+  return {
+    async write(k) {
+      for (let i = 0; i < k; i++) {
+        const { amount, from } = donation(init.index, i);
+        const id = createHash("sha256").update(`${init.index}:${i}`).digest("hex");
+        handle.change((d) => {
+          d.records[id] = { kind: "donation", fund: "general", amount, from, author, at: Date.now() };
+        });
+      }
+      return A.getChanges(genesis, handle.doc());
+    },
+    async heal([url]) {
+      adapter = new WebSocketClientAdapter(url!);
+      watchPeers(adapter);
+      repo.networkSubsystem.addNetworkAdapter(adapter);
+    },
+    records: () => Object.keys(handle.doc().records).length,
+    sent: () => ({ messages: 0, bytes: 0 }),
+    received: () => ({ messages: 0, bytes: 0 }),
+    async stop() {
+      await repo.shutdown();
+    },
+  };
+}
+
+async function handle(command: Command): Promise<void> {
+  switch (command.cmd) {
+    case "init": {
+      if (command.mode === "federa") {
+        target = command.target;
+        const node = await federa(command);
+        role = node.role;
+        send({ ev: "ready", addresses: node.addresses });
+      } else if (command.mode === "hub-server") {
+        const server = await hubServer(command);
+        role = server.role;
+        send({ ev: "ready", port: server.port });
+      } else {
+        target = command.target;
+        role = await hubClient(command);
+        send({ ev: "ready" });
+      }
+      return;
+    }
+    case "write": {
+      probe.start();
+      const t0 = performance.now();
+      const changes = await role!.write(command.k);
+      const ms = performance.now() - t0;
+      send({ ev: "written", ms: round(ms), stalls: probe.stop(), changes: changes.map(toBase64) });
+      return;
+    }
+    case "heal": {
+      if (process.env.FEDERA_BENCH_PROF) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post("Profiler.enable");
+        await profiler.post("Profiler.setSamplingInterval", { interval: 200 });
+        await profiler.post("Profiler.start");
+      }
+      sentBefore = role!.sent();
+      receivedBefore = role!.received();
+      healedCpu = threadCpuMs();
+      healedProcessCpu = processCpuMs();
+      let converged = false;
+      probe.start(() => {
+        if (!converged && role!.records() >= target) {
+          converged = true;
+          send({ ev: "converged", at: wallClock() });
+        }
+      });
+      await role!.heal(command.peers);
+      return;
+    }
+    case "stats": {
+      if (profiler !== undefined) {
+        const { profile } = await profiler.post("Profiler.stop");
+        writeFileSync(`${process.env.FEDERA_BENCH_PROF}/node-${process.pid}.cpuprofile`, JSON.stringify(profile));
+      }
+      const sent = role!.sent();
+      const received = role!.received();
+      send({
+        ev: "stats",
+        stalls: probe.stop(),
+        sent: { messages: sent.messages - sentBefore.messages, bytes: sent.bytes - sentBefore.bytes },
+        received: {
+          messages: received.messages - receivedBefore.messages,
+          bytes: received.bytes - receivedBefore.bytes,
+        },
+        records: role!.records(),
+        cpuMs: round(threadCpuMs() - healedCpu),
+        processCpuMs: round(processCpuMs() - healedProcessCpu),
+        counters: { ...counters },
+        rssMb: round(process.memoryUsage().rss / 2 ** 20),
+      });
+      return;
+    }
+    case "stop": {
+      await role?.stop();
+      process.exit(0);
+    }
+  }
+}
+
+const lines = createInterface({ input: process.stdin });
+let queue = Promise.resolve();
+lines.on("line", (line) => {
+  const command = JSON.parse(line) as Command;
+  // Commands run in order; a heal returns once dials are under way, so stats can follow while syncing goes on.
+  queue = queue
+    .then(() => handle(command))
+    .catch((err: unknown) =>
+      send({ ev: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+});
+lines.on("close", () => process.exit(0));
