@@ -626,7 +626,8 @@ function fmtConverge(run: SystemRun): string {
 /** How many times faster this run converged than the hub (a lower bound when the hub did not converge). */
 function fmtVsHub(run: SystemRun, hub: SystemRun | undefined): string {
   if (run.system === "hub" || hub === undefined || run.convergeMs === null) return "—";
-  if (hub.convergeMs === null) return hub.failure === undefined ? `> ${fmtRatio(hub.capS * 1_000, run.convergeMs)}` : "—";
+  if (hub.convergeMs === null)
+    return hub.failure === undefined ? `> ${fmtRatio(hub.capS * 1_000, run.convergeMs)}` : "—";
   return fmtRatio(hub.convergeMs, run.convergeMs);
 }
 
