@@ -1,5 +1,5 @@
 /**
- * The walkthrough `./dev demo` runs: a bakery co-op splits into two offline partitions that both act, then merges,
+ * The walkthrough `./dev walkthrough` runs: a bakery co-op splits into two offline partitions that both act, then merges,
  * and Federa derives what the merge means (a held overdraft, a flipped vote, a rotation conflict) identically on both.
  */
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
