@@ -52,9 +52,11 @@ export async function sealApplication(
   note: string,
   earlier: readonly SealedApplication[] = [],
   now?: () => number,
+  alreadyMember = false,
 ): Promise<SealedApplication> {
   const opened = await Council.openPlain(scratch(council, earlier), { identity, ...(now ? { now } : {}) });
-  const record = await opened.apply(note);
+  // A member named at founding asks for nothing but the authorisation of this device, signed with the member key.
+  const record = alreadyMember ? await opened.authorizeDevice(identity.device.id) : await opened.apply(note);
   const bytes = opened.sources.council.doc()?.records[bucketOf(record)]?.[record];
   if (bytes === undefined) throw new Error("the sealed application was not written");
   return { record, bytes: new Uint8Array(bytes) };
@@ -72,7 +74,7 @@ export async function checkApplication(
   application: SealedApplication,
   from: string,
   now: number = Date.now(),
-): Promise<FederaRecord<"member.apply">> {
+): Promise<FederaRecord<"member.apply" | "device.authorize">> {
   const council = held.council;
   // Records signed by member keys (earlier applications among them) carry the chain the new one continues.
   const doc = held.councilHandle.doc();
@@ -89,6 +91,15 @@ export async function checkApplication(
     // A member's key signing a second seq 0 shows up as equivocation: the plain reason is more useful.
     if (why?.signer !== undefined && isMember(why.signer)) throw new ApplicationRefused("already a member");
     throw new ApplicationRefused(why ? `${why.reason}: ${why.detail}` : "the record does not decode under its id");
+  }
+  if (record.kind === "device.authorize") {
+    if (record.signer !== record.author) throw new ApplicationRefused("a device is authorised by the member's own key");
+    if (!isMember(record.author)) throw new ApplicationRefused("only a member authorises a device");
+    if ((record as FederaRecord<"device.authorize">).body.device !== from) {
+      throw new ApplicationRefused("only the device being authorised delivers its authorisation");
+    }
+    if (record.at.ms > now + MAX_CLOCK_AHEAD_MS) throw new ApplicationRefused("the record is stamped in the future");
+    return record as FederaRecord<"device.authorize">;
   }
   if (record.kind !== "member.apply") throw new ApplicationRefused(`a ${record.kind} record is not an application`);
   if (record.signer !== record.author)
@@ -118,6 +129,7 @@ export async function acceptApplication(
     });
   }
   const state = await held.council.state();
+  if (state.members.some((m) => m.devices.includes(from as never))) return application.record;
   if (!state.proposals.some((p) => p.id === application.record)) {
     const why = state.excluded.find((e) => e.id === application.record);
     throw new ApplicationRefused(why ? why.detail : "the application opened no admission proposal");

@@ -11,6 +11,8 @@ export interface Invitation {
   /** The inviter's node: its peer id (the inviter's device id) and last known listen addresses. */
   readonly peer: string;
   readonly addresses: readonly string[];
+  /** The council's members when the token was made (a founder among them joins by authorising a device). */
+  readonly members?: readonly string[];
 }
 
 /** The token text of an invitation. */
@@ -37,5 +39,13 @@ export function decodeInvitation(token: string): Invitation {
   if (!Array.isArray(v.addresses) || !v.addresses.every((a) => typeof a === "string" && a.startsWith("/"))) {
     throw new BadTokenError("addresses must be multiaddr strings");
   }
-  return { v: 1, council: v.council, url: v.url, peer: v.peer, addresses: v.addresses };
+  const members = Array.isArray(v.members) ? v.members.filter((m): m is string => typeof m === "string") : undefined;
+  return {
+    v: 1,
+    council: v.council,
+    url: v.url,
+    peer: v.peer,
+    addresses: v.addresses,
+    ...(members ? { members } : {}),
+  };
 }

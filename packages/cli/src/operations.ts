@@ -352,6 +352,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         url: held.councilHandle.url,
         peer: ws.identity.device.id,
         addresses: [...addresses],
+        // Members named at founding have no device yet: the token tells them to send a device authorisation instead.
+        members: (await held.council.state()).members.map((m) => m.id),
       };
     }
     case "propose": {

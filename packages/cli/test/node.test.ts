@@ -71,4 +71,43 @@ describe("federa node", { timeout: 180_000 }, () => {
     expect(offline.node.running).toBe(false);
     expect(offline.councils[0]).toMatchObject({ balances: { tools: 120 }, proposals: 1 });
   });
+
+  it("a member named at founding joins by authorising a device, and then receives the council", async () => {
+    const ada = join(tmp.path, "ada");
+    const ben = join(tmp.path, "ben");
+    await federaOk(["init", "--dir", ada, "--name", "Ada"]);
+    await federaOk(["init", "--dir", ben, "--name", "Ben"]);
+    const benId = JSON.parse(await readFile(join(ben, "identity.json"), "utf8")) as {
+      member: string;
+      deviceSeed: string;
+    };
+    const benDevice = (JSON.parse(await readFile(join(ben, "profile.json"), "utf8")) as { device: string }).device;
+    await federaOk(["council", "create", "Print shop", "--founder", benId.member, "--dir", ada]);
+    await federaOk(["fund", "create", "ink", "--type", "cash", "--dir", ada]);
+    await federaOk(["donate", "ink", "75", "--dir", ada]);
+    const adaNode = await startNode(ada);
+    const { token } = await federaJson<{ token: string }>(["invite", "--dir", ada]);
+    const joined = await federaJson<{ delivered: boolean }>(["join", token, "--dir", ben]);
+    expect(joined.delivered).toBe(true);
+    // No admission vote: Ben was a founder; his device is authorised at once.
+    const status = await federaJson<Status>(["status", "--dir", ada]);
+    expect(status.councils[0]!.openProposals ?? []).toEqual([]);
+    const report = JSON.parse(await federaOk(["export", "--dir", ada])) as {
+      tables: { members: { id: string; devices: string }[] };
+    };
+    expect(JSON.stringify(report.tables.members)).toContain(benDevice);
+    // Ben's node now receives the council from Ada's.
+    const benNode = await startNode(ben, { bootstrap: [adaNode.addresses[0]!] });
+    const deadline = Date.now() + 60_000;
+    let balance: unknown;
+    while (Date.now() < deadline) {
+      const s = await federaJson<Status>(["status", "--dir", ben]);
+      balance = s.councils[0]?.balances?.ink;
+      if (balance === 75) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(balance).toBe(75);
+    expect(await stop(benNode)).toBe(0);
+    expect(await stop(adaNode)).toBe(0);
+  });
 });

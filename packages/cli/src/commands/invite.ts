@@ -39,6 +39,7 @@ export function registerInvite(program: Command): void {
       url: String(result.url),
       peer: String(result.peer),
       addresses,
+      members: (result.members as string[] | undefined) ?? [],
     });
     out.result({ token, council: result.council, peer: result.peer, addresses }, token);
   });
@@ -69,6 +70,7 @@ export function registerInvite(program: Command): void {
         options.note,
         earlier.map((a) => ({ record: a.record as never, bytes: new Uint8Array(Buffer.from(a.bytes, "base64")) })),
         clock,
+        invitation.members?.includes(identity.member) ?? false,
       );
       application = {
         council: invitation.council,
