@@ -1,15 +1,15 @@
 /**
  * `./dev bench net`: N node processes on loopback each append K records while partitioned, then heal; measures the
  * time until every node holds every record, the bytes and messages on the wire and the longest event-loop stall,
- * for Federa nodes (full mesh over libp2p) and for automerge-repo's stock WebSocket hub with N clients, beside the
- * floor: Automerge alone applying the same changes in one process.
+ * for Federa nodes (dialling each other in a full mesh, or bootstrapped in a tree) and for automerge-repo's stock
+ * WebSocket hub with N clients, beside the floor: Automerge alone applying the same changes in one process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as A from "@automerge/automerge";
-import { type DocumentId, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilDoc, DeviceId, Identity, LedgerDoc } from "@federa/core";
 import { Council, createIdentity, exportIdentity, foundCouncil, PlainDocument } from "@federa/core";
 import type { Machine } from "../../core/bench/core-bench.js";
@@ -635,8 +635,8 @@ function fmtVsHub(run: SystemRun, hub: SystemRun | undefined): string {
 export function formatNetReport(r: NetBenchResult, machine: Machine): string {
   const lines: string[] = [
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}; ` +
-      `load average ${machine.load}. Run: ${r.quick ? "--quick (N = 4 only)" : "full matrix"}, ` +
-      `${r.totalS.toFixed(0)} s.`,
+      `load average ${machine.load}. Sizes run (N x K): ${r.rows.map((row) => `${row.n}x${row.k}`).join(", ")}` +
+      `${r.quick ? " (--quick)" : ""}, in ${r.totalS.toFixed(0)} s.`,
     "",
     "| N | K | system | converged in | ÷ floor | hub ÷ this | bytes on the wire | messages | longest stall, CPU / wall |",
     "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -655,21 +655,30 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
   }
   lines.push(
     "",
-    "| N | K | floor: Federa changes / hub changes | Federa in one process (apply, verify, derive) | " +
-      "changes' own bytes, Federa / hub | CPU after healing, all processes (" +
-      r.systems.join(" / ") +
-      ") |",
-    "|---:|---:|---:|---:|---:|---:|",
+    "| N | K | system | CPU after healing: main threads / whole processes | sync streams lost | " +
+      "offline appending, slowest node |",
+    "|---:|---:|---|---:|---:|---:|",
   );
   for (const row of r.rows) {
-    const cpu = r.systems.map((s) => {
-      const run = row.runs.find((x) => x.system === s);
-      return run === undefined || run.failure !== undefined ? "—" : fmtMs(run.cpuMs);
-    });
+    for (const run of row.runs) {
+      if (run.failure !== undefined) continue;
+      const lost = run.perNode.reduce((sum, p) => sum + (p.counters["peer-disconnected"] ?? 0), 0);
+      lines.push(
+        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtMs(run.cpuMs)} / ${fmtMs(run.processCpuMs)} | ${lost} | ` +
+          `${fmtMs(run.writeMs)} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    "| N | K | floor: Federa changes / hub changes | Federa in one process (apply, verify, derive) | " +
+      "changes' own bytes, Federa / hub |",
+    "|---:|---:|---:|---:|---:|",
+  );
+  for (const row of r.rows) {
     lines.push(
       `| ${row.n} | ${row.k} | ${fmtMs(row.federaFloor?.applyMs)} / ${fmtMs(row.hubFloor?.applyMs)} | ` +
-        `${fmtMs(row.federaDeriveMs)} | ${fmtBytes(row.federaFloor?.changeBytes)} / ${fmtBytes(row.hubFloor?.changeBytes)} | ` +
-        `${cpu.join(" / ")} |`,
+        `${fmtMs(row.federaDeriveMs)} | ${fmtBytes(row.federaFloor?.changeBytes)} / ${fmtBytes(row.hubFloor?.changeBytes)} |`,
     );
   }
   return lines.join("\n");

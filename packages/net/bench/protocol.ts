@@ -99,6 +99,12 @@ export class StallProbe {
   #maxDelay = 0;
   #maxBusy = 0;
   #onTick: () => void = () => {};
+  readonly #trace: ((busyMs: number) => void) | undefined;
+
+  /** `trace` hears of every stretch of more than 40 ms of main-thread work (a diagnostic). */
+  constructor(trace?: (busyMs: number) => void) {
+    this.#trace = trace;
+  }
 
   /** Starts afresh (forgetting earlier maxima). */
   start(onTick: () => void = () => {}): void {
@@ -129,6 +135,7 @@ export class StallProbe {
     const cpu = threadCpuMs();
     this.#maxDelay = Math.max(this.#maxDelay, wall - this.#wall - PROBE_MS);
     this.#maxBusy = Math.max(this.#maxBusy, cpu - this.#cpu);
+    if (this.#trace !== undefined && cpu - this.#cpu > 40) this.#trace(cpu - this.#cpu);
     this.#onTick();
     // Measured from after the check, so the check's own cost is not counted as a stall of the next interval.
     this.#wall = performance.now();

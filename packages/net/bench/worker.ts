@@ -1,6 +1,7 @@
 /**
  * One node process of `./dev bench net`, driven by the coordinator over stdin and stdout: a Federa node, the stock
- * automerge-repo WebSocket hub, or one of the hub's clients.
+ * automerge-repo WebSocket hub, or one of the hub's clients. Diagnostics: FEDERA_BENCH_TRACE=1 prints each Federa
+ * node's timeline to stderr; FEDERA_BENCH_PROF=DIR writes each process's CPU profile, from heal to the end, to DIR.
  */
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -85,7 +86,12 @@ function watchPeers(adapter: { on(event: "peer-candidate" | "peer-disconnected",
   adapter.on("peer-disconnected", () => count("peer-disconnected"));
 }
 
-const probe = new StallProbe();
+const probe = new StallProbe(
+  process.env.FEDERA_BENCH_TRACE
+    ? (ms) =>
+        console.error("pid", process.pid, (wallClock() % 100_000).toFixed(1), "main thread busy", ms.toFixed(0), "ms")
+    : undefined,
+);
 let profiler: Session | undefined;
 let role: Role | undefined;
 let target = Number.POSITIVE_INFINITY;
@@ -116,50 +122,7 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   watchPeers(adapter);
   node.libp2p.addEventListener("connection:close", () => count("connection closed"));
   adapter.events.on("peer:rejected", ({ error }) => count(`rejected: ${error.name}`));
-  if (process.env.FEDERA_BENCH_TRACE) {
-    const t = () => `${init.index} ${(wallClock() % 100_000).toFixed(1)}`;
-    node.libp2p.addEventListener("connection:open", (e) =>
-      console.error(t(), "conn open", e.detail.remotePeer.toString().slice(-4)),
-    );
-    node.libp2p.addEventListener("peer:identify", (e) =>
-      console.error(t(), "identify", e.detail.peerId.toString().slice(-4)),
-    );
-    adapter.on("peer-candidate", (e) => console.error(t(), "candidate", e.peerId.slice(-4)));
-    const origEmit = adapter.emit.bind(adapter);
-    let gainedTotal = 0;
-    let bytesTotal = 0;
-    adapter.emit = ((name: string, ...args: unknown[]) => {
-      if (name !== "message") return (origEmit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
-      const m = args[0] as { type: string; senderId: string; documentId?: string; data?: Uint8Array };
-      const h = m.documentId === init.ledger.docId ? held.ledgerHandle : held.councilHandle;
-      const before = A.stats(h.doc()).numChanges;
-      const t0 = performance.now();
-      const r = (origEmit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
-      const gained = A.stats(h.doc()).numChanges - before;
-      gainedTotal += gained;
-      bytesTotal += m.data?.byteLength ?? 0;
-      let info = "";
-      if (m.type === "sync" && m.data) {
-        const d = A.decodeSyncMessage(m.data);
-        info = `bundle ${d.changes[0]?.byteLength ?? 0} gained ${gained} (${gainedTotal} changes from ${bytesTotal} B) heads ${d.heads.length} need ${d.need.length} ${(performance.now() - t0).toFixed(1)} ms`;
-      }
-      console.error(t(), "recv", m.type, m.senderId.slice(-4), m.data?.byteLength ?? 0, info);
-      return r;
-    }) as typeof adapter.emit;
-    const origSend = adapter.send.bind(adapter);
-    adapter.send = (m) => {
-      console.error(t(), "send", m.type, m.targetId.slice(-4), "data" in m ? (m.data as Uint8Array).byteLength : 0);
-      origSend(m);
-    };
-    let last = 0;
-    setInterval(() => {
-      const r = held.council.records.length;
-      if (r !== last) {
-        last = r;
-        console.error(t(), "records", r);
-      }
-    }, 2);
-  }
+  if (process.env.FEDERA_BENCH_TRACE) trace(init.index, node, adapter, held);
   const role: Role = {
     async write(k) {
       for (let i = 0; i < k; i++) {
@@ -190,6 +153,33 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
     },
   };
   return { role, addresses: node.addresses() };
+}
+
+/** With FEDERA_BENCH_TRACE set, prints a node's timeline to stderr: connections, sync streams and messages, records. */
+function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, held: HeldCouncil): void {
+  const log = (...parts: unknown[]) => console.error(index, (wallClock() % 100_000).toFixed(1), ...parts);
+  const short = (peer: string) => peer.slice(-4);
+  node.libp2p.addEventListener("connection:open", (e) => log("connection open", short(e.detail.remotePeer.toString())));
+  node.libp2p.addEventListener("connection:close", (e) =>
+    log("connection closed", short(e.detail.remotePeer.toString())),
+  );
+  adapter.on("peer-candidate", (e) => log("sync stream", short(e.peerId)));
+  adapter.on("peer-disconnected", (e) => log("sync stream closed", short(e.peerId)));
+  adapter.on("message", (m) => log("received", m.type, short(m.senderId), "data" in m ? m.data?.byteLength : 0));
+  const send = adapter.send.bind(adapter);
+  adapter.send = (m) => {
+    log("sent", m.type, short(m.targetId), "data" in m ? m.data?.byteLength : 0);
+    send(m);
+  };
+  node.repo.on("doc-metrics", (m) => {
+    if ("durationMillis" in m && m.durationMillis > 20) log(m.type, m.durationMillis.toFixed(0), "ms");
+  });
+  let records = 0;
+  setInterval(() => {
+    if (held.council.records.length === records) return;
+    records = held.council.records.length;
+    log("records", records);
+  }, 5).unref();
 }
 
 /** Dials a peer, trying again a few times as a discovery service would on its next announcement. */
@@ -362,7 +352,7 @@ const lines = createInterface({ input: process.stdin });
 let queue = Promise.resolve();
 lines.on("line", (line) => {
   const command = JSON.parse(line) as Command;
-  // Commands run in order; a heal returns once dials are under way, so stats can follow while syncing goes on.
+  // Commands run in order; a heal returns once its dials are done, while syncing goes on.
   queue = queue
     .then(() => handle(command))
     .catch((err: unknown) =>

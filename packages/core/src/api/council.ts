@@ -121,6 +121,11 @@ export async function foundCouncil(identity: Identity, init: FoundInit): Promise
   return { id, council, ledger };
 }
 
+/** Entries a refresh decodes and checks at a time. */
+const REFRESH_SLICE = 100;
+/** Main-thread time a refresh may take before it lets the event loop run. */
+const REFRESH_BUDGET_MS = 20;
+
 /** A council opened on its documents: acts write signed records, `state()` derives. */
 export class Council {
   readonly id: CouncilId;
@@ -211,9 +216,22 @@ export class Council {
       if (doc === undefined) continue;
       const entries = this.#readers[which].read(doc);
       if (entries.length === 0) continue;
-      const change = await this.#index.add(entries);
+      const added = new Map<string, FederaRecord>();
+      const removed = new Map<string, FederaRecord>();
+      let since = performance.now();
+      // A merge of thousands of records is checked in slices, letting the event loop run between them; it is
+      // folded once at the end (slices in bucket order would each re-derive from an early checkpoint).
+      for (let i = 0; i < entries.length; i += REFRESH_SLICE) {
+        if (i > 0 && performance.now() - since > REFRESH_BUDGET_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          since = performance.now();
+        }
+        const change = await this.#index.add(entries.slice(i, i + REFRESH_SLICE));
+        for (const r of change.added) if (!removed.delete(r.id)) added.set(r.id, r);
+        for (const r of change.removed) if (!added.delete(r.id)) removed.set(r.id, r);
+      }
       this.#view = null; // new entries may change the exclusions even when no valid record was added
-      this.#apply(change.added, change.removed);
+      this.#apply([...added.values()], [...removed.values()]);
     }
   }
 
