@@ -8,6 +8,7 @@ import { registerLedger } from "./commands/ledger.js";
 import { registerMandate } from "./commands/mandate.js";
 import { registerNode } from "./commands/node.js";
 import { registerProposals } from "./commands/proposals.js";
+import { registerSim } from "./commands/sim.js";
 import { registerStatus } from "./commands/status.js";
 import { describeError, ExitCodes } from "./errors.js";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerMandate(program);
   registerStatus(program);
   registerExport(program);
+  registerSim(program);
   return program;
 }
 
