@@ -19,6 +19,7 @@ import {
   writeOne,
 } from "./federa.js";
 import { NaiveWriter, naiveDerive, naiveRecord } from "./naive.js";
+import { best, type Spent, stopwatch } from "./stopwatch.js";
 import { type Cast, makeCast, type Payload, payloads } from "./workload.js";
 
 /** Facts about the machine, supplied by the host script (core itself reads no OS state). */
@@ -37,15 +38,19 @@ export interface Point {
   readonly n: number;
   /** Summed time of the write calls that produced the n records. */
   readonly writeMs: number;
+  /** The same in CPU time (all threads of the process). */
+  readonly writeCpuMs: number;
   /** Time the other simulated devices spent reading those records before their own writes (not in `writeMs`). */
   readonly catchupMs?: number;
   readonly bytes: number;
   /** Federa only: mean length of one stored ledger record (flag, signature when signed, canonical payload). */
   readonly storedRecordBytes?: number;
-  /** Median time from saved bytes to derived state; for Federa without a verified cache. */
+  /** Best of three, from saved bytes to derived state; for Federa without a verified cache. */
   loadMs?: number;
+  loadCpuMs?: number;
   /** Federa only: the same with the device's verified cache. */
   loadWarmMs?: number;
+  loadWarmCpuMs?: number;
   /** Median cost of one more record at n, on the documents loaded from bytes. */
   appendMs?: number;
   /** 90th percentile of the same. */
@@ -136,6 +141,7 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   const cumulative: [number, number][] = [];
   const recent: number[] = [];
   let writeMs = 0;
+  let writeCpuMs = 0;
   let large = small;
   let target = small;
   let step = small / 10;
@@ -143,16 +149,17 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   let predictedS = 0;
   let smallMs = 0;
   for (let i = 0; i < target; i++) {
-    const dt = naive.write(naiveRecord(stream[i]!, cast));
+    const spent = naive.write(naiveRecord(stream[i]!, cast));
+    const dt = spent.wall;
     writeMs += dt;
+    writeCpuMs += spent.cpu;
     recent.push(dt);
     if (recent.length > appendSamples) recent.shift();
     const n = i + 1;
     if (n <= small && n % step === 0) cumulative.push([n, writeMs]);
     if (n % step === 0) {
-      log(
-        `naive: ${fmtN(n)} / ${fmtN(target)} records, ${(writeMs / 1000).toFixed(1)} s writing, last change ${fmtMs(dt)}`,
-      );
+      const written = `${(writeMs / 1000).toFixed(1)} s writing`;
+      log(`naive: ${fmtN(n)} / ${fmtN(target)} records, ${written}, last change ${fmtMs(dt)}`);
     }
     if (n === small) {
       smallMs = writeMs;
@@ -172,7 +179,7 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
     }
     if (n === small || n === large || (n > small && candidates.includes(n))) {
       const bytes = naive.save();
-      saved.set(n, { point: { n, writeMs, bytes: bytes.length, inSessionMs: median(recent) }, bytes });
+      saved.set(n, { point: { n, writeMs, writeCpuMs, bytes: bytes.length, inSessionMs: median(recent) }, bytes });
       log(`naive: saved at ${fmtN(n)}: ${fmtBytes(bytes.length)}`);
     }
     if (n > small && n < target && options.naiveN === null && writeMs - smallMs > 1.5 * options.naiveBudgetS * 1000) {
@@ -201,65 +208,83 @@ export async function runCoreBench(args: readonly string[], log = logger()): Pro
   // 3. Federa, batched: `council.write` with `batch` acts per change, only the last signed.
   const sizesBatched = unique([small, large, full]);
   log(`federa: ${fmtN(batch)} acts per change (council.write), to ${sizesBatched.map(fmtN).join(", ")}`);
-  // Five groups of five devices take turns batch by batch, one group per fifth of the run (fewer live replicas).
-  const perGroup = full / batch / 5;
+  // Five devices of five members (one a second device) take turns batch by batch: each holds the whole council in
+  // memory and reads every batch the others write, so more of them would only lengthen the untimed catch-up.
+  const batchDevices = [0, 5, 10, 15, 21].map((w) => w % cast.writers.length);
   const batched = await federaRun(cast, stream, {
     sizes: sizesBatched,
     perChange: batch,
-    device: (n) => {
-      const b = n / batch;
-      return (5 * Math.floor(b / perGroup) + (b % 5)) % cast.writers.length;
-    },
+    device: (n) => batchDevices[(n / batch) % batchDevices.length]!,
     live: 5,
     log,
     label: "federa batched",
   });
 
-  // 4. Loading to derived state, and one append at N.
-  naiveDerive(NaiveWriter.load(naiveRuns[0]!.bytes).doc);
-  for (const { point: p, bytes } of naiveRuns) {
-    const times: number[] = [];
+  // 4. Loading to derived state, size by size, the systems taking turns so that other work on the machine weighs
+  // on each alike; best of three. Then one append at N.
+  const naiveLoad = (bytes: Uint8Array, n: number): Spent => {
+    const stop = stopwatch();
+    const state = naiveDerive(NaiveWriter.load(bytes).doc);
+    const spent = stop();
+    if (state.records !== n) throw new Error(`naive load found ${state.records} records, expected ${n}`);
+    return spent;
+  };
+  const federa = [
+    { label: "one-per-change", run: each },
+    { label: "batched", run: batched },
+  ] as const;
+  log("loading: one untimed load of each system first");
+  naiveLoad(naiveRuns[0]!.bytes, naiveRuns[0]!.point.n);
+  for (const { run } of federa) await loadToState(run.points[0]!.bytes, run.points[0]!.records);
+  for (const n of unique([
+    ...naiveRuns.map((r) => r.point.n),
+    ...federa.flatMap((f) => f.run.points.map((p) => p.point.n)),
+  ])) {
+    const nv = naiveRuns.find((r) => r.point.n === n);
+    const fs = federa.flatMap((f) =>
+      f.run.points.filter((p) => p.point.n === n).map((p) => ({ ...p, label: f.label })),
+    );
+    const naiveTimes: Spent[] = [];
+    const cold = fs.map((): Spent[] => []);
+    const warm = fs.map((): Spent[] => []);
+    const caches: (Uint8Array | undefined)[] = fs.map(() => undefined);
     for (let r = 0; r < 3; r++) {
-      const s = performance.now();
-      const writer = NaiveWriter.load(bytes);
-      const state = naiveDerive(writer.doc);
-      times.push(performance.now() - s);
-      if (state.records !== p.n) throw new Error(`naive load found ${state.records} records, expected ${p.n}`);
-    }
-    p.loadMs = median(times);
-    const writer = NaiveWriter.load(bytes);
-    const appends: number[] = [];
-    for (let i = 0; i < appendSamples + 20; i++) {
-      const dt = writer.write(naiveRecord(stream[i]!, cast));
-      if (i >= 20) appends.push(dt);
-    }
-    p.appendMs = median(appends);
-    p.appendP90Ms = quantile(appends, 0.9);
-    log(`naive at ${fmtN(p.n)}: load to derived state ${fmtMs(p.loadMs)}, append ${fmtMs(p.appendMs)}`);
-  }
-  for (const [label, run] of [
-    ["one-per-change", each],
-    ["batched", batched],
-  ] as const) {
-    const first = run.points[0]!;
-    await loadToState(first.bytes, first.records);
-    for (const { point, bytes, records } of run.points) {
-      const cold: number[] = [];
-      const warm: number[] = [];
-      let cache: Uint8Array | undefined;
-      for (let r = 0; r < 3; r++) {
-        const loaded = await loadToState(bytes, records);
-        cold.push(loaded.ms);
-        cache ??= loaded.verified.toBytes();
+      if (nv) naiveTimes.push(naiveLoad(nv.bytes, n));
+      for (const [i, f] of fs.entries()) {
+        const loaded = await loadToState(f.bytes, f.records);
+        cold[i]!.push(loaded.spent);
+        caches[i] ??= loaded.verified.toBytes();
       }
-      for (let r = 0; r < 3; r++) warm.push((await loadToState(bytes, records, cache)).ms);
-      point.loadMs = median(cold);
-      point.loadWarmMs = median(warm);
-      point.append = await appendCost(bytes, records, cache!, cast, appendSamples);
+      for (const [i, f] of fs.entries()) warm[i]!.push((await loadToState(f.bytes, f.records, caches[i])).spent);
+    }
+    if (nv) {
+      const p = nv.point;
+      const load = best(naiveTimes);
+      p.loadMs = load.wall;
+      p.loadCpuMs = load.cpu;
+      const writer = NaiveWriter.load(nv.bytes);
+      const appends: number[] = [];
+      for (let i = 0; i < appendSamples + 20; i++) {
+        const dt = writer.write(naiveRecord(stream[i]!, cast)).wall;
+        if (i >= 20) appends.push(dt);
+      }
+      p.appendMs = median(appends);
+      p.appendP90Ms = quantile(appends, 0.9);
+      log(`naive at ${fmtN(n)}: load to derived state ${fmtMs(p.loadMs)}, append ${fmtMs(p.appendMs)}`);
+    }
+    for (const [i, f] of fs.entries()) {
+      const point = f.point;
+      const c = best(cold[i]!);
+      const w = best(warm[i]!);
+      point.loadMs = c.wall;
+      point.loadCpuMs = c.cpu;
+      point.loadWarmMs = w.wall;
+      point.loadWarmCpuMs = w.cpu;
+      point.append = await appendCost(f.bytes, f.records, caches[i]!, cast, appendSamples);
       point.appendMs = point.append.totalMs;
       point.appendP90Ms = point.append.totalP90Ms;
       log(
-        `federa ${label} at ${fmtN(point.n)}: load cold ${fmtMs(point.loadMs)}, warm ${fmtMs(point.loadWarmMs)}, ` +
+        `federa ${f.label} at ${fmtN(n)}: load cold ${fmtMs(point.loadMs)}, warm ${fmtMs(point.loadWarmMs)}, ` +
           `append ${fmtMs(point.appendMs)} (fold only ${fmtMs(point.append.foldMs)})`,
       );
     }
@@ -311,6 +336,7 @@ async function federaRun(cast: Cast, stream: readonly Payload[], plan: RunPlan):
   const points: Run["points"] = [];
   const recent: number[] = [];
   let writeMs = 0;
+  let writeCpuMs = 0;
   let catchupMs = 0;
   let n = 0;
   while (n < end) {
@@ -326,13 +352,16 @@ async function federaRun(cast: Cast, stream: readonly Payload[], plan: RunPlan):
     await council.refresh();
     let write: Promise<unknown>;
     const w0 = performance.now();
+    const stop = stopwatch();
     if (plan.perChange === 1) write = writeOne(council, stream[n]!, cast);
     else {
       const member = cast.writers[w]!.member;
       write = council.write(stream.slice(n, n + plan.perChange).map((p) => actOf(p, member, cast)));
     }
     await write;
-    const w1 = performance.now();
+    const spent = stop();
+    const w1 = w0 + spent.wall;
+    writeCpuMs += spent.cpu;
     catchupMs += w0 - c0;
     writeMs += w1 - w0;
     recent.push(w1 - w0);
@@ -349,7 +378,7 @@ async function federaRun(cast: Cast, stream: readonly Payload[], plan: RunPlan):
       const bytes = saveBoth(bench.sources);
       const size = bytes.council.length + bytes.ledger.length;
       const stored = meanStoredRecord(bench.sources.ledger);
-      const point: Point = { n, writeMs, catchupMs, bytes: size, storedRecordBytes: stored };
+      const point: Point = { n, writeMs, writeCpuMs, catchupMs, bytes: size, storedRecordBytes: stored };
       if (plan.perChange === 1) point.inSessionMs = median(recent);
       points.push({ point, bytes, records: n + bench.setupRecords });
       plan.log(`${plan.label}: saved at ${fmtN(n)}: ${fmtBytes(size)} (council ${fmtBytes(bytes.council.length)})`);
@@ -419,20 +448,28 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
   const at = (points: Point[], n: number) => points.find((p) => p.n === n);
   const write = (p: Point | undefined) =>
     p === undefined ? "—" : `${fmtMs(p.writeMs)} (${(p.writeMs / p.n).toFixed(2)} ms/record)`;
+  const { small, large, full, batch } = r.sizes;
+  const pick = r.naivePick;
+  const why = pick.forced
+    ? "forced by --naive-n"
+    : `the largest candidate whose writing beyond ${fmtN(small)} was predicted to fit ${pick.budgetS} s`;
+  const header =
+    "| N | measure | naive | Federa, 1 record per change | ratio | " +
+    `Federa, ${fmtN(batch)} records per change | ratio |`;
   lines.push(
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}; ` +
       `load average ${machine.load}`,
     `Workload: ${r.cast.members} members, ${r.cast.devices} writing devices, ${r.cast.setupRecords} setup records ` +
       "(genesis, device authorisations, two funds) besides the N ledger records; ~55% donations, ~30% petty " +
       "expenses, ~15% time swaps.",
-    r.sizes.large > r.sizes.small
-      ? `Naive larger size: ${fmtN(r.sizes.large)} records (${r.naivePick.forced ? "forced by --naive-n" : `the largest candidate whose writing beyond ${fmtN(r.sizes.small)} was predicted to fit ${r.naivePick.budgetS} s`}, ` +
-          `from the growth measured over the first ${fmtN(r.sizes.small)}: predicted ${r.naivePick.predictedS.toFixed(0)} s, ` +
-          `took ${r.naivePick.actualS.toFixed(0)} s); the naive layout is not run at ${fmtN(r.sizes.full)}.`
-      : `Naive larger size: none (no candidate above ${fmtN(r.sizes.small)} was predicted to fit ${r.naivePick.budgetS} s ` +
-          `of writing beyond it); the naive layout is run at ${fmtN(r.sizes.small)} only.`,
+    large > small
+      ? `Naive larger size: ${fmtN(large)} records (${why}, from the growth measured over the first ` +
+          `${fmtN(small)}: predicted ${pick.predictedS.toFixed(0)} s, took ${pick.actualS.toFixed(0)} s); ` +
+          `the naive layout is not run at ${fmtN(full)}.`
+      : `Naive larger size: none (no candidate above ${fmtN(small)} was predicted to fit ${pick.budgetS} s ` +
+          `of writing beyond it); the naive layout is run at ${fmtN(small)} only.`,
     "",
-    `| N | measure | naive | Federa, 1 record per change | ratio | Federa, ${fmtN(r.sizes.batch)} records per change | ratio |`,
+    header,
     "|---:|---|---:|---:|---:|---:|---:|",
   );
   for (const n of sizes) {
@@ -493,6 +530,33 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
   }
   lines.push(
     "",
+    "The same phases in CPU time (every thread of the process, so signature checks on the crypto threads count; " +
+      "other programs on the machine barely move it):",
+    "",
+    header,
+    "|---:|---|---:|---:|---:|---:|---:|",
+  );
+  for (const n of sizes) {
+    const nv = at(r.naive, n);
+    const ea = at(r.each, n);
+    const ba = at(r.batched, n);
+    const row = (measure: string, of: (p: Point) => number | undefined, naiveOf = of) => {
+      const base = nv && naiveOf(nv);
+      const e = ea && of(ea);
+      const b = ba && of(ba);
+      const cells = [fmtN(n), measure, fmtMs(base), fmtMs(e), ratio(e, base), fmtMs(b), ratio(b, base)];
+      lines.push(`| ${cells.join(" | ")} |`);
+    };
+    row("write", (p) => p.writeCpuMs);
+    row("load to derived state, cold", (p) => p.loadCpuMs);
+    row(
+      "load to derived state, warm",
+      (p) => p.loadWarmCpuMs,
+      (p) => p.loadCpuMs,
+    );
+  }
+  lines.push(
+    "",
     "Where one Federa append goes (medians; the document was loaded from bytes with a warm verified cache):",
     "",
     "| N | written as | donate + current() | donate | current() | fold only | Automerge change only |",
@@ -505,9 +569,8 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
     for (const p of points) {
       const a = p.append;
       if (a === undefined) continue;
-      lines.push(
-        `| ${fmtN(p.n)} | ${label} | ${fmtMs(a.totalMs)} | ${fmtMs(a.writeMs)} | ${fmtMs(a.viewMs)} | ${fmtMs(a.foldMs)} | ${fmtMs(a.automergeMs)} |`,
-      );
+      const cells = [fmtN(p.n), label, ...[a.totalMs, a.writeMs, a.viewMs, a.foldMs, a.automergeMs].map(fmtMs)];
+      lines.push(`| ${cells.join(" | ")} |`);
     }
   }
   lines.push("", "Mean stored ledger record (flag byte, 64-byte signature when signed, canonical CBOR payload):");
@@ -537,11 +600,18 @@ export function formatCoreReport(r: CoreBenchResult, machine: Machine): string {
       [`${fmtN(r.sizes.batch)} per change`, at(r.batched, n)],
     ] as const) {
       if (p === undefined) continue;
+      // A verdict needs wall-clock and CPU time to agree; "mixed" means a busy machine decided it.
+      const judge = (a: number | undefined, b: number | undefined, ac: number | undefined, bc: number | undefined) => {
+        const wall = a! <= b!;
+        const cpu = ac! <= bc!;
+        const word = wall && cpu ? "met" : !wall && !cpu ? "NOT met" : "mixed";
+        return `${word} (${ratio(a, b)} wall, ${ratio(ac, bc)} CPU)`;
+      };
       lines.push(
-        `- N = ${fmtN(n)}, ${label}: faster writes ${verdict(p.writeMs < nv.writeMs)} (${ratio(p.writeMs, nv.writeMs)}); ` +
+        `- N = ${fmtN(n)}, ${label}: faster writes ${judge(p.writeMs, nv.writeMs, p.writeCpuMs, nv.writeCpuMs)}; ` +
           `no more bytes ${verdict(p.bytes <= nv.bytes)} (${ratio(p.bytes, nv.bytes)}); ` +
-          `load no slower, cold ${verdict(p.loadMs! <= nv.loadMs!)} (${ratio(p.loadMs, nv.loadMs)}), ` +
-          `warm ${verdict(p.loadWarmMs! <= nv.loadMs!)} (${ratio(p.loadWarmMs, nv.loadMs)})`,
+          `load no slower, cold ${judge(p.loadMs, nv.loadMs, p.loadCpuMs, nv.loadCpuMs)}, ` +
+          `warm ${judge(p.loadWarmMs, nv.loadMs, p.loadWarmCpuMs, nv.loadCpuMs)}`,
       );
     }
   }

@@ -4,6 +4,7 @@ import { councilReducer } from "../src/derive/council-reducer.js";
 import { Fold } from "../src/derive/fold.js";
 import type { Act, CouncilDoc, CouncilSources, DeviceId, FederaRecord, LedgerDoc } from "../src/index.js";
 import { Council, foundCouncil, MemoryVerifiedCache, PlainDocument } from "../src/index.js";
+import { type Spent, stopwatch } from "./stopwatch.js";
 import { type Cast, type Payload, PETTY_CASH_LIMIT, rng } from "./workload.js";
 
 /** A stepping clock: every call is one minute after the previous one, so runs are reproducible. */
@@ -110,7 +111,7 @@ export function saveBoth(sources: BenchCouncil["sources"]): { council: Uint8Arra
 
 /** Result of loading saved documents to derived state. */
 export interface Loaded {
-  readonly ms: number;
+  readonly spent: Spent;
   readonly council: Council;
   readonly verified: MemoryVerifiedCache;
 }
@@ -124,7 +125,7 @@ export async function loadToState(
   expectedRecords: number,
   cache?: Uint8Array,
 ): Promise<Loaded> {
-  const t0 = performance.now();
+  const stop = stopwatch();
   const verified = cache === undefined ? new MemoryVerifiedCache() : MemoryVerifiedCache.fromBytes(cache);
   const sources: CouncilSources = {
     council: PlainDocument.load<CouncilDoc>(bytes.council),
@@ -132,11 +133,11 @@ export async function loadToState(
   };
   const council = await Council.open(sources, { verified });
   const state = await council.state();
-  const ms = performance.now() - t0;
+  const spent = stop();
   if (state.records !== expectedRecords || state.excluded.length !== 0) {
     throw new Error(`loaded ${state.records} records (${state.excluded.length} excluded), expected ${expectedRecords}`);
   }
-  return { ms, council, verified };
+  return { spent, council, verified };
 }
 
 /** Where one append at N goes. */

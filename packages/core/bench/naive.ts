@@ -1,5 +1,6 @@
 /** The baseline: the same ledger payloads written the way an automerge-repo application does today. */
 import * as A from "@automerge/automerge";
+import { type Spent, stopwatch } from "./stopwatch.js";
 import { type Cast, type Payload, rng, uuidLike } from "./workload.js";
 
 /** One record as a structured map: no signature, no chain, no derivation. */
@@ -94,14 +95,14 @@ export class NaiveWriter {
     return this.#doc;
   }
 
-  /** Writes one record in its own change; returns the milliseconds the change took. */
-  write(record: NaiveRecord): number {
+  /** Writes one record in its own change; returns the time the change took. */
+  write(record: NaiveRecord): Spent {
     const id = uuidLike(this.#ids);
-    const t0 = performance.now();
+    const stop = stopwatch();
     this.#doc = A.change(this.#doc, (d) => {
       d.records[id] = record;
     });
-    return performance.now() - t0;
+    return stop();
   }
 
   save(): Uint8Array {

@@ -72,6 +72,8 @@ export class IntegrityIndex {
   readonly #problems = new Map<string, DecodeFailure>();
   /** Those of them currently in a valid chain: excluded from derivation only. */
   readonly #setAside = new Map<string, Exclusion>();
+  /** Records decoded by a deferred `add`, by signer, whose chains the next `add` checks. */
+  #pending = new Map<SignerId, DecodedRecord[]>();
 
   constructor(init: IntegrityIndexInit) {
     this.#council = init.council;
@@ -83,9 +85,14 @@ export class IntegrityIndex {
     return this.#seen.size;
   }
 
-  /** Reads new stored entries (key, bytes); returns how the valid set changed. Never throws on bad input. */
-  async add(entries: Iterable<readonly [string, unknown]>): Promise<IndexChange> {
-    const touched = new Map<SignerId, DecodedRecord[]>();
+  /**
+   * Reads new stored entries (key, bytes); returns how the valid set changed. Never throws on bad input. With `defer`
+   * the entries are only decoded and their signatures checked; the next call without it checks their chains, once for
+   * all (checking chains after every slice of a large merge would walk each whole chain again, slice after slice).
+   */
+  async add(entries: Iterable<readonly [string, unknown]>, options: { defer?: boolean } = {}): Promise<IndexChange> {
+    const touched = this.#pending;
+    const fresh: DecodedRecord[] = [];
     for (const [key, bytes] of entries) {
       if (this.#seen.has(key)) continue;
       const decoded = decodeRecord(key, bytes);
@@ -109,11 +116,14 @@ export class IntegrityIndex {
         });
         continue;
       }
+      fresh.push(decoded);
       const list = touched.get(r.signer);
       if (list === undefined) touched.set(r.signer, [decoded]);
       else list.push(decoded);
     }
-    await this.#verifyAll([...touched.values()].flat());
+    await this.#verifyAll(fresh);
+    if (options.defer) return { added: [], removed: [] };
+    this.#pending = new Map();
     const added: FederaRecord[] = [];
     const removed: FederaRecord[] = [];
     for (const [signer, records] of touched) this.#update(signer, records, added, removed);
