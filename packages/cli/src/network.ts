@@ -24,6 +24,8 @@ export interface NetworkOptions {
   /** Use the directory's storage and verified cache (a short-lived delivery node uses neither). */
   readonly storage: boolean;
   readonly verified?: MemoryVerifiedCache;
+  /** Milliseconds a peer breaking the sync protocol is refused (0: never). */
+  readonly banMs?: number;
 }
 
 /** Checks every address parses as a multiaddr, so a typo is a usage error rather than a failure at dial time. */
@@ -51,6 +53,7 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
       ...(options.storage ? { storageDir: dir.repoPath } : {}),
     }),
     ...(options.verified ? { verified: options.verified } : {}),
+    ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
   });
 }
 

@@ -7,10 +7,11 @@ import type { FederaNode } from "@federa/net";
 import { serveApplications } from "./apply-protocol.js";
 import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
+import { HighWaterStore, marksOf, type RolledBack } from "./high-water.js";
 import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
 import type { NodeDir } from "./node-dir.js";
 import { NodeWorkspace } from "./node-workspace.js";
-import { perform, READ_OPS } from "./operations.js";
+import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
 import type { StopRequest } from "./signals.js";
 import type { OpenCouncil } from "./workspace.js";
@@ -20,6 +21,8 @@ export interface NodeRunOptions {
   readonly listen?: readonly string[];
   readonly bootstrap?: readonly string[];
   readonly mdns: boolean;
+  /** Milliseconds a peer breaking the sync protocol is refused (0: never); the node's default when omitted. */
+  readonly banMs?: number;
 }
 
 /** How often councils still pending and undelivered applications are tried again, and the verified cache saved. */
@@ -35,8 +38,53 @@ function short(id: string): string {
   return id.length > 16 ? `${id.slice(0, 12)}…` : id;
 }
 
-/** Logs a council's documents changing (debounced: a sync burst is one line). */
-function watch(held: OpenCouncil): void {
+/** Records already warned of as stamped in the future: each is logged once, when it arrives. */
+const warned = new Set<string>();
+
+/**
+ * Warns of records stamped more than `FUTURE_TOLERANCE_MS` ahead of this machine's clock (they move the council's
+ * time forward). Those already held when the council opens are summed up in one line; later ones get a line each.
+ */
+function warnFuture(held: OpenCouncil, opening: boolean): void {
+  const fresh = futureRecords(held).filter((r) => !warned.has(r.id));
+  for (const r of fresh) warned.add(r.id);
+  const ahead = `more than ${FUTURE_TOLERANCE_MS / 60_000} minutes ahead of this machine's clock`;
+  const first = fresh[0];
+  if (opening && first !== undefined) {
+    log(
+      `warning: council ${short(held.council.id)} holds ${fresh.length} record(s) stamped ${ahead}, the earliest ${first.id} (${first.kind} by ${first.author}) at ${first.at}`,
+    );
+    return;
+  }
+  for (const r of fresh) {
+    log(
+      `warning: council ${short(held.council.id)}: record ${r.id} (${r.kind} by ${r.author}) is stamped ${r.at}, ${ahead}`,
+    );
+  }
+}
+
+/** Signers already warned of as rolled back, by council: each is logged once. */
+const rolled = new Set<string>();
+
+/** Warns of signers whose high-water mark went down: records this device once verified are gone or altered. */
+function warnRolledBack(council: string, drops: readonly RolledBack[]): void {
+  for (const r of drops) {
+    if (rolled.has(`${council} ${r.signer}`)) continue;
+    rolled.add(`${council} ${r.signer}`);
+    const now = r.now < 0 ? "no valid record" : `seq ${r.now}`;
+    log(
+      `warning: council ${short(council)}: signer ${r.signer} rolled back from seq ${r.stored} to ${now}: records this device verified were deleted or altered`,
+    );
+  }
+}
+
+/**
+ * Logs a council's documents changing (debounced: a sync burst is one line), and records stamped in the future;
+ * `keepMarks` runs at once and after each burst.
+ */
+function watch(held: OpenCouncil, keepMarks: (held: OpenCouncil) => Promise<void>): void {
+  warnFuture(held, true);
+  void keepMarks(held);
   let timer: NodeJS.Timeout | undefined;
   const changed = () => {
     clearTimeout(timer);
@@ -47,6 +95,8 @@ function watch(held: OpenCouncil): void {
           log(
             `council ${short(held.council.id)} "${s.name}": ${s.records} records, ${s.members.length} members, ${open} open`,
           );
+          warnFuture(held, false);
+          void keepMarks(held);
         },
         () => {},
       );
@@ -73,17 +123,30 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     mdns: options.mdns,
     storage: true,
     verified,
+    ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
   });
   const ws = new NodeWorkspace(dir, node);
-  ws.onOpen = (held) => {
-    log(`council ${short(held.council.id)} opened`);
-    watch(held);
-  };
   let control: ControlServer | undefined;
   const timers: NodeJS.Timeout[] = [];
   const stops: (() => void)[] = [];
   const writes = new Set<Promise<unknown>>();
   let stopping: Promise<void> | undefined;
+  const marks = new HighWaterStore(dir);
+  const keepMarks = async (held: OpenCouncil) => {
+    if (stopping !== undefined) return; // the shutdown stores every council's marks once storage is flushed
+    try {
+      // Documents first: a mark ahead of the records on disk would look like a rollback after a crash.
+      await node.repo.flush([held.councilHandle.documentId, held.ledgerHandle.documentId]);
+      const id = held.council.id;
+      warnRolledBack(id, (await marks.update(new Map([[id, marksOf(held.council.highWater())]]))).get(id) ?? []);
+    } catch (e) {
+      log(`council ${short(held.council.id)}: could not store high-water marks: ${(e as Error).message}`);
+    }
+  };
+  ws.onOpen = (held) => {
+    log(`council ${short(held.council.id)} opened`);
+    watch(held, keepMarks);
+  };
 
   const shutdown = (signal: string): Promise<void> => {
     stopping ??= (async () => {
@@ -105,6 +168,9 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
       }
       await Promise.allSettled([...writes]);
       await dir.saveVerified(verified);
+      const current = new Map(node.councils().map((h) => [h.council.id, marksOf(h.council.highWater())] as const));
+      for (const [id, drops] of await marks.update(current).catch(() => new Map<string, RolledBack[]>()))
+        warnRolledBack(id, drops);
       clearTimeout(force);
       log("stopped");
     })();
@@ -143,6 +209,9 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     void ws.retryPending();
   });
   node.libp2p.addEventListener("peer:disconnect", (e) => log(`peer disconnected ${e.detail.toString()}`));
+  node.events.on("peer:banned", ({ peerId, until, error }) =>
+    log(`peer ${peerId} banned until ${new Date(until).toISOString()}: ${error.message}`),
+  );
   node.libp2p.addEventListener("self:peer:update", () => {
     const now = node.addresses();
     // Stopping removes every address: node.json keeps the last ones an invitation can use.

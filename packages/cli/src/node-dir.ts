@@ -1,7 +1,7 @@
 /**
  * The layout of a node directory D: the identity (owner-only), the profile, the councils it holds, pending
- * applications, the node's last addresses, the automerge-repo storage, the verified-signature cache and the control
- * socket of a running node.
+ * applications, the node's last addresses, the automerge-repo storage, the verified-signature cache, the signers'
+ * high-water marks and the control socket of a running node.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -117,6 +117,9 @@ export class NodeDir {
   get socketPath(): string {
     return join(this.root, "node.sock");
   }
+  get highWaterPath(): string {
+    return join(this.root, "high-water.json");
+  }
 
   /** Creates the directory readable by its owner only. */
   async create(): Promise<void> {
@@ -195,5 +198,14 @@ export class NodeDir {
   async saveVerified(cache: MemoryVerifiedCache): Promise<void> {
     if (!cache.dirty) return;
     await writeAtomic(this.verifiedPath, cache.toBytes());
+  }
+
+  /** The raw JSON of D/high-water.json (see `high-water.ts`), or undefined when no mark was kept yet. */
+  async highWater(): Promise<unknown> {
+    return readJson<unknown>(this.highWaterPath);
+  }
+
+  async saveHighWater(marks: unknown): Promise<void> {
+    await writeAtomic(this.highWaterPath, `${JSON.stringify(marks, null, 2)}\n`);
   }
 }

@@ -17,6 +17,7 @@ import type {
   VoteMethod,
 } from "@federa/core";
 import { exportCsv, exportJson } from "@federa/core";
+import { now } from "./clock.js";
 import {
   CliErrorCodes,
   CouncilUnavailableError,
@@ -25,6 +26,7 @@ import {
   UnknownCouncilError,
   UsageError,
 } from "./errors.js";
+import { HighWaterStore, marksOf, type RolledBack, rolledBack } from "./high-water.js";
 import type { NodeDir } from "./node-dir.js";
 import type { OpenCouncil, Workspace } from "./workspace.js";
 
@@ -136,6 +138,31 @@ export interface CouncilSummary {
   }[];
   readonly conflicts?: number;
   readonly excluded?: number;
+  /** Records stamped more than `FUTURE_TOLERANCE_MS` ahead of this machine's clock: all counted, the earliest listed. */
+  readonly futureRecords?: { readonly count: number; readonly records: readonly FutureRecord[] };
+  /** Signers whose high-water mark is below the one this directory stored: records it verified are gone or altered. */
+  readonly rolledBack?: readonly RolledBack[];
+}
+
+/** A record stamped ahead of this machine's clock. */
+export interface FutureRecord {
+  readonly id: string;
+  readonly kind: string;
+  readonly author: string;
+  readonly at: string;
+}
+
+/** How far ahead of this machine's clock a record may be stamped before `status` and the node warn of it. */
+export const FUTURE_TOLERANCE_MS = 10 * 60_000;
+/** Future records a status summary lists (a far-future record drags every later record's clock along with it). */
+const FUTURE_LISTED = 100;
+
+/** A council's records stamped more than `FUTURE_TOLERANCE_MS` ahead of `nowMs`, earliest first. */
+export function futureRecords(held: OpenCouncil, nowMs: number = now()): FutureRecord[] {
+  return held.council
+    .futureRecords(nowMs, FUTURE_TOLERANCE_MS)
+    .sort((a, b) => a.at.ms - b.at.ms || a.at.c - b.at.c || (a.id < b.id ? -1 : 1))
+    .map((r) => ({ id: r.id, kind: r.kind, author: r.author, at: iso(r.at.ms) }));
 }
 
 /** Picks the council a request means from the directory's councils.json. */
@@ -244,6 +271,7 @@ function iso(ms: number): string {
 /** The status summary of one council's derived state. */
 export function summarise(held: OpenCouncil, url: string, state: CouncilState, member: string): CouncilSummary {
   const open = state.proposals.filter((p) => p.status === "open");
+  const future = futureRecords(held);
   return {
     id: held.council.id,
     url,
@@ -276,6 +304,7 @@ export function summarise(held: OpenCouncil, url: string, state: CouncilState, m
     })),
     conflicts: state.conflicts.length,
     excluded: state.excluded.length,
+    futureRecords: { count: future.length, records: future.slice(0, FUTURE_LISTED) },
   };
 }
 
@@ -283,11 +312,15 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
   const councils = await ws.dir.councils();
   const wanted = ref === undefined ? Object.keys(councils) : [(await resolveCouncil(ws.dir, ref)).id];
   const summaries: CouncilSummary[] = [];
+  const marks = await new HighWaterStore(ws.dir).read();
   for (const id of wanted) {
     const url = councils[id]!;
     try {
       const held = await ws.open(id as CouncilId, url);
-      summaries.push(summarise(held, url, await held.council.state(), ws.identity.member));
+      const state = await held.council.state();
+      const stored = Object.hasOwn(marks, id) ? marks[id] : undefined;
+      const rolled = rolledBack(stored, marksOf(held.council.highWater()));
+      summaries.push({ ...summarise(held, url, state, ws.identity.member), rolledBack: rolled });
     } catch (e) {
       if (!(e instanceof CouncilUnavailableError)) throw e;
       summaries.push({ id, url, available: false, reason: "documents not on this device yet" });

@@ -4,12 +4,13 @@
  */
 import * as A from "@automerge/automerge";
 import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
 import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, MemoryVerifiedCache } from "@federa/core";
 import { Council, foundCouncil } from "@federa/core";
 import type { HeldCouncil } from "@federa/net";
+import { DurableFsStorageAdapter } from "@federa/net/node";
 import { now } from "./clock.js";
 import { CouncilUnavailableError } from "./errors.js";
+import { HighWaterStore, marksOf } from "./high-water.js";
 import type { NodeDir } from "./node-dir.js";
 
 /** A council opened on its two DocHandles, offline or in the node (the node's own `HeldCouncil`). */
@@ -65,7 +66,7 @@ export class LocalWorkspace implements Workspace {
     this.dir = dir;
     this.identity = identity;
     this.#verified = verified;
-    this.#repo = new Repo({ storage: new NodeFSStorageAdapter(dir.repoPath), network: [] });
+    this.#repo = new Repo({ storage: new DurableFsStorageAdapter(dir.repoPath), network: [] });
   }
 
   static async open(dir: NodeDir): Promise<LocalWorkspace> {
@@ -114,11 +115,15 @@ export class LocalWorkspace implements Workspace {
     return null;
   }
 
-  /** Writes every open document and the verified cache to the directory. */
+  /** Writes every open document, the verified cache and the open councils' high-water marks to the directory. */
   async close(): Promise<void> {
     const ids = [...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]);
     // Only documents that loaded: a handle left unavailable cannot be saved (and would make a full flush throw).
     await this.#repo.flush(ids);
     await this.dir.saveVerified(this.#verified);
+    // After the flush: a mark must never get ahead of the records on disk.
+    await new HighWaterStore(this.dir).update(
+      new Map([...this.#open.values()].map((o) => [o.council.id, marksOf(o.council.highWater())])),
+    );
   }
 }

@@ -372,7 +372,8 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
   });
 
   it("drop a peer sending garbage, oversized, truncated or spoofed frames while members keep syncing", async () => {
-    const a = await startNode(A.dir, { env: { DEBUG: "federa:sync*" } });
+    // Bans off: each attack must be seen and dropped on its own (the next test checks the ban that follows one).
+    const a = await startNode(A.dir, { env: { DEBUG: "federa:sync*" }, args: ["--ban-ms", "0"] });
     const b = await startNode(B.dir, { bootstrap: [a.addresses[0]!] });
     await waitFor(() => converged([A.dir, B.dir]), "Ada's and Ben's nodes to sync");
 
@@ -433,6 +434,29 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
       return during.every((id) => ids.has(id));
     }, "Ben's records written during the attacks on Ada's node");
     expect((await status(A.dir)).peers).toContain(B.device);
+    await stopAll([b, a]);
+  });
+
+  it("ban a member's device that broke the protocol: hung up on and refused, while members keep syncing", async () => {
+    const a = await startNode(A.dir);
+    const b = await startNode(B.dir, { bootstrap: [a.addresses[0]!] });
+    await waitFor(() => converged([A.dir, B.dir]), "Ada's and Ben's nodes to sync");
+    const attacker = join(ROOT, "packages/cli/test/support/attacker.ts");
+    const target = ["--target", a.addresses[0]!, "--identity", C.dir];
+
+    const attack = await runScript(attacker, [...target, "garbage"]);
+    expect(attack.code, attack.stderr + attack.stdout).toBe(0);
+    expect(JSON.parse(attack.stdout.trim()) as AttackResult).toMatchObject({ scenario: "garbage", closed: true });
+    await waitFor(() => a.stderr().includes(`peer ${C.device} banned until`), "the ban in Ada's node's log");
+
+    // The same device key, now behaving, cannot get back in: every dial is refused until the ban ends.
+    const comeback = await runScript(attacker, [...target, "honest"]);
+    expect(comeback.code).not.toBe(0);
+    expect(comeback.stdout.trim()).toBe("");
+
+    const { record } = await federaJson<Acted>(["donate", "food", "1", "--dir", B.dir]);
+    await waitFor(async () => ledgerIds(await report(A.dir)).has(record), "Ben's record on Ada's node after the ban");
+    expect(a.child.exitCode).toBeNull();
     await stopAll([b, a]);
   });
 });

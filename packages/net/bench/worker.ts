@@ -165,7 +165,22 @@ function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, h
   );
   adapter.on("peer-candidate", (e) => log("sync stream", short(e.peerId)));
   adapter.on("peer-disconnected", (e) => log("sync stream closed", short(e.peerId)));
-  adapter.on("message", (m) => log("received", m.type, short(m.senderId), "data" in m ? m.data?.byteLength : 0));
+  // Wraps the adapter's emit so each received message's effect on the ledger (new changes applied) is logged.
+  const emit = adapter.emit.bind(adapter) as (event: string, payload: unknown) => boolean;
+  const changes = () => A.stats(held.ledgerHandle.doc()).numChanges;
+  (adapter as { emit: typeof emit }).emit = (event, payload) => {
+    if (event !== "message") return emit(event, payload);
+    const m = payload as { type: string; senderId: string; documentId?: string; data?: Uint8Array };
+    const doc = m.documentId === held.ledgerHandle.documentId ? "ledger" : "council";
+    let shape = "";
+    if (m.type === "sync" && m.data !== undefined) {
+      const d = A.decodeSyncMessage(m.data);
+      const have = d.have.map((h) => `${h.lastSync.length}/${h.bloom.byteLength}`).join(",");
+      shape = `heads ${d.heads.length} need ${d.need.length} have [${have}] bundle ${d.changes[0]?.byteLength ?? 0}`;
+    }
+    log("received", m.type, doc, short(m.senderId), m.data?.byteLength ?? 0, shape, "changes held", changes());
+    return emit(event, payload);
+  };
   const send = adapter.send.bind(adapter);
   adapter.send = (m) => {
     log("sent", m.type, short(m.targetId), "data" in m ? m.data?.byteLength : 0);

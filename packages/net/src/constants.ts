@@ -1,10 +1,13 @@
-/** Protocol identifiers and the defaults of every tunable of the libp2p sync adapter. */
+/** Protocol identifiers and the defaults of every tunable of the libp2p sync adapter and of the node. */
 
 /** The libp2p protocol the adapter speaks: one stream per pair of peers carries every automerge-repo message. */
 export const SYNC_PROTOCOL = "/federa/sync/1.0.0";
 
 /** Version sent in the hello frame: peers must share the major version; a newer minor only adds optional fields. */
-export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 0 } as const;
+export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 1 } as const;
+
+/** The first minor version with held streams and the activate frame (1.0 peers sync on every stream at once). */
+export const ACTIVATE_MINOR_VERSION = 1;
 
 /** Largest frame accepted or sent; a whole-document sync message of a large council must fit in one frame. */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
@@ -21,5 +24,17 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 4;
 /** See DEFAULT_MAX_INBOUND_STREAMS. */
 export const DEFAULT_MAX_OUTBOUND_STREAMS = 4;
 
+/**
+ * A mesh syncs first over a tree of its streams (parent and four children, chosen once streams settle for 1 s), the
+ * others once traffic is quiet for 5 s or after 30 s: a 16-node LAN then merges over about 15 streams, not 120.
+ */
+export const DEFAULT_SYNC_TREE = { fanout: 4, settleMs: 1_000, quietMs: 5_000, maxDeferMs: 30_000 } as const;
+
 /** Connections a node opens on its own to discovered peers (mDNS, bootstrap, DHT); inbound ones are not counted against it. */
 export const DEFAULT_MAX_DIALS = 32;
+
+/** How long a peer that broke the sync protocol is refused (hung up on, not dialled, its connections denied). */
+export const DEFAULT_BAN_MS = 10 * 60_000;
+
+/** The longest ban: each repeated violation doubles the last one, up to this. */
+export const MAX_BAN_MS = 24 * 60 * 60_000;

@@ -1,4 +1,4 @@
-/** Every error the sync adapter throws or reports when it closes a peer's stream. */
+/** Every error the sync adapter throws or reports when it closes a peer's stream, and the node's reason for a ban. */
 
 /** Thrown when the Repo connects the adapter with a peer id other than the libp2p node's own. */
 export class PeerIdMismatchError extends Error {
@@ -69,5 +69,13 @@ export class DuplicateStreamError extends Error {
   constructor(message = "Another sync stream with this peer is kept") {
     super(message);
     this.name = "DuplicateStreamError";
+  }
+}
+
+/** Thrown (as the reason its connections are aborted) when a peer is banned for breaking the sync protocol. */
+export class PeerBannedError extends Error {
+  constructor(message = "Peer banned for breaking the sync protocol") {
+    super(message);
+    this.name = "PeerBannedError";
   }
 }

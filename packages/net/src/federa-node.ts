@@ -1,6 +1,7 @@
 /**
  * A Federa node: libp2p (Noise, Yamux, identify, the transports and discovery it is given) carrying an automerge-repo
- * Repo through the Federa sync protocol, with storage, and councils whose documents only their members' devices get.
+ * Repo through the Federa sync protocol, with storage, councils whose documents only their members' devices get, and
+ * bans on peers that break the sync protocol.
  */
 import * as A from "@automerge/automerge";
 import {
@@ -28,9 +29,12 @@ import { Council, Federation, foundCouncil, foundFederation } from "@federa/core
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, PeerId } from "@libp2p/interface";
+import { EventEmitter } from "eventemitter3";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
-import { DEFAULT_MAX_DIALS } from "./constants.js";
+import { BanList, isViolation, withBans } from "./ban-list.js";
+import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
+import { PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 
 /** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
@@ -38,14 +42,43 @@ export interface FederaNodeInit {
   /** The device key is the node's libp2p key: its peer id is the device id members authorise. */
   readonly identity: Identity;
   readonly storage?: StorageAdapterInterface;
-  /** libp2p options merged over the node's own (Noise, Yamux, identify, and the device key). */
+  /**
+   * libp2p options merged over the node's own (Noise, Yamux, identify, and the device key). A `connectionGater` given
+   * here is kept: the node's refusal of banned peers is added to it.
+   */
   readonly libp2p?: Partial<Libp2pOptions<Record<string, unknown>>>;
   /** Remembers verified signatures across restarts. */
   readonly verified?: VerifiedCache;
   /** Dial peers as they are discovered (mDNS, bootstrap, DHT), up to this many connections. */
   readonly maxDials?: number;
-  /** The wall clock for stamping records (tests pass a fake one). */
+  /** The wall clock for stamping records and timing bans (tests pass a fake one). */
   readonly now?: () => number;
+  /**
+   * Milliseconds a peer that breaks the sync protocol is refused; each repeat while it is remembered doubles the ban,
+   * up to a day. 0 turns bans off.
+   */
+  readonly banMs?: number;
+}
+
+/** Payload of `peer:banned`. */
+export interface PeerBannedPayload {
+  readonly peerId: string;
+  /** When the ban ends, in milliseconds since the epoch by the node's clock. */
+  readonly until: number;
+  /** The violation, as the sync adapter reported it. */
+  readonly error: Error;
+}
+
+/** The node's own events. */
+export interface FederaNodeEvents {
+  /** A peer broke the sync protocol: every connection to it was aborted and it is refused until `until`. */
+  "peer:banned": (payload: PeerBannedPayload) => void;
+}
+
+/** A federation this node holds: the derived federation and its DocHandle. */
+export interface HeldFederation {
+  readonly federation: Federation;
+  readonly handle: DocHandle<FederationDoc>;
 }
 
 /** A council this node holds: the derived council and its two DocHandles. */
@@ -55,37 +88,47 @@ export interface HeldCouncil {
   readonly ledgerHandle: DocHandle<LedgerDoc>;
 }
 
-/** A federation this node holds: the derived federation and its DocHandle. */
-export interface HeldFederation {
-  readonly federation: Federation;
-  readonly handle: DocHandle<FederationDoc>;
-}
-
 /** A running node. */
 export class FederaNode {
   readonly libp2p: Libp2p;
   readonly repo: Repo;
   readonly access: AccessPolicy;
   readonly identity: Identity;
+  /** The sync adapter: its `events` report every peer whose sync stream it closed, its `traffic` what it moved. */
+  readonly adapter: Libp2pNetworkAdapter;
+  /** The node's own events. */
+  readonly events = new EventEmitter<FederaNodeEvents>();
   readonly #init: FederaNodeInit;
+  readonly #bans: BanList;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
   readonly #federations = new Map<FederationId, HeldFederation & { refresh: () => void }>();
   readonly #pending = new Set<Promise<unknown>>();
 
-  private constructor(libp2p: Libp2p, repo: Repo, access: AccessPolicy, init: FederaNodeInit) {
+  private constructor(
+    libp2p: Libp2p,
+    repo: Repo,
+    access: AccessPolicy,
+    adapter: Libp2pNetworkAdapter,
+    bans: BanList,
+    init: FederaNodeInit,
+  ) {
     this.libp2p = libp2p;
     this.repo = repo;
     this.access = access;
+    this.adapter = adapter;
     this.identity = init.identity;
     this.#init = init;
+    this.#bans = bans;
   }
 
   /** Builds and starts a node. */
   static async create(init: FederaNodeInit): Promise<FederaNode> {
     const privateKey = await generateKeyPairFromSeed("Ed25519", init.identity.device.seed);
     const extra = init.libp2p ?? {};
+    const bans = new BanList(init.banMs ?? DEFAULT_BAN_MS, init.now ?? Date.now);
     const libp2p = await createLibp2p({
       ...extra,
+      connectionGater: withBans(extra.connectionGater, (peer) => bans.has(peer.toString())),
       privateKey,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -105,9 +148,45 @@ export class FederaNode {
       repo.shareConfigChanged();
       void adapter.reconsider();
     };
-    const node = new FederaNode(libp2p, repo, access, init);
+    const node = new FederaNode(libp2p, repo, access, adapter, bans, init);
+    adapter.events.on("peer:rejected", ({ peerId, error }) => {
+      if (!isViolation(error) || peerId === adapter.peerId) return;
+      try {
+        node.#ban(peerId, error);
+      } catch {
+        // A failing `peer:banned` listener must not break the adapter that reported the violation.
+      }
+    });
+    // A connection already past the gater when its peer was banned is closed as it opens.
+    libp2p.addEventListener("connection:open", (event) => {
+      const peer = event.detail.remotePeer.toString();
+      if (bans.has(peer)) event.detail.abort(new PeerBannedError(`Peer ${peer} is banned`));
+    });
     node.#dialDiscovered(init.maxDials ?? DEFAULT_MAX_DIALS);
     return node;
+  }
+
+  /** Hangs up on a peer that broke the sync protocol and refuses it until its ban ends. */
+  #ban(peer: string, error: Error): void {
+    const until = this.#bans.strike(peer);
+    if (until === undefined) return;
+    const reason = new PeerBannedError(
+      `Peer ${peer} banned until ${new Date(until).toISOString()} for breaking the sync protocol: ${error.message}`,
+    );
+    for (const connection of this.libp2p.getConnections()) {
+      if (connection.remotePeer.toString() === peer) connection.abort(reason);
+    }
+    this.events.emit("peer:banned", { peerId: peer, until, error });
+  }
+
+  /** Peers banned for breaking the sync protocol, each with when its ban ends (ms since the epoch). */
+  banned(): Map<string, number> {
+    return this.#bans.active();
+  }
+
+  /** Lifts a peer's ban and forgets its violations. */
+  unban(peer: string): void {
+    this.#bans.lift(peer);
   }
 
   /** Lets `peer` open sync streams before any council names it (see `AccessPolicy.trust`). */

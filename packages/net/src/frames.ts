@@ -1,6 +1,6 @@
 /**
  * The sync protocol's wire format: each frame is an unsigned-varint length followed by one CBOR value; the first
- * frame each way is a hello, every later one an automerge-repo message.
+ * frame each way is a hello, every later one an automerge-repo message or, once, an activate frame (protocol 1.1).
  */
 import type { Message, PeerMetadata } from "@automerge/automerge-repo/slim";
 import { cbor } from "@automerge/automerge-repo/slim";
@@ -176,6 +176,28 @@ function decodePeerMetadata(value: unknown): PeerMetadata {
   return { ...value } as PeerMetadata;
 }
 
+/** The activate frame: the sender starts syncing over this stream, so the receiver should too (protocol 1.1). */
+export interface Activate {
+  readonly type: "activate";
+}
+
+/** Whether a decoded frame is the activate frame (automerge-repo message types are plain strings, so no narrowing). */
+export function isActivate(frame: Activate | Message): frame is Activate {
+  return frame.type === "activate" && !("senderId" in frame);
+}
+
+/** Encodes the payload of an activate frame. */
+export function encodeActivate(): Uint8Array {
+  return cbor.encode({ type: "activate" });
+}
+
+/** Decodes a frame after the hello: an activate frame, or an automerge-repo message whose envelope is checked. */
+export function decodeFrame(payload: Uint8Array): Activate | Message {
+  const value = decodeCbor(payload);
+  if (isRecord(value) && value.type === "activate") return { type: "activate" };
+  return checkMessage(value);
+}
+
 /** Encodes the payload of a message frame, as automerge-repo's WebSocket adapter encodes a message. */
 export function encodeMessage(message: Message): Uint8Array {
   return cbor.encode(message);
@@ -186,7 +208,10 @@ export function encodeMessage(message: Message): Uint8Array {
  * so malformed messages stop here instead of throwing inside the Repo.
  */
 export function decodeMessage(payload: Uint8Array): Message {
-  const value = decodeCbor(payload);
+  return checkMessage(decodeCbor(payload));
+}
+
+function checkMessage(value: unknown): Message {
   if (!isRecord(value)) throw new InvalidFrameError("Message is not a map");
   if (typeof value.type !== "string" || value.type.length === 0) throw new InvalidFrameError("Message has no type");
   if (value.type === "hello") throw new InvalidFrameError("Second hello on the stream");

@@ -29,12 +29,14 @@
 
 export { AccessPolicy, devicesOf } from "./access-policy.js";
 export {
+  DEFAULT_BAN_MS,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_DIALS,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_INBOUND_STREAMS,
   DEFAULT_MAX_OUTBOUND_STREAMS,
   DEFAULT_OPEN_DELAY,
+  MAX_BAN_MS,
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
@@ -44,12 +46,19 @@ export {
   HandshakeTimeoutError,
   IncompatibleVersionError,
   InvalidFrameError,
+  PeerBannedError,
   PeerIdMismatchError,
   PeerMismatchError,
   PeerRefusedError,
   TruncatedFrameError,
 } from "./errors.js";
-export type { FederaNodeInit, HeldCouncil, HeldFederation } from "./federa-node.js";
+export type {
+  FederaNodeEvents,
+  FederaNodeInit,
+  HeldCouncil,
+  HeldFederation,
+  PeerBannedPayload,
+} from "./federa-node.js";
 export { createNode, FederaNode } from "./federa-node.js";
 export type { Hello, ProtocolVersion } from "./frames.js";
 export type {

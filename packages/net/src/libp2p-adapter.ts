@@ -8,11 +8,13 @@ import type { Connection, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from 
 import { EventEmitter } from "eventemitter3";
 import type { Uint8ArrayList } from "uint8arraylist";
 import {
+  ACTIVATE_MINOR_VERSION,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_INBOUND_STREAMS,
   DEFAULT_MAX_OUTBOUND_STREAMS,
   DEFAULT_OPEN_DELAY,
+  DEFAULT_SYNC_TREE,
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
@@ -27,14 +29,18 @@ import {
 } from "./errors.js";
 import type { Hello } from "./frames.js";
 import {
+  decodeFrame,
   decodeHello,
-  decodeMessage,
+  encodeActivate,
   encodeFrame,
   encodeHello,
   encodeMessage,
   FrameDecoder,
+  isActivate,
   varintLength,
 } from "./frames.js";
+import type { SyncTreeOptions } from "./sync-tree.js";
+import { syncTreeNeighbours } from "./sync-tree.js";
 
 /** Options of a {@link Libp2pNetworkAdapter}; everything but `libp2p` has a default in constants.ts. */
 export interface Libp2pNetworkAdapterInit {
@@ -60,6 +66,12 @@ export interface Libp2pNetworkAdapterInit {
    * origin cannot be authenticated, so by default they are dropped and ephemeral messages only travel one hop.
    */
   readonly relayEphemeral?: boolean;
+  /**
+   * Bound the sync fan-out of a mesh: sync at once only over a tree of the streams (see sync-tree.ts) and hold the
+   * others until traffic is quiet, so a merge crosses each node once instead of being relayed by every peer to every
+   * peer. `false` syncs over every stream at once, as protocol 1.0 peers always do.
+   */
+  readonly syncTree?: Partial<SyncTreeOptions> | false;
 }
 
 /** Payload of `peer:rejected`. */
@@ -73,6 +85,27 @@ export interface PeerRejectedPayload {
 export interface Libp2pNetworkAdapterEvents {
   /** A peer's sync stream was closed because of something the peer did or is; other peers are unaffected. */
   "peer:rejected": (payload: PeerRejectedPayload) => void;
+}
+
+/** Held streams are checked this many times per `quietMs` (more often if `maxDeferMs` is shorter). */
+const QUIET_CHECKS = 4;
+
+function checkInterval(tree: SyncTreeOptions): number {
+  return Math.min(tree.quietMs / QUIET_CHECKS, tree.maxDeferMs);
+}
+
+/** Refuses sync tree options the timers could not run with, when the adapter is made rather than in a timer later. */
+function checkSyncTree(tree: SyncTreeOptions): SyncTreeOptions {
+  if (!Number.isSafeInteger(tree.fanout) || tree.fanout < 1) {
+    throw new RangeError(`syncTree.fanout must be a positive integer: ${tree.fanout}`);
+  }
+  for (const key of ["settleMs", "quietMs", "maxDeferMs"] as const) {
+    if (!Number.isFinite(tree[key]) || tree[key] < 0)
+      throw new RangeError(`syncTree.${key} must be 0 or more: ${tree[key]}`);
+  }
+  if (tree.quietMs === 0 && tree.maxDeferMs === 0) return tree;
+  if (checkInterval(tree) <= 0) throw new RangeError("syncTree.quietMs and maxDeferMs must be positive");
+  return tree;
 }
 
 type AdapterState = "idle" | "connected" | "disconnected" | "closed";
@@ -102,6 +135,8 @@ class SyncSession {
   greeting = false;
   helloSent = false;
   announced = false;
+  /** Held streams are established but not yet handed to the Repo; see `syncTree`. */
+  heldSince: number | undefined;
   ended = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
@@ -183,6 +218,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #maxInboundStreams: number;
   readonly #maxOutboundStreams: number;
   readonly #relayEphemeral: boolean;
+  readonly #syncTree: SyncTreeOptions | undefined;
+  #treeTimer: ReturnType<typeof setTimeout> | undefined;
+  #heldTimer: ReturnType<typeof setInterval> | undefined;
+  /** Frames that crossed any stream, and their count at the last check of held streams: quiet is no change. */
+  #frames = 0;
+  #framesAtCheck = 0;
+  /** Checks in a row that saw no frame; counted in checks, not time, so a busy event loop never looks quiet. */
+  #quietChecks = 0;
   readonly #sessions = new Map<string, SyncSession>();
   /** Peers we are opening a stream to, so repeated identify events do not open several. */
   readonly #opening = new Set<string>();
@@ -203,6 +246,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
     this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS;
     this.#relayEphemeral = init.relayEphemeral ?? false;
+    this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.peerId = repoPeerId(init.libp2p.peerId);
     this.#started = this.#start();
     // A failed start is reported to whoever awaits whenReady(); this keeps it from also being an unhandled rejection.
@@ -276,6 +320,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #write(session: SyncSession, frame: Uint8ArrayList): void {
+    this.#frames++;
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
     session.write(frame);
@@ -285,6 +330,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   override disconnect(): void {
     if (this.#state === "closed") return;
     this.#state = "disconnected";
+    clearTimeout(this.#treeTimer);
+    clearInterval(this.#heldTimer);
+    this.#heldTimer = undefined;
     for (const session of [...this.#sessions.values()]) this.#end(session, new Error("Sync adapter disconnected"));
   }
 
@@ -396,11 +444,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const existing = this.#sessions.get(key);
     if (existing !== undefined) {
       if (existing.isAlive() && !this.#prefers(stream, existing.stream, key)) {
-        this.#log("keeping the existing sync stream with %s", key);
+        this.#log("keeping the existing sync stream %s with %s, not %s", existing.stream.id, key, stream.id);
         stream.abort(new DuplicateStreamError());
         return;
       }
-      this.#log("replacing the sync stream with %s", key);
+      this.#log("replacing the sync stream %s with %s by %s", existing.stream.id, key, stream.id);
       this.#end(existing, new DuplicateStreamError());
     }
     const session = new SyncSession(stream, connection, this.#maxFrameSize, preApproved, this.#log);
@@ -489,7 +537,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
-    const message = decodeMessage(frame);
+    const message = decodeFrame(frame);
+    this.#frames++;
+    if (isActivate(message)) {
+      if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {
+        throw new InvalidFrameError("Activate frame from a protocol 1.0 peer");
+      }
+      this.#activate(session, "asked by the peer");
+      return;
+    }
+    if (!session.announced) throw new InvalidFrameError("Message on a held stream before an activate frame");
     if (message.targetId !== this.peerId) {
       throw new PeerMismatchError(`Message from ${session.peerId} is addressed to ${message.targetId}`);
     }
@@ -509,13 +566,98 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
-  /** Announces the peer once both hellos are through. */
+  /**
+   * Once both hellos are through, announces the peer to the Repo, or holds the stream when the sync tree is on and
+   * the peer speaks 1.1: then the tree decides, or the peer's activate frame.
+   */
   #announce(session: SyncSession): void {
     if (!session.established || session.announced || session.ended || session.remoteHello === undefined) return;
+    if (session.heldSince !== undefined) return;
     clearTimeout(session.timer);
+    if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {
+      this.#startSyncing(session, "protocol 1.0 peer");
+      return;
+    }
+    if (this.#syncTree === undefined) {
+      this.#activate(session, "no sync tree");
+      return;
+    }
+    session.heldSince = Date.now();
+    this.#log("sync stream %s with %s established", session.stream.id, session.peerId);
+    // A node syncing with no one starts at once (a new peer's first sync is immediate), and so does a node with few
+    // peers (it keeps them all); in a mesh the rest wait for the streams to settle.
+    if (![...this.#sessions.values()].some((s) => s.announced)) this.#activate(session, "first stream");
+    else if (this.#view().length <= this.#syncTree.fanout + 1) this.#chooseTree();
+    this.#scheduleTree();
+  }
+
+  /** Starts syncing over a held stream, telling the peer to do the same unless the peer told us. */
+  #activate(session: SyncSession, why: string): void {
+    const tell = why !== "asked by the peer";
+    if (session.announced || session.ended || !session.established) return;
+    clearTimeout(session.timer);
+    if (tell) this.#write(session, encodeFrame(encodeActivate(), this.#maxFrameSize));
+    this.#startSyncing(session, why);
+  }
+
+  #startSyncing(session: SyncSession, why: string): void {
+    if (session.remoteHello === undefined) return;
     session.announced = true;
-    this.#log("sync stream with %s established", session.peerId);
+    session.heldSince = undefined;
+    this.#log("syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
     this.emit("peer-candidate", { peerId: session.peerId, peerMetadata: session.remoteHello.peerMetadata });
+  }
+
+  /** Chooses the tree once streams have stopped arriving and leaving for `settleMs`. */
+  #scheduleTree(): void {
+    if (this.#syncTree === undefined || this.#state !== "connected") return;
+    clearTimeout(this.#treeTimer);
+    this.#treeTimer = setTimeout(() => this.#chooseTree(), this.#syncTree.settleMs);
+  }
+
+  /** The peers the tree is laid over: streams still in their handshake and being opened count, as the mesh will. */
+  #view(): string[] {
+    const streams = [...this.#sessions.values()].filter((s) => !s.ended).map((s) => s.peerId as string);
+    return [...new Set([...streams, ...this.#opening])];
+  }
+
+  /** Activates every held stream to a tree neighbour, the tree taken over every established stream; watches the rest. */
+  #chooseTree(): void {
+    if (this.#syncTree === undefined || this.#state !== "connected") return;
+    const established = [...this.#sessions.values()].filter((s) => s.established && !s.ended);
+    const neighbours = syncTreeNeighbours(this.peerId, this.#view(), this.#syncTree.fanout);
+    let held = 0;
+    for (const session of established) {
+      if (session.heldSince === undefined) continue;
+      if (neighbours.has(session.peerId)) this.#activate(session, "tree neighbour");
+      else held++;
+    }
+    if (held > 0 && this.#heldTimer === undefined) {
+      this.#quietChecks = 0;
+      this.#heldTimer = setInterval(() => this.#releaseHeld(), checkInterval(this.#syncTree));
+      // Node.js: an idle adapter must not keep the process alive.
+      (this.#heldTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Releases held streams once no sync message has crossed for `quietMs`, or a stream was held `maxDeferMs`. */
+  #releaseHeld(): void {
+    if (this.#syncTree === undefined) return;
+    const now = Date.now();
+    this.#quietChecks = this.#frames === this.#framesAtCheck ? this.#quietChecks + 1 : 0;
+    this.#framesAtCheck = this.#frames;
+    const quiet = this.#quietChecks * checkInterval(this.#syncTree) >= this.#syncTree.quietMs;
+    let held = 0;
+    for (const session of [...this.#sessions.values()]) {
+      if (session.heldSince === undefined || session.ended) continue;
+      if (quiet) this.#activate(session, "traffic quiet");
+      else if (now - session.heldSince >= this.#syncTree.maxDeferMs) this.#activate(session, "held too long");
+      else held++;
+    }
+    if (held === 0) {
+      clearInterval(this.#heldTimer);
+      this.#heldTimer = undefined;
+    }
   }
 
   /** No more data will come: a close between frames is fine, a close in the middle of one is a violation. */
@@ -560,9 +702,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       else session.stream.close().catch((err) => session.stream.abort(err as Error));
     }
     if (session.announced) {
-      this.#log("sync stream with %s closed", session.peerId);
+      this.#log("sync stream %s with %s closed", session.stream.id, session.peerId);
       this.emit("peer-disconnected", { peerId: session.peerId });
     }
+    session.heldSince = undefined;
+    // The tree changes when a stream goes: a held stream may now be a tree edge.
+    if (this.#state === "connected") this.#scheduleTree();
     // A dropped connection may leave another one to the same peer: carry on over it.
     if (abortWith === undefined && this.#state === "connected" && session.connection.status !== "open") {
       const other = this.#libp2p

@@ -1,9 +1,9 @@
-import * as A from "@automerge/automerge";
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import { createIdentity, type Identity } from "@federa/core";
 import { tcp } from "@libp2p/tcp";
 import { afterEach, describe, expect, it } from "vitest";
 import { createNode, type FederaNode } from "../src/index.js";
+import { authorizeOnCopy } from "./support/authorize.js";
 import { waitFor } from "./support/wait.js";
 
 const nodes: FederaNode[] = [];
@@ -39,20 +39,7 @@ describe("FederaNode: councils shared only with members' devices", () => {
     // Ben's device must be authorised before Ana's node lets it in. Ben signs that record with his member key on a
     // copy handed over out of band, and Ana merges it (the way `federa join` delivers an application).
     const b = await start(ben);
-    const { Council, PlainDocument } = await import("@federa/core");
-    const benView = await Council.open(
-      {
-        council: new PlainDocument(A.clone(held.councilHandle.doc())),
-        ledger: new PlainDocument(A.clone(held.ledgerHandle.doc())),
-      },
-      { identity: ben },
-    );
-    await benView.authorizeDevice(ben.device.id);
-    held.councilHandle.update((doc) => A.merge(doc, benView.sources.council.doc()!));
-    await waitFor(
-      async () => (await held.council.state()).members.some((m) => m.devices.includes(ben.device.id as never)),
-      "ben's device",
-    );
+    await authorizeOnCopy(held, ben);
 
     const e = await start(eve);
     await dial(b, a);

@@ -1,5 +1,5 @@
 /** `federa node`: runs the node of a directory until SIGINT or SIGTERM (see node-daemon.ts). */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { catchStopSignals } from "../signals.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
 
@@ -7,6 +7,13 @@ interface NodeOptions extends CommonOptions {
   readonly listen?: string[];
   readonly bootstrap?: string[];
   readonly mdns: boolean;
+  readonly banMs?: number;
+}
+
+function parseBanMs(value: string): number {
+  const ms = Number(value);
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError("a whole number of milliseconds, 0 or more");
+  return ms;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -24,7 +31,12 @@ export function registerNode(program: Command): void {
         collect,
       )
       .option("--bootstrap <multiaddr>", "a peer to dial and keep dialling (repeatable)", collect)
-      .option("--no-mdns", "do not discover peers on the local network"),
+      .option("--no-mdns", "do not discover peers on the local network")
+      .option(
+        "--ban-ms <ms>",
+        "how long a peer that breaks the sync protocol is refused, doubling on each repeat (0: never; default 600000)",
+        parseBanMs,
+      ),
   ).action(async (options: NodeOptions) => {
     // Caught before anything slow: a node told to stop while it starts still stops cleanly, exit code 0.
     const stop = catchStopSignals();

@@ -1,7 +1,31 @@
 /** `federa status`: the node (when it runs), and each council's documents and derived summary. */
 import type { Command } from "commander";
-import type { CouncilSummary } from "../operations.js";
+import { type CouncilSummary, FUTURE_TOLERANCE_MS } from "../operations.js";
 import { type CommonOptions, common, run } from "./common.js";
+
+/** Future records printed per council; `--json` lists more. */
+const FUTURE_SHOWN = 10;
+
+/** Warns of records stamped ahead of this machine's clock: they move the council's time forward for everyone. */
+function future(c: CouncilSummary): string[] {
+  const f = c.futureRecords;
+  if (f === undefined || f.count === 0) return [];
+  const ahead = `more than ${FUTURE_TOLERANCE_MS / 60_000} minutes ahead of this machine's clock`;
+  const lines = [`  warning: ${f.count} record(s) stamped ${ahead}`];
+  for (const r of f.records.slice(0, FUTURE_SHOWN))
+    lines.push(`    ${r.id.slice(0, 12)} ${r.kind} by ${r.author} at ${r.at}`);
+  if (f.count > FUTURE_SHOWN) lines.push(`    … and ${f.count - FUTURE_SHOWN} more`);
+  return lines;
+}
+
+/** Warns of signers whose chain got shorter since this directory last saw it: records it verified are gone. */
+function rolledBack(c: CouncilSummary): string[] {
+  return (c.rolledBack ?? []).map(
+    (r) =>
+      `  warning: signer ${r.signer} rolled back from seq ${r.stored} to ${r.now < 0 ? "no valid record" : `seq ${r.now}`}: ` +
+      "records this device verified were deleted or altered",
+  );
+}
 
 function human(r: Record<string, unknown>): string[] {
   const node = r.node as { running: boolean; peerId?: string; addresses?: string[]; peers?: string[] };
@@ -23,6 +47,8 @@ function human(r: Record<string, unknown>): string[] {
       );
     }
     lines.push(`  conflicts ${c.conflicts}, excluded records ${c.excluded}`);
+    lines.push(...future(c));
+    lines.push(...rolledBack(c));
   }
   for (const a of r.applications as { council: string; proposal: string; delivered: boolean }[]) {
     lines.push(`application to ${a.council.slice(0, 12)}: ${a.delivered ? "delivered" : "not delivered yet"}`);

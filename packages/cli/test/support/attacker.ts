@@ -274,7 +274,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
   } finally {
-    await Promise.allSettled(nodes.map((n) => n.stop()));
+    // libp2p's stop can wait forever on a connection the target aborted (a ban), as `federa node` guards against too.
+    const stopped = Promise.allSettled(nodes.map((n) => n.stop()));
+    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 3_000))]);
   }
 }
 

@@ -32,6 +32,8 @@ export interface NodeStart {
   /** Runs the node inside this network namespace (`ip netns exec`). */
   readonly netns?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** More `federa node` arguments. */
+  readonly args?: readonly string[];
 }
 
 /** The JSON `federa status --json` prints (the parts tests read). */
@@ -48,6 +50,7 @@ export function startNode(dir: string, options: NodeStart = {}): Promise<Running
   const args = ["--import", "tsx", MAIN, "node", "--dir", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--json"];
   if (!options.mdns) args.push("--no-mdns");
   for (const address of options.bootstrap ?? []) args.push("--bootstrap", address);
+  args.push(...(options.args ?? []));
   const [command, argv] =
     options.netns === undefined
       ? [process.execPath, args]

@@ -210,6 +210,11 @@ export class Council {
     return this.#fold.records.filter((r) => r.at.ms > nowMs + toleranceMs);
   }
 
+  /** The highest valid `seq` of each signer as last read (a copy): kept across loads, it reveals vanished records. */
+  highWater(): ReadonlyMap<SignerId, number> {
+    return this.#index.highWater();
+  }
+
   async #refresh(): Promise<void> {
     for (const which of ["council", "ledger"] as const) {
       const doc = this.#sources[which].doc();

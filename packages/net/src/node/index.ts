@@ -1,8 +1,10 @@
 /**
  * Federa net for Node.js: the defaults of a node that runs on a machine (TCP, WebSockets, mDNS, bootstrap, kad-dht,
- * storage on disk).
+ * crash-safe storage on disk).
  *
  * @packageDocumentation
  */
+export type { DurableFsStorageInit, StorageFileFailure } from "./durable-fs-storage.js";
+export { DurableFsStorageAdapter } from "./durable-fs-storage.js";
 export type { NodeOptionsInit } from "./node-options.js";
 export { DEFAULT_LISTEN, FEDERA_DHT_PROTOCOL, MDNS_INTERVAL_MS, nodeOptions } from "./node-options.js";

@@ -2,7 +2,6 @@
  * Node.js defaults for a Federa node: TCP and WebSocket listeners, mDNS on the LAN, a bootstrap list, kad-dht on
  * request, and storage on disk. Browser builds never import this module (it pulls in Node-only transports).
  */
-import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
 import { bootstrap } from "@libp2p/bootstrap";
 import { kadDHT, removePrivateAddressesMapper } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
@@ -10,6 +9,7 @@ import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import type { FederaNodeInit } from "../federa-node.js";
+import { DurableFsStorageAdapter, type StorageFileFailure } from "./durable-fs-storage.js";
 
 /** Listen addresses when none are given: every interface, a free port, over TCP and WebSockets. */
 export const DEFAULT_LISTEN: readonly string[] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/tcp/0/ws"];
@@ -27,8 +27,10 @@ export interface NodeOptionsInit {
   readonly mdns?: boolean;
   /** kad-dht for discovery beyond the LAN (default off). */
   readonly dht?: boolean;
-  /** Directory of the automerge-repo storage; omitted: memory only. */
+  /** Directory of the automerge-repo storage (crash-safe, `DurableFsStorageAdapter`); omitted: memory only. */
   readonly storageDir?: string;
+  /** Told of each stored file that cannot be read and is skipped; default: a process warning. */
+  readonly onStorageError?: (failure: StorageFileFailure) => void;
 }
 
 /** The parts of `FederaNodeInit` a Node.js node takes from its defaults. */
@@ -56,6 +58,8 @@ export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "l
           }
         : {}),
     },
-    ...(init.storageDir !== undefined ? { storage: new NodeFSStorageAdapter(init.storageDir) } : {}),
+    ...(init.storageDir !== undefined
+      ? { storage: new DurableFsStorageAdapter(init.storageDir, { onError: init.onStorageError }) }
+      : {}),
   };
 }

@@ -8,7 +8,14 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_VERSION } from "../../src/constants.js";
 import type { Hello } from "../../src/frames.js";
-import { decodeHello, encodeFrame, encodeHello, encodeMessage, FrameDecoder } from "../../src/frames.js";
+import {
+  decodeHello,
+  encodeActivate,
+  encodeFrame,
+  encodeHello,
+  encodeMessage,
+  FrameDecoder,
+} from "../../src/frames.js";
 
 const MAX = 64 * 1024 * 1024;
 
@@ -76,9 +83,15 @@ export class RawSyncPeer {
     return decodeHello(this.frames[0] as Uint8Array);
   }
 
-  /** Sends an honest hello and waits for the adapter's: the stream is then an established sync session. */
+  /** Writes the activate frame: this end starts syncing, so the adapter must too, tree neighbour or not. */
+  writeActivate(): void {
+    this.writeFrame(encodeActivate());
+  }
+
+  /** Sends an honest hello and activate frame and waits for the adapter's hello: the stream then carries messages. */
   async handshake(): Promise<Hello> {
     this.writeHello();
+    this.writeActivate();
     return this.hello();
   }
 }

@@ -1,0 +1,65 @@
+/** `/federa/apply/1.0.0` between two real nodes: applications are accepted until the applicant's rate limit is hit. */
+import { createIdentity, type Identity } from "@federa/core";
+import { createNode, type FederaNode } from "@federa/net";
+import { tcp } from "@libp2p/tcp";
+import { afterAll, describe, expect, it } from "vitest";
+import { acceptApplication, sealApplication } from "../src/application.js";
+import { applyRequest, sendApplication, serveApplications } from "../src/apply-protocol.js";
+import { RateLimiter } from "../src/rate-limit.js";
+
+const nodes: FederaNode[] = [];
+
+async function start(identity: Identity, listen: string[]): Promise<FederaNode> {
+  const node = await createNode({ identity, libp2p: { addresses: { listen }, transports: [tcp()] } });
+  nodes.push(node);
+  return node;
+}
+
+afterAll(async () => {
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+});
+
+describe("the apply protocol's rate limit", () => {
+  it("answers an applicant over its limit 'rate limited' without handing its request on, until time passes", async () => {
+    const alice = await start(await createIdentity(), ["/ip4/127.0.0.1/tcp/0"]);
+    const held = await alice.foundCouncil({ name: "Orchard" });
+    const clock = { t: Date.now() };
+    const handled: string[] = [];
+    await serveApplications(
+      alice.libp2p,
+      (request, from) => {
+        handled.push(request.record);
+        return acceptApplication(
+          held,
+          { record: request.record as never, bytes: Buffer.from(request.bytes, "base64") },
+          from,
+        );
+      },
+      { limiter: new RateLimiter({ perPeer: 2, windowMs: 60_000, concurrent: 8, now: () => clock.t }) },
+    );
+
+    const bob = await createIdentity();
+    const bobNode = await start(bob, []);
+    const inviter = { peer: alice.libp2p.peerId.toString(), addresses: alice.addresses() };
+    const first = await sealApplication(bob, held.council.id, "first");
+    const second = await sealApplication(bob, held.council.id, "second", [first]);
+    const send = (sealed: typeof first) =>
+      sendApplication(bobNode.libp2p, inviter, applyRequest(held.council.id, sealed));
+
+    expect(await send(first)).toEqual({ ok: true, proposal: first.record });
+    expect(await send(first)).toEqual({ ok: true, proposal: first.record }); // a retry counts too
+    const records = (await held.council.state()).records;
+
+    expect(await send(second)).toEqual({ ok: false, error: "rate limited, try again in 30 s" });
+    expect(handled).toEqual([first.record, first.record]);
+    const state = await held.council.state();
+    expect(state.records).toBe(records);
+    expect(state.proposals.map((p) => p.id)).toEqual([first.record]);
+
+    clock.t += 30_000;
+    expect(await send(second)).toEqual({ ok: true, proposal: second.record });
+    expect((await held.council.state()).proposals.map((p) => p.id).sort()).toEqual(
+      [first.record, second.record].sort(),
+    );
+  });
+});

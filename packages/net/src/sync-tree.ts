@@ -1,0 +1,36 @@
+/**
+ * Which connected peers a node syncs with first: a tree over every peer it holds a sync stream with, laid out as a
+ * heap of the sorted peer ids, so that nodes seeing the same peers (a LAN mesh) pick the same tree.
+ */
+
+/** How the adapter bounds the sync fan-out of a mesh; see docs/networking.md. */
+export interface SyncTreeOptions {
+  /** Children of each node in the tree: a node syncs at once with its parent and up to this many children. */
+  readonly fanout: number;
+  /** Milliseconds without a stream arriving or leaving before the tree is chosen (a node's first stream syncs at once). */
+  readonly settleMs: number;
+  /** Other streams start syncing once no sync message has crossed any stream for this long. */
+  readonly quietMs: number;
+  /** ...or once held this long, whatever the traffic. */
+  readonly maxDeferMs: number;
+}
+
+/**
+ * The peers `self` is joined to in the tree of `peers` (which may include `self`): its parent and children in the
+ * heap of the sorted ids, or every peer when there are no more than a tree node's `fanout + 1` neighbours. Every node
+ * computing this over the same set gets the same tree, connected and acyclic when there are more.
+ */
+export function syncTreeNeighbours(self: string, peers: Iterable<string>, fanout: number): Set<string> {
+  if (!Number.isSafeInteger(fanout) || fanout < 1) throw new RangeError(`fanout must be a positive integer: ${fanout}`);
+  const sorted = [...new Set([self, ...peers])].sort();
+  // A node with no more peers than a tree node has neighbours keeps them all: its fan-out is bounded already, and a
+  // sparse mesh (a bootstrap tree, two LANs joined by one link) then keeps every link it has.
+  if (sorted.length <= fanout + 2) return new Set(sorted.filter((peer) => peer !== self));
+  const at = sorted.indexOf(self);
+  const neighbours = new Set<string>();
+  if (at > 0) neighbours.add(sorted[Math.floor((at - 1) / fanout)] as string);
+  for (let child = at * fanout + 1; child <= at * fanout + fanout && child < sorted.length; child++) {
+    neighbours.add(sorted[child] as string);
+  }
+  return neighbours;
+}
