@@ -229,6 +229,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #sessions = new Map<string, SyncSession>();
   /** Peers we are opening a stream to, so repeated identify events do not open several. */
   readonly #opening = new Set<string>();
+  /** Peers whose sync stream was refused or rejected, left out of the sync tree while connected. */
+  readonly #turnedAway = new Set<string>();
   readonly #started: Promise<void>;
   #ready = false;
   #state: AdapterState = "idle";
@@ -574,6 +576,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (!session.established || session.announced || session.ended || session.remoteHello === undefined) return;
     if (session.heldSince !== undefined) return;
     clearTimeout(session.timer);
+    this.#turnedAway.delete(session.peerId);
     if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {
       this.#startSyncing(session, "protocol 1.0 peer");
       return;
@@ -584,10 +587,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     session.heldSince = Date.now();
     this.#log("sync stream %s with %s established", session.stream.id, session.peerId);
-    // A node syncing with no one starts at once (a new peer's first sync is immediate), and so does a node with few
-    // peers (it keeps them all); in a mesh the rest wait for the streams to settle.
-    if (![...this.#sessions.values()].some((s) => s.announced)) this.#activate(session, "first stream");
-    else if (this.#view().length <= this.#syncTree.fanout + 1) this.#chooseTree();
+    // A node with few peers keeps them all, so it starts at once (a new peer's first sync is immediate); in a mesh
+    // the streams wait to settle.
+    if (this.#view().length <= this.#syncTree.fanout + 1) this.#chooseTree();
     this.#scheduleTree();
   }
 
@@ -615,10 +617,18 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#treeTimer = setTimeout(() => this.#chooseTree(), this.#syncTree.settleMs);
   }
 
-  /** The peers the tree is laid over: streams still in their handshake and being opened count, as the mesh will. */
+  /**
+   * The peers the tree is laid over: every connected peer not turned away, streams still in their handshake or being
+   * opened included, since the mesh will settle on them.
+   */
   #view(): string[] {
-    const streams = [...this.#sessions.values()].filter((s) => !s.ended).map((s) => s.peerId as string);
-    return [...new Set([...streams, ...this.#opening])];
+    const view = new Set<string>(this.#opening);
+    for (const session of this.#sessions.values()) if (!session.ended) view.add(session.peerId);
+    for (const connection of this.#libp2p.getConnections()) {
+      const peer = connection.remotePeer.toString();
+      if (connection.status === "open" && connection.limits == null && !this.#turnedAway.has(peer)) view.add(peer);
+    }
+    return [...view];
   }
 
   /** Activates every held stream to a tree neighbour, the tree taken over every established stream; watches the rest. */
@@ -683,6 +693,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #rejected(peerId: PeerId, error: Error): void {
+    this.#turnedAway.add(peerId);
     if (error instanceof PeerRefusedError) this.#log("refused sync peer %s", peerId);
     else this.#log.error("rejected sync peer %s - %e", peerId, error);
     this.events.emit("peer:rejected", { peerId, error });
