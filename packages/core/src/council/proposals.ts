@@ -8,6 +8,7 @@ import { applyEffectBudget, applyEffectExpense, applyEffectSplit, openJarRound }
 import { issueMandate, recallMandate } from "../mandate/mandate.js";
 import type { FederaRecord } from "../records/record.js";
 import type { Charter, Effect } from "../records/schemas.js";
+import { closeAtDeadline } from "./deadline.js";
 import { admit, removeMember } from "./membership.js";
 import { tally } from "./tally.js";
 import type { Ballot, VoteMethod } from "./tally-types.js";
@@ -132,14 +133,7 @@ export function applyVote(model: CouncilModel, r: FederaRecord<"proposal.vote">)
 
 /** Closes a proposal at its deadline: final count, outcome history, and the effect when it passed. */
 export function closeProposal(model: CouncilModel, id: ProposalId): void {
-  const p = model.proposals.get(id);
-  if (p === undefined || p.status !== "open") return;
-  const result = count(p);
-  p.result = result;
-  p.status = result.passed ? "passed" : "failed";
-  const at: Hlc = { ms: p.closesAt, c: 0 };
-  p.history.push({ at, record: null, passed: result.passed, event: "close" });
-  if (result.passed) p.effectOutcome = applyEffect(model, p, at);
+  closeAtDeadline(model.proposals.get(id), count, (p, at) => applyEffect(model, p, at));
 }
 
 function applyEffect(model: CouncilModel, p: ProposalModel, at: Hlc): { applied: boolean; detail: string } {

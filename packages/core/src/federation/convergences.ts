@@ -7,7 +7,7 @@ import type { MandateId, ProposalId } from "../ids.js";
 import type { FederaRecord } from "../records/record.js";
 import { flag } from "./federation-model.js";
 import type { Step } from "./member-councils.js";
-import { actingFor, judgeMandate } from "./member-councils.js";
+import { actingFor, countsUnderMandate } from "./member-councils.js";
 
 export function applyRatify(step: Step, r: FederaRecord<"federation.ratify">): void {
   const { model } = step;
@@ -37,29 +37,8 @@ export function applyRatify(step: Step, r: FederaRecord<"federation.ratify">): v
   // The window starts after the calling vote closes, and this record moved time past it: the convergence exists.
   const convergence = model.convergences.get(p.id);
   if (convergence === undefined) return reject(model, r, "invalid-act", "the convergence was not called");
-  const verdict = judgeMandate(
-    step.facts.get(council)!,
-    { id: model.federation!, name: model.name },
-    {
-      mandate: r.body.mandate,
-      author: r.author,
-      topic: convergence.topic,
-      position: action,
-      at: r.at,
-    },
-  );
-  if (!verdict.ok) {
-    flag(model, {
-      type: "out-of-mandate",
-      record: r.id,
-      at: r.at,
-      council,
-      target: p.id,
-      reason: verdict.reason,
-      detail: `ratification of "${action}" by ${council} is outside mandate (${verdict.reason}); not counted`,
-    });
-    return;
-  }
+  const what = `ratification of "${action}" by ${council}`;
+  if (!countsUnderMandate(step, r, council, { target: p.id, topic: convergence.topic, position: action, what })) return;
   let byCouncil = convergence.ratifications.get(action);
   if (byCouncil === undefined) {
     byCouncil = new Map();

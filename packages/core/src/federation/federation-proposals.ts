@@ -2,6 +2,7 @@
  * Federation proposals: opened by a member of a member council, voted by delegates (one vote per member council, the
  * latest within a mandate), closed at the deadline by record clocks, and their effect applied when they pass.
  */
+import { closeAtDeadline } from "../council/deadline.js";
 import { tally } from "../council/tally.js";
 import type { Ballot } from "../council/tally-types.js";
 import { reject } from "../derive/context.js";
@@ -13,7 +14,7 @@ import type { FederationMethod } from "../records/schemas.js";
 import type { FederationModel, FederationProposalModel, ResolvedEffect } from "./federation-model.js";
 import { flag } from "./federation-model.js";
 import type { Step } from "./member-councils.js";
-import { actingFor, judgeMandate } from "./member-councils.js";
+import { actingFor, countsUnderMandate } from "./member-councils.js";
 
 /** The positions a delegate may state under each method: the choices of its ballot. */
 export const FEDERATION_POSITIONS: { readonly [M in FederationMethod]: readonly string[] } = {
@@ -106,29 +107,8 @@ export function applyFederationVote(step: Step, r: FederaRecord<"federation.vote
   const position = r.body.position;
   if (!FEDERATION_POSITIONS[p.method].includes(position))
     return reject(model, r, "invalid-act", `"${position}" is not a position of a ${p.method} vote`);
-  const verdict = judgeMandate(
-    step.facts.get(council)!,
-    { id: model.federation!, name: model.name },
-    {
-      mandate: r.body.mandate,
-      author: r.author,
-      topic: p.topic,
-      position,
-      at: r.at,
-    },
-  );
-  if (!verdict.ok) {
-    flag(model, {
-      type: "out-of-mandate",
-      record: r.id,
-      at: r.at,
-      council,
-      target: p.id,
-      reason: verdict.reason,
-      detail: `${position} of ${council} on "${p.title}" is outside mandate (${verdict.reason}); not counted`,
-    });
-    return;
-  }
+  const what = `${position} of ${council} on "${p.title}"`;
+  if (!countsUnderMandate(step, r, council, { target: p.id, topic: p.topic, position, what })) return;
   p.votes.set(council, {
     council,
     delegate: r.author,
@@ -146,14 +126,7 @@ export function applyFederationVote(step: Step, r: FederaRecord<"federation.vote
 
 /** Closes a federation proposal at its deadline: final count, outcome history, and the effect when it passed. */
 export function closeFederationProposal(model: FederationModel, id: ProposalId): void {
-  const p = model.proposals.get(id);
-  if (p === undefined || p.status !== "open") return;
-  const result = count(p);
-  p.result = result;
-  p.status = result.passed ? "passed" : "failed";
-  const at: Hlc = { ms: p.closesAt, c: 0 };
-  p.history.push({ at, record: null, passed: result.passed, event: "close" });
-  if (result.passed) p.effectOutcome = applyEffect(model, p, at);
+  closeAtDeadline(model.proposals.get(id), count, (p, at) => applyEffect(model, p, at));
 }
 
 function applyEffect(

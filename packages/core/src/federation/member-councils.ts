@@ -7,13 +7,14 @@ import { reject } from "../derive/context.js";
 import type { CouncilState } from "../derive/view.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc } from "../hlc.js";
-import type { CouncilId, MandateId, MemberId, SignerId } from "../ids.js";
+import type { CouncilId, MandateId, MemberId, ProposalId, SignerId } from "../ids.js";
 import type { Mandate, MandateRefusal } from "../mandate/mandate.js";
 import { mandateAllows } from "../mandate/mandate.js";
 import type { ExclusionReason } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { canonicalJson } from "../reports/canonical-json.js";
 import type { FederationModel } from "./federation-model.js";
+import { flag } from "./federation-model.js";
 
 /** The facts of one council's derived state that federation derivation depends on. */
 export interface CouncilFacts {
@@ -153,4 +154,33 @@ export function judgeMandate(
     at: act.at,
   });
   return verdict.ok ? { ok: true, mandate } : verdict;
+}
+
+/**
+ * Whether a delegate's vote or ratification counts under its council's mandate; when it does not, flags it as
+ * out-of-mandate, `what` naming the act in the flag's detail.
+ */
+export function countsUnderMandate(
+  step: Step,
+  r: FederaRecord<"federation.vote" | "federation.ratify">,
+  council: CouncilId,
+  act: { readonly target: ProposalId; readonly topic: string; readonly position: string; readonly what: string },
+): boolean {
+  const { model } = step;
+  const verdict = judgeMandate(
+    step.facts.get(council)!,
+    { id: model.federation!, name: model.name },
+    { mandate: r.body.mandate, author: r.author, topic: act.topic, position: act.position, at: r.at },
+  );
+  if (verdict.ok) return true;
+  flag(model, {
+    type: "out-of-mandate",
+    record: r.id,
+    at: r.at,
+    council,
+    target: act.target,
+    reason: verdict.reason,
+    detail: `${act.what} is outside mandate (${verdict.reason}); not counted`,
+  });
+  return false;
 }
