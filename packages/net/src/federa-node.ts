@@ -317,16 +317,27 @@ export class FederaNode {
       ...(init.charter ? { charter: init.charter } : {}),
       ...(this.#init.now ? { now: this.#init.now } : {}),
     });
-    const handle = this.repo.import<FederationDoc>(A.save(founded.federation));
+    const held = await this.holdFederation(founded.federation);
     const urls: Record<string, string> = { ...(init.urls ?? {}) };
     for (const id of init.councils) {
       const held = this.#councils.get(id);
       if (held) urls[id] = held.councilHandle.url;
     }
-    handle.change((d) => {
+    held.handle.change((d) => {
       d.federa.councils = urls;
     });
-    return this.#holdFederation(handle);
+    return held;
+  }
+
+  /**
+   * Holds a federation founded elsewhere (signed with a member's own key on another device, say): imports its
+   * document and shares it with the member councils' devices, as `foundFederation` does with its own.
+   */
+  async holdFederation(doc: A.Doc<FederationDoc>): Promise<HeldFederation> {
+    const id = doc.federa.federation as FederationId;
+    const existing = this.#federations.get(id);
+    if (existing !== undefined) return { federation: existing.federation, handle: existing.handle };
+    return this.#holdFederation(this.repo.import<FederationDoc>(A.save(doc)));
   }
 
   /**

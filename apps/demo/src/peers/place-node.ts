@@ -3,9 +3,8 @@
  * councils and the federation, with the councils and federation opened for each person who acts there.
  */
 import * as A from "@automerge/automerge";
-import type { AutomergeUrl, DocHandle, DocumentId, StorageAdapterInterface } from "@automerge/automerge-repo";
-import { parseAutomergeUrl } from "@automerge/automerge-repo";
-import type { CouncilId, CouncilState, FederaRecord, FederationDoc, FederationId, FederationState } from "@federa/core";
+import type { AutomergeUrl, DocHandle, StorageAdapterInterface } from "@automerge/automerge-repo";
+import type { CouncilState, FederaRecord, FederationDoc, FederationState } from "@federa/core";
 import { Council, Federation } from "@federa/core";
 import type { FederaNode, HeldCouncil } from "@federa/net";
 import { createNode } from "@federa/net";
@@ -134,49 +133,14 @@ export class PlaceNode {
     return held;
   }
 
-  /** Holds the federation document (imported here, or fetched from connected places) and derives it. */
+  /** Holds the federation document (founded elsewhere, or fetched from connected places); the node shares it. */
   async openFederation(source: { url: AutomergeUrl } | { doc: A.Doc<FederationDoc> }): Promise<void> {
-    let handle: DocHandle<FederationDoc>;
-    if ("doc" in source) handle = this.node.repo.import<FederationDoc>(A.save(source.doc));
-    else {
-      this.node.access.want(parseAutomergeUrl(source.url).documentId);
-      handle = await this.#find(source.url);
-    }
-    const federationId = handle.doc().federa.federation as FederationId;
-    this.node.access.register(federationId as string as CouncilId, [handle.documentId as DocumentId]);
-    const reader = await Federation.open(handle, { councils: this.#councils(), now: this.#init.clock.now });
-    this.#federation = { handle, reader };
-    this.#shareFederation();
-    handle.on("change", () => this.#onChange());
-  }
-
-  async #find(url: AutomergeUrl): Promise<DocHandle<FederationDoc>> {
-    const signal = AbortSignal.timeout(60_000);
-    for (;;) {
-      try {
-        return await this.node.repo.find<FederationDoc>(url, { signal });
-      } catch (err) {
-        if (signal.aborted) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  }
-
-  #councils(): Council[] {
-    return COUNCIL_KEYS.map((k) => this.council(k).council);
-  }
-
-  /**
-   * The federation document goes to the devices of every member council's members (the net package's access policy
-   * knows councils only, so the federation is registered as a council whose members are all of theirs).
-   */
-  #shareFederation(): void {
-    if (this.#federation === undefined) return;
-    const states = this.#councils().map((c) => c.current());
-    const first = states[0]!;
-    const everyone: CouncilState = { ...first, members: states.flatMap((s) => s.members) };
-    const id = this.#federation.handle.doc().federa.federation;
-    this.node.access.update(id as string as CouncilId, everyone);
+    const held =
+      "doc" in source
+        ? await this.node.holdFederation(source.doc)
+        : await this.node.openFederation(source.url, { timeoutMs: 60_000 });
+    this.#federation = { handle: held.handle, reader: held.federation };
+    held.handle.on("change", () => this.#onChange());
   }
 
   /** The council as `person` acts on it from this place's computer (their own device key here). */
@@ -199,7 +163,7 @@ export class PlaceNode {
     let federation = this.#fedActors.get(person);
     if (federation === undefined) {
       federation = await Federation.open(this.federationHandle, {
-        councils: this.#councils(),
+        councils: COUNCIL_KEYS.map((k) => this.council(k).council),
         identity: this.#init.keys.identity(person, this.place),
         now: this.#init.clock.now,
       });
@@ -213,7 +177,6 @@ export class PlaceNode {
     const bakery = this.council("bakery").council;
     const tenants = this.council("tenants").council;
     const councils = { bakery: await bakery.state(), tenants: await tenants.state() };
-    this.#shareFederation();
     const federation = await this.federation.state();
     return {
       councils,
