@@ -1,5 +1,5 @@
 /** Delivering an application to the inviter's node: through this directory's running node, or a short-lived one. */
-import { applyRequest, sendApplication } from "./apply-protocol.js";
+import { applyRequest, sendApplication } from "@federa/net";
 import { ControlClient } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
 import type { Application, NodeDir } from "./node-dir.js";

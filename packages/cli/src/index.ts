@@ -12,14 +12,14 @@
  * @packageDocumentation
  */
 
+// Defined in @federa/net: the demo page reads the same tokens and speaks the same protocol.
+export type { Invitation } from "@federa/net";
+export { APPLY_PROTOCOL, decodeInvitation, encodeInvitation } from "@federa/net";
 export type { SealedApplication } from "./application.js";
-export { APPLY_PROTOCOL } from "./apply-protocol.js";
 export type { ControlRequest, ControlResponse } from "./control-socket.js";
 export { ControlClient } from "./control-socket.js";
 export type { CliErrorCode } from "./errors.js";
 export { CliError, CliErrorCodes, ExitCodes, UsageError } from "./errors.js";
-export type { Invitation } from "./invite-token.js";
-export { decodeInvitation, encodeInvitation } from "./invite-token.js";
 export type { Application, CouncilMap, NodeInfo, Profile } from "./node-dir.js";
 export { NodeDir } from "./node-dir.js";
 export type { CouncilSummary, Request } from "./operations.js";

@@ -4,9 +4,8 @@
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FoundInit, Identity } from "@federa/core";
-import type { FederaNode } from "@federa/net";
+import { type ApplyRequest, type FederaNode, sendApplication } from "@federa/net";
 import { acceptApplication } from "./application.js";
-import { type ApplyRequest, sendApplication } from "./apply-protocol.js";
 import { refused, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, NotFoundCliError } from "./errors.js";
 import type { Application, NodeDir } from "./node-dir.js";

@@ -1,10 +1,10 @@
 /** `/federa/apply/1.0.0` between two real nodes: applications are accepted until the applicant's rate limit is hit. */
 import { createIdentity, type Identity } from "@federa/core";
-import { createNode, type FederaNode } from "@federa/net";
+import { applyRequest, createNode, type FederaNode, sendApplication } from "@federa/net";
 import { tcp } from "@libp2p/tcp";
 import { afterAll, describe, expect, it } from "vitest";
 import { acceptApplication, sealApplication } from "../src/application.js";
-import { applyRequest, sendApplication, serveApplications } from "../src/apply-protocol.js";
+import { serveApplications } from "../src/apply-protocol.js";
 import { RateLimiter } from "../src/rate-limit.js";
 
 const nodes: FederaNode[] = [];

@@ -1,4 +1,7 @@
-/** Every error the sync adapter throws or reports when it closes a peer's stream, and the node's reason for a ban. */
+/**
+ * Every error the sync adapter throws or reports when it closes a peer's stream, the node's reason for a ban, and the
+ * error of an unreadable invitation token.
+ */
 
 /** Thrown when the Repo connects the adapter with a peer id other than the libp2p node's own. */
 export class PeerIdMismatchError extends Error {
@@ -77,5 +80,15 @@ export class PeerBannedError extends Error {
   constructor(message = "Peer banned for breaking the sync protocol") {
     super(message);
     this.name = "PeerBannedError";
+  }
+}
+
+/** Thrown when an invitation token cannot be read; `reason` says what is wrong with it. */
+export class BadInvitationError extends Error {
+  readonly reason: string;
+  constructor(reason = "it cannot be read") {
+    super(`not a valid invitation token: ${reason}`);
+    this.name = "BadInvitationError";
+    this.reason = reason;
   }
 }

@@ -24,10 +24,24 @@
  * // Dial other nodes with libp2p.dial(...): the adapter syncs with every connected peer that speaks the protocol.
  * ```
  *
+ * Invitation tokens (`encodeInvitation`, `decodeInvitation`) and the applicant's side of `/federa/apply/1.0.0`
+ * (`sendApplication`) run in the browser as well as in Node.
+ *
  * @packageDocumentation
  */
 
 export { AccessPolicy, devicesOf } from "./access-policy.js";
+export type { ApplyRequest, ApplyResponse } from "./apply-protocol.js";
+export {
+  APPLY_MAX_MESSAGE,
+  APPLY_PROTOCOL,
+  APPLY_TIMEOUT_MS,
+  applyRequest,
+  isApplyRequest,
+  readApplyMessage,
+  sendApplication,
+  writeApplyMessage,
+} from "./apply-protocol.js";
 export {
   DEFAULT_BAN_MS,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -41,6 +55,7 @@ export {
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
 export {
+  BadInvitationError,
   DuplicateStreamError,
   FrameTooLargeError,
   HandshakeTimeoutError,
@@ -61,6 +76,8 @@ export type {
 } from "./federa-node.js";
 export { createNode, FederaNode } from "./federa-node.js";
 export type { Hello, ProtocolVersion } from "./frames.js";
+export type { Invitation, Inviter } from "./invitation.js";
+export { decodeInvitation, encodeInvitation, inviterAddresses, webSocketAddresses } from "./invitation.js";
 export type {
   Libp2pNetworkAdapterEvents,
   Libp2pNetworkAdapterInit,

@@ -3,9 +3,9 @@
  * `federa join` does (invitation token, signed application, admission by the members), then shows it as it changes.
  */
 import type { Identity } from "@federa/core";
+import { decodeInvitation, webSocketAddresses } from "@federa/net";
 import { useEffect, useRef, useState } from "react";
 import { clockTime } from "../format.js";
-import { decodeInvitation, webSocketAddresses } from "../live/invitation.js";
 import type { LiveUpdate } from "../live/live-session.js";
 import { browserStore, LiveSession, liveIdentity } from "../live/live-session.js";
 import { CouncilPanel } from "./CouncilPanel.js";

@@ -6,14 +6,12 @@
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, CouncilState, Identity, IdentityFile, ProposalId } from "@federa/core";
 import { createIdentity, exportIdentity, importIdentity } from "@federa/core";
-import type { FederaNode, HeldCouncil } from "@federa/net";
-import { createNode } from "@federa/net";
+import type { FederaNode, HeldCouncil, Invitation } from "@federa/net";
+import { applyRequest, createNode, sendApplication, webSocketAddresses } from "@federa/net";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { SealedApplication } from "./application.js";
-import { deliverApplication, sealApplication } from "./application.js";
-import type { Invitation } from "./invitation.js";
-import { webSocketAddresses } from "./invitation.js";
+import { sealApplication } from "./application.js";
 
 /** Where the page keeps its identity and the applications it sent (so a reload continues rather than forks them). */
 export interface LiveStore {
@@ -155,7 +153,7 @@ export class LiveSession {
     const { invitation, store } = this.#init;
     this.#node.trust(invitation.peer);
     this.#update({ phase: "connecting", message: `dialling ${webSocketAddresses(invitation)[0] ?? "the inviter"}` });
-    const connection = await this.#dial();
+    await this.#dial();
     this.#timer = setInterval(() => {
       if (!this.#connected()) this.#dial().catch(() => {});
       this.#update({});
@@ -167,13 +165,16 @@ export class LiveSession {
       application = await sealApplication(this.identity, invitation.council as CouncilId, this.#init.note);
       store.saveApplication(invitation.council, application);
     }
-    let proposal: string | null = null;
-    try {
-      proposal = await deliverApplication(connection, invitation.council, application);
-    } catch (err) {
-      // A member's page reopening the council is told it is a member already: it goes straight to syncing.
-      if (!/already a member/.test((err as Error).message)) throw err;
-    }
+    // Over the connection just dialled, or by the inviter's WebSocket addresses should it have dropped since.
+    const answer = await sendApplication(
+      this.#node.libp2p,
+      { peer: invitation.peer, addresses: webSocketAddresses(invitation) },
+      applyRequest(invitation.council, application),
+    );
+    // A member's page reopening the council is told it is a member already: it goes straight to syncing.
+    if (!answer.ok && !/already a member/.test(answer.error))
+      throw new Error(`the inviter's node refused the application: ${answer.error}`);
+    const proposal = answer.ok ? answer.proposal : null;
     this.#update({
       phase: "waiting",
       proposal,

@@ -1,13 +1,12 @@
 /** `federa invite` and `federa join`: an invitation token from a member, an application from the invited. */
 
 import type { CouncilId } from "@federa/core";
+import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { sealApplication } from "../application.js";
 import { parseDuration } from "../args.js";
 import { now as clock } from "../clock.js";
-import { deliverApplication } from "../delivery.js";
-import { CliError, CliErrorCodes } from "../errors.js";
-import { decodeInvitation, encodeInvitation } from "../invite-token.js";
+import { BadTokenError, CliError, CliErrorCodes } from "../errors.js";
 import type { Application } from "../node-dir.js";
 import { execute } from "../session.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
@@ -17,6 +16,18 @@ interface JoinOptions extends CommonOptions {
   readonly deliver: boolean;
   readonly timeout: string;
   readonly reapply?: boolean;
+}
+
+/** Reads a token; a bad one is a usage error (`BadTokenError`, exit code 2). */
+async function readToken(token: string): Promise<Invitation> {
+  // Loaded on demand: @federa/net's entry brings the whole FederaNode with it, which other commands do without.
+  const { BadInvitationError, decodeInvitation } = await import("@federa/net");
+  try {
+    return decodeInvitation(token);
+  } catch (e) {
+    if (e instanceof BadInvitationError) throw new BadTokenError(e.reason);
+    throw e;
+  }
 }
 
 export function registerInvite(program: Command): void {
@@ -33,6 +44,7 @@ export function registerInvite(program: Command): void {
     if (addresses.length === 0) {
       out.warn("no known address: start `federa node` on this directory so the invited can reach it");
     }
+    const { encodeInvitation } = await import("@federa/net");
     const token = encodeInvitation({
       v: 1,
       council: String(result.council),
@@ -55,7 +67,7 @@ export function registerInvite(program: Command): void {
       .option("--reapply", "sign a new application even if one to this council exists"),
   ).action(async (token: string, options: JoinOptions) => {
     const { dir, out } = contextOf(options);
-    const invitation = decodeInvitation(token);
+    const invitation = await readToken(token);
     const timeoutMs = parseDuration(options.timeout, "--timeout");
     const identity = await dir.identity();
     if (identity.memberKey === undefined) {
@@ -90,6 +102,7 @@ export function registerInvite(program: Command): void {
     let error: string | undefined;
     if (options.deliver && !application.delivered) {
       const pending = application;
+      const { deliverApplication } = await import("../delivery.js");
       try {
         await out.progress.during("delivering the application to the inviter's node", () =>
           deliverApplication(dir, pending, timeoutMs),

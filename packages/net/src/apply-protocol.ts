@@ -1,0 +1,133 @@
+/**
+ * The `/federa/apply/1.0.0` libp2p protocol, as both ends speak it: a non-member's device hands its signed application
+ * to a member's node, which cannot share the council's documents with it yet. One request, one answer, each a JSON
+ * message the writer ends by closing its side of the stream. Runs in Node and in the browser.
+ */
+import type { Libp2p, Stream } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { type Inviter, inviterAddresses } from "./invitation.js";
+
+export const APPLY_PROTOCOL = "/federa/apply/1.0.0";
+
+/** Largest message either side reads: an application is a few hundred bytes plus its note. */
+export const APPLY_MAX_MESSAGE = 64 * 1024;
+/** How long a member's node waits for a request, and an applicant for the answer. */
+export const APPLY_TIMEOUT_MS = 20_000;
+
+/** The request an applicant sends. */
+export interface ApplyRequest {
+  readonly v: 1;
+  readonly council: string;
+  readonly record: string;
+  /** The signed record's bytes, base64. */
+  readonly bytes: string;
+}
+
+/** The answer of the member's node. */
+export type ApplyResponse =
+  | { readonly ok: true; readonly proposal: string }
+  | { readonly ok: false; readonly error: string };
+
+/** True when a message read from an applicant has the shape of a request. */
+export function isApplyRequest(value: unknown): value is ApplyRequest {
+  const v = value as Partial<ApplyRequest> | null;
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    v.v === 1 &&
+    typeof v.council === "string" &&
+    typeof v.record === "string" &&
+    typeof v.bytes === "string"
+  );
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** The request carrying a sealed application: its record id (the admission proposal's id) and its signed bytes. */
+export function applyRequest(
+  council: string,
+  application: { readonly record: string; readonly bytes: Uint8Array },
+): ApplyRequest {
+  return { v: 1, council, record: application.record, bytes: toBase64(application.bytes) };
+}
+
+/**
+ * Reads one JSON message to the end of the remote's writing side. Call it before writing anything when the other side
+ * may answer early: a stream whose end has already passed never ends an iteration started after it.
+ */
+export async function readApplyMessage(stream: Stream, signal: AbortSignal): Promise<unknown> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let onAbort = () => {};
+  const timedOut = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      stream.abort(new Error("timed out"));
+      reject(new Error("timed out"));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  const read = (async () => {
+    for await (const chunk of stream) {
+      const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+      size += bytes.length;
+      if (size > APPLY_MAX_MESSAGE) throw new Error("message too large");
+      chunks.push(bytes);
+    }
+  })();
+  try {
+    await Promise.race([read, timedOut]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    read.catch(() => {});
+    timedOut.catch(() => {});
+  }
+  if (signal.aborted) throw new Error("timed out");
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return JSON.parse(new TextDecoder().decode(all));
+}
+
+/** Writes one JSON message and closes this side of the stream, which ends the message. */
+export async function writeApplyMessage(stream: Stream, value: unknown): Promise<void> {
+  if (!stream.send(new TextEncoder().encode(JSON.stringify(value)))) await stream.onDrain();
+  await stream.close();
+}
+
+/** The answer as read, kept only as far as it has the shape of a response. */
+function responseOf(value: unknown): ApplyResponse {
+  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  if (v.ok === true && typeof v.proposal === "string") return { ok: true, proposal: v.proposal };
+  return { ok: false, error: typeof v.error === "string" ? v.error : "malformed answer" };
+}
+
+/**
+ * Sends an application to the inviter's node (over a connection already open with it, else by its addresses) and waits
+ * for the answer; throws when the node cannot be reached or does not answer in time.
+ */
+export async function sendApplication(
+  libp2p: Libp2p,
+  target: Inviter,
+  request: ApplyRequest,
+  timeoutMs: number = APPLY_TIMEOUT_MS,
+): Promise<ApplyResponse> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const connected = libp2p.getConnections().find((c) => c.remotePeer.toString() === target.peer);
+  const addresses = inviterAddresses(target).map((a) => multiaddr(a));
+  if (connected === undefined && addresses.length === 0) throw new Error("the invitation names no address to reach");
+  const stream = connected
+    ? await connected.newStream(APPLY_PROTOCOL, { signal })
+    : await libp2p.dialProtocol(addresses, APPLY_PROTOCOL, { signal });
+  // Listening first: a node that refuses at once (rate limited) answers before the request is written.
+  const reading = readApplyMessage(stream, signal);
+  reading.catch(() => {});
+  await writeApplyMessage(stream, request);
+  return responseOf(await reading);
+}
