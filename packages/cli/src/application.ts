@@ -1,18 +1,8 @@
-/**
- * Applications to join a council: the applicant seals a signed `member.apply` without holding the council's documents,
- * and a member's node checks it (decodes, signature, chain, council) before writing it into the council document,
- * where it opens the admission proposal members vote on.
- */
-import * as A from "@automerge/automerge";
-import type { CouncilDoc, CouncilId, FederaRecord, Identity, LedgerDoc, RecordId } from "@federa/core";
-import { Council } from "@federa/core";
+import type { FederaRecord, RecordId, SealedApplication } from "@federa/core";
+import { bucketOf, Council, scratchDocuments } from "@federa/core";
 import type { OpenCouncil } from "./workspace.js";
 
-/** A sealed application: its record id (also the admission proposal's id) and the exact signed bytes. */
-export interface SealedApplication {
-  readonly record: RecordId;
-  readonly bytes: Uint8Array;
-}
+export type { SealedApplication } from "@federa/core";
 
 /** Why a member's node refused an application. */
 export class ApplicationRefused extends Error {
@@ -20,46 +10,6 @@ export class ApplicationRefused extends Error {
     super(message);
     this.name = "ApplicationRefused";
   }
-}
-
-// Records a council's documents hold are stored under their id in the bucket named by its first two hex digits.
-function bucketOf(id: string): string {
-  return id.slice(0, 2);
-}
-
-/** Empty documents of a council, standing in for the real ones to seal or check records without holding them. */
-function scratch(
-  council: CouncilId,
-  records: readonly SealedApplication[],
-): { council: A.Doc<CouncilDoc>; ledger: A.Doc<LedgerDoc> } {
-  const doc: CouncilDoc = { federa: { type: "council", version: 1, council }, records: {}, minutes: {} };
-  for (const { record, bytes } of records) {
-    doc.records[bucketOf(record)] = { ...doc.records[bucketOf(record)], [record]: bytes };
-  }
-  return {
-    council: A.from<CouncilDoc>(doc),
-    ledger: A.from<LedgerDoc>({ federa: { type: "ledger", version: 1, council }, records: {} }),
-  };
-}
-
-/**
- * Seals this member's application to `council`, signed by the member key; `earlier` are this member's earlier
- * applications to the same council, so a second application continues the member key's chain instead of forking it.
- */
-export async function sealApplication(
-  identity: Identity,
-  council: CouncilId,
-  note: string,
-  earlier: readonly SealedApplication[] = [],
-  now?: () => number,
-  alreadyMember = false,
-): Promise<SealedApplication> {
-  const opened = await Council.openPlain(scratch(council, earlier), { identity, ...(now ? { now } : {}) });
-  // A member named at founding asks for nothing but the authorisation of this device, signed with the member key.
-  const record = alreadyMember ? await opened.authorizeDevice(identity.device.id) : await opened.apply(note);
-  const bytes = opened.sources.council.doc()?.records[bucketOf(record)]?.[record];
-  if (bytes === undefined) throw new Error("the sealed application was not written");
-  return { record, bytes: new Uint8Array(bytes) };
 }
 
 /** How far ahead of this node's clock an application may be stamped (a far-future clock would drag the council's). */
@@ -82,7 +32,7 @@ export async function checkApplication(
     .filter((r) => r.signer === r.author)
     .map((r) => ({ record: r.id, bytes: doc.records[bucketOf(r.id)]?.[r.id] }))
     .filter((r): r is SealedApplication => r.bytes instanceof Uint8Array);
-  const check = await Council.openPlain(scratch(council.id, [...earlier, application]), {});
+  const check = await Council.openPlain(scratchDocuments(council.id, [...earlier, application]), {});
   const record = check.records.find((r) => r.id === application.record);
   const state = await council.state();
   const isMember = (id: string | undefined) => state.members.some((m) => m.id === id);

@@ -1,8 +1,8 @@
 /** Applications to join: sealed by a non-member without the council's documents, checked and written by a member. */
 import { join } from "node:path";
-import { type CouncilId, createIdentity } from "@federa/core";
+import { type CouncilId, createIdentity, sealApplication } from "@federa/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acceptApplication, checkApplication, sealApplication } from "../src/application.js";
+import { acceptApplication, checkApplication } from "../src/application.js";
 import { NodeDir } from "../src/index.js";
 import { LocalWorkspace, type OpenCouncil } from "../src/workspace.js";
 import { federaOk, tempDir } from "./support/cli.js";
@@ -44,7 +44,7 @@ describe("applications", () => {
   it("a second application continues the applicant's chain instead of forking it", async () => {
     const carol = await createIdentity();
     const first = await sealApplication(carol, held.council.id, "first");
-    const second = await sealApplication(carol, held.council.id, "second", [first]);
+    const second = await sealApplication(carol, held.council.id, "second", { earlier: [first] });
     await acceptApplication(held, first, carol.device.id);
     await acceptApplication(held, second, carol.device.id);
     const state = await held.council.state();

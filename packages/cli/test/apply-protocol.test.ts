@@ -1,9 +1,9 @@
 /** `/federa/apply/1.0.0` between two real nodes: applications are accepted until the applicant's rate limit is hit. */
-import { createIdentity, type Identity } from "@federa/core";
+import { createIdentity, type Identity, sealApplication } from "@federa/core";
 import { applyRequest, createNode, type FederaNode, sendApplication } from "@federa/net";
 import { tcp } from "@libp2p/tcp";
 import { afterAll, describe, expect, it } from "vitest";
-import { acceptApplication, sealApplication } from "../src/application.js";
+import { acceptApplication } from "../src/application.js";
 import { serveApplications } from "../src/apply-protocol.js";
 import { RateLimiter } from "../src/rate-limit.js";
 
@@ -42,7 +42,7 @@ describe("the apply protocol's rate limit", () => {
     const bobNode = await start(bob, []);
     const inviter = { peer: alice.libp2p.peerId.toString(), addresses: alice.addresses() };
     const first = await sealApplication(bob, held.council.id, "first");
-    const second = await sealApplication(bob, held.council.id, "second", [first]);
+    const second = await sealApplication(bob, held.council.id, "second", { earlier: [first] });
     const send = (sealed: typeof first) =>
       sendApplication(bobNode.libp2p, inviter, applyRequest(held.council.id, sealed));
 

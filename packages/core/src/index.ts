@@ -18,6 +18,8 @@
  * @packageDocumentation
  */
 
+export type { SealedApplication, SealOptions } from "./api/application.js";
+export { scratchDocuments, sealApplication } from "./api/application.js";
 export type { Act, CouncilOptions, CouncilSources, FoundedCouncil, FoundInit, ProposeInput } from "./api/council.js";
 export { Council, foundCouncil } from "./api/council.js";
 export type {
@@ -39,6 +41,7 @@ export type { FoldStats } from "./derive/fold.js";
 export type { Alert, Conflict, ConflictType, EntryType, LedgerEntry, OutcomeStep } from "./derive/model.js";
 export type { CouncilState, FundState, MemberState, ProposalState, RoleState } from "./derive/view.js";
 export type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./documents/layout.js";
+export { bucketOf } from "./documents/layout.js";
 export type { DocSource } from "./documents/source.js";
 export { PlainDocument } from "./documents/source.js";
 export type { ErrorCode } from "./errors.js";

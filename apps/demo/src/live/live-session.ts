@@ -4,14 +4,20 @@
  */
 
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import type { CouncilId, CouncilState, Identity, IdentityFile, ProposalId } from "@federa/core";
-import { createIdentity, exportIdentity, importIdentity } from "@federa/core";
+import type {
+  CouncilId,
+  CouncilState,
+  Identity,
+  IdentityFile,
+  ProposalId,
+  RecordId,
+  SealedApplication,
+} from "@federa/core";
+import { createIdentity, exportIdentity, importIdentity, sealApplication } from "@federa/core";
 import type { FederaNode, HeldCouncil, Invitation } from "@federa/net";
 import { applyRequest, createNode, sendApplication, webSocketAddresses } from "@federa/net";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { SealedApplication } from "./application.js";
-import { sealApplication } from "./application.js";
 
 /** Where the page keeps its identity and the applications it sent (so a reload continues rather than forks them). */
 export interface LiveStore {
@@ -34,7 +40,7 @@ export function browserStore(storage: Storage = localStorage): LiveStore {
     saveIdentity: (identity) => write({ ...read(), identity }),
     loadApplication: (council) => {
       const a = read().applications?.[council];
-      return a ? { record: a.record, bytes: Uint8Array.from(a.bytes) } : null;
+      return a ? { record: a.record as RecordId, bytes: Uint8Array.from(a.bytes) } : null;
     },
     saveApplication: (council, a) => {
       const value = read();

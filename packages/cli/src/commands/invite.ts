@@ -1,9 +1,9 @@
 /** `federa invite` and `federa join`: an invitation token from a member, an application from the invited. */
 
 import type { CouncilId } from "@federa/core";
+import { sealApplication } from "@federa/core";
 import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
-import { sealApplication } from "../application.js";
 import { parseDuration } from "../args.js";
 import { now as clock } from "../clock.js";
 import { BadTokenError, CliError, CliErrorCodes } from "../errors.js";
@@ -76,14 +76,14 @@ export function registerInvite(program: Command): void {
     const earlier = (await dir.applications()).filter((a) => a.council === invitation.council);
     let application: Application | undefined = options.reapply ? undefined : earlier.at(-1);
     if (application === undefined) {
-      const sealed = await sealApplication(
-        identity,
-        invitation.council as CouncilId,
-        options.note,
-        earlier.map((a) => ({ record: a.record as never, bytes: new Uint8Array(Buffer.from(a.bytes, "base64")) })),
-        clock,
-        invitation.members?.includes(identity.member) ?? false,
-      );
+      const sealed = await sealApplication(identity, invitation.council as CouncilId, options.note, {
+        earlier: earlier.map((a) => ({
+          record: a.record as never,
+          bytes: new Uint8Array(Buffer.from(a.bytes, "base64")),
+        })),
+        now: clock,
+        alreadyMember: invitation.members?.includes(identity.member) ?? false,
+      });
       application = {
         council: invitation.council,
         url: invitation.url,
