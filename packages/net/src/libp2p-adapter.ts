@@ -4,7 +4,7 @@
  */
 import type { Message, PeerId, PeerMetadata } from "@automerge/automerge-repo/slim";
 import { NetworkAdapter } from "@automerge/automerge-repo/slim";
-import type { Connection, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
+import type { Connection, IdentifyResult, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
 import type { Uint8ArrayList } from "uint8arraylist";
 import {
@@ -87,6 +87,9 @@ export interface Libp2pNetworkAdapterEvents {
   "peer:rejected": (payload: PeerRejectedPayload) => void;
 }
 
+/** The longest delay a timer takes (larger ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Held streams are checked this many times per `quietMs` (more often if `maxDeferMs` is shorter). */
 const QUIET_CHECKS = 4;
 
@@ -100,11 +103,12 @@ function checkSyncTree(tree: SyncTreeOptions): SyncTreeOptions {
     throw new RangeError(`syncTree.fanout must be a positive integer: ${tree.fanout}`);
   }
   for (const key of ["settleMs", "quietMs", "maxDeferMs"] as const) {
-    if (!Number.isFinite(tree[key]) || tree[key] < 0)
-      throw new RangeError(`syncTree.${key} must be 0 or more: ${tree[key]}`);
+    if (!(tree[key] >= 0 && tree[key] <= MAX_TIMER_MS)) {
+      throw new RangeError(`syncTree.${key} must be from 0 to ${MAX_TIMER_MS}: ${tree[key]}`);
+    }
   }
-  if (tree.quietMs === 0 && tree.maxDeferMs === 0) return tree;
-  if (checkInterval(tree) <= 0) throw new RangeError("syncTree.quietMs and maxDeferMs must be positive");
+  if (tree.quietMs === 0 || tree.maxDeferMs === 0)
+    throw new RangeError("syncTree.quietMs and maxDeferMs must be positive");
   return tree;
 }
 
@@ -231,6 +235,17 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #opening = new Set<string>();
   /** Peers whose sync stream was refused or rejected, left out of the sync tree while connected. */
   readonly #turnedAway = new Set<string>();
+  /** Peers identify says do not speak the sync protocol (DHT peers, applicants): left out of the sync tree. */
+  readonly #notSync = new Set<string>();
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>) => {
+    const peer = event.detail.peerId.toString();
+    if (event.detail.protocols.includes(this.#protocol)) this.#notSync.delete(peer);
+    else this.#notSync.add(peer);
+  };
+  readonly #onPeerGone = (event: CustomEvent<Libp2pPeerId>) => {
+    this.#notSync.delete(event.detail.toString());
+    this.#turnedAway.delete(event.detail.toString());
+  };
   readonly #started: Promise<void>;
   #ready = false;
   #state: AdapterState = "idle";
@@ -346,6 +361,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     try {
       await this.#started;
       if (this.#topologyId !== undefined) this.#libp2p.unregister(this.#topologyId);
+      this.#libp2p.removeEventListener("peer:identify", this.#onIdentify);
+      this.#libp2p.removeEventListener("peer:disconnect", this.#onPeerGone);
       await this.#libp2p.unhandle(this.#protocol);
     } catch (err) {
       this.#log.trace("could not unregister the sync protocol - %e", err);
@@ -362,6 +379,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       maxInboundStreams: this.#maxInboundStreams,
       maxOutboundStreams: this.#maxOutboundStreams,
     });
+    this.#libp2p.addEventListener("peer:identify", this.#onIdentify);
+    this.#libp2p.addEventListener("peer:disconnect", this.#onPeerGone);
     this.#topologyId = await this.#libp2p.register(this.#protocol, {
       onConnect: (peer, connection) => {
         void this.#openTo(peer, connection);
@@ -587,6 +606,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     session.heldSince = Date.now();
     this.#log("sync stream %s with %s established", session.stream.id, session.peerId);
+    this.#watchHeld();
     // A node with few peers keeps them all, so it starts at once (a new peer's first sync is immediate); in a mesh
     // the streams wait to settle.
     if (this.#view().length <= this.#syncTree.fanout + 1) this.#chooseTree();
@@ -615,18 +635,20 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (this.#syncTree === undefined || this.#state !== "connected") return;
     clearTimeout(this.#treeTimer);
     this.#treeTimer = setTimeout(() => this.#chooseTree(), this.#syncTree.settleMs);
+    (this.#treeTimer as { unref?: () => void }).unref?.();
   }
 
   /**
-   * The peers the tree is laid over: every connected peer not turned away, streams still in their handshake or being
-   * opened included, since the mesh will settle on them.
+   * The peers the tree is laid over: every connected peer not known to lack the sync protocol (identify may not have
+   * told yet: a peer counts until it does) and not turned away, streams in their handshake or being opened included.
    */
   #view(): string[] {
     const view = new Set<string>(this.#opening);
     for (const session of this.#sessions.values()) if (!session.ended) view.add(session.peerId);
     for (const connection of this.#libp2p.getConnections()) {
       const peer = connection.remotePeer.toString();
-      if (connection.status === "open" && connection.limits == null && !this.#turnedAway.has(peer)) view.add(peer);
+      const usable = connection.status === "open" && connection.limits == null;
+      if (usable && !this.#notSync.has(peer) && !this.#turnedAway.has(peer)) view.add(peer);
     }
     return [...view];
   }
@@ -642,12 +664,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       if (neighbours.has(session.peerId)) this.#activate(session, "tree neighbour");
       else held++;
     }
-    if (held > 0 && this.#heldTimer === undefined) {
-      this.#quietChecks = 0;
-      this.#heldTimer = setInterval(() => this.#releaseHeld(), checkInterval(this.#syncTree));
-      // Node.js: an idle adapter must not keep the process alive.
-      (this.#heldTimer as { unref?: () => void }).unref?.();
-    }
+    if (held > 0) this.#watchHeld();
+  }
+
+  /** Checks held streams until none is left, so `maxDeferMs` bounds every hold whatever the tree timer does. */
+  #watchHeld(): void {
+    if (this.#syncTree === undefined || this.#heldTimer !== undefined || this.#state !== "connected") return;
+    this.#quietChecks = 0;
+    this.#heldTimer = setInterval(() => this.#releaseHeld(), checkInterval(this.#syncTree));
+    // Node.js: an idle adapter must not keep the process alive.
+    (this.#heldTimer as { unref?: () => void }).unref?.();
   }
 
   /** Releases held streams once no sync message has crossed for `quietMs`, or a stream was held `maxDeferMs`. */
@@ -717,8 +743,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.emit("peer-disconnected", { peerId: session.peerId });
     }
     session.heldSince = undefined;
-    // The tree changes when a stream goes: a held stream may now be a tree edge.
-    if (this.#state === "connected") this.#scheduleTree();
+    // The tree changes when an established stream goes (a held one may now be a tree edge); a refused one changes nothing.
+    if (session.established && this.#state === "connected") this.#scheduleTree();
     // A dropped connection may leave another one to the same peer: carry on over it.
     if (abortWith === undefined && this.#state === "connected" && session.connection.status !== "open") {
       const other = this.#libp2p

@@ -214,6 +214,32 @@ describe("the sync tree over libp2p adapters", () => {
     await converged(group, source, "the ticks to reach all 6");
   });
 
+  it("a stranger opening refused streams over and over cannot keep held streams held past maxDeferMs", async () => {
+    const stranger = await createNode("memory");
+    const strangerId = stranger.peerId.toString();
+    const syncTree = { fanout: 1, settleMs: 300, quietMs: 60_000, maxDeferMs: 1_500 };
+    const started = await Promise.all(
+      Array.from({ length: 5 }, () => createSyncPeer("memory", { syncTree, allowPeer: (peer) => peer !== strangerId })),
+    );
+    const group = started.map((peer) => ({ ...peer, id: peer.adapter.peerId, announced: new Set<string>() }));
+    // Each refused stream ends a session; were that to restart the tree's settle timer, nothing would ever be chosen.
+    let churning = true;
+    const churn = (async () => {
+      while (churning) {
+        await Promise.allSettled(group.map((peer) => RawSyncPeer.open(stranger, peer.node)));
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    })();
+    try {
+      await mesh(group);
+      await waitFor(() => group.every((peer) => peer.repo.peers.length === 4), "all 10 pairs at both ends", 15_000);
+    } finally {
+      churning = false;
+      await churn;
+    }
+    expect(group.every((peer) => !peer.repo.peers.includes(strangerId as PeerId))).toBe(true);
+  });
+
   it("two groups of 4 joined by one held link converge on a document made in one group", async () => {
     const all = await peers(8, { ...QUIET, fanout: 1 });
     const sorted = [...all].sort((p, q) => (p.id < q.id ? -1 : 1));
