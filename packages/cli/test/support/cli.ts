@@ -1,5 +1,5 @@
 /** Runs the `federa` command as a separate OS process, as a user would, and collects what it printed. */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,27 +16,39 @@ export interface Ran {
   readonly stderr: string;
 }
 
+/**
+ * Runs a TypeScript file with the repository's Node and tsx from the repository root, collecting what it prints; the
+ * caller's own FEDERA_DIR and clock offset never leak in (every test names its directory and clock).
+ */
+export function spawnTs(
+  script: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): { child: ChildProcess; done: Promise<Ran> } {
+  const { FEDERA_DIR: _dir, FEDERA_CLOCK_OFFSET_MS: _offset, ...inherited } = process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: ROOT,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  const done = new Promise<Ran>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
 /** Runs `federa ARGS` to completion. */
 export function federa(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Ran> {
-  return new Promise((done, fail) => {
-    // The caller's own settings must not leak in: every test names its directory and clock.
-    const { FEDERA_DIR: _dir, FEDERA_CLOCK_OFFSET_MS: _offset, ...inherited } = process.env;
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      cwd: ROOT,
-      env: { ...inherited, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
+  return spawnTs(MAIN, args, env).done;
 }
 
 /** Runs a command that must succeed and returns its stdout parsed as the one JSON line `--json` prints. */

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import type { CouncilSummary } from "../../src/index.js";
-import { type Ran, ROOT } from "./cli.js";
+import { type Ran, ROOT, spawnTs } from "./cli.js";
 
 const MAIN = join(ROOT, "packages/cli/src/main.ts");
 
@@ -95,26 +95,9 @@ export async function stopNode(node: RunningNode, signal: NodeJS.Signals = "SIGT
 
 /** Runs a TypeScript file with the repository's Node and tsx, tracked like the nodes; resolves when it exits. */
 export function runScript(script: string, args: readonly string[]): Promise<Ran> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, done } = spawnTs(script, args);
   running.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      running.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return done.finally(() => running.delete(child));
 }
 
 /** SIGKILLs every process still running and waits until each has exited. */
