@@ -203,14 +203,8 @@ export function encodeMessage(message: Message): Uint8Array {
   return cbor.encode(message);
 }
 
-/**
- * Decodes a message frame's payload and checks its envelope (type, sender, target, optional document id and data),
- * so malformed messages stop here instead of throwing inside the Repo.
- */
-export function decodeMessage(payload: Uint8Array): Message {
-  return checkMessage(decodeCbor(payload));
-}
-
+/** Checks a decoded message's envelope (type, sender, target, optional document id and data), so malformed messages
+ * stop here instead of throwing inside the Repo. */
 function checkMessage(value: unknown): Message {
   if (!isRecord(value)) throw new InvalidFrameError("Message is not a map");
   if (typeof value.type !== "string" || value.type.length === 0) throw new InvalidFrameError("Message has no type");

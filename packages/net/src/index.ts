@@ -50,6 +50,7 @@ export {
   DEFAULT_MAX_INBOUND_STREAMS,
   DEFAULT_MAX_OUTBOUND_STREAMS,
   DEFAULT_OPEN_DELAY,
+  DEFAULT_SYNC_TREE,
   MAX_BAN_MS,
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
@@ -85,3 +86,4 @@ export type {
   PeerRejectedPayload,
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
+export type { SyncTreeOptions } from "./sync-tree.js";

@@ -6,13 +6,15 @@ import { Uint8ArrayList } from "uint8arraylist";
 import { describe, expect, it } from "vitest";
 import type { Hello } from "../src/frames.js";
 import {
+  decodeFrame,
   decodeHello,
-  decodeMessage,
+  encodeActivate,
   encodeFrame,
   encodeHello,
   encodeLength,
   encodeMessage,
   FrameDecoder,
+  isActivate,
   varintLength,
 } from "../src/frames.js";
 import { FrameTooLargeError, InvalidFrameError, SYNC_PROTOCOL_VERSION, TruncatedFrameError } from "../src/index.js";
@@ -151,14 +153,21 @@ describe("messages", () => {
   } satisfies Message;
 
   it("round-trip with their bytes intact", () => {
-    const decoded = decodeMessage(encodeMessage(message));
+    const decoded = decodeFrame(encodeMessage(message));
+    if (isActivate(decoded)) throw new Error("a message decoded as an activate frame");
     expect(decoded).toMatchObject({ type: "sync", senderId: message.senderId, targetId: message.targetId });
     expect(decoded.data).toBeInstanceOf(Uint8Array);
     expect([...(decoded.data as Uint8Array)]).toEqual([1, 2, 3]);
   });
 
+  it("are told apart from the activate frame by their type", () => {
+    expect(isActivate(decodeFrame(encodeActivate()))).toBe(true);
+    expect(isActivate(decodeFrame(cbor.encode({ ...message, type: "activate" })))).toBe(true);
+    expect(isActivate(decodeFrame(encodeMessage(message)))).toBe(false);
+  });
+
   it("reject garbage and malformed envelopes instead of passing them to the Repo", () => {
-    expect(() => decodeMessage(Uint8Array.of(0xff, 0xff, 0xff))).toThrow(InvalidFrameError);
+    expect(() => decodeFrame(Uint8Array.of(0xff, 0xff, 0xff))).toThrow(InvalidFrameError);
     const bad: unknown[] = [
       42,
       [message],
@@ -169,6 +178,6 @@ describe("messages", () => {
       { ...message, data: "bytes" },
       { ...message, type: "hello" },
     ];
-    for (const value of bad) expect(() => decodeMessage(cbor.encode(value))).toThrow(InvalidFrameError);
+    for (const value of bad) expect(() => decodeFrame(cbor.encode(value))).toThrow(InvalidFrameError);
   });
 });
