@@ -39,6 +39,7 @@ import {
   isActivate,
   varintLength,
 } from "./frames.js";
+import { Inbox } from "./inbox.js";
 import type { SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
@@ -86,6 +87,10 @@ export interface Libp2pNetworkAdapterEvents {
   /** A peer's sync stream was closed because of something the peer did or is; other peers are unaffected. */
   "peer:rejected": (payload: PeerRejectedPayload) => void;
 }
+
+/** A stream whose received frames wait unhandled past this many bytes is paused (its peer stops sending) until they
+ * are handled. */
+const INBOX_PAUSE_BYTES = 8 * 1024 * 1024;
 
 /** The longest delay a timer takes (larger ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -142,6 +147,10 @@ class SyncSession {
   /** Held streams are established but not yet handed to the Repo; see `syncTree`. */
   heldSince: number | undefined;
   ended = false;
+  /** Reading is paused while too many received bytes wait in the inbox. */
+  paused = false;
+  /** The peer closed its side while frames still waited in the inbox: the session ends once they are handled. */
+  remoteEnded = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
   readonly #queue: Uint8ArrayList[] = [];
@@ -231,6 +240,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   /** Checks in a row that saw no frame; counted in checks, not time, so a busy event loop never looks quiet. */
   #quietChecks = 0;
   readonly #sessions = new Map<string, SyncSession>();
+  /** Frames received and not yet handled: one message per event-loop turn, streams in turn. */
+  readonly #inbox = new Inbox<SyncSession>({
+    handle: (session, frame) => this.#handleFrame(session, frame),
+    drained: (session) => this.#drained(session),
+  });
   /** Peers we are opening a stream to, so repeated identify events do not open several. */
   readonly #opening = new Set<string>();
   /** Peers whose sync stream was refused or rejected, left out of the sync tree while connected. */
@@ -474,8 +488,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     const session = new SyncSession(stream, connection, this.#maxFrameSize, preApproved, this.#log);
     this.#sessions.set(key, session);
+    // A paused stream buffers what its peer had in flight (up to Yamux's window): that must not reset it.
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, this.#maxFrameSize);
     stream.addEventListener("message", (event) => this.#onData(session, event.data));
-    stream.addEventListener("end", () => this.#onRemoteEnd(session));
+    stream.addEventListener("end", () => {
+      if (this.#inbox.has(session)) session.remoteEnded = true;
+      else this.#onRemoteEnd(session);
+    });
     stream.addEventListener("close", () => this.#end(session));
     session.timer = setTimeout(() => {
       this.#reject(session, new HandshakeTimeoutError(`Peer ${key} did not complete the sync handshake in time`));
@@ -524,22 +543,52 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
+  /** Splits received bytes into frames for the inbox; a broken length prefix or an oversized frame ends the stream. */
   #onData(session: SyncSession, data: Uint8Array | Uint8ArrayList): void {
     if (session.ended) return;
+    let waiting = 0;
     try {
       for (const frame of session.decoder.push(data)) {
         this.traffic.framesReceived++;
         this.traffic.bytesReceived += frame.byteLength + varintLength(frame.byteLength);
-        this.#onFrame(session, frame);
-        if (session.ended) return;
+        waiting = this.#inbox.push(session, frame);
       }
     } catch (err) {
       this.#reject(session, err instanceof Error ? err : new InvalidFrameError(String(err)));
+      return;
+    }
+    if (waiting > INBOX_PAUSE_BYTES && !session.paused) {
+      session.paused = true;
+      session.stream.pause();
     }
   }
 
-  /** Handles one frame; throws (closing the stream) on anything a well-behaved peer would not send. */
-  #onFrame(session: SyncSession, frame: Uint8Array): void {
+  /** The inbox's turn for one frame: true when a message went to the Repo. A violation ends the stream. */
+  #handleFrame(session: SyncSession, frame: Uint8Array): boolean {
+    if (session.ended) return false;
+    try {
+      return this.#onFrame(session, frame);
+    } catch (err) {
+      this.#reject(session, err instanceof Error ? err : new InvalidFrameError(String(err)));
+      return false;
+    }
+  }
+
+  /** Every received frame of a session is handled: reading goes on, or the session ends if its peer closed. */
+  #drained(session: SyncSession): void {
+    if (session.ended) return;
+    if (session.paused) {
+      session.paused = false;
+      session.stream.resume();
+    }
+    if (session.remoteEnded) this.#onRemoteEnd(session);
+  }
+
+  /**
+   * Handles one frame, returning true when it passed a message to the Repo; throws (closing the stream) on anything a
+   * well-behaved peer would not send.
+   */
+  #onFrame(session: SyncSession, frame: Uint8Array): boolean {
     if (session.remoteHello === undefined) {
       const hello = decodeHello(frame);
       if (hello.version.major !== SYNC_PROTOCOL_VERSION.major) {
@@ -554,7 +603,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       }
       session.remoteHello = hello;
       this.#announce(session);
-      return;
+      return false;
     }
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
@@ -565,7 +614,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         throw new InvalidFrameError("Activate frame from a protocol 1.0 peer");
       }
       this.#activate(session, "asked by the peer");
-      return;
+      return false;
     }
     if (!session.announced) throw new InvalidFrameError("Message on a held stream before an activate frame");
     if (message.targetId !== this.peerId) {
@@ -577,7 +626,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       }
       if (!this.#relayEphemeral) {
         this.#log.trace("dropping an ephemeral message relayed by %s from %s", session.peerId, message.senderId);
-        return;
+        return false;
       }
     }
     try {
@@ -585,6 +634,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     } catch (err) {
       this.#log.error("a message listener threw - %e", err);
     }
+    return true;
   }
 
   /**
@@ -733,6 +783,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.ended) return;
     session.ended = true;
     clearTimeout(session.timer);
+    this.#inbox.drop(session);
     if (this.#sessions.get(session.peerId) === session) this.#sessions.delete(session.peerId);
     if (session.stream.status === "open") {
       if (abortWith !== undefined) session.stream.abort(abortWith);

@@ -1,9 +1,9 @@
 /** The libp2p sync adapter over real nodes: syncing, large documents, hostile peers, reconnects, dedup and refusal. */
 import { randomBytes } from "node:crypto";
-import type { DocHandle, Message, PeerId } from "@automerge/automerge-repo";
-import { generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
+import type { DocHandle, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
 import type { Libp2p, Stream } from "@libp2p/interface";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeLength } from "../src/frames.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
@@ -132,6 +132,44 @@ describe("Libp2pNetworkAdapter", () => {
     const received = remote.doc().blob;
     expect(received.byteLength).toBe(blob.byteLength);
     expect(Buffer.from(received).equals(Buffer.from(blob))).toBe(true);
+  });
+
+  it("pauses, never resets, a stream whose messages arrive faster than they are handled, and delivers them in order", async () => {
+    const { a, handle, remote, attacker } = await victimAndGoodPeer();
+    const raw = await establishedRawPeer(a, attacker);
+    const stream = a.node
+      .getConnections(attacker.peerId)
+      .flatMap((connection) => connection.streams)
+      .find((s) => s.protocol === SYNC_PROTOCOL);
+    if (stream === undefined) throw new Error("no sync stream at the receiving end");
+    const pause = vi.spyOn(stream, "pause");
+    const resume = vi.spyOn(stream, "resume");
+    const delivered: number[] = [];
+    a.adapter.on("message", (message) => {
+      if (message.type === "ephemeral" && message.senderId === raw.peerId) {
+        delivered.push((message as EphemeralMessage).count);
+      }
+    });
+    // Five 3 MiB messages written at once: more than the inbox holds before it pauses the stream (8 MiB).
+    const data = cbor.encode(new Uint8Array(randomBytes(3 * 1024 * 1024)));
+    for (let count = 1; count <= 5; count++) {
+      const message: EphemeralMessage = {
+        type: "ephemeral",
+        senderId: raw.peerId as PeerId,
+        targetId: a.adapter.peerId,
+        documentId: handle.documentId,
+        sessionId: "burst" as SessionId,
+        count,
+        data,
+      };
+      await raw.sendMessage(message);
+    }
+    await waitFor(() => delivered.length === 5, "every message to be handled");
+    expect(delivered).toEqual([1, 2, 3, 4, 5]);
+    expect(pause).toHaveBeenCalled();
+    expect(resume).toHaveBeenCalledTimes(pause.mock.calls.length);
+    expect(stream.status).toBe("open");
+    await stillSyncs(handle, remote, 3);
   });
 
   it("requires the Repo's peer id to be the libp2p peer id", async () => {

@@ -77,6 +77,11 @@ export class RawSyncPeer {
     this.writeFrame(encodeMessage(message));
   }
 
+  /** Writes a message frame, waiting while the stream's write buffer is full (as an honest sender does). */
+  async sendMessage(message: Message): Promise<void> {
+    if (!this.stream.send(encodeFrame(encodeMessage(message), MAX))) await this.stream.onDrain();
+  }
+
   /** Waits for the adapter's hello. */
   async hello(): Promise<Hello> {
     while (this.frames.length === 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));

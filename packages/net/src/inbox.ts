@@ -1,0 +1,98 @@
+/**
+ * Received frames waiting to be handled. Bytes from the network arrive in bursts that Node hands over in one
+ * event-loop phase; handling every sync message of a burst there would hold the event loop for as long as all of them
+ * take. The inbox hands over one message per event-loop turn, taking streams in turn, so timers, I/O and the UI run
+ * between messages and one busy peer cannot starve the others.
+ */
+
+/** Calls `fn` on the next event-loop turn, after pending I/O and timers: setImmediate in Node, a MessageChannel in
+ * browsers (setTimeout there is clamped to 4 ms once nested). */
+export const nextTurn: (fn: () => void) => void = (() => {
+  if (typeof globalThis.setImmediate === "function") return (fn: () => void) => void globalThis.setImmediate(fn);
+  if (typeof globalThis.MessageChannel === "function") {
+    const waiting: (() => void)[] = [];
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => waiting.shift()?.();
+    return (fn: () => void) => {
+      waiting.push(fn);
+      channel.port2.postMessage(null);
+    };
+  }
+  return (fn: () => void) => void setTimeout(fn, 0);
+})();
+
+/** What the inbox does with frames. */
+export interface InboxHandlers<Owner> {
+  /** Handles one frame; returns true when it passed a message on (the turn ends there), false for control frames. */
+  handle(owner: Owner, frame: Uint8Array): boolean;
+  /** Every frame of `owner` has been handled. */
+  drained(owner: Owner): void;
+}
+
+interface Queue {
+  readonly frames: Uint8Array[];
+  bytes: number;
+}
+
+/** Per-owner queues of frames (an owner is a stream), handled one message a turn, owners in round-robin order. */
+export class Inbox<Owner> {
+  readonly #handlers: InboxHandlers<Owner>;
+  /** Owners with frames waiting, in the order they get their next turn. */
+  readonly #queues = new Map<Owner, Queue>();
+  #scheduled = false;
+
+  constructor(handlers: InboxHandlers<Owner>) {
+    this.#handlers = handlers;
+  }
+
+  /** Queues a frame and returns the bytes now waiting from `owner`. */
+  push(owner: Owner, frame: Uint8Array): number {
+    let queue = this.#queues.get(owner);
+    if (queue === undefined) {
+      queue = { frames: [], bytes: 0 };
+      this.#queues.set(owner, queue);
+    }
+    queue.frames.push(frame);
+    queue.bytes += frame.byteLength;
+    this.#schedule();
+    return queue.bytes;
+  }
+
+  /** Whether frames from `owner` are waiting. */
+  has(owner: Owner): boolean {
+    return this.#queues.has(owner);
+  }
+
+  /** Forgets the frames waiting from `owner` (its stream ended). */
+  drop(owner: Owner): void {
+    this.#queues.delete(owner);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#queues.size === 0) return;
+    this.#scheduled = true;
+    nextTurn(() => {
+      this.#scheduled = false;
+      this.#turn();
+      this.#schedule();
+    });
+  }
+
+  /** Gives the first owner in line one turn: its frames up to and including one message. */
+  #turn(): void {
+    const next = this.#queues.entries().next();
+    if (next.done) return;
+    const [owner, queue] = next.value;
+    while (queue.frames.length > 0) {
+      const frame = queue.frames.shift() as Uint8Array;
+      queue.bytes -= frame.byteLength;
+      const delivered = this.#handlers.handle(owner, frame);
+      if (this.#queues.get(owner) !== queue) return; // the handler ended the stream
+      if (delivered) break;
+    }
+    this.#queues.delete(owner);
+    if (queue.frames.length > 0)
+      this.#queues.set(owner, queue); // to the back of the line
+    else this.#handlers.drained(owner);
+  }
+}
