@@ -176,7 +176,10 @@ function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, h
     if (m.type === "sync" && m.data !== undefined) {
       const d = A.decodeSyncMessage(m.data);
       const have = d.have.map((h) => `${h.lastSync.length}/${h.bloom.byteLength}`).join(",");
-      shape = `heads ${d.heads.length} need ${d.need.length} have [${have}] bundle ${d.changes[0]?.byteLength ?? 0}`;
+      // A storage chunk's type byte follows its magic and checksum: 0 is a whole saved document, else a bundle.
+      const whole = d.changes.length === 1 && d.changes[0]?.[8] === 0;
+      const changes = `${whole ? "document" : "bundle"} ${d.changes[0]?.byteLength ?? 0}`;
+      shape = `heads ${d.heads.length} need ${d.need.length} have [${have}] ${changes}`;
     }
     log("received", m.type, doc, short(m.senderId), m.data?.byteLength ?? 0, shape, "changes held", changes());
     return emit(event, payload);
