@@ -1,11 +1,13 @@
 /**
  * The sync protocol's wire format: each frame is an unsigned-varint length followed by one CBOR value; the first
- * frame each way is a hello, every later one an automerge-repo message or, once, an activate frame (protocol 1.1).
+ * frame each way is a hello, every later one an automerge-repo message, deflated or not (protocol 1.2), or, once, an
+ * activate frame (protocol 1.1).
  */
 import type { Message, PeerMetadata } from "@automerge/automerge-repo/slim";
 import { cbor } from "@automerge/automerge-repo/slim";
 import { Uint8ArrayList } from "uint8arraylist";
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from "./errors.js";
+import { deflatePayload, inflatePayload } from "./frame-compression.js";
 
 /** The sync protocol version a peer speaks. */
 export interface ProtocolVersion {
@@ -22,6 +24,8 @@ export interface Hello {
   readonly peerMetadata: PeerMetadata;
   /** The largest frame the sender accepts, so the other side can refuse to send bigger ones. */
   readonly maxFrameSize: number;
+  /** Codecs the sender accepts deflated frames in (protocol 1.2; absent before): see frame-compression.ts. */
+  readonly compression?: readonly string[];
 }
 
 /** Bytes the varint length of a frame of `length` bytes takes. */
@@ -141,6 +145,7 @@ export function encodeHello(hello: Hello): Uint8Array {
     peerId: hello.peerId,
     peerMetadata: hello.peerMetadata,
     maxFrameSize: hello.maxFrameSize,
+    ...(hello.compression === undefined ? {} : { compression: hello.compression }),
   });
 }
 
@@ -148,7 +153,7 @@ export function encodeHello(hello: Hello): Uint8Array {
 export function decodeHello(payload: Uint8Array): Hello {
   const value = decodeCbor(payload);
   if (!isRecord(value) || value.type !== "hello") throw new InvalidFrameError("First frame is not a hello");
-  const { version, peerId, peerMetadata, maxFrameSize } = value;
+  const { version, peerId, peerMetadata, maxFrameSize, compression } = value;
   if (!Array.isArray(version) || version.length < 2 || !version.every((n) => Number.isSafeInteger(n) && n >= 0)) {
     throw new InvalidFrameError("Hello has no valid version");
   }
@@ -156,11 +161,15 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (!Number.isSafeInteger(maxFrameSize) || (maxFrameSize as number) <= 0) {
     throw new InvalidFrameError("Hello has no valid frame size limit");
   }
+  if (compression !== undefined && !(Array.isArray(compression) && compression.every((c) => typeof c === "string"))) {
+    throw new InvalidFrameError("Hello compression is not a list of codec names");
+  }
   return {
     version: { major: version[0] as number, minor: version[1] as number },
     peerId,
     peerMetadata: decodePeerMetadata(peerMetadata),
     maxFrameSize: maxFrameSize as number,
+    ...(compression === undefined ? {} : { compression: compression as string[] }),
   };
 }
 
@@ -191,11 +200,31 @@ export function encodeActivate(): Uint8Array {
   return cbor.encode({ type: "activate" });
 }
 
-/** Decodes a frame after the hello: an activate frame, or an automerge-repo message whose envelope is checked. */
-export function decodeFrame(payload: Uint8Array): Activate | Message {
+/**
+ * Decodes a frame after the hello: an activate frame, or an automerge-repo message, inflated first if it came
+ * deflated, whose envelope is checked. `maxFrameSize` bounds what a deflated frame may inflate to.
+ */
+export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Activate | Message {
   const value = decodeCbor(payload);
   if (isRecord(value) && value.type === "activate") return { type: "activate" };
+  if (isRecord(value) && value.type === "deflate") {
+    const { size, data } = value;
+    if (!Number.isSafeInteger(size) || (size as number) <= 0 || !(data instanceof Uint8Array)) {
+      throw new InvalidFrameError("Deflated frame has no valid size or data");
+    }
+    if ((size as number) > maxFrameSize) {
+      throw new FrameTooLargeError(`Deflated frame of ${size} bytes exceeds the limit of ${maxFrameSize}`);
+    }
+    // Inside is exactly one message: never an activate frame or another deflated one.
+    return checkMessage(decodeCbor(inflatePayload(data, size as number)));
+  }
   return checkMessage(value);
+}
+
+/** The payload of a deflated message frame, or undefined when deflating would not make it at least 10% smaller. */
+export function encodeDeflated(payload: Uint8Array): Uint8Array | undefined {
+  const data = deflatePayload(payload);
+  return data === undefined ? undefined : cbor.encode({ type: "deflate", size: payload.byteLength, data });
 }
 
 /** Encodes the payload of a message frame, as automerge-repo's WebSocket adapter encodes a message. */

@@ -27,11 +27,13 @@ import {
   PeerMismatchError,
   PeerRefusedError,
 } from "./errors.js";
+import { DEFLATE_RAW } from "./frame-compression.js";
 import type { Hello } from "./frames.js";
 import {
   decodeFrame,
   decodeHello,
   encodeActivate,
+  encodeDeflated,
   encodeFrame,
   encodeHello,
   encodeMessage,
@@ -347,6 +349,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       );
       return;
     }
+    // The limit holds for the message itself, which is what the peer inflates a deflated frame to.
+    if (session.remoteHello.compression?.includes(DEFLATE_RAW)) payload = encodeDeflated(payload) ?? payload;
     this.#write(session, encodeFrame(payload, limit));
   }
 
@@ -528,6 +532,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       peerId: this.peerId,
       peerMetadata: this.peerMetadata ?? {},
       maxFrameSize: this.#maxFrameSize,
+      compression: [DEFLATE_RAW],
     };
     this.#write(session, encodeFrame(encodeHello(hello), this.#maxFrameSize));
     session.helloSent = true;
@@ -607,7 +612,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
-    const message = decodeFrame(frame);
+    const message = decodeFrame(frame, this.#maxFrameSize);
     this.#frames++;
     if (isActivate(message)) {
       if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {

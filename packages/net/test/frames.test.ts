@@ -2,13 +2,16 @@
 import type { Message, PeerId } from "@automerge/automerge-repo";
 import { cbor } from "@automerge/automerge-repo";
 import fc from "fast-check";
+import { deflateSync } from "fflate";
 import { Uint8ArrayList } from "uint8arraylist";
 import { describe, expect, it } from "vitest";
+import { DEFLATE_RAW, portableDeflate } from "../src/frame-compression.js";
 import type { Hello } from "../src/frames.js";
 import {
   decodeFrame,
   decodeHello,
   encodeActivate,
+  encodeDeflated,
   encodeFrame,
   encodeHello,
   encodeLength,
@@ -17,7 +20,24 @@ import {
   isActivate,
   varintLength,
 } from "../src/frames.js";
-import { FrameTooLargeError, InvalidFrameError, SYNC_PROTOCOL_VERSION, TruncatedFrameError } from "../src/index.js";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  FrameTooLargeError,
+  InvalidFrameError,
+  SYNC_PROTOCOL_VERSION,
+  TruncatedFrameError,
+} from "../src/index.js";
+
+/** A sync message from A to B carrying `data`. */
+function syncMessage(data: Uint8Array) {
+  return {
+    type: "sync",
+    senderId: "12D3KooWA" as PeerId,
+    targetId: "12D3KooWB" as PeerId,
+    documentId: "4NMNnkMhL8jXrdJ9jamS58PAVdXu" as never,
+    data,
+  } satisfies Message;
+}
 
 /** Runs the decoder over `chunks`, collecting frames (as plain arrays) until it throws. */
 function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): { frames: number[][]; error?: unknown } {
@@ -122,8 +142,10 @@ describe("hello", () => {
     maxFrameSize: 1 << 20,
   };
 
-  it("round-trips", () => {
+  it("round-trips, with and without the codecs it accepts (absent before 1.2)", () => {
     expect(decodeHello(encodeHello(hello))).toEqual(hello);
+    const compressing = { ...hello, compression: [DEFLATE_RAW, "zstd"] };
+    expect(decodeHello(encodeHello(compressing))).toEqual(compressing);
   });
 
   it("rejects anything that is not a well-formed hello", () => {
@@ -135,6 +157,8 @@ describe("hello", () => {
       { type: "hello", version: [1, 0], peerId: "p", peerMetadata: { storageId: 5 }, maxFrameSize: 10 },
       { type: "hello", version: [1, 0], peerId: "p", peerMetadata: "me", maxFrameSize: 10 },
       { type: "hello", version: [1, 0], peerId: "p", peerMetadata: {}, maxFrameSize: 0 },
+      { type: "hello", version: [1, 2], peerId: "p", peerMetadata: {}, maxFrameSize: 10, compression: "deflate-raw" },
+      { type: "hello", version: [1, 2], peerId: "p", peerMetadata: {}, maxFrameSize: 10, compression: [1] },
       [1, 0],
       "hello",
     ];
@@ -144,16 +168,10 @@ describe("hello", () => {
 });
 
 describe("messages", () => {
-  const message = {
-    type: "sync",
-    senderId: "12D3KooWA" as PeerId,
-    targetId: "12D3KooWB" as PeerId,
-    documentId: "4NMNnkMhL8jXrdJ9jamS58PAVdXu" as never,
-    data: Uint8Array.of(1, 2, 3),
-  } satisfies Message;
+  const message = syncMessage(Uint8Array.of(1, 2, 3));
 
   it("round-trip with their bytes intact", () => {
-    const decoded = decodeFrame(encodeMessage(message));
+    const decoded = decodeFrame(encodeMessage(message), DEFAULT_MAX_FRAME_SIZE);
     if (isActivate(decoded)) throw new Error("a message decoded as an activate frame");
     expect(decoded).toMatchObject({ type: "sync", senderId: message.senderId, targetId: message.targetId });
     expect(decoded.data).toBeInstanceOf(Uint8Array);
@@ -161,13 +179,13 @@ describe("messages", () => {
   });
 
   it("are told apart from the activate frame by their type", () => {
-    expect(isActivate(decodeFrame(encodeActivate()))).toBe(true);
-    expect(isActivate(decodeFrame(cbor.encode({ ...message, type: "activate" })))).toBe(true);
-    expect(isActivate(decodeFrame(encodeMessage(message)))).toBe(false);
+    expect(isActivate(decodeFrame(encodeActivate(), DEFAULT_MAX_FRAME_SIZE))).toBe(true);
+    expect(isActivate(decodeFrame(cbor.encode({ ...message, type: "activate" }), DEFAULT_MAX_FRAME_SIZE))).toBe(true);
+    expect(isActivate(decodeFrame(encodeMessage(message), DEFAULT_MAX_FRAME_SIZE))).toBe(false);
   });
 
   it("reject garbage and malformed envelopes instead of passing them to the Repo", () => {
-    expect(() => decodeFrame(Uint8Array.of(0xff, 0xff, 0xff))).toThrow(InvalidFrameError);
+    expect(() => decodeFrame(Uint8Array.of(0xff, 0xff, 0xff), DEFAULT_MAX_FRAME_SIZE)).toThrow(InvalidFrameError);
     const bad: unknown[] = [
       42,
       [message],
@@ -178,6 +196,70 @@ describe("messages", () => {
       { ...message, data: "bytes" },
       { ...message, type: "hello" },
     ];
-    for (const value of bad) expect(() => decodeFrame(cbor.encode(value))).toThrow(InvalidFrameError);
+    for (const value of bad)
+      expect(() => decodeFrame(cbor.encode(value), DEFAULT_MAX_FRAME_SIZE)).toThrow(InvalidFrameError);
+  });
+});
+
+describe("deflated messages", () => {
+  /** A sync message whose data repeats, as the change chunks of a bundle of records do. */
+  const bundle = syncMessage(new TextEncoder().encode("donation to the general fund; ".repeat(400)));
+
+  function deflated(size: number, data: Uint8Array): Uint8Array {
+    return cbor.encode({ type: "deflate", size, data });
+  }
+
+  it("round-trip to the same message, in fewer bytes", () => {
+    const plain = encodeMessage(bundle);
+    const payload = encodeDeflated(plain);
+    if (payload === undefined) throw new Error("a repetitive message was not deflated");
+    expect(payload.byteLength).toBeLessThan(plain.byteLength / 4);
+    const decoded = decodeFrame(payload, DEFAULT_MAX_FRAME_SIZE);
+    if (isActivate(decoded)) throw new Error("a message decoded as an activate frame");
+    expect(decoded).toMatchObject({ type: "sync", senderId: bundle.senderId, documentId: bundle.documentId });
+    expect([...(decoded.data as Uint8Array)]).toEqual([...bundle.data]);
+  });
+
+  it("are read alike by Node's zlib and by the portable inflater browsers use, either way", () => {
+    const plain = encodeMessage(bundle);
+    const fromNode = cbor.decode(encodeDeflated(plain) as Uint8Array) as { size: number; data: Uint8Array };
+    expect(fromNode.size).toBe(plain.byteLength);
+    expect([...portableDeflate.inflate(fromNode.data, fromNode.size)]).toEqual([...plain]);
+    const fromBrowser = cbor.encode({ type: "deflate", size: plain.byteLength, data: portableDeflate.deflate(plain) });
+    const decoded = decodeFrame(fromBrowser, DEFAULT_MAX_FRAME_SIZE);
+    expect([...((isActivate(decoded) ? undefined : decoded.data) ?? [])]).toEqual([...bundle.data]);
+  });
+
+  it("are not made when deflate would not save a tenth: small messages, saved documents, random bytes", () => {
+    expect(encodeDeflated(encodeMessage({ ...bundle, data: Uint8Array.of(1, 2, 3) }))).toBeUndefined();
+    const random = new Uint8Array(64 * 1024).map(() => Math.floor(Math.random() * 256));
+    expect(encodeDeflated(encodeMessage({ ...bundle, data: random }))).toBeUndefined();
+  });
+
+  it("refuse to inflate past the frame limit, so a small frame cannot become a large one", () => {
+    const plain = encodeMessage(bundle);
+    expect(() => decodeFrame(deflated(plain.byteLength, deflateSync(plain)), plain.byteLength - 1)).toThrow(
+      FrameTooLargeError,
+    );
+    // The declared size is what is checked: data inflating past it is refused whatever size it claims.
+    expect(() => decodeFrame(deflated(100, deflateSync(plain)), DEFAULT_MAX_FRAME_SIZE)).toThrow(InvalidFrameError);
+    expect(() => decodeFrame(deflated(plain.byteLength + 1, deflateSync(plain)), DEFAULT_MAX_FRAME_SIZE)).toThrow(
+      InvalidFrameError,
+    );
+  });
+
+  it("reject what is not one deflated message", () => {
+    const plain = encodeMessage(bundle);
+    const wrap = (payload: Uint8Array) => deflated(payload.byteLength, deflateSync(payload));
+    const hello = encodeHello({ version: SYNC_PROTOCOL_VERSION, peerId: "p", peerMetadata: {}, maxFrameSize: 9 });
+    const bad = [
+      deflated(plain.byteLength, Uint8Array.of(1, 2, 3, 4, 5)),
+      cbor.encode({ type: "deflate", size: "big", data: deflateSync(plain) }),
+      cbor.encode({ type: "deflate", size: plain.byteLength }),
+      wrap(encodeActivate()),
+      wrap(hello),
+      wrap(encodeDeflated(plain) as Uint8Array),
+    ];
+    for (const frame of bad) expect(() => decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE)).toThrow(InvalidFrameError);
   });
 });

@@ -1,10 +1,13 @@
 /** The libp2p sync adapter over real nodes: syncing, large documents, hostile peers, reconnects, dedup and refusal. */
 import { randomBytes } from "node:crypto";
+import * as A from "@automerge/automerge";
 import type { DocHandle, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
 import type { Libp2p, Stream } from "@libp2p/interface";
+import { deflateSync } from "fflate";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { encodeLength } from "../src/frames.js";
+import { DEFLATE_RAW } from "../src/frame-compression.js";
+import { decodeFrame, encodeLength, isActivate } from "../src/frames.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   FrameTooLargeError,
@@ -28,6 +31,12 @@ afterEach(stopAll);
 
 interface Counter {
   n: number;
+}
+
+/** Whether a frame the adapter wrote carries an ephemeral message, deflated or not. */
+function isEphemeral(frame: Uint8Array): boolean {
+  const decoded = decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE);
+  return !isActivate(decoded) && decoded.type === "ephemeral";
 }
 
 /** The order in which `adapter` announced and dropped `peer`. */
@@ -172,6 +181,38 @@ describe("Libp2pNetworkAdapter", () => {
     await stillSyncs(handle, remote, 3);
   });
 
+  it.each([
+    ["deflated, to a peer whose hello accepts deflate-raw", [DEFLATE_RAW], true],
+    ["as it is, to a peer whose hello names no codec (protocol 1.1 and before)", undefined, false],
+  ])("sends a large compressible message %s", async (_, compression, deflated) => {
+    const [a, attacker] = await Promise.all([createSyncPeer(), createNode()]);
+    const raw = await RawSyncPeer.open(attacker, a.node);
+    const announced = nextEvent(a.adapter, "peer-candidate");
+    raw.writeHello(compression === undefined ? {} : { compression });
+    raw.writeActivate();
+    const hello = await raw.hello();
+    expect(hello.compression).toEqual([DEFLATE_RAW]);
+    await announced;
+    const handle = a.repo.create<{ minutes: string }>({ minutes: "" });
+    // A request makes the Repo count the raw peer among the document's peers, so a broadcast reaches it.
+    const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
+    raw.writeMessage({
+      type: "request",
+      senderId: raw.peerId as PeerId,
+      targetId: a.adapter.peerId,
+      documentId: handle.documentId,
+      data: data as Uint8Array,
+    });
+    await waitFor(() => raw.frames.length >= 2, "an answer to the request");
+    handle.broadcast({ minutes: "The assembly agreed to meet on Thursdays. ".repeat(2_000) });
+    await waitFor(() => raw.frames.slice(1).some(isEphemeral), "the broadcast to arrive");
+    const frame = raw.frames.slice(1).find(isEphemeral) as Uint8Array;
+    expect((cbor.decode(frame) as { type: string }).type).toBe(deflated ? "deflate" : "ephemeral");
+    // The minutes are 86 kB as they are; deflated, their repetition all but vanishes.
+    if (deflated) expect(frame.byteLength).toBeLessThan(8_000);
+    else expect(frame.byteLength).toBeGreaterThan(80_000);
+  });
+
   it("requires the Repo's peer id to be the libp2p peer id", async () => {
     const node = await createNode();
     const adapter = new Libp2pNetworkAdapter({ libp2p: node });
@@ -220,6 +261,19 @@ describe("Libp2pNetworkAdapter", () => {
       "an oversized length prefix (and never its payload)",
       (raw: RawSyncPeer) => raw.write(encodeLength(DEFAULT_MAX_FRAME_SIZE + 1)),
       FrameTooLargeError,
+    ],
+    [
+      "a deflated frame claiming to inflate past the frame limit",
+      (raw: RawSyncPeer) =>
+        raw.writeFrame(
+          cbor.encode({ type: "deflate", size: DEFAULT_MAX_FRAME_SIZE + 1, data: deflateSync(Uint8Array.of(0)) }),
+        ),
+      FrameTooLargeError,
+    ],
+    [
+      "a deflated frame that is not deflate",
+      (raw: RawSyncPeer) => raw.writeFrame(cbor.encode({ type: "deflate", size: 1_000, data: randomBytes(64) })),
+      InvalidFrameError,
     ],
     [
       "a truncated frame, then closing",

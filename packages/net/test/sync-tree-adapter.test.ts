@@ -8,6 +8,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeFrame, isActivate } from "../src/frames.js";
 import {
+  DEFAULT_MAX_FRAME_SIZE,
   InvalidFrameError,
   type Libp2pNetworkAdapterInit,
   type PeerRejectedPayload,
@@ -147,7 +148,7 @@ function request(from: string, to: string, documentId: string): Message {
 
 /** The frames after the hello, decoded. */
 function laterFrames(raw: RawSyncPeer) {
-  return raw.frames.slice(1).map((frame) => decodeFrame(frame));
+  return raw.frames.slice(1).map((frame) => decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE));
 }
 
 describe("the sync tree over libp2p adapters", () => {
