@@ -21,7 +21,7 @@ import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import { InvalidInputError, NotAMemberError, UnknownDocumentError } from "../errors.js";
 import type { Hlc } from "../hlc.js";
-import { compareHlc, maxHlc, nextHlc } from "../hlc.js";
+import { compareHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
 import type { CouncilId, DeviceId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "../ids.js";
 import { isRecordId } from "../ids.js";
@@ -33,7 +33,7 @@ import { defaultCharter, LEDGER_KINDS, parseBody } from "../records/schemas.js";
 import type { VerifiedCache } from "../records/verified-cache.js";
 import { Ledger } from "./ledger.js";
 import type { Act } from "./record-writer.js";
-import { appendSealed, SerialQueue, sealActs } from "./record-writer.js";
+import { appendSealed, ChainWriter, SerialQueue } from "./record-writer.js";
 
 export type { Act } from "./record-writer.js";
 
@@ -136,7 +136,7 @@ export class Council {
   readonly #index: IntegrityIndex;
   readonly #fold: Fold<CouncilModel, CouncilSnapshot>;
   readonly #readers = { council: new RecordReader(), ledger: new RecordReader() };
-  #lastWritten: Hlc = { ms: 0, c: 0 };
+  readonly #writer: ChainWriter;
   #view: CouncilState | null = null;
   readonly #queue = new SerialQueue();
 
@@ -146,6 +146,7 @@ export class Council {
     this.#identity = options.identity;
     this.#now = options.now ?? Date.now;
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
+    this.#writer = new ChainWriter(this.#index, id, this.#now);
     this.#fold = new Fold(councilReducer, options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {});
     this.ledger = new Ledger(this);
   }
@@ -270,26 +271,18 @@ export class Council {
       const { key: chosen, identity } = this.#signer();
       const key = options.signer === "member" ? identity.memberKey : chosen;
       if (key === undefined) throw new NotAMemberError("this act needs the member key");
-      const tip = this.#index.tip(key.id);
-      // After the council's time (moved by members only) and after this signer's own tip: an outsider's far-future
-      // clock must not drag honest writers past every deadline.
-      const after = maxHlc(maxHlc(this.#fold.state.horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
-      const { sealed, at } = await sealActs({
+      const { sealed, change } = await this.#writer.write(
         acts,
         key,
-        author: identity.member,
-        scope: this.id,
-        tip,
-        after,
-        now: this.#now,
-      });
-      this.#lastWritten = at;
-      this.#index.trust(sealed.filter((_, i) => i === sealed.length - 1).map((s) => s.id));
-      for (const which of ["council", "ledger"] as const) {
-        const mine = sealed.filter((s) => LEDGER_KINDS.has(s.record.kind) === (which === "ledger"));
-        appendSealed(this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>, this.#readers[which], mine);
-      }
-      const change = await this.#index.add(sealed.map((s) => [s.id, s.bytes] as const));
+        identity.member,
+        this.#fold.state.horizon,
+        (all) => {
+          for (const which of ["council", "ledger"] as const) {
+            const mine = all.filter((s) => LEDGER_KINDS.has(s.record.kind) === (which === "ledger"));
+            appendSealed(this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>, this.#readers[which], mine);
+          }
+        },
+      );
       this.#apply(change.added, change.removed);
       return sealed.map((s) => s.id);
     });

@@ -21,7 +21,6 @@ import type { FederationState } from "../federation/federation-view.js";
 import { federationViewOf } from "../federation/federation-view.js";
 import type { CouncilFacts } from "../federation/member-councils.js";
 import { factsOf, fingerprintOf } from "../federation/member-councils.js";
-import type { Hlc } from "../hlc.js";
 import { HLC_ZERO, maxHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
 import type { CouncilId, FederationId, MandateId, ProposalId, RecordId } from "../ids.js";
@@ -34,7 +33,7 @@ import { parseBody } from "../records/schemas.js";
 import type { VerifiedCache } from "../records/verified-cache.js";
 import type { Council } from "./council.js";
 import type { Act } from "./record-writer.js";
-import { appendSealed, SerialQueue, sealActs } from "./record-writer.js";
+import { appendSealed, ChainWriter, SerialQueue } from "./record-writer.js";
 
 /** Where a federation reads its member councils' derived states: open councils, or a function returning states. */
 export type CouncilStatesSource =
@@ -132,7 +131,7 @@ export class Federation {
   #facts = new Map<CouncilId, CouncilFacts>();
   #prints = new Map<CouncilId, string>();
   #refolds = 0;
-  #lastWritten: Hlc = HLC_ZERO;
+  readonly #writer: ChainWriter;
   #view: FederationState | null = null;
 
   private constructor(id: FederationId, source: DocSource<FederationDoc>, options: FederationOptions) {
@@ -142,6 +141,7 @@ export class Federation {
     this.#identity = options.identity;
     this.#now = options.now ?? Date.now;
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
+    this.#writer = new ChainWriter(this.#index, id, this.#now);
     this.#checkpointEvery = options.checkpointEvery;
     this.#fold = this.#newFold();
   }
@@ -298,27 +298,16 @@ export class Federation {
     return this.#queue.run(async () => {
       await this.#refresh();
       const { key, identity } = this.#signer();
-      const tip = this.#index.tip(key.id);
-      let after = maxHlc(maxHlc(this.#fold.state.horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
+      let horizon = this.#fold.state.horizon;
       // After the time of each council acted for: a delegate who saw their council's recall writes after it.
       for (const act of acts) {
         const council = (act.body as { council?: unknown }).council;
         const state = typeof council === "string" ? this.#states.get(council as CouncilId) : undefined;
-        if (state !== undefined) after = maxHlc(after, state.horizon);
+        if (state !== undefined) horizon = maxHlc(horizon, state.horizon);
       }
-      const { sealed, at } = await sealActs({
-        acts,
-        key,
-        author: identity.member,
-        scope: this.id,
-        tip,
-        after,
-        now: this.#now,
-      });
-      this.#lastWritten = at;
-      this.#index.trust(sealed.slice(-1).map((s) => s.id));
-      appendSealed(this.#source, this.#reader, sealed);
-      const change = await this.#index.add(sealed.map((s) => [s.id, s.bytes] as const));
+      const { sealed, change } = await this.#writer.write(acts, key, identity.member, horizon, (all) =>
+        appendSealed(this.#source, this.#reader, all),
+      );
       this.#apply(change.added, change.removed);
       return sealed.map((s) => s.id);
     });

@@ -6,9 +6,10 @@ import type { RecordReader } from "../documents/reader.js";
 import type { DocSource } from "../documents/source.js";
 import { InvalidInputError } from "../errors.js";
 import type { Hlc } from "../hlc.js";
-import { nextHlc } from "../hlc.js";
+import { HLC_ZERO, maxHlc, nextHlc } from "../hlc.js";
 import type { Keypair } from "../identity.js";
 import type { CouncilId, FederationId, MemberId, RecordId } from "../ids.js";
+import type { IndexChange, IntegrityIndex } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { sealRecord } from "../records/record.js";
 import type { BodyOf, RecordKind } from "../records/schemas.js";
@@ -78,6 +79,43 @@ export function appendSealed<T extends FederaDoc>(
   const before = A.getHeads(source.doc()!);
   source.change((d) => putRecords(d, sealed));
   reader.advance(before, A.getHeads(source.doc()!));
+}
+
+/** A council's or federation's writer of signed records: their clocks, their chain, their place in the index. */
+export class ChainWriter {
+  readonly #index: IntegrityIndex;
+  readonly #scope: CouncilId | FederationId;
+  readonly #now: () => number;
+  #lastWritten: Hlc = HLC_ZERO;
+
+  constructor(index: IntegrityIndex, scope: CouncilId | FederationId, now: () => number) {
+    this.#index = index;
+    this.#scope = scope;
+    this.#now = now;
+  }
+
+  /**
+   * Seals acts on `key`'s chain, hands them to `append` to store, and adds them to the index, the last one trusted
+   * (this device just signed it). Clocks come after `horizon` (the document's time, moved by members only), after
+   * the signer's own tip and after this writer's last record: an outsider's far-future clock must not drag honest
+   * writers past every deadline.
+   */
+  async write(
+    acts: readonly Act[],
+    key: Keypair,
+    author: MemberId,
+    horizon: Hlc,
+    append: (sealed: readonly Sealed[]) => void,
+  ): Promise<{ sealed: Sealed[]; change: IndexChange }> {
+    const tip = this.#index.tip(key.id);
+    const after = maxHlc(maxHlc(horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
+    const { sealed, at } = await sealActs({ acts, key, author, scope: this.#scope, tip, after, now: this.#now });
+    this.#lastWritten = at;
+    this.#index.trust(sealed.slice(-1).map((s) => s.id));
+    append(sealed);
+    const change = await this.#index.add(sealed.map((s) => [s.id, s.bytes] as const));
+    return { sealed, change };
+  }
 }
 
 /** Runs async operations one after another (refreshes and writes must not interleave), whether or not they fail. */
