@@ -1,14 +1,13 @@
 /** Proposals: opening with a frozen electorate, each member's latest vote, closing at the deadline and applying the effect. */
 import { conflict, isMember, memberList, reject } from "../derive/context.js";
 import type { CouncilModel, ProposalModel } from "../derive/model.js";
-import { schedule } from "../derive/model.js";
 import type { Hlc } from "../hlc.js";
 import type { FundId, MandateId, MemberId, ProposalId } from "../ids.js";
 import { applyEffectBudget, applyEffectExpense, applyEffectSplit, openJarRound } from "../ledger/ledger.js";
 import { issueMandate, recallMandate } from "../mandate/mandate.js";
 import type { FederaRecord } from "../records/record.js";
 import type { Charter, Effect } from "../records/schemas.js";
-import { closeAtDeadline } from "./deadline.js";
+import { closeAtDeadline, opening, openUntilDeadline } from "./deadline.js";
 import { admit, removeMember } from "./membership.js";
 import { tally } from "./tally.js";
 import type { Ballot, VoteMethod } from "./tally-types.js";
@@ -48,14 +47,9 @@ function openProposal(
     effect,
     maxScore: body.maxScore ?? 5,
     dotsPerVoter: body.dotsPerVoter ?? 3,
-    votes: new Map(),
-    status: "open",
-    result: null,
-    history: [],
-    effectOutcome: null,
+    ...opening(),
   };
-  model.proposals.set(proposal.id, proposal);
-  schedule(model, { ms: closesAt, key: proposal.id, kind: "close-proposal" });
+  openUntilDeadline(model, proposal);
   return proposal;
 }
 

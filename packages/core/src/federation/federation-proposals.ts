@@ -2,11 +2,10 @@
  * Federation proposals: opened by a member of a member council, voted by delegates (one vote per member council, the
  * latest within a mandate), closed at the deadline by record clocks, and their effect applied when they pass.
  */
-import { closeAtDeadline } from "../council/deadline.js";
+import { closeAtDeadline, opening, openUntilDeadline } from "../council/deadline.js";
 import { tally } from "../council/tally.js";
 import type { Ballot } from "../council/tally-types.js";
 import { reject } from "../derive/context.js";
-import { schedule } from "../derive/model.js";
 import type { Hlc } from "../hlc.js";
 import type { CouncilId, MandateId, ProposalId } from "../ids.js";
 import type { FederaRecord } from "../records/record.js";
@@ -61,14 +60,9 @@ export function applyFederationProposal(step: Step, r: FederaRecord<"federation.
     closesAt,
     electorate: [...model.councils.keys()].sort(),
     effect,
-    votes: new Map(),
-    status: "open",
-    result: null,
-    history: [],
-    effectOutcome: null,
+    ...opening(),
   };
-  model.proposals.set(proposal.id, proposal);
-  schedule(model, { ms: closesAt, key: proposal.id, kind: "close-proposal" });
+  openUntilDeadline(model, proposal);
 }
 
 function count(p: FederationProposalModel) {
