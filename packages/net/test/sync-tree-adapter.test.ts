@@ -10,6 +10,7 @@ import { decodeFrame, isActivate } from "../src/frames.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   InvalidFrameError,
+  Libp2pNetworkAdapter,
   type Libp2pNetworkAdapterInit,
   type PeerRejectedPayload,
   SYNC_PROTOCOL,
@@ -181,6 +182,21 @@ describe("the sync tree over libp2p adapters", () => {
       () => group.every((a) => [...a.announced].every((b) => byId.get(b)?.announced.has(a.id) === true)),
       "every activated stream to be announced at both ends",
     );
+  });
+
+  it("refuses, when made, sync tree options its timers and tree could not run with", async () => {
+    const node = await createNode();
+    const bad: Partial<SyncTreeOptions>[] = [
+      { fanout: 0 },
+      { fanout: 1.5 },
+      { quietMs: 0 },
+      { maxDeferMs: 0 },
+      { settleMs: 2 ** 31 },
+    ];
+    for (const syncTree of bad) {
+      expect(() => new Libp2pNetworkAdapter({ libp2p: node, syncTree }), JSON.stringify(syncTree)).toThrow(RangeError);
+    }
+    expect(() => new Libp2pNetworkAdapter({ libp2p: node, syncTree: { settleMs: 0 } })).not.toThrow();
   });
 
   it("once traffic is quiet, every held stream of the mesh is announced at both ends", async () => {
