@@ -27,6 +27,8 @@ export interface InboxHandlers<Owner> {
   handle(owner: Owner, frame: Uint8Array): boolean;
   /** Every frame of `owner` has been handled. */
   drained(owner: Owner): void;
+  /** `handle` or `drained` threw: reported here, so one bad turn never stops the others or the process. */
+  failed(owner: Owner, error: unknown): void;
 }
 
 interface Queue {
@@ -58,6 +60,11 @@ export class Inbox<Owner> {
     return queue.bytes;
   }
 
+  /** Bytes waiting from `owner`. */
+  bytes(owner: Owner): number {
+    return this.#queues.get(owner)?.bytes ?? 0;
+  }
+
   /** Whether frames from `owner` are waiting. */
   has(owner: Owner): boolean {
     return this.#queues.has(owner);
@@ -73,16 +80,33 @@ export class Inbox<Owner> {
     this.#scheduled = true;
     nextTurn(() => {
       this.#scheduled = false;
-      this.#turn();
-      this.#schedule();
+      try {
+        this.#turn();
+      } finally {
+        this.#schedule();
+      }
     });
   }
 
-  /** Gives the first owner in line one turn: its frames up to and including one message. */
+  /** Gives the first owner in line one turn. */
   #turn(): void {
     const next = this.#queues.entries().next();
     if (next.done) return;
     const [owner, queue] = next.value;
+    try {
+      this.#give(owner, queue);
+    } catch (err) {
+      // The frame that threw is gone; the owner's others wait at the back of the line as after any turn.
+      if (this.#queues.get(owner) === queue) {
+        this.#queues.delete(owner);
+        if (queue.frames.length > 0) this.#queues.set(owner, queue);
+      }
+      this.#handlers.failed(owner, err);
+    }
+  }
+
+  /** Hands over `owner`'s frames up to and including one message, then sends it to the back of the line. */
+  #give(owner: Owner, queue: Queue): void {
     while (queue.frames.length > 0) {
       const frame = queue.frames.shift() as Uint8Array;
       queue.bytes -= frame.byteLength;

@@ -94,6 +94,9 @@ export interface Libp2pNetworkAdapterEvents {
  * are handled. */
 const INBOX_PAUSE_BYTES = 8 * 1024 * 1024;
 
+/** Yamux's largest stream window: what a peer may still have in flight when its stream is paused. */
+const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
+
 /** The longest delay a timer takes (larger ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -153,6 +156,8 @@ class SyncSession {
   paused = false;
   /** The peer closed its side while frames still waited in the inbox: the session ends once they are handled. */
   remoteEnded = false;
+  /** Inside `stream.resume()`, which may hand over buffered bytes. */
+  resuming = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
   readonly #queue: Uint8ArrayList[] = [];
@@ -246,6 +251,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #inbox = new Inbox<SyncSession>({
     handle: (session, frame) => this.#handleFrame(session, frame),
     drained: (session) => this.#drained(session),
+    failed: (session, err) => this.#log.error("handling a frame from %s failed - %e", session.peerId, err),
   });
   /** Peers we are opening a stream to, so repeated identify events do not open several. */
   readonly #opening = new Set<string>();
@@ -493,7 +499,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const session = new SyncSession(stream, connection, this.#maxFrameSize, preApproved, this.#log);
     this.#sessions.set(key, session);
     // A paused stream buffers what its peer had in flight (up to Yamux's window): that must not reset it.
-    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, this.#maxFrameSize);
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, this.#maxFrameSize, MAX_STREAM_WINDOW);
     stream.addEventListener("message", (event) => this.#onData(session, event.data));
     stream.addEventListener("end", () => {
       if (this.#inbox.has(session)) session.remoteEnded = true;
@@ -562,10 +568,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#reject(session, err instanceof Error ? err : new InvalidFrameError(String(err)));
       return;
     }
-    if (waiting > INBOX_PAUSE_BYTES && !session.paused) {
-      session.paused = true;
-      session.stream.pause();
-    }
+    if (waiting > INBOX_PAUSE_BYTES) this.#pauseIfFull(session);
+  }
+
+  /** Pauses reading while too many received bytes wait; never inside `resume()`, which grants window after handing
+   * over what it buffered and would leave the stream marked paused with its peer still sending. */
+  #pauseIfFull(session: SyncSession): void {
+    if (session.paused || session.resuming || session.ended || session.stream.readStatus !== "readable") return;
+    if (this.#inbox.bytes(session) <= INBOX_PAUSE_BYTES) return;
+    session.paused = true;
+    session.stream.pause();
   }
 
   /** The inbox's turn for one frame: true when a message went to the Repo. A violation ends the stream. */
@@ -584,9 +596,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.ended) return;
     if (session.paused) {
       session.paused = false;
-      session.stream.resume();
+      session.resuming = true;
+      try {
+        // Resuming hands over what the stream buffered meanwhile, which may fill the inbox again.
+        if (session.stream.readStatus === "paused") session.stream.resume();
+      } finally {
+        session.resuming = false;
+      }
+      this.#pauseIfFull(session);
     }
-    if (session.remoteEnded) this.#onRemoteEnd(session);
+    if (session.remoteEnded && !this.#inbox.has(session)) this.#onRemoteEnd(session);
   }
 
   /**
@@ -631,7 +650,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       }
       if (!this.#relayEphemeral) {
         this.#log.trace("dropping an ephemeral message relayed by %s from %s", session.peerId, message.senderId);
-        return false;
+        return true; // decoding it (inflating, maybe) was this turn's work
       }
     }
     try {
@@ -777,7 +796,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#turnedAway.add(peerId);
     if (error instanceof PeerRefusedError) this.#log("refused sync peer %s", peerId);
     else this.#log.error("rejected sync peer %s - %e", peerId, error);
-    this.events.emit("peer:rejected", { peerId, error });
+    try {
+      this.events.emit("peer:rejected", { peerId, error });
+    } catch (err) {
+      this.#log.error("a peer:rejected listener threw - %e", err);
+    }
   }
 
   /**
@@ -796,7 +819,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     if (session.announced) {
       this.#log("sync stream %s with %s closed", session.stream.id, session.peerId);
-      this.emit("peer-disconnected", { peerId: session.peerId });
+      try {
+        this.emit("peer-disconnected", { peerId: session.peerId });
+      } catch (err) {
+        this.#log.error("a peer-disconnected listener threw - %e", err);
+      }
     }
     session.heldSince = undefined;
     // The tree changes when an established stream goes (a held one may now be a tree edge); a refused one changes nothing.

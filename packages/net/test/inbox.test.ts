@@ -26,6 +26,7 @@ describe("Inbox", () => {
         return f[0] === 1;
       },
       drained: (owner) => log.push(`${owner} drained`),
+      failed: (owner, err) => log.push(`${owner} failed: ${(err as Error).message}`),
     });
     for (const name of ["m1", "m2", "m3"]) inbox.push("a", frame(name));
     inbox.push("b", frame("hello", false));
@@ -47,6 +48,7 @@ describe("Inbox", () => {
         return true;
       },
       drained: () => {},
+      failed: () => {},
     });
     inbox.push("a", frame("m1"));
     inbox.push("a", frame("m2"));
@@ -63,6 +65,7 @@ describe("Inbox", () => {
         return false;
       },
       drained: (owner) => log.push(`${owner} drained`),
+      failed: (owner, err) => log.push(`${owner} failed: ${(err as Error).message}`),
     });
     expect(inbox.push("a", frame("bad"))).toBe(4);
     expect(inbox.push("a", frame("after"))).toBe(10);
@@ -71,5 +74,23 @@ describe("Inbox", () => {
     await new Promise<void>((resolve) => nextTurn(resolve));
     expect(log).toEqual(["a:bad", "b:ok", "b drained"]);
     expect(inbox.has("a")).toBe(false);
+  });
+
+  it("reports a handler that throws and goes on: the other owners' frames and the owner's next ones", async () => {
+    const log: string[] = [];
+    const inbox = new Inbox<string>({
+      handle: (owner, f) => {
+        if (nameOf(f) === "boom") throw new Error("listener threw");
+        log.push(`${owner}:${nameOf(f)}`);
+        return true;
+      },
+      drained: (owner) => log.push(`${owner} drained`),
+      failed: (owner, err) => log.push(`${owner} failed: ${(err as Error).message}`),
+    });
+    inbox.push("a", frame("boom"));
+    inbox.push("a", frame("m1"));
+    inbox.push("b", frame("n1"));
+    await turnsUntil(() => log.includes("a drained") && log.includes("b drained"));
+    expect(log).toEqual(["a failed: listener threw", "b:n1", "b drained", "a:m1", "a drained"]);
   });
 });

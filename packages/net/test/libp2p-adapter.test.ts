@@ -24,7 +24,7 @@ import {
   TruncatedFrameError,
 } from "../src/index.js";
 import { createNode, createSyncPeer, link, meet, type SyncPeer, stopAll } from "./support/nodes.js";
-import { RawSyncPeer } from "./support/raw-peer.js";
+import { establishedRawPeer, RawSyncPeer, receivingStream } from "./support/raw-peer.js";
 import { nextEvent, waitFor } from "./support/wait.js";
 
 afterEach(stopAll);
@@ -103,16 +103,6 @@ async function stillSyncs(handle: DocHandle<Counter>, remote: DocHandle<Counter>
   await waitFor(() => remote.doc().n === n, `n = ${n} to sync`);
 }
 
-/** Opens a raw stream from `attacker` to `victim` and completes the handshake, waiting until `victim` announces it. */
-async function establishedRawPeer(victim: SyncPeer, attacker: Libp2p): Promise<RawSyncPeer> {
-  const id = attacker.peerId.toString();
-  const announced = nextEvent(victim.adapter, "peer-candidate", (p) => p.peerId === id);
-  const raw = await RawSyncPeer.open(attacker, victim.node);
-  await raw.handshake();
-  await announced;
-  return raw;
-}
-
 describe("Libp2pNetworkAdapter", () => {
   it("syncs a document both ways between two Repos, as the authenticated libp2p peers", async () => {
     const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
@@ -146,11 +136,7 @@ describe("Libp2pNetworkAdapter", () => {
   it("pauses, never resets, a stream whose messages arrive faster than they are handled, and delivers them in order", async () => {
     const { a, handle, remote, attacker } = await victimAndGoodPeer();
     const raw = await establishedRawPeer(a, attacker);
-    const stream = a.node
-      .getConnections(attacker.peerId)
-      .flatMap((connection) => connection.streams)
-      .find((s) => s.protocol === SYNC_PROTOCOL);
-    if (stream === undefined) throw new Error("no sync stream at the receiving end");
+    const stream = receivingStream(a.node, attacker);
     const pause = vi.spyOn(stream, "pause");
     const resume = vi.spyOn(stream, "resume");
     const delivered: number[] = [];

@@ -16,6 +16,8 @@ import {
   encodeMessage,
   FrameDecoder,
 } from "../../src/frames.js";
+import type { SyncPeer } from "./nodes.js";
+import { nextEvent } from "./wait.js";
 
 const MAX = 64 * 1024 * 1024;
 
@@ -104,4 +106,24 @@ export class RawSyncPeer {
 /** Concatenates byte arrays. */
 export function bytes(...parts: ArrayLike<number>[]): Uint8Array {
   return new Uint8ArrayList(...parts.map((p) => Uint8Array.from(p))).subarray();
+}
+
+/** Opens a raw stream from `attacker` to `victim` and completes the handshake, waiting until `victim` announces it. */
+export async function establishedRawPeer(victim: SyncPeer, attacker: Libp2p): Promise<RawSyncPeer> {
+  const id = attacker.peerId.toString();
+  const announced = nextEvent(victim.adapter, "peer-candidate", (p) => p.peerId === id);
+  const raw = await RawSyncPeer.open(attacker, victim.node);
+  await raw.handshake();
+  await announced;
+  return raw;
+}
+
+/** The receiving end, at `node`, of the sync stream `from` opened to it. */
+export function receivingStream(node: Libp2p, from: Libp2p): Stream {
+  const stream = node
+    .getConnections(from.peerId)
+    .flatMap((connection) => connection.streams)
+    .find((s) => s.protocol === SYNC_PROTOCOL && s.status === "open");
+  if (stream === undefined) throw new Error("no sync stream at the receiving end");
+  return stream;
 }
