@@ -11,7 +11,7 @@ export const DEFLATE_RAW = "deflate-raw";
 
 /** Payloads smaller than this go as they are: the envelope and a deflate block would eat most of the gain. */
 const MIN_BYTES = 1024;
-/** How much of a payload is deflated first to see whether it compresses at all. */
+/** How much of a payload (its end) is deflated first to see whether it compresses at all. */
 const PROBE_BYTES = 16 * 1024;
 /** Compressed data is sent only if it is at most this fraction of the payload. */
 const MAX_RATIO = 0.9;
@@ -64,7 +64,8 @@ const codec: RawDeflate = nativeDeflate ?? portableDeflate;
 export function deflatePayload(payload: Uint8Array): Uint8Array | undefined {
   if (payload.byteLength < MIN_BYTES) return undefined;
   if (payload.byteLength > PROBE_BYTES) {
-    const probe = codec.deflate(payload.subarray(0, PROBE_BYTES));
+    // The tail: a sync message ends with its changes, after heads and a bloom filter that never compress.
+    const probe = codec.deflate(payload.subarray(payload.byteLength - PROBE_BYTES));
     if (probe.byteLength > PROBE_BYTES * MAX_RATIO) return undefined;
   }
   const data = codec.deflate(payload);

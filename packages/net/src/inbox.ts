@@ -13,6 +13,8 @@ export const nextTurn: (fn: () => void) => void = (() => {
     const waiting: (() => void)[] = [];
     const channel = new MessageChannel();
     channel.port1.onmessage = () => waiting.shift()?.();
+    // Where ports keep a process alive (Deno, Bun without setImmediate), an idle inbox must not.
+    (channel.port1 as { unref?: () => void }).unref?.();
     return (fn: () => void) => {
       waiting.push(fn);
       channel.port2.postMessage(null);

@@ -236,6 +236,13 @@ describe("deflated messages", () => {
     expect(encodeDeflated(encodeMessage({ ...bundle, data: random }))).toBeUndefined();
   });
 
+  it("are made when only the start is random, as a sync message's bloom filter comes before its changes", () => {
+    const random = new Uint8Array(20 * 1024).map(() => Math.floor(Math.random() * 256));
+    const changes = new TextEncoder().encode("donation to the general fund; ".repeat(2_000));
+    const payload = encodeMessage(syncMessage(new Uint8Array([...random, ...changes])));
+    expect(encodeDeflated(payload)?.byteLength).toBeLessThan(payload.byteLength / 2);
+  });
+
   it("refuse to inflate past the frame limit, so a small frame cannot become a large one", () => {
     const plain = encodeMessage(bundle);
     expect(() => decodeFrame(deflated(plain.byteLength, deflateSync(plain)), plain.byteLength - 1)).toThrow(
