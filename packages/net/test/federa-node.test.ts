@@ -1,49 +1,30 @@
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import { createIdentity, type Identity } from "@federa/core";
-import { tcp } from "@libp2p/tcp";
+import { createIdentity } from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { createNode, type FederaNode } from "../src/index.js";
 import { authorizeOnCopy } from "./support/authorize.js";
+import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
 
-const nodes: FederaNode[] = [];
-
-async function start(identity: Identity): Promise<FederaNode> {
-  const node = await createNode({
-    identity,
-    libp2p: { addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] }, transports: [tcp()] },
-  });
-  nodes.push(node);
-  return node;
-}
-
-async function dial(from: FederaNode, to: FederaNode): Promise<void> {
-  await from.libp2p.dial(to.libp2p.getMultiaddrs()[0]!);
-}
-
-afterEach(async () => {
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  nodes.length = 0;
-});
+afterEach(stopFederaNodes);
 
 describe("FederaNode: councils shared only with members' devices", () => {
   it("a member's device receives the council and stays in sync; a stranger gets nothing", async () => {
     const ana = await createIdentity();
     const ben = await createIdentity();
     const eve = await createIdentity();
-    const a = await start(ana);
+    const a = await startFederaNode(ana);
     const held = await a.foundCouncil({ name: "Dock workers", founders: [ben.member] });
     await held.council.ledger.createFund("strike", "cash");
     await held.council.ledger.donate("strike", 900);
 
     // Ben's device must be authorised before Ana's node lets it in. Ben signs that record with his member key on a
     // copy handed over out of band, and Ana merges it (the way `federa join` delivers an application).
-    const b = await start(ben);
+    const b = await startFederaNode(ben);
     await authorizeOnCopy(held, ben);
 
-    const e = await start(eve);
-    await dial(b, a);
-    await dial(e, a);
+    const e = await startFederaNode(eve);
+    await dialNode(b, a);
+    await dialNode(e, a);
     const url = held.councilHandle.url as AutomergeUrl;
     b.trust(a.libp2p.peerId.toString()); // as `federa join` does with the inviter named in the token
     const benHeld = await b.openCouncil(url);

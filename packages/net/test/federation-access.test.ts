@@ -1,20 +1,9 @@
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import { createIdentity, type FederationId, type Identity } from "@federa/core";
-import { tcp } from "@libp2p/tcp";
+import { createIdentity, type FederationId } from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { createNode, type FederaNode } from "../src/index.js";
+import type { FederaNode } from "../src/index.js";
+import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
-
-const nodes: FederaNode[] = [];
-
-async function start(identity: Identity): Promise<FederaNode> {
-  const node = await createNode({
-    identity,
-    libp2p: { addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] }, transports: [tcp()] },
-  });
-  nodes.push(node);
-  return node;
-}
 
 async function refused(node: FederaNode, url: string): Promise<boolean> {
   try {
@@ -25,15 +14,12 @@ async function refused(node: FederaNode, url: string): Promise<boolean> {
   }
 }
 
-afterEach(async () => {
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  nodes.length = 0;
-});
+afterEach(stopFederaNodes);
 
 describe("federation access", () => {
   it("member councils read each other's documents and the federation's; an outside council reads none", async () => {
     const [ana, ben, zoe] = await Promise.all([createIdentity(), createIdentity(), createIdentity()]);
-    const [a, b, z] = await Promise.all([start(ana), start(ben), start(zoe)]);
+    const [a, b, z] = await Promise.all([startFederaNode(ana), startFederaNode(ben), startFederaNode(zoe)]);
     const x = await a.foundCouncil({ name: "Bakers" });
     const y = await b.foundCouncil({ name: "Drivers" });
     const zc = await z.foundCouncil({ name: "Outsiders" });
@@ -49,9 +35,9 @@ describe("federation access", () => {
     // The two delegates exchanged federation invites: each vouches for the other's device until their councils sync.
     a.trustFor(fid, ben.device.id);
     b.trustFor(fid, ana.device.id);
-    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!);
-    await z.libp2p.dial(a.libp2p.getMultiaddrs()[0]!);
-    await z.libp2p.dial(b.libp2p.getMultiaddrs()[0]!);
+    await dialNode(b, a);
+    await dialNode(z, a);
+    await dialNode(z, b);
 
     const fb = await b.openFederation(f.handle.url as AutomergeUrl);
     await a.openCouncil(y.councilHandle.url as AutomergeUrl);

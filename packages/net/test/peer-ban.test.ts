@@ -1,11 +1,9 @@
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import { createIdentity, type Identity } from "@federa/core";
+import { createIdentity } from "@federa/core";
 import type { Libp2p, PeerId } from "@libp2p/interface";
-import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  createNode,
   DEFAULT_BAN_MS,
   type FederaNode,
   type FederaNodeInit,
@@ -16,25 +14,13 @@ import {
   type PeerRejectedPayload,
 } from "../src/index.js";
 import { authorizeOnCopy } from "./support/authorize.js";
+import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { createNode as createPlainNode, stopAll } from "./support/nodes.js";
 import { RawSyncPeer } from "./support/raw-peer.js";
 import { nextEvent, waitFor } from "./support/wait.js";
 
-const nodes: FederaNode[] = [];
-
-async function start(identity: Identity, init: Partial<FederaNodeInit> = {}): Promise<FederaNode> {
-  const node = await createNode({
-    identity,
-    ...init,
-    libp2p: { addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] }, transports: [tcp()], ...init.libp2p },
-  });
-  nodes.push(node);
-  return node;
-}
-
 afterEach(async () => {
-  await Promise.allSettled(nodes.map((n) => n.stop()));
-  nodes.length = 0;
+  await stopFederaNodes();
   await stopAll();
 });
 
@@ -48,14 +34,14 @@ function fakeClock(): { t: number; now: () => number } {
 async function councilOfTwo(init: Partial<FederaNodeInit> = {}) {
   const ana = await createIdentity();
   const ben = await createIdentity();
-  const a = await start(ana, init);
+  const a = await startFederaNode(ana, init);
   const held = await a.foundCouncil({ name: "Bakery", founders: [ben.member] });
   await held.council.ledger.createFund("flour", "cash");
   // Ben signs his device's authorisation with his member key on a copy, and Ana merges it.
   await authorizeOnCopy(held, ben);
-  const b = await start(ben);
+  const b = await startFederaNode(ben);
   b.trust(a.libp2p.peerId.toString());
-  await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!);
+  await dialNode(b, a);
   const benHeld = await b.openCouncil(held.councilHandle.url as AutomergeUrl);
   let donated = 0;
   /** Ana donates; resolves once Ben's replica shows it. */
@@ -148,7 +134,7 @@ describe("FederaNode bans peers that break the sync protocol", () => {
       true,
     ],
   ])("%s is rejected but not banned: its connection stays", async (_, hello, reason, trusted) => {
-    const a = await start(await createIdentity());
+    const a = await startFederaNode(await createIdentity());
     const peer = await createPlainNode();
     if (trusted) a.trust(peer.peerId.toString());
     const bans: PeerBannedPayload[] = [];
@@ -173,7 +159,7 @@ describe("FederaNode bans peers that break the sync protocol", () => {
   it("keeps the connection gater the caller passes, adding the ban to it", async () => {
     const other = await createPlainNode();
     const asked: string[] = [];
-    const a = await start(await createIdentity(), {
+    const a = await startFederaNode(await createIdentity(), {
       libp2p: {
         connectionGater: {
           denyDialPeer: (peer: PeerId) => {
@@ -197,7 +183,7 @@ describe("FederaNode bans peers that break the sync protocol", () => {
   });
 
   it("bans nobody when banMs is 0", async () => {
-    const a = await start(await createIdentity(), { banMs: 0 });
+    const a = await startFederaNode(await createIdentity(), { banMs: 0 });
     const attacker = await createPlainNode();
     a.trust(attacker.peerId.toString());
     const rejected = nextEvent(a.adapter.events, "peer:rejected");
