@@ -3,7 +3,7 @@
  * directory's storage and verified-signature cache, and dialling the `--bootstrap` addresses until they answer.
  */
 import type { MemoryVerifiedCache } from "@federa/core";
-import { createNode, type FederaNode } from "@federa/net";
+import { type BanRecord, createNode, type FederaNode } from "@federa/net";
 import { DEFAULT_LISTEN as NODE_DEFAULT_LISTEN, nodeOptions } from "@federa/net/node";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -26,6 +26,8 @@ export interface NetworkOptions {
   readonly verified?: MemoryVerifiedCache;
   /** Milliseconds a peer breaking the sync protocol is refused (0: never). */
   readonly banMs?: number;
+  /** Bans kept from the node's last run. */
+  readonly bans?: readonly BanRecord[];
 }
 
 /** Checks every address parses as a multiaddr, so a typo is a usage error rather than a failure at dial time. */
@@ -54,6 +56,7 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
     }),
     ...(options.verified ? { verified: options.verified } : {}),
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
+    ...(options.bans !== undefined ? { bans: options.bans } : {}),
   });
 }
 

@@ -124,6 +124,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     storage: true,
     verified,
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
+    // A restart must not free a peer the node banned: bans are kept in D/bans.json.
+    bans: await dir.bans(),
   });
   const ws = new NodeWorkspace(dir, node);
   let control: ControlServer | undefined;
@@ -131,6 +133,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   const stops: (() => void)[] = [];
   const writes = new Set<Promise<unknown>>();
   let stopping: Promise<void> | undefined;
+  let bansSaved: Promise<void> = Promise.resolve();
   const marks = new HighWaterStore(dir);
   const keepMarks = async (held: OpenCouncil) => {
     if (stopping !== undefined) return; // the shutdown stores every council's marks once storage is flushed
@@ -209,9 +212,15 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     void ws.retryPending();
   });
   node.libp2p.addEventListener("peer:disconnect", (e) => log(`peer disconnected ${e.detail.toString()}`));
-  node.events.on("peer:banned", ({ peerId, until, error }) =>
-    log(`peer ${peerId} banned until ${new Date(until).toISOString()}: ${error.message}`),
-  );
+  node.events.on("peer:banned", ({ peerId, until, error }) => {
+    log(`peer ${peerId} banned until ${new Date(until).toISOString()}: ${error.message}`);
+    // One write at a time, each of the bans as they are when it runs: the file never goes back to an older list.
+    const write = (bansSaved = bansSaved.then(() =>
+      dir.saveBans(node.banRecords()).catch((e) => log(`could not store bans: ${(e as Error).message}`)),
+    ));
+    writes.add(write);
+    void write.finally(() => writes.delete(write));
+  });
   node.libp2p.addEventListener("self:peer:update", () => {
     const now = node.addresses();
     // Stopping removes every address: node.json keeps the last ones an invitation can use.

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Identity, IdentityFile } from "@federa/core";
 import { exportIdentity, importIdentity, MemoryVerifiedCache } from "@federa/core";
+import type { BanRecord } from "@federa/net";
 import { CliError, CliErrorCodes, IdentityExistsError, NoIdentityError } from "./errors.js";
 
 /** D/profile.json: who this directory is for. */
@@ -120,6 +121,9 @@ export class NodeDir {
   get highWaterPath(): string {
     return join(this.root, "high-water.json");
   }
+  get bansPath(): string {
+    return join(this.root, "bans.json");
+  }
 
   /** Creates the directory readable by its owner only. */
   async create(): Promise<void> {
@@ -207,5 +211,19 @@ export class NodeDir {
 
   async saveHighWater(marks: unknown): Promise<void> {
     await writeAtomic(this.highWaterPath, `${JSON.stringify(marks, null, 2)}\n`);
+  }
+
+  /** The bans the node kept when it last ran; an unreadable file counts as none (the node must still start). */
+  async bans(): Promise<BanRecord[]> {
+    try {
+      const value = await readJson<unknown>(this.bansPath);
+      return Array.isArray(value) ? (value as BanRecord[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  async saveBans(bans: readonly BanRecord[]): Promise<void> {
+    await writeAtomic(this.bansPath, `${JSON.stringify(bans, null, 2)}\n`);
   }
 }

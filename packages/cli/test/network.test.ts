@@ -458,5 +458,12 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
     await waitFor(async () => ledgerIds(await report(A.dir)).has(record), "Ben's record on Ada's node after the ban");
     expect(a.child.exitCode).toBeNull();
     await stopAll([b, a]);
+
+    // Restarted, Ada's node still refuses the device: it kept the ban in D/bans.json.
+    const again = await startNode(A.dir);
+    const retry = await runScript(attacker, ["--target", again.addresses[0]!, "--identity", C.dir, "honest"]);
+    expect(retry.code).not.toBe(0);
+    expect(retry.stdout.trim()).toBe("");
+    await stopAll([again]);
   });
 });

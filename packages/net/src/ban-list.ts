@@ -26,6 +26,14 @@ export function isViolation(error: Error): boolean {
   );
 }
 
+/** One peer's ban as a node keeps it across restarts: when it ends, the violations so far, the last ban's length. */
+export interface BanRecord {
+  readonly peer: string;
+  readonly until: number;
+  readonly strikes: number;
+  readonly ms: number;
+}
+
 /** Banned peers by id; an entry outlives its ban by the ban's length, so a repeat offence within that time doubles it. */
 export class BanList {
   readonly #bans = new Map<string, { until: number; strikes: number; ms: number }>();
@@ -64,6 +72,25 @@ export class BanList {
 
   lift(peer: string): void {
     this.#bans.delete(peer);
+  }
+
+  /** Every ban still remembered (active, or recent enough that a repeat would double it), to keep across a restart. */
+  records(): BanRecord[] {
+    this.#forget(this.#now());
+    return [...this.#bans].map(([peer, ban]) => ({ peer, ...ban }));
+  }
+
+  /** Takes back bans from `records()`; malformed entries are skipped, and a ban already known keeps its later end. */
+  restore(records: readonly BanRecord[]): void {
+    for (const r of records) {
+      const valid = [r.until, r.strikes, r.ms].every((n) => Number.isSafeInteger(n) && n >= 0);
+      if (typeof r.peer !== "string" || r.peer.length === 0 || !valid) continue;
+      const known = this.#bans.get(r.peer);
+      if (known === undefined || known.until < r.until) {
+        this.#bans.set(r.peer, { until: r.until, strikes: r.strikes, ms: r.ms });
+      }
+    }
+    this.#forget(this.#now());
   }
 
   #forget(now: number): void {

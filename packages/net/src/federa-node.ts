@@ -32,7 +32,7 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
-import { BanList, isViolation, withBans } from "./ban-list.js";
+import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
 import { PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
@@ -58,6 +58,8 @@ export interface FederaNodeInit {
    * up to a day. 0 turns bans off.
    */
   readonly banMs?: number;
+  /** Bans to start with, as `banRecords()` gave them before a restart (expired ones are dropped). */
+  readonly bans?: readonly BanRecord[];
 }
 
 /** Payload of `peer:banned`. */
@@ -126,6 +128,7 @@ export class FederaNode {
     const privateKey = await generateKeyPairFromSeed("Ed25519", init.identity.device.seed);
     const extra = init.libp2p ?? {};
     const bans = new BanList(init.banMs ?? DEFAULT_BAN_MS, init.now ?? Date.now);
+    bans.restore(init.bans ?? []);
     const libp2p = await createLibp2p({
       ...extra,
       connectionGater: withBans(extra.connectionGater, (peer) => bans.has(peer.toString())),
@@ -182,6 +185,11 @@ export class FederaNode {
   /** Peers banned for breaking the sync protocol, each with when its ban ends (ms since the epoch). */
   banned(): Map<string, number> {
     return this.#bans.active();
+  }
+
+  /** Every ban the node remembers, to hand back as `bans` when it starts again. */
+  banRecords(): BanRecord[] {
+    return this.#bans.records();
   }
 
   /** Lifts a peer's ban and forgets its violations. */

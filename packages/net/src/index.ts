@@ -42,6 +42,7 @@ export {
   sendApplication,
   writeApplyMessage,
 } from "./apply-protocol.js";
+export type { BanRecord } from "./ban-list.js";
 export {
   DEFAULT_BAN_MS,
   DEFAULT_HANDSHAKE_TIMEOUT,

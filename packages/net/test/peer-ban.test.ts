@@ -194,4 +194,38 @@ describe("FederaNode bans peers that break the sync protocol", () => {
     expect(a.banned().size).toBe(0);
     expect(connected(a.libp2p, attacker.peerId)).toBe(true);
   });
+
+  it("keeps its bans across a restart: the records it gives back refuse the peer again, a repeat still doubles", async () => {
+    const clock = fakeClock();
+    const ana = await createIdentity();
+    const before = await startFederaNode(ana, { now: clock.now });
+    const attacker = await createPlainNode();
+    const id = attacker.peerId.toString();
+    before.trust(id);
+    const first = await garbageAfterHandshake(attacker, before);
+    const records = before.banRecords();
+    expect(records).toEqual([{ peer: id, until: first.until, strikes: 1, ms: DEFAULT_BAN_MS }]);
+    await before.stop();
+
+    // Restarted with what it kept (and junk a damaged file could hold, skipped), the node still refuses the peer.
+    const junk = [
+      { peer: "", until: 1, strikes: 1, ms: 1 },
+      { peer: "x", until: -1, strikes: 0, ms: 0 },
+    ];
+    const after = await startFederaNode(ana, { now: clock.now, bans: [...records, ...(junk as typeof records)] });
+    expect(after.banned()).toEqual(new Map([[id, first.until]]));
+    await expect(
+      after.libp2p.dial(attacker.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5_000) }),
+    ).rejects.toThrow(/gater/);
+    // Once the ban is over the peer may come back; offending again within the memory of the first doubles the ban.
+    clock.t = first.until + 1;
+    after.trust(id);
+    await attacker.hangUp(after.libp2p.peerId); // its stale connection to the node before the restart
+    const second = await garbageAfterHandshake(attacker, after);
+    expect(second.until).toBe(clock.t + 2 * DEFAULT_BAN_MS);
+    // Records past their memory (twice the ban) are not taken back.
+    clock.t = second.until + 2 * DEFAULT_BAN_MS + 1;
+    const later = await startFederaNode(await createIdentity(), { now: clock.now, bans: after.banRecords() });
+    expect(later.banRecords()).toEqual([]);
+  });
 });
