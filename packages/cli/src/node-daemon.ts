@@ -215,9 +215,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   node.events.on("peer:banned", ({ peerId, until, error }) => {
     log(`peer ${peerId} banned until ${new Date(until).toISOString()}: ${error.message}`);
     // One write at a time, each of the bans as they are when it runs: the file never goes back to an older list.
-    const write = (bansSaved = bansSaved.then(() =>
+    bansSaved = bansSaved.then(() =>
       dir.saveBans(node.banRecords()).catch((e) => log(`could not store bans: ${(e as Error).message}`)),
-    ));
+    );
+    const write = bansSaved;
     writes.add(write);
     void write.finally(() => writes.delete(write));
   });
