@@ -4,22 +4,14 @@ import { join } from "node:path";
 import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
 import type { CouncilDoc, LedgerDoc } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HighWaterStore, marksOf, mergeMarks, parseHighWater, rolledBack } from "../src/high-water.js";
 import { NodeDir } from "../src/index.js";
-import { federaJson, federaOk, tempDir } from "./support/cli.js";
-import { killNodes, type StatusJson, startNode, stopNode } from "./support/node-process.js";
+import { federaJson, federaOk } from "./support/cli.js";
+import { nodeScratchDir, type StatusJson, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
-let tmp: { path: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  tmp = await tempDir();
-});
-afterAll(async () => {
-  await killNodes();
-  await tmp.remove();
-});
+const tmp = nodeScratchDir();
 
 describe("merging and comparing marks", () => {
   it("keeps the larger mark of each signer and never lowers a stored one", () => {

@@ -1,19 +1,11 @@
 /** `federa node` as a separate process: its address line, acting through it, applications over libp2p, clean exit. */
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { federaJson, federaOk, tempDir } from "./support/cli.js";
-import { killNodes, type StatusJson as Status, startNode, stopNode as stop } from "./support/node-process.js";
+import { describe, expect, it } from "vitest";
+import { federaJson, federaOk } from "./support/cli.js";
+import { nodeScratchDir, type StatusJson as Status, startNode, stopNode as stop } from "./support/node-process.js";
 
-let tmp: { path: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  tmp = await tempDir();
-});
-afterAll(async () => {
-  await killNodes();
-  await tmp.remove();
-});
+const tmp = nodeScratchDir();
 
 async function gone(path: string): Promise<boolean> {
   try {

@@ -4,8 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import type { CouncilSummary } from "../../src/index.js";
-import { type Ran, ROOT, spawnTs } from "./cli.js";
+import { type Ran, ROOT, spawnTs, tempDir } from "./cli.js";
 
 const MAIN = join(ROOT, "packages/cli/src/main.ts");
 
@@ -113,4 +114,22 @@ export async function killNodes(): Promise<void> {
         }),
     ),
   );
+}
+
+/** A temporary directory for one test file's nodes: made before its tests, removed after them, every node killed. */
+export function nodeScratchDir(): { readonly path: string } {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  beforeAll(async () => {
+    dir = await tempDir();
+  });
+  afterAll(async () => {
+    await killNodes();
+    await dir?.remove();
+  });
+  return {
+    get path(): string {
+      if (dir === undefined) throw new Error("the scratch directory exists only while the file's tests run");
+      return dir.path;
+    },
+  };
 }
