@@ -1,6 +1,6 @@
 /**
  * The layout of a node directory D: the identity (owner-only), the profile, the councils it holds, pending
- * applications, the node's last addresses, the automerge-repo storage, the verified-signature cache, the signers'
+ * applications and device joins, the node's last addresses, the automerge-repo storage, the verified-signature cache, the signers'
  * high-water marks and the control socket of a running node.
  */
 import { randomBytes } from "node:crypto";
@@ -38,6 +38,17 @@ export interface Application {
   /** The signed record's stored bytes, base64. */
   readonly bytes: string;
   readonly delivered: boolean;
+}
+
+/**
+ * A council this device joins as another device of a member already in it (authorised from a device holding the
+ * member key): nothing to deliver, only documents to fetch from the inviter.
+ */
+export interface DeviceJoin {
+  readonly council: string;
+  readonly url: string;
+  readonly inviter: string;
+  readonly addresses: readonly string[];
 }
 
 /** The council id → council document URL map of D/councils.json. */
@@ -105,6 +116,9 @@ export class NodeDir {
   }
   get applicationsPath(): string {
     return join(this.root, "applications.json");
+  }
+  get joinsPath(): string {
+    return join(this.root, "joins.json");
   }
   get nodeInfoPath(): string {
     return join(this.root, "node.json");
@@ -179,6 +193,22 @@ export class NodeDir {
   async saveApplication(application: Application): Promise<void> {
     const others = (await this.applications()).filter((a) => a.record !== application.record);
     await writeAtomic(this.applicationsPath, `${JSON.stringify([...others, application], null, 2)}\n`);
+  }
+
+  async joins(): Promise<DeviceJoin[]> {
+    return (await readJson<DeviceJoin[]>(this.joinsPath)) ?? [];
+  }
+
+  /** Adds a device join, replacing an earlier one to the same council (a newer token may carry fresher addresses). */
+  async saveJoin(join: DeviceJoin): Promise<void> {
+    const others = (await this.joins()).filter((j) => j.council !== join.council);
+    await writeAtomic(this.joinsPath, `${JSON.stringify([...others, join], null, 2)}\n`);
+  }
+
+  /** Who invited this device to each council it joined (applications and device joins): trusted while it fetches. */
+  async inviters(): Promise<{ council: string; peer: string; addresses: readonly string[] }[]> {
+    const joined = [...(await this.applications()), ...(await this.joins())];
+    return joined.map((j) => ({ council: j.council, peer: j.inviter, addresses: j.addresses }));
   }
 
   async nodeInfo(): Promise<NodeInfo | undefined> {

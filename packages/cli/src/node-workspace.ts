@@ -76,17 +76,15 @@ export class NodeWorkspace implements Workspace {
   async #open(id: string, url: string, timeoutMs: number): Promise<OpenCouncil> {
     // A council being joined: its members are unknown until its documents arrive, so the inviter's device is trusted
     // to open a sync stream meanwhile (it still gets only what membership grants).
-    const inviter = (await this.dir.applications()).find((a) => a.council === id)?.inviter;
-    if (inviter !== undefined) this.#node.trust(inviter);
+    for (const inviter of await this.dir.inviters()) if (inviter.council === id) this.#node.trust(inviter.peer);
     return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs });
   }
 
   /** The inviters of councils still pending (the node keeps dialling them). */
   async inviters(): Promise<{ peer: string; addresses: readonly string[] }[]> {
-    const applications = await this.dir.applications();
-    return applications
-      .filter((a) => this.#pending.has(a.council))
-      .map((a) => ({ peer: a.inviter, addresses: a.addresses }));
+    return (await this.dir.inviters())
+      .filter((i) => this.#pending.has(i.council))
+      .map(({ peer, addresses }) => ({ peer, addresses }));
   }
 
   /** Opens every council of the directory; those not here yet stay pending for `retryPending`. */

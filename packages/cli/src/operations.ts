@@ -7,6 +7,7 @@ import type {
   Charter,
   CouncilId,
   CouncilState,
+  DeviceId,
   FundId,
   MandateId,
   MemberId,
@@ -16,9 +17,10 @@ import type {
   Threshold,
   VoteMethod,
 } from "@federa/core";
-import { exportCsv, exportJson } from "@federa/core";
+import { exportCsv, exportJson, publicKeyOf } from "@federa/core";
 import { now } from "./clock.js";
 import {
+  CliError,
   CliErrorCodes,
   CouncilUnavailableError,
   NotFoundCliError,
@@ -92,6 +94,10 @@ export type Request =
     } & CouncilRef)
   | ({ readonly op: "mandate.recall"; readonly mandate: string; readonly closesAt?: number } & CouncilRef)
   | ({ readonly op: "tick" } & CouncilRef)
+  | ({ readonly op: "device.add"; readonly device: string; readonly label?: string } & CouncilRef)
+  | ({ readonly op: "device.revoke"; readonly device: string } & CouncilRef)
+  | ({ readonly op: "device.list" } & CouncilRef)
+  | ({ readonly op: "council.fetch" } & CouncilRef)
   | ({ readonly op: "state" } & CouncilRef)
   | ({ readonly op: "status" } & CouncilRef)
   | ({ readonly op: "export"; readonly format: "json" | "csv"; readonly table: ReportTable } & CouncilRef)
@@ -100,7 +106,15 @@ export type Request =
 export type Op = Request["op"];
 
 /** Requests that only read (an offline process opening the storage for them never writes it). */
-export const READ_OPS: ReadonlySet<Op> = new Set(["ping", "council.list", "state", "status", "export"]);
+export const READ_OPS: ReadonlySet<Op> = new Set([
+  "ping",
+  "council.list",
+  "state",
+  "status",
+  "export",
+  "device.list",
+  "council.fetch",
+]);
 
 /** The summary of one council in `status`. */
 export interface CouncilSummary {
@@ -207,6 +221,21 @@ function byPrefix<T>(items: readonly T[], idOf: (t: T) => string, ref: string, w
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new NotFoundCliError(`no ${what} ${ref} in this council`);
   throw new UsageError(`${what} ${ref} is ambiguous: ${matches.length} match`);
+}
+
+/** Device records are signed by the member key: a device without it must ask one that holds it. */
+function needMemberKey(ws: Workspace, act: string): void {
+  if (ws.identity.memberKey === undefined)
+    throw new CliError(
+      CliErrorCodes.NOT_A_MEMBER,
+      `${act} needs the member key, which this device does not hold: run it on the device where you ran \`federa init\``,
+    );
+}
+
+/** A device id as typed: an Ed25519 peer id (a device key's public half). */
+function deviceArg(ref: string): DeviceId {
+  if (publicKeyOf(ref) === undefined) throw new UsageError(`not a device id: ${ref} (expected a 12D3KooW... peer id)`);
+  return ref as DeviceId;
 }
 
 function memberRef(ws: Workspace, state: CouncilState, ref: string, what: string): MemberId {
@@ -342,6 +371,8 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
     peers: node?.peers ?? [],
     councils: summaries,
     applications,
+    // Councils this device follows as another device of its member, fetched from the inviter.
+    joins: (await ws.dir.joins()).map((j) => ({ council: j.council, inviter: j.inviter })),
   };
 }
 
@@ -462,6 +493,48 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const record = await held.council.tick();
       const state = held.council.current();
       return { council: held.council.id, record, horizon: iso(state.horizon.ms) };
+    }
+    case "device.add": {
+      const { held, state } = await actingIn(ws, req.council);
+      needMemberKey(ws, "authorising a device");
+      const device = deviceArg(req.device);
+      const owner = state.members.find((m) => m.devices.includes(device));
+      if (owner !== undefined && owner.id !== ws.identity.member)
+        throw new UsageError(`device ${device} already acts for another member (${owner.id})`);
+      // Already authorised: nothing to write (a second record would be refused by every peer anyway).
+      if (owner !== undefined) return { council: held.council.id, member: owner.id, device, record: null };
+      const record = await held.council.authorizeDevice(device, req.label);
+      return { council: held.council.id, member: ws.identity.member, device, record };
+    }
+    case "device.revoke": {
+      const { held, state } = await actingIn(ws, req.council);
+      needMemberKey(ws, "revoking a device");
+      const mine = state.members.find((m) => m.id === ws.identity.member)!.devices;
+      const device = byPrefix(mine, (d) => d, req.device, "device of yours");
+      const record = await held.council.revokeDevice(device as DeviceId);
+      return { council: held.council.id, device, record, thisDevice: device === ws.identity.device.id };
+    }
+    case "device.list": {
+      const { held, state } = await actingIn(ws, req.council);
+      const mine = state.members.find((m) => m.id === ws.identity.member)!.devices;
+      return {
+        council: held.council.id,
+        member: ws.identity.member,
+        memberKey: ws.identity.memberKey !== undefined,
+        thisDevice: ws.identity.device.id,
+        authorised: mine.includes(ws.identity.device.id as never),
+        devices: mine.map((d) => ({ device: d, thisDevice: d === ws.identity.device.id })),
+      };
+    }
+    case "council.fetch": {
+      const { id, url } = await resolveCouncil(ws.dir, req.council);
+      try {
+        const held = await ws.open(id, url);
+        return { council: held.council.id, available: true };
+      } catch (e) {
+        if (!(e instanceof CouncilUnavailableError)) throw e;
+        return { council: id, available: false };
+      }
     }
     case "state": {
       const held = await openCouncil(ws, req.council);

@@ -1,6 +1,7 @@
 /** The `federa` program: every command, and the mapping of errors to messages on stderr and exit codes. */
 import { Command, CommanderError } from "commander";
 import { registerCouncil } from "./commands/council.js";
+import { registerDevice } from "./commands/device.js";
 import { registerExport } from "./commands/export.js";
 import { registerInit } from "./commands/init.js";
 import { registerInvite } from "./commands/invite.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerProposals(program);
   registerLedger(program);
   registerMandate(program);
+  registerDevice(program);
   registerStatus(program);
   registerExport(program);
   registerSim(program);

@@ -9,11 +9,13 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import type { Report } from "@federa/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ControlClient, type CouncilSummary, type Request } from "../src/index.js";
+import { ControlClient, type CouncilSummary } from "../src/index.js";
 import type { AttackResult } from "./support/attacker.js";
 import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
 import {
+  askNode,
   killNodes,
+  nodeStatus,
   type RunningNode,
   runScript,
   type StatusJson,
@@ -57,23 +59,8 @@ async function init(name: string): Promise<Member> {
   return { name, dir, member: out.member, device: out.device };
 }
 
-/** One request to the node running on `dir`, through its control socket (cheap enough to poll with). */
-async function ask(dir: string, request: Request): Promise<Record<string, unknown>> {
-  const client = await ControlClient.connect(join(dir, "node.sock"));
-  if (client === null) throw new Error(`no node runs on ${dir}`);
-  try {
-    return await client.call(request);
-  } finally {
-    client.close();
-  }
-}
-
-async function status(dir: string): Promise<StatusJson> {
-  return (await ask(dir, { op: "status" })) as unknown as StatusJson;
-}
-
 async function report(dir: string): Promise<Report> {
-  const result = await ask(dir, { op: "export", format: "json", table: "ledger" });
+  const result = await askNode(dir, { op: "export", format: "json", table: "ledger" });
   return JSON.parse(String(result.text)) as Report;
 }
 
@@ -83,7 +70,7 @@ function ledgerIds(r: Report): Set<string> {
 
 /** The council summary the running nodes of `dirs` share once they all hold identical documents, else undefined. */
 async function converged(dirs: readonly string[]): Promise<CouncilSummary | undefined> {
-  const all = await Promise.all(dirs.map(status));
+  const all = await Promise.all(dirs.map(nodeStatus));
   const first = all[0]!.councils;
   if (first.length !== 1 || !first[0]!.available) return undefined;
   const text = JSON.stringify(first);
@@ -179,7 +166,7 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
       startNode(C.dir, { bootstrap: [a.addresses[0]!] }),
     ]);
     await waitFor(() => converged(dirs), "the council on all three nodes");
-    expect((await status(A.dir)).peers).toEqual(expect.arrayContaining([B.device, C.device]));
+    expect((await nodeStatus(A.dir)).peers).toEqual(expect.arrayContaining([B.device, C.device]));
 
     await federaOk(["donate", "food", "500", "--dir", A.dir]);
     const stove = await federaOk(["propose", "--title", "Buy a stove", "--closes", "+1d", "--dir", A.dir]);
@@ -259,7 +246,7 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
     const nodes = await Promise.all(members.map((m) => startNode(m.dir, { mdns: true, netns: NETNS })));
     await waitFor(
       async () => {
-        const all = await Promise.all(dirs.map(status));
+        const all = await Promise.all(dirs.map(nodeStatus));
         const meshed = all.every((s, i) => members.every((m, j) => i === j || s.peers.includes(m.device)));
         if (!meshed) return undefined;
         if ((await converged(dirs)) === undefined) return undefined;
@@ -350,16 +337,16 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
     // The stranger logs everything its Repo and sync adapter do: a document id it learned would show there.
     const s = await startNode(S.dir, { bootstrap: [a.addresses[0]!], env: { DEBUG: "automerge-repo:*,federa:*" } });
     await waitFor(() => a.stderr().includes(`refused sync peer ${S.device}`), "Ada's node to refuse the stranger");
-    expect((await status(S.dir)).peers).toContain(a.peerId);
+    expect((await nodeStatus(S.dir)).peers).toContain(a.peerId);
 
     // Members keep syncing with the stranger connected.
     const donated = await federaJson<Acted>(["donate", "food", "5", "--dir", B.dir]);
     await waitFor(async () => ledgerIds(await report(A.dir)).has(donated.record), "Ben's donation on Ada's node");
-    expect((await status(S.dir)).peers).toContain(a.peerId);
+    expect((await nodeStatus(S.dir)).peers).toContain(a.peerId);
 
     const stranger = await federaJson<StatusJson>(["status", "--dir", S.dir]);
     expect(stranger.councils).toEqual([]);
-    const council = (await status(A.dir)).councils[0]!;
+    const council = (await nodeStatus(A.dir)).councils[0]!;
     const documentIds = council.documents!.map((d) => d.url.replace(/^automerge:/, ""));
     expect(documentIds).toHaveLength(2);
     const stored = await files(join(S.dir, "repo"));
@@ -433,7 +420,7 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
       const ids = ledgerIds(await report(A.dir));
       return during.every((id) => ids.has(id));
     }, "Ben's records written during the attacks on Ada's node");
-    expect((await status(A.dir)).peers).toContain(B.device);
+    expect((await nodeStatus(A.dir)).peers).toContain(B.device);
     await stopAll([b, a]);
   });
 

@@ -1,12 +1,20 @@
-/** `federa init`: a new member identity and device key in a new node directory. */
+/** `federa init`: a new member identity and device key in a new node directory, or a new device of a member. */
 import { chmod } from "node:fs/promises";
-import { createIdentity } from "@federa/core";
+import { createIdentity, generateKeypair, type Identity, type MemberId, publicKeyOf } from "@federa/core";
 import type { Command } from "commander";
-import { IdentityExistsError } from "../errors.js";
+import { IdentityExistsError, UsageError } from "../errors.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
 
 interface InitOptions extends CommonOptions {
   readonly name: string;
+  readonly deviceOf?: string;
+}
+
+/** A device key alone for `member`, whose member key stays on the device that holds it. */
+async function deviceOf(member: string): Promise<Identity> {
+  if (publicKeyOf(member) === undefined)
+    throw new UsageError(`not a member id: ${member} (expected a 12D3KooW... peer id)`);
+  return { member: member as MemberId, device: await generateKeypair() };
 }
 
 export function registerInit(program: Command): void {
@@ -14,11 +22,12 @@ export function registerInit(program: Command): void {
     program
       .command("init")
       .description("create a member identity and its first device key in the node directory")
-      .requiredOption("-n, --name <name>", "the member's display name"),
+      .requiredOption("-n, --name <name>", "the member's display name")
+      .option("--device-of <member>", "a new device of this existing member: a device key only, no member key"),
   ).action(async (options: InitOptions) => {
     const { dir, out } = contextOf(options);
     if (await dir.hasIdentity()) throw new IdentityExistsError(dir.identityPath);
-    const identity = await createIdentity();
+    const identity = options.deviceOf === undefined ? await createIdentity() : await deviceOf(options.deviceOf);
     await dir.create();
     // The directory holds private keys: owner only, even when it existed before.
     await chmod(dir.root, 0o700);
@@ -28,9 +37,18 @@ export function registerInit(program: Command): void {
       device: identity.device.id,
       created: new Date().toISOString(),
     });
-    out.result({ member: identity.member, device: identity.device.id, name: options.name, dir: dir.root }, [
-      `member ${identity.member}`,
-      `device ${identity.device.id}`,
-    ]);
+    const human = [`member ${identity.member}`, `device ${identity.device.id}`];
+    if (options.deviceOf !== undefined)
+      human.push(`authorise it from the device holding the member key: federa device add ${identity.device.id}`);
+    out.result(
+      {
+        member: identity.member,
+        device: identity.device.id,
+        memberKey: identity.memberKey !== undefined,
+        name: options.name,
+        dir: dir.root,
+      },
+      human,
+    );
   });
 }

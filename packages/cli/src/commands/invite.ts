@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { parseDuration } from "../args.js";
 import { now as clock } from "../clock.js";
 import { BadTokenError, CliError, CliErrorCodes } from "../errors.js";
-import type { Application } from "../node-dir.js";
+import type { Application, NodeDir } from "../node-dir.js";
+import type { Output } from "../output.js";
 import { execute } from "../session.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
 
@@ -28,6 +29,27 @@ async function readToken(token: string): Promise<Invitation> {
     if (e instanceof BadInvitationError) throw new BadTokenError(e.reason);
     throw e;
   }
+}
+
+/**
+ * Another device of a member already in the council: its member authorised it from the device holding the member
+ * key (`federa device add`), so there is nothing to apply for, only documents to fetch from the inviter.
+ */
+async function joinAsDevice(dir: NodeDir, invitation: Invitation, out: Output): Promise<void> {
+  await dir.saveJoin({
+    council: invitation.council,
+    url: invitation.url,
+    inviter: invitation.peer,
+    addresses: invitation.addresses,
+  });
+  await dir.addCouncil(invitation.council, invitation.url);
+  const { result } = await execute(dir, { op: "council.fetch", council: invitation.council }, out.progress);
+  out.result({ council: invitation.council, device: true, available: result.available === true }, [
+    invitation.council,
+    result.available === true
+      ? "the council's documents are here"
+      : "`federa node` on this directory fetches the documents from the inviter once this device is authorised",
+  ]);
 }
 
 export function registerInvite(program: Command): void {
@@ -59,7 +81,10 @@ export function registerInvite(program: Command): void {
   common(
     program
       .command("join")
-      .description("ask to join a council: sign an application and hand it to the inviter's node")
+      .description(
+        "ask to join a council: sign an application and hand it to the inviter's node (a device made with " +
+          "`init --device-of` only fetches the council, once its member has authorised it)",
+      )
       .argument("<token>", "the invitation token")
       .option("--note <text>", "a note to the members", "")
       .option("--no-deliver", "only prepare the application (`federa node` delivers it later)")
@@ -71,7 +96,14 @@ export function registerInvite(program: Command): void {
     const timeoutMs = parseDuration(options.timeout, "--timeout");
     const identity = await dir.identity();
     if (identity.memberKey === undefined) {
-      throw new CliError(CliErrorCodes.NOT_A_MEMBER, "applying needs the member key, which this device does not hold");
+      if (!(invitation.members ?? []).includes(identity.member)) {
+        throw new CliError(
+          CliErrorCodes.NOT_A_MEMBER,
+          "applying needs the member key, which this device does not hold (it joins only councils its member is in)",
+        );
+      }
+      await joinAsDevice(dir, invitation, out);
+      return;
     }
     const earlier = (await dir.applications()).filter((a) => a.council === invitation.council);
     let application: Application | undefined = options.reapply ? undefined : earlier.at(-1);

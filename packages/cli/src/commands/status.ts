@@ -53,6 +53,9 @@ function human(r: Record<string, unknown>): string[] {
   for (const a of r.applications as { council: string; proposal: string; delivered: boolean }[]) {
     lines.push(`application to ${a.council.slice(0, 12)}: ${a.delivered ? "delivered" : "not delivered yet"}`);
   }
+  for (const j of (r.joins as { council: string; inviter: string }[] | undefined) ?? []) {
+    lines.push(`joined ${j.council.slice(0, 12)} as another device of this member (from ${j.inviter.slice(0, 16)})`);
+  }
   return lines;
 }
 

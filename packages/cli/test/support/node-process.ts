@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
-import type { CouncilSummary } from "../../src/index.js";
+import { ControlClient, type CouncilSummary, type Request } from "../../src/index.js";
 import { type Ran, ROOT, spawnTs, tempDir } from "./cli.js";
 
 const MAIN = join(ROOT, "packages/cli/src/main.ts");
@@ -132,4 +132,20 @@ export function nodeScratchDir(): { readonly path: string } {
       return dir.path;
     },
   };
+}
+
+/** One request to the node running on `dir`, through its control socket (cheap enough to poll with). */
+export async function askNode(dir: string, request: Request): Promise<Record<string, unknown>> {
+  const client = await ControlClient.connect(join(dir, "node.sock"));
+  if (client === null) throw new Error(`no node runs on ${dir}`);
+  try {
+    return await client.call(request);
+  } finally {
+    client.close();
+  }
+}
+
+/** `federa status` of the node running on `dir`. */
+export async function nodeStatus(dir: string): Promise<StatusJson> {
+  return (await askNode(dir, { op: "status" })) as unknown as StatusJson;
 }
