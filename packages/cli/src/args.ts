@@ -105,3 +105,8 @@ export function parseChoice<T extends string>(value: string, choices: readonly T
   }
   return value as T;
 }
+
+/** Commander's accumulator for an option that may be repeated. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -79,6 +79,17 @@ export class CouncilUnavailableError extends CliError {
   }
 }
 
+/** Thrown when a federation's document, or a member council's, is not on this device yet. */
+export class FederationUnavailableError extends CliError {
+  constructor(federation: string, what = "its document") {
+    super(
+      CliErrorCodes.COUNCIL_UNAVAILABLE,
+      `federation ${federation}: ${what} not on this device yet (run \`federa node\` so it syncs from the other delegates)`,
+    );
+    this.name = "FederationUnavailableError";
+  }
+}
+
 /** Thrown when this member acts in a council it does not belong to. */
 export class NotMemberError extends CliError {
   constructor(member: string, council: string) {

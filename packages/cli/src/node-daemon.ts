@@ -9,7 +9,7 @@ import { ControlClient, type ControlServer, serveControl } from "./control-socke
 import { CliError, CliErrorCodes } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack } from "./high-water.js";
 import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
-import type { NodeDir } from "./node-dir.js";
+import type { FederationEntry, NodeDir } from "./node-dir.js";
 import { NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
@@ -207,9 +207,23 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   else process.stdout.write(`${addresses.join("\n")}\n`);
   log(`node ${peerId} listening on ${addresses.length} address(es); control socket ${dir.socketPath}`);
 
+  // Federations this directory follows: vouch for their delegates, open them and fetch their member councils.
+  const followed = new Set<string>();
+  const follow = async (entries: readonly FederationEntry[]) => {
+    for (const entry of entries) {
+      try {
+        await ws.follow(entry);
+        if (!followed.has(entry.federation)) log(`federation ${short(entry.federation)} opened`);
+        followed.add(entry.federation);
+      } catch {
+        // Not here yet: retried on the timer and when a peer connects.
+      }
+    }
+  };
   node.libp2p.addEventListener("peer:connect", (e) => {
     log(`peer connected ${e.detail.toString()}`);
     void ws.retryPending();
+    void ws.waitingFederations().then(follow);
   });
   node.libp2p.addEventListener("peer:disconnect", (e) => log(`peer disconnected ${e.detail.toString()}`));
   node.events.on("peer:banned", ({ peerId, until, error }) => {
@@ -235,6 +249,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   );
 
   await ws.openAll();
+  await follow(await dir.federations());
   if (stop.signal !== undefined) return shutdown(stop.signal);
   for (const id of ws.pending) log(`council ${short(id)}: documents not here yet (waiting for admission or a member)`);
   const deliver = async () => {
@@ -250,12 +265,14 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     await dir.saveVerified(verified).catch(() => {});
     inviterStop?.();
     inviterStop = undefined;
-    if (ws.pending.length === 0) return;
+    const federations = await ws.waitingFederations();
+    if (ws.pending.length === 0 && federations.length === 0) return;
     await deliver();
-    const inviters = await ws.inviters();
+    const inviters = [...(await ws.inviters()), ...federations.flatMap((f) => (f.inviter ? [f.inviter] : []))];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
     if (addrs.length > 0) inviterStop = keepDialling(node.libp2p, addrs, () => {});
     await ws.retryPending();
+    await follow(federations);
   };
   const timer = setInterval(() => void retry().catch(() => {}), RETRY_INTERVAL_MS);
   timer.unref();

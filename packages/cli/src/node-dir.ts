@@ -1,6 +1,6 @@
 /**
  * The layout of a node directory D: the identity (owner-only), the profile, the councils it holds, pending
- * applications and device joins, the node's last addresses, the automerge-repo storage, the verified-signature cache, the signers'
+ * applications and device joins, the federations it follows, the node's last addresses, the automerge-repo storage, the verified-signature cache, the signers'
  * high-water marks and the control socket of a running node.
  */
 import { randomBytes } from "node:crypto";
@@ -49,6 +49,16 @@ export interface DeviceJoin {
   readonly url: string;
   readonly inviter: string;
   readonly addresses: readonly string[];
+}
+
+/** A federation this directory follows (D/federations.json). */
+export interface FederationEntry {
+  readonly federation: string;
+  readonly url: string;
+  /** Other delegates' devices this directory vouches for in the federation until their councils' documents are here. */
+  readonly trusted: readonly string[];
+  /** Who invited this device, when it joined rather than founded: dialled while the documents are fetched. */
+  readonly inviter?: { readonly peer: string; readonly addresses: readonly string[] };
 }
 
 /** The council id → council document URL map of D/councils.json. */
@@ -119,6 +129,9 @@ export class NodeDir {
   }
   get joinsPath(): string {
     return join(this.root, "joins.json");
+  }
+  get federationsPath(): string {
+    return join(this.root, "federations.json");
   }
   get nodeInfoPath(): string {
     return join(this.root, "node.json");
@@ -209,6 +222,25 @@ export class NodeDir {
   async inviters(): Promise<{ council: string; peer: string; addresses: readonly string[] }[]> {
     const joined = [...(await this.applications()), ...(await this.joins())];
     return joined.map((j) => ({ council: j.council, peer: j.inviter, addresses: j.addresses }));
+  }
+
+  async federations(): Promise<FederationEntry[]> {
+    return (await readJson<FederationEntry[]>(this.federationsPath)) ?? [];
+  }
+
+  /** Adds a federation, or merges into the entry for the same federation (devices vouched for add up). */
+  async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
+    const all = await this.federations();
+    const earlier = all.find((f) => f.federation === entry.federation);
+    const merged: FederationEntry = {
+      ...earlier,
+      ...entry,
+      trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
+    };
+    const others = all.filter((f) => f.federation !== entry.federation);
+    await this.create();
+    await writeAtomic(this.federationsPath, `${JSON.stringify([...others, merged], null, 2)}\n`);
+    return merged;
   }
 
   async nodeInfo(): Promise<NodeInfo | undefined> {

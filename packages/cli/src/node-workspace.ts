@@ -3,13 +3,14 @@
  * `/federa/apply/1.0.0`, and delivery of this directory's own pending applications.
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import type { CouncilId, FoundInit, Identity } from "@federa/core";
-import { type ApplyRequest, type FederaNode, sendApplication } from "@federa/net";
+import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
+import { type ApplyRequest, type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
+import { multiaddr } from "@multiformats/multiaddr";
 import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
-import { CouncilUnavailableError, NotFoundCliError } from "./errors.js";
-import type { Application, NodeDir } from "./node-dir.js";
-import type { NodeView, OpenCouncil, Workspace } from "./workspace.js";
+import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
+import type { Application, FederationEntry, NodeDir } from "./node-dir.js";
+import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
 /** How long opening a council not in local storage waits for connected members to send it. */
 const OPEN_TIMEOUT_MS = 5_000;
@@ -30,8 +31,9 @@ export class NodeWorkspace implements Workspace {
   /** Councils whose documents have not arrived yet: opening them is retried in the background, not on request. */
   readonly #pending = new Set<string>();
   readonly #opening = new Map<string, Promise<OpenCouncil>>();
-  /** Called when a council is opened (the node logs it and watches its documents). */
+  /** Called once per council when it is opened (the node logs it and watches its documents). */
   onOpen: (held: OpenCouncil) => void = () => {};
+  readonly #announced = new Set<string>();
 
   constructor(dir: NodeDir, node: FederaNode) {
     this.dir = dir;
@@ -59,7 +61,7 @@ export class NodeWorkspace implements Workspace {
         try {
           const held = await withTimeout(this.#open(id, url, timeoutMs), timeoutMs + 1_000);
           this.#pending.delete(id);
-          this.onOpen(held);
+          this.#opened(held);
           return held;
         } catch {
           this.#pending.add(id);
@@ -103,13 +105,84 @@ export class NodeWorkspace implements Workspace {
 
   async found(init: FoundInit): Promise<OpenCouncil> {
     const held = await this.#node.foundCouncil(init);
-    this.onOpen(held);
+    this.#opened(held);
     return held;
+  }
+
+  /** Tells `onOpen` of a council once, however it came to be held (a federation's opening holds its members too). */
+  #opened(held: OpenCouncil): void {
+    if (this.#announced.has(held.council.id)) return;
+    this.#announced.add(held.council.id);
+    this.onOpen(held);
+  }
+
+  async openFederation(id: FederationId, url: string): Promise<OpenFederation> {
+    const held = this.#node.federations().find((f) => f.federation.id === id);
+    if (held !== undefined) return held;
+    try {
+      return await this.#node.openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS });
+    } catch {
+      throw new FederationUnavailableError(id);
+    }
+  }
+
+  async foundFederation(init: FoundFederation): Promise<OpenFederation> {
+    return this.#node.foundFederation({ name: init.name, councils: init.councils, urls: init.urls });
+  }
+
+  vouch(federation: FederationId, peer: string): void {
+    this.#node.trustFor(federation, peer);
+  }
+
+  /**
+   * Follows a federation of D/federations.json: vouches for the devices it names, opens the federation and the member
+   * councils it lists (added to D/councils.json, so every command sees them; those not here yet stay pending).
+   */
+  async follow(entry: FederationEntry): Promise<OpenFederation> {
+    const id = entry.federation as FederationId;
+    for (const peer of entry.trusted) this.vouch(id, peer);
+    if (entry.inviter !== undefined) {
+      this.vouch(id, entry.inviter.peer);
+      // The document comes from the inviter: reach it now rather than on the next retry.
+      if (!this.#node.peers().includes(entry.inviter.peer)) {
+        for (const address of inviterAddresses(entry.inviter)) {
+          const dialled = await this.#node.libp2p
+            .dial(multiaddr(address), { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+            .then(() => true)
+            .catch(() => false);
+          if (dialled) break;
+        }
+      }
+    }
+    const held = await this.openFederation(id, entry.url);
+    const councils = (held.handle.doc() as FederationDoc).federa.councils ?? {};
+    for (const [council, url] of Object.entries(councils)) {
+      await this.dir.addCouncil(council, url);
+      const member = this.#node.council(council as CouncilId);
+      if (member !== undefined) this.#opened(member);
+      else await this.#tryOpen(council, url, OPEN_TIMEOUT_MS).catch(() => {});
+    }
+    return held;
+  }
+
+  /** The federations of D/federations.json not yet here whole: the document, or a member council, still missing. */
+  async waitingFederations(): Promise<FederationEntry[]> {
+    const waiting: FederationEntry[] = [];
+    for (const entry of await this.dir.federations()) {
+      const held = this.#node.federations().find((f) => f.federation.id === entry.federation);
+      const councils = Object.keys((held?.handle.doc() as FederationDoc | undefined)?.federa.councils ?? {});
+      if (held === undefined || councils.some((c) => this.#node.council(c as CouncilId) === undefined))
+        waiting.push(entry);
+    }
+    return waiting;
   }
 
   /** Writes every held council's documents to storage now. */
   async flush(): Promise<void> {
-    const held = this.#node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]);
+    const held = [
+      ...this.#node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]),
+      ...this.#node.federations().map((f) => f.handle.documentId),
+    ];
     await this.#node.repo.flush(held);
   }
 

@@ -8,6 +8,8 @@ import type {
   CouncilId,
   CouncilState,
   DeviceId,
+  FederationId,
+  FederationState,
   FundId,
   MandateId,
   MemberId,
@@ -29,12 +31,17 @@ import {
   UsageError,
 } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack, rolledBack } from "./high-water.js";
-import type { NodeDir } from "./node-dir.js";
+import type { FederationEntry, NodeDir } from "./node-dir.js";
 import type { OpenCouncil, Workspace } from "./workspace.js";
 
 /** Which council a request means: an id, a unique prefix of one, or nothing when the directory holds one council. */
 interface CouncilRef {
   readonly council?: string;
+}
+
+/** Which federation a request means: an id, a unique prefix of one, or nothing when the directory follows one. */
+interface FederationRef {
+  readonly federation?: string;
 }
 
 /** Every request an operation accepts. */
@@ -98,6 +105,31 @@ export type Request =
   | ({ readonly op: "device.revoke"; readonly device: string } & CouncilRef)
   | ({ readonly op: "device.list" } & CouncilRef)
   | ({ readonly op: "council.fetch" } & CouncilRef)
+  | ({
+      readonly op: "federation.create";
+      readonly name: string;
+      /** The other founding councils, from their delegates' council invitations. */
+      readonly with: readonly { readonly council: string; readonly url: string; readonly peer: string }[];
+    } & CouncilRef)
+  | { readonly op: "federation.list" }
+  | ({ readonly op: "federation.invite" } & FederationRef)
+  | ({ readonly op: "federation.fetch" } & FederationRef)
+  | ({
+      readonly op: "federation.propose";
+      readonly title: string;
+      readonly text?: string;
+      readonly topic?: string;
+      readonly closesAt?: number;
+      readonly council?: string;
+    } & FederationRef)
+  | ({
+      readonly op: "federation.vote";
+      readonly proposal: string;
+      readonly position: string;
+      readonly mandate?: string;
+      readonly council?: string;
+    } & FederationRef)
+  | ({ readonly op: "federation.status" } & FederationRef)
   | ({ readonly op: "state" } & CouncilRef)
   | ({ readonly op: "status" } & CouncilRef)
   | ({ readonly op: "export"; readonly format: "json" | "csv"; readonly table: ReportTable } & CouncilRef)
@@ -114,6 +146,9 @@ export const READ_OPS: ReadonlySet<Op> = new Set([
   "export",
   "device.list",
   "council.fetch",
+  "federation.list",
+  "federation.invite",
+  "federation.status",
 ]);
 
 /** The summary of one council in `status`. */
@@ -387,6 +422,64 @@ function approvalOf(
   return { mandate: byPrefix(state.mandates, (m) => m.id, a.id, "mandate").id };
 }
 
+/** The federation a reference means among those D/federations.json lists. */
+async function resolveFederation(dir: NodeDir, ref: string | undefined): Promise<FederationEntry> {
+  const all = await dir.federations();
+  if (ref === undefined) {
+    if (all.length === 0)
+      throw new UnknownCouncilError(
+        `${dir.root} follows no federation: found one with \`federa federation create\` or join one`,
+        CliErrorCodes.NO_COUNCIL,
+      );
+    if (all.length > 1) throw new UsageError(`${dir.root} follows ${all.length} federations: pass --federation ID`);
+    return all[0]!;
+  }
+  return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation");
+}
+
+async function openFederationOf(ws: Workspace, ref: string | undefined) {
+  const entry = await resolveFederation(ws.dir, ref);
+  return { entry, held: await ws.openFederation(entry.federation as FederationId, entry.url) };
+}
+
+/** The member council a delegate acts for: the one named, else the only member council this member belongs to. */
+function delegateCouncil(
+  ws: Workspace,
+  state: FederationState,
+  councils: ReadonlyMap<string, CouncilState>,
+  ref?: string,
+): { readonly id: CouncilId; readonly state: CouncilState } {
+  const mine = state.councils
+    .map((c) => ({ id: c.id, state: councils.get(c.id) }))
+    .filter(
+      (c): c is { id: CouncilId; state: CouncilState } =>
+        c.state?.members.some((m) => m.id === ws.identity.member) === true,
+    );
+  if (ref !== undefined) return byPrefix(mine, (c) => c.id, ref, "member council of yours");
+  if (mine.length === 0)
+    throw new NotMemberError(ws.identity.member, `any member council of federation ${state.federation}`);
+  if (mine.length > 1) throw new UsageError(`you belong to ${mine.length} member councils: pass --council ID`);
+  return mine[0]!;
+}
+
+/** The derived states of the federation's member councils held here, by id. */
+async function councilStates(ws: Workspace, state: FederationState): Promise<Map<string, CouncilState>> {
+  const councils = await ws.dir.councils();
+  const states = new Map<string, CouncilState>();
+  for (const c of state.councils) {
+    const url = councils[c.id];
+    if (url === undefined) continue;
+    const held = await ws.open(c.id, url).catch(() => undefined);
+    if (held !== undefined) states.set(c.id, await held.council.state());
+  }
+  return states;
+}
+
+/** The addresses an invitation carries: the running node's, else those it last listened on. */
+async function addressesOf(ws: Workspace): Promise<string[]> {
+  return [...(ws.node()?.addresses ?? (await ws.dir.nodeInfo())?.addresses ?? [])];
+}
+
 /** Performs one request on a workspace; the result is JSON-safe. */
 export async function perform(ws: Workspace, req: Request): Promise<Record<string, unknown>> {
   switch (req.op) {
@@ -535,6 +628,127 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         if (!(e instanceof CouncilUnavailableError)) throw e;
         return { council: id, available: false };
       }
+    }
+    case "federation.create": {
+      const { held } = await actingIn(ws, req.council);
+      const councils = [...new Set([held.council.id, ...req.with.map((w) => w.council as CouncilId)])];
+      const urls = Object.fromEntries(req.with.map((w) => [w.council, w.url]));
+      const founded = await ws.foundFederation({ name: req.name, councils, urls });
+      const id = founded.federation.id;
+      const peers = [...new Set(req.with.map((w) => w.peer))];
+      await ws.dir.saveFederation({ federation: id, url: founded.handle.url, trusted: peers });
+      for (const peer of peers) ws.vouch?.(id, peer);
+      return {
+        federation: id,
+        url: founded.handle.url,
+        councils,
+        peer: ws.identity.device.id,
+        addresses: await addressesOf(ws),
+      };
+    }
+    case "federation.list": {
+      const all = await ws.dir.federations();
+      const listed = [];
+      for (const f of all) {
+        const name = await ws
+          .openFederation(f.federation as FederationId, f.url)
+          .then(async (h) => (await h.federation.state()).name)
+          .catch(() => null);
+        listed.push({ federation: f.federation, url: f.url, name, available: name !== null });
+      }
+      return { federations: listed };
+    }
+    case "federation.invite": {
+      const entry = await resolveFederation(ws.dir, req.federation);
+      return {
+        federation: entry.federation,
+        url: entry.url,
+        peer: ws.identity.device.id,
+        addresses: await addressesOf(ws),
+      };
+    }
+    case "federation.fetch": {
+      const entry = await resolveFederation(ws.dir, req.federation);
+      try {
+        const held = ws.follow
+          ? await ws.follow(entry)
+          : await ws.openFederation(entry.federation as FederationId, entry.url);
+        return { federation: held.federation.id, available: true };
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        return { federation: entry.federation, available: false };
+      }
+    }
+    case "federation.propose": {
+      const { held } = await openFederationOf(ws, req.federation);
+      const state = await held.federation.state();
+      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const proposal = await held.federation.propose({
+        council: council.id,
+        title: req.title,
+        ...(req.text !== undefined ? { text: req.text } : {}),
+        ...(req.topic !== undefined ? { topic: req.topic } : {}),
+        ...(req.closesAt !== undefined ? { closesAt: req.closesAt } : {}),
+      });
+      return { federation: held.federation.id, council: council.id, proposal };
+    }
+    case "federation.vote": {
+      const { held } = await openFederationOf(ws, req.federation);
+      const state = await held.federation.state();
+      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const proposal = byPrefix(state.proposals, (p) => p.id, req.proposal, "federation proposal");
+      const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member && m.recalledAt === null);
+      if (mine.length === 0)
+        throw new NotFoundCliError(`council ${council.id} has issued you no mandate: see \`federa mandate issue\``);
+      if (req.mandate === undefined && mine.length > 1)
+        throw new UsageError(`you hold ${mine.length} mandates of council ${council.id}: pass --mandate ID`);
+      const mandate =
+        req.mandate === undefined ? mine[0]! : byPrefix(mine, (m) => m.id, req.mandate, "mandate of yours");
+      const record = await held.federation.vote(proposal.id, {
+        council: council.id,
+        mandate: mandate.id,
+        position: req.position,
+      });
+      const after = await held.federation.state();
+      const counted = after.proposals.find((p) => p.id === proposal.id)?.votes[council.id as string]?.record === record;
+      const conflict = after.conflicts.find((c) => c.record === record);
+      return {
+        federation: held.federation.id,
+        proposal: proposal.id,
+        council: council.id,
+        mandate: mandate.id,
+        record,
+        counted,
+        ...(conflict ? { refused: { type: conflict.type, reason: conflict.reason, detail: conflict.detail } } : {}),
+      };
+    }
+    case "federation.status": {
+      const { entry, held } = await openFederationOf(ws, req.federation);
+      const state = await held.federation.state();
+      const councils = await ws.dir.councils();
+      return {
+        federation: held.federation.id,
+        url: entry.url,
+        name: state.name,
+        records: state.records,
+        horizon: iso(state.horizon.ms),
+        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: councils[c.id] !== undefined })),
+        proposals: state.proposals.map((p) => ({
+          id: p.id,
+          title: p.title,
+          status: p.status,
+          closesAt: iso(p.closesAt),
+          electorate: p.electorate.length,
+          votes: Object.fromEntries(Object.entries(p.votes).map(([c, v]) => [c, v.position])),
+        })),
+        conflicts: state.conflicts.map((c) => ({
+          type: c.type,
+          record: c.record,
+          council: c.council,
+          reason: c.reason,
+        })),
+        excluded: state.excluded.length,
+      };
     }
     case "state": {
       const held = await openCouncil(ws, req.council);

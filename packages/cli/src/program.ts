@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerCouncil } from "./commands/council.js";
 import { registerDevice } from "./commands/device.js";
 import { registerExport } from "./commands/export.js";
+import { registerFederation } from "./commands/federation.js";
 import { registerInit } from "./commands/init.js";
 import { registerInvite } from "./commands/invite.js";
 import { registerLedger } from "./commands/ledger.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerLedger(program);
   registerMandate(program);
   registerDevice(program);
+  registerFederation(program);
   registerStatus(program);
   registerExport(program);
   registerSim(program);

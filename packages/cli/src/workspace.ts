@@ -4,17 +4,37 @@
  */
 import * as A from "@automerge/automerge";
 import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
-import type { CouncilDoc, CouncilId, FoundInit, Identity, LedgerDoc, MemoryVerifiedCache } from "@federa/core";
-import { Council, foundCouncil } from "@federa/core";
-import type { HeldCouncil } from "@federa/net";
+import type {
+  CouncilDoc,
+  CouncilId,
+  FederationDoc,
+  FederationId,
+  FoundInit,
+  Identity,
+  LedgerDoc,
+  MemoryVerifiedCache,
+} from "@federa/core";
+import { Council, Federation, foundCouncil, foundFederation } from "@federa/core";
+import type { HeldCouncil, HeldFederation } from "@federa/net";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { now } from "./clock.js";
-import { CouncilUnavailableError } from "./errors.js";
+import { CouncilUnavailableError, FederationUnavailableError } from "./errors.js";
 import { HighWaterStore, marksOf } from "./high-water.js";
-import type { NodeDir } from "./node-dir.js";
+import type { FederationEntry, NodeDir } from "./node-dir.js";
 
 /** A council opened on its two DocHandles, offline or in the node (the node's own `HeldCouncil`). */
 export type OpenCouncil = HeldCouncil;
+
+/** A federation opened on its DocHandle with the member councils held here (the node's own `HeldFederation`). */
+export type OpenFederation = HeldFederation;
+
+/** What founding a federation needs: its name, its member councils, and where the others' documents are. */
+export interface FoundFederation {
+  readonly name: string;
+  readonly councils: readonly CouncilId[];
+  /** Council id → council document URL, for member councils not held here. */
+  readonly urls: Readonly<Record<string, string>>;
+}
 
 /** Network facts of a running node. */
 export interface NodeView {
@@ -31,6 +51,14 @@ export interface Workspace {
   open(id: CouncilId, url: string): Promise<OpenCouncil>;
   /** Founds a council in this directory's storage. */
   found(init: FoundInit): Promise<OpenCouncil>;
+  /** Opens a federation the directory follows; throws `FederationUnavailableError` when its document is not here. */
+  openFederation(id: FederationId, url: string): Promise<OpenFederation>;
+  /** Founds a federation in this directory's storage. */
+  foundFederation(init: FoundFederation): Promise<OpenFederation>;
+  /** Lets a delegate's device in now, in a running node (offline, D/federations.json is read when the node starts). */
+  vouch?(federation: FederationId, peer: string): void;
+  /** In a running node: vouches for the entry's devices, opens the federation and fetches its member councils. */
+  follow?(entry: FederationEntry): Promise<OpenFederation>;
   /** The running node, or null offline. */
   node(): NodeView | null;
   /** Delivers a stored application to its inviter (only a running node can). */
@@ -61,6 +89,7 @@ export class LocalWorkspace implements Workspace {
   readonly #repo: Repo;
   readonly #verified: MemoryVerifiedCache;
   readonly #open = new Map<string, OpenCouncil>();
+  readonly #federations = new Map<string, OpenFederation>();
 
   private constructor(dir: NodeDir, identity: Identity, verified: MemoryVerifiedCache) {
     this.dir = dir;
@@ -111,13 +140,63 @@ export class LocalWorkspace implements Workspace {
     return opened;
   }
 
+  async openFederation(id: FederationId, url: string): Promise<OpenFederation> {
+    const held = this.#federations.get(id);
+    if (held !== undefined) return held;
+    let handle: DocHandle<FederationDoc>;
+    try {
+      handle = await this.#repo.find<FederationDoc>(url as AutomergeUrl);
+    } catch (e) {
+      if (isUnavailable(e)) throw new FederationUnavailableError(id);
+      throw e;
+    }
+    // The member councils this directory holds; the others count once `federa node` has fetched them.
+    const councils = await this.dir.councils();
+    const members: Council[] = [];
+    for (const member of Object.keys(handle.doc().federa.councils ?? {})) {
+      const councilUrl = councils[member];
+      if (councilUrl === undefined) continue;
+      try {
+        members.push((await this.open(member as CouncilId, councilUrl)).council);
+      } catch (e) {
+        if (!(e instanceof CouncilUnavailableError)) throw e;
+      }
+    }
+    const federation = await Federation.open(handle, {
+      councils: members,
+      identity: this.identity,
+      verified: this.#verified,
+      now,
+    });
+    const opened = { federation, handle };
+    this.#federations.set(id, opened);
+    return opened;
+  }
+
+  async foundFederation(init: FoundFederation): Promise<OpenFederation> {
+    const founded = await foundFederation(this.identity, { name: init.name, councils: init.councils, now });
+    const handle = this.#repo.import<FederationDoc>(A.save(founded.federation));
+    const urls: Record<string, string> = { ...init.urls };
+    for (const id of init.councils) {
+      const held = this.#open.get(id);
+      if (held !== undefined) urls[id] = held.councilHandle.url;
+    }
+    handle.change((d) => {
+      d.federa.councils = urls;
+    });
+    return this.openFederation(founded.id as FederationId, handle.url);
+  }
+
   node(): null {
     return null;
   }
 
   /** Writes every open document, the verified cache and the open councils' high-water marks to the directory. */
   async close(): Promise<void> {
-    const ids = [...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]);
+    const ids = [
+      ...[...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]),
+      ...[...this.#federations.values()].map((f) => f.handle.documentId),
+    ];
     // Only documents that loaded: a handle left unavailable cannot be saved (and would make a full flush throw).
     await this.#repo.flush(ids);
     await this.dir.saveVerified(this.#verified);

@@ -105,6 +105,8 @@ export class FederaNode {
   readonly #councils = new Map<CouncilId, HeldCouncil>();
   readonly #federations = new Map<FederationId, HeldFederation & { refresh: () => void }>();
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #holding = new Map<CouncilId, Promise<HeldCouncil>>();
+  readonly #holdingFederations = new Map<FederationId, Promise<HeldFederation>>();
 
   private constructor(
     libp2p: Libp2p,
@@ -249,7 +251,20 @@ export class FederaNode {
     if (ledgerUrl === undefined) throw new Error("the council document names no ledger document");
     const ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
     const id = councilHandle.doc().federa.council as CouncilId;
-    return this.#councils.get(id) ?? this.#hold(councilHandle, ledgerHandle);
+    return this.#councils.get(id) ?? this.#once(this.#holding, id, () => this.#hold(councilHandle, ledgerHandle));
+  }
+
+  /** Runs `hold` once per key at a time: concurrent opens of one document must not hold it twice. */
+  async #once<K, T>(running: Map<K, Promise<T>>, key: K, hold: () => Promise<T>): Promise<T> {
+    const started = running.get(key);
+    if (started !== undefined) return started;
+    const holding = hold();
+    running.set(key, holding);
+    try {
+      return await holding;
+    } finally {
+      running.delete(key);
+    }
   }
 
   async #find<T>(url: AutomergeUrl, signal: AbortSignal): Promise<DocHandle<T>> {
@@ -345,7 +360,9 @@ export class FederaNode {
     const id = doc.federa.federation as FederationId;
     const existing = this.#federations.get(id);
     if (existing !== undefined) return { federation: existing.federation, handle: existing.handle };
-    return this.#holdFederation(this.repo.import<FederationDoc>(A.save(doc)));
+    return this.#once(this.#holdingFederations, id, () =>
+      this.#holdFederation(this.repo.import<FederationDoc>(A.save(doc))),
+    );
   }
 
   /**
@@ -361,11 +378,12 @@ export class FederaNode {
       AbortSignal.timeout(options.timeoutMs ?? 30_000),
     ]);
     const handle = await this.#find<FederationDoc>(url, signal);
-    const existing = this.#federations.get(handle.doc().federa.federation as FederationId);
+    const id = handle.doc().federa.federation as FederationId;
+    const existing = this.#federations.get(id);
     if (existing) return { federation: existing.federation, handle: existing.handle };
-    const held = await this.#holdFederation(handle);
-    for (const [id, councilUrl] of Object.entries(handle.doc().federa.councils ?? {})) {
-      if (!this.#councils.has(id as CouncilId))
+    const held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle));
+    for (const [council, councilUrl] of Object.entries(handle.doc().federa.councils ?? {})) {
+      if (!this.#councils.has(council as CouncilId))
         await this.openCouncil(councilUrl as AutomergeUrl, { signal }).catch(() => {});
     }
     held.federation.refresh().catch(() => {});

@@ -78,8 +78,15 @@ export type {
 } from "./federa-node.js";
 export { createNode, FederaNode } from "./federa-node.js";
 export type { Hello, ProtocolVersion } from "./frames.js";
-export type { Invitation, Inviter } from "./invitation.js";
-export { decodeInvitation, encodeInvitation, inviterAddresses, webSocketAddresses } from "./invitation.js";
+export type { FederationInvitation, Invitation, Inviter } from "./invitation.js";
+export {
+  decodeFederationInvitation,
+  decodeInvitation,
+  encodeFederationInvitation,
+  encodeInvitation,
+  inviterAddresses,
+  webSocketAddresses,
+} from "./invitation.js";
 export type {
   Libp2pNetworkAdapterEvents,
   Libp2pNetworkAdapterInit,

@@ -1,4 +1,7 @@
-/** Invitation tokens as `federa invite` prints them: base64url JSON naming the council and how to reach the inviter. */
+/**
+ * Invitation tokens as `federa invite` and `federa federation invite` print them: base64url JSON naming the council
+ * (or the federation) and how to reach the inviter.
+ */
 import { BadInvitationError } from "./errors.js";
 
 /** The inviter's node: its peer id (the inviter's device id) and the addresses it last listened on. */
@@ -16,6 +19,16 @@ export interface Invitation extends Inviter {
   readonly url: string;
   /** The council's members when the token was made (a founder among them joins by authorising a device). */
   readonly members?: readonly string[];
+}
+
+/** A federation's token: its id and document, and the delegate's node that invites. */
+export interface FederationInvitation extends Inviter {
+  readonly v: 1;
+  readonly kind: "federation";
+  /** The federation id (its genesis record id). */
+  readonly federation: string;
+  /** The federation document's automerge URL. */
+  readonly url: string;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -45,8 +58,8 @@ export function encodeInvitation(invitation: Invitation): string {
   return toBase64url(JSON.stringify(invitation));
 }
 
-/** Reads a token; throws `BadInvitationError` saying what is wrong with it. */
-export function decodeInvitation(token: string): Invitation {
+/** The JSON of a token, its version checked. */
+function readToken(token: string): Record<string, unknown> {
   const text = token.trim();
   if (!BASE64URL.test(text)) throw new BadInvitationError("it is not base64url text");
   let value: unknown;
@@ -55,24 +68,47 @@ export function decodeInvitation(token: string): Invitation {
   } catch {
     throw new BadInvitationError("it does not hold JSON");
   }
-  const v = value as Partial<Invitation> | null;
+  const v = value as Record<string, unknown> | null;
   if (typeof v !== "object" || v === null || v.v !== 1) throw new BadInvitationError("unknown token version");
-  if (typeof v.council !== "string" || !COUNCIL_ID.test(v.council)) throw new BadInvitationError("no council id");
-  if (typeof v.url !== "string" || !v.url.startsWith("automerge:"))
-    throw new BadInvitationError("no council document URL");
+  return v;
+}
+
+/** The inviter's part of a token, checked. */
+function readInviter(v: Record<string, unknown>): Inviter {
   if (typeof v.peer !== "string" || !PEER_ID.test(v.peer)) throw new BadInvitationError("no inviter peer id");
   if (!Array.isArray(v.addresses) || !v.addresses.every((a) => typeof a === "string" && a.startsWith("/")))
     throw new BadInvitationError("addresses must be multiaddr strings");
+  return { peer: v.peer, addresses: v.addresses as string[] };
+}
+
+/** Reads a council's token; throws `BadInvitationError` saying what is wrong with it. */
+export function decodeInvitation(token: string): Invitation {
+  const v = readToken(token);
+  if (v.kind === "federation") throw new BadInvitationError("it invites to a federation: use `federa federation join`");
+  if (typeof v.council !== "string" || !COUNCIL_ID.test(v.council)) throw new BadInvitationError("no council id");
+  if (typeof v.url !== "string" || !v.url.startsWith("automerge:"))
+    throw new BadInvitationError("no council document URL");
+  const inviter = readInviter(v);
   // Members only spare a founder an application: entries that are not text are dropped, not refused.
   const members = Array.isArray(v.members) ? v.members.filter((m): m is string => typeof m === "string") : undefined;
-  return {
-    v: 1,
-    council: v.council,
-    url: v.url,
-    peer: v.peer,
-    addresses: v.addresses,
-    ...(members ? { members } : {}),
-  };
+  return { v: 1, council: v.council, url: v.url, ...inviter, ...(members ? { members } : {}) };
+}
+
+/** The token text of a federation's invitation. */
+export function encodeFederationInvitation(invitation: Omit<FederationInvitation, "v" | "kind">): string {
+  const token: FederationInvitation = { v: 1, kind: "federation", ...invitation };
+  return toBase64url(JSON.stringify(token));
+}
+
+/** Reads a federation's token; throws `BadInvitationError` saying what is wrong with it. */
+export function decodeFederationInvitation(token: string): FederationInvitation {
+  const v = readToken(token);
+  if (v.kind !== "federation") throw new BadInvitationError("it is not a federation's invitation");
+  if (typeof v.federation !== "string" || !COUNCIL_ID.test(v.federation))
+    throw new BadInvitationError("no federation id");
+  if (typeof v.url !== "string" || !v.url.startsWith("automerge:"))
+    throw new BadInvitationError("no federation document URL");
+  return { v: 1, kind: "federation", federation: v.federation, url: v.url, ...readInviter(v) };
 }
 
 /** The inviter's addresses, each ending in its peer id so that a dial reaches that node and no other. */

@@ -57,4 +57,19 @@ describe("FederaNode: councils shared only with members' devices", () => {
     expect((await held.council.state()).funds[0]?.balance).toBe(1_005);
     expect((await benHeld.council.state()).funds[0]?.balance).toBe(1_000);
   });
+
+  it("holds a council once when it is opened twice at the same time", async () => {
+    const ana = await createIdentity();
+    const ben = await createIdentity();
+    const a = await startFederaNode(ana);
+    const held = await a.foundCouncil({ name: "Dock workers", founders: [ben.member] });
+    const b = await startFederaNode(ben);
+    await authorizeOnCopy(held, ben);
+    await dialNode(b, a);
+    b.trust(a.libp2p.peerId.toString());
+    const url = held.councilHandle.url as AutomergeUrl;
+    const [first, second] = await Promise.all([b.openCouncil(url), b.openCouncil(url)]);
+    expect(second).toBe(first);
+    expect(b.councils()).toEqual([first]);
+  });
 });

@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Invitation } from "../src/index.js";
 import {
   BadInvitationError,
+  decodeFederationInvitation,
   decodeInvitation,
+  encodeFederationInvitation,
   encodeInvitation,
   inviterAddresses,
   webSocketAddresses,
@@ -211,5 +213,41 @@ describe("the inviter's addresses", () => {
       `/dns4/node.example/tcp/443/wss/p2p/${peer}`,
       `/dns4/node.example/tcp/443/tls/ws/p2p/${peer}`,
     ]);
+  });
+});
+
+describe("federation invitations", () => {
+  const federation = "b7".repeat(32);
+  const url = "automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu";
+
+  it("round-trip, and neither kind of token is read as the other", () => {
+    const token = encodeFederationInvitation({ federation, url, peer: valid.peer, addresses: valid.addresses });
+    expect(decodeFederationInvitation(token)).toEqual({
+      v: 1,
+      kind: "federation",
+      federation,
+      url,
+      peer: valid.peer,
+      addresses: valid.addresses,
+    });
+    expect(reasonOf(token)).toMatch(/federation join/);
+    expect(() => decodeFederationInvitation(encodeInvitation(valid))).toThrow(/not a federation's invitation/);
+  });
+
+  it("say what is missing", () => {
+    const read = (value: object) => {
+      try {
+        decodeFederationInvitation(nodeEncode({ v: 1, kind: "federation", ...value }));
+      } catch (e) {
+        if (e instanceof BadInvitationError) return e.reason;
+        throw e;
+      }
+      throw new Error("read a token that should be refused");
+    };
+    const whole = { federation, url, peer: valid.peer, addresses: [] };
+    expect(read({ ...whole, federation: "abc" })).toBe("no federation id");
+    expect(read({ ...whole, url: "https://example.org" })).toBe("no federation document URL");
+    expect(read({ ...whole, peer: "bob" })).toBe("no inviter peer id");
+    expect(read({ ...whole, addresses: [4001] })).toBe("addresses must be multiaddr strings");
   });
 });

@@ -2,7 +2,7 @@
 
 import type { Charter, VoteMethod } from "@federa/core";
 import type { Command } from "commander";
-import { parseChoice, parseCount, parseDuration, parseList, parseThreshold } from "../args.js";
+import { collect, parseChoice, parseCount, parseDuration, parseList, parseThreshold } from "../args.js";
 import { type CommonOptions, common, run } from "./common.js";
 
 const METHODS: readonly VoteMethod[] = ["consent", "majority", "supermajority", "consensus", "ranked", "score", "dot"];
@@ -19,10 +19,6 @@ interface CreateOptions extends CommonOptions {
   readonly roles?: string;
   readonly consecutiveMandates?: boolean;
   readonly founder?: string[];
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** The charter overrides the options name; everything else takes core's defaults. */

@@ -6,10 +6,11 @@ import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { parseDuration } from "../args.js";
 import { now as clock } from "../clock.js";
-import { BadTokenError, CliError, CliErrorCodes } from "../errors.js";
+import { CliError, CliErrorCodes } from "../errors.js";
 import type { Application, NodeDir } from "../node-dir.js";
 import type { Output } from "../output.js";
 import { execute } from "../session.js";
+import { readInvitation } from "../tokens.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
 
 interface JoinOptions extends CommonOptions {
@@ -17,18 +18,6 @@ interface JoinOptions extends CommonOptions {
   readonly deliver: boolean;
   readonly timeout: string;
   readonly reapply?: boolean;
-}
-
-/** Reads a token; a bad one is a usage error (`BadTokenError`, exit code 2). */
-async function readToken(token: string): Promise<Invitation> {
-  // Loaded on demand: @federa/net's entry brings the whole FederaNode with it, which other commands do without.
-  const { BadInvitationError, decodeInvitation } = await import("@federa/net");
-  try {
-    return decodeInvitation(token);
-  } catch (e) {
-    if (e instanceof BadInvitationError) throw new BadTokenError(e.reason);
-    throw e;
-  }
 }
 
 /**
@@ -92,7 +81,7 @@ export function registerInvite(program: Command): void {
       .option("--reapply", "sign a new application even if one to this council exists"),
   ).action(async (token: string, options: JoinOptions) => {
     const { dir, out } = contextOf(options);
-    const invitation = await readToken(token);
+    const invitation = await readInvitation(token);
     const timeoutMs = parseDuration(options.timeout, "--timeout");
     const identity = await dir.identity();
     if (identity.memberKey === undefined) {

@@ -1,6 +1,6 @@
 /** `federa mandate issue|recall`: propose a mandate for a delegate, or a vote to recall one. */
 import type { Command } from "commander";
-import { parseAmount, parsePositions, parseThreshold, parseTime } from "../args.js";
+import { collect, parseAmount, parsePositions, parseThreshold, parseTime } from "../args.js";
 import { now as clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import { type CommonOptions, common, run } from "./common.js";
@@ -20,10 +20,6 @@ interface IssueOptions extends CouncilOptions {
   readonly recall?: string;
   readonly closes?: string;
   readonly title?: string;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 export function registerMandate(program: Command): void {

@@ -1,0 +1,205 @@
+/**
+ * `federa federation ...`: found a federation with other councils' delegates, invite and join, and act in it as a
+ * delegate: propose, and vote through a mandate of one's council.
+ */
+import type { Command } from "commander";
+import { collect, parseTime } from "../args.js";
+import { UsageError } from "../errors.js";
+import { execute } from "../session.js";
+import { readFederationInvitation, readInvitation } from "../tokens.js";
+import { type CommonOptions, common, contextOf, run } from "./common.js";
+
+interface FederationOptions extends CommonOptions {
+  readonly federation?: string;
+}
+
+/** Adds `--federation`, as `--council` is added to council commands. */
+function federationOption(command: Command): Command {
+  return command.option("-f, --federation <id>", "federation id or a unique prefix (optional with one federation)");
+}
+
+/** The token of a federation's invitation, from the result of an operation that names one. */
+async function tokenOf(result: Record<string, unknown>): Promise<string> {
+  const { encodeFederationInvitation } = await import("@federa/net");
+  return encodeFederationInvitation({
+    federation: String(result.federation),
+    url: String(result.url),
+    peer: String(result.peer),
+    addresses: result.addresses as string[],
+  });
+}
+
+export function registerFederation(program: Command): void {
+  const federation = program
+    .command("federation")
+    .description("federations of councils: found, invite, join, propose and vote as a delegate");
+
+  common(
+    federation
+      .command("create")
+      .description("found a federation of your council and others; prints its id and an invitation for their delegates")
+      .argument("<name>", "the federation's name")
+      .requiredOption(
+        "--with <token>",
+        "another founding council: the `federa invite` token its delegate gave you (repeatable)",
+        collect,
+      ),
+    { council: true },
+  ).action(async (name: string, options: CommonOptions & { council?: string; with: string[] }) => {
+    const { dir, out } = contextOf(options);
+    const others = await Promise.all(options.with.map(readInvitation));
+    const { result } = await execute(
+      dir,
+      {
+        op: "federation.create",
+        name,
+        council: options.council,
+        with: others.map((o) => ({ council: o.council, url: o.url, peer: o.peer })),
+      },
+      out.progress,
+    );
+    if ((result.addresses as string[]).length === 0)
+      out.warn("no known address: start `federa node` on this directory, then `federa federation invite`");
+    const token = await tokenOf(result);
+    out.result({ ...result, token }, [String(result.federation), token]);
+  });
+
+  common(federation.command("list").description("the federations this directory follows")).action(
+    async (options: CommonOptions) => {
+      await run(options, { op: "federation.list" }, (r) =>
+        (r.federations as { federation: string; name: string | null }[]).map(
+          (f) => `${f.federation}  ${f.name ?? "(not on this device yet)"}`,
+        ),
+      );
+    },
+  );
+
+  common(
+    federationOption(
+      federation
+        .command("invite")
+        .description("print an invitation for another delegate (run `federa node` first so it carries addresses)"),
+    ),
+  ).action(async (options: FederationOptions) => {
+    const { dir, out } = contextOf(options);
+    const { result } = await execute(dir, { op: "federation.invite", federation: options.federation }, out.progress);
+    if ((result.addresses as string[]).length === 0)
+      out.warn("no known address: start `federa node` on this directory so the invited can reach it");
+    const token = await tokenOf(result);
+    out.result({ token, federation: result.federation, peer: result.peer, addresses: result.addresses }, token);
+  });
+
+  common(
+    federation
+      .command("join")
+      .description("follow a federation you were invited to: `federa node` fetches it and its member councils")
+      .argument("<token>", "the `federa federation invite` token"),
+  ).action(async (token: string, options: CommonOptions) => {
+    const { dir, out } = contextOf(options);
+    const invitation = await readFederationInvitation(token);
+    await dir.saveFederation({
+      federation: invitation.federation,
+      url: invitation.url,
+      trusted: [],
+      inviter: { peer: invitation.peer, addresses: invitation.addresses },
+    });
+    const { result } = await execute(dir, { op: "federation.fetch", federation: invitation.federation }, out.progress);
+    out.result({ federation: invitation.federation, available: result.available === true }, [
+      invitation.federation,
+      result.available === true
+        ? "the federation's document is here"
+        : "`federa node` on this directory fetches it from the inviter's node",
+    ]);
+  });
+
+  common(
+    federationOption(
+      federation
+        .command("propose")
+        .description("open a federation proposal for your council; prints its id")
+        .requiredOption("--title <title>", "the proposal's title")
+        .option("--text <text>", "its text")
+        .option("--topic <topic>", "the mandate topic delegates vote under (default: the proposal's id)")
+        .option("--closes <when>", "when the vote closes: +2d or an ISO date (default: the charter's window)")
+        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+    ),
+  ).action(
+    async (
+      options: FederationOptions & { title: string; text?: string; topic?: string; closes?: string; council?: string },
+    ) => {
+      await run(
+        options,
+        {
+          op: "federation.propose",
+          federation: options.federation,
+          title: options.title,
+          ...(options.text !== undefined ? { text: options.text } : {}),
+          ...(options.topic !== undefined ? { topic: options.topic } : {}),
+          ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes") } : {}),
+          ...(options.council !== undefined ? { council: options.council } : {}),
+        },
+        (r) => String(r.proposal),
+      );
+    },
+  );
+
+  common(
+    federationOption(
+      federation
+        .command("vote")
+        .description("cast your council's vote, through the mandate it gave you; says whether it counts")
+        .argument("<proposal>", "federation proposal id or a unique prefix")
+        .requiredOption("--position <position>", "the position, one your mandate allows on this topic")
+        .option("--mandate <id>", "the mandate (optional when your council gave you one)")
+        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+    ),
+  ).action(
+    async (proposal: string, options: FederationOptions & { position: string; mandate?: string; council?: string }) => {
+      if (options.position.trim() === "") throw new UsageError("--position must not be empty");
+      await run(
+        options,
+        {
+          op: "federation.vote",
+          federation: options.federation,
+          proposal,
+          position: options.position,
+          ...(options.mandate !== undefined ? { mandate: options.mandate } : {}),
+          ...(options.council !== undefined ? { council: options.council } : {}),
+        },
+        (r) => {
+          const refused = r.refused as { reason: string | null; detail: string } | undefined;
+          if (r.counted) return [String(r.record), "counted"];
+          return [
+            String(r.record),
+            `not counted: ${refused?.reason ?? refused?.detail ?? "see federa federation status"}`,
+          ];
+        },
+      );
+    },
+  );
+
+  common(
+    federationOption(federation.command("status").description("a federation's member councils, proposals and votes")),
+  ).action(async (options: FederationOptions) => {
+    await run(options, { op: "federation.status", federation: options.federation }, (r) => {
+      const lines = [`federation ${String(r.federation)} "${String(r.name)}", ${String(r.records)} records`];
+      for (const c of r.councils as { id: string; name: string | null; here: boolean }[])
+        lines.push(`  council ${c.id.slice(0, 12)} ${c.name ?? ""}${c.here ? "" : " (not on this device yet)"}`);
+      for (const p of r.proposals as {
+        id: string;
+        title: string;
+        status: string;
+        electorate: number;
+        votes: Record<string, string>;
+      }[]) {
+        const votes = Object.entries(p.votes).map(([c, v]) => `${c.slice(0, 8)}=${v}`);
+        lines.push(
+          `  ${p.status} ${p.id.slice(0, 12)} "${p.title}", ${votes.length}/${p.electorate} voted ${votes.join(" ")}`,
+        );
+      }
+      const conflicts = r.conflicts as { type: string; reason: string | null }[];
+      if (conflicts.length > 0) lines.push(`  not counted: ${conflicts.map((c) => c.reason ?? c.type).join(", ")}`);
+      return lines;
+    });
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * Two councils federating from the command line, each on its own `federa node` process on loopback: the delegates
+ * exchange invitations, each node fetches the federation and the other member council, and each counts the other's
+ * vote through the mandate its council gave.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { federa, federaJson, federaOk } from "./support/cli.js";
+import { askNode, nodeScratchDir, startNode, stopNode } from "./support/node-process.js";
+import { waitFor } from "./support/wait.js";
+
+const scratch = nodeScratchDir();
+const HOUR = 3_600_000;
+
+interface FederationStatus {
+  readonly federation: string;
+  readonly name: string;
+  readonly councils: { id: string; name: string | null; here: boolean }[];
+  readonly proposals: { id: string; title: string; status: string; votes: Record<string, string> }[];
+  readonly conflicts: { type: string; reason: string | null }[];
+}
+
+interface Voted {
+  readonly record: string;
+  readonly counted: boolean;
+  readonly refused?: { type: string; reason: string | null };
+  readonly via: "node" | "offline";
+}
+
+/** A member founding a council whose members give them a mandate for the federation, voted and issued offline. */
+async function councilWithDelegate(name: string, council: string): Promise<{ dir: string; council: string }> {
+  const dir = join(scratch.path, name.toLowerCase());
+  await federaJson(["init", "--dir", dir, "--name", name]);
+  const id = await federaOk(["council", "create", council, "--dir", dir]);
+  const proposal = await federaOk([
+    ...["mandate", "issue", "--delegate", "me", "--body", "Northern Federation"],
+    ...["--positions", "*=yes|no", "--expires", "+30d", "--closes", "+1h", "--dir", dir],
+  ]);
+  await federaOk(["vote", proposal, "--choice", "yes", "--dir", dir]);
+  // The issuing vote takes effect at the first record after its deadline: one stamped two hours on.
+  await federaOk(["tick", "--dir", dir], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
+  return { dir, council: id };
+}
+
+async function federationStatus(dir: string): Promise<FederationStatus> {
+  return (await askNode(dir, { op: "federation.status" })) as unknown as FederationStatus;
+}
+
+describe("a federation founded from the command line", { timeout: 180_000 }, () => {
+  it("reaches both delegates' nodes with both member councils, and each counts the other's vote", async () => {
+    const bakery = await councilWithDelegate("Ada", "Bakery");
+    const tenants = await councilWithDelegate("Tia", "Tenants");
+    // The nodes stamp records three hours on, after the mandates were issued.
+    const env = { FEDERA_CLOCK_OFFSET_MS: String(3 * HOUR) };
+    const nodes = [await startNode(bakery.dir, { env }), await startNode(tenants.dir, { env })];
+
+    // Tia hands Ada her council's invitation; Ada founds the federation with it and hands Tia the federation's.
+    const { token: card } = await federaJson<{ token: string }>(["invite", "--dir", tenants.dir]);
+    const created = await federaJson<{ federation: string; token: string; councils: string[] }>([
+      ...["federation", "create", "Northern Federation", "--with", card, "--dir", bakery.dir],
+    ]);
+    expect(created.councils.sort()).toEqual([bakery.council, tenants.council].sort());
+    const wrongKind = await federa(["federation", "join", card, "--dir", tenants.dir]);
+    expect(wrongKind.code).toBe(2);
+    expect(wrongKind.stderr).toMatch(/not a federation's invitation/);
+    await federaJson(["federation", "join", created.token, "--dir", tenants.dir]);
+
+    // Each node ends up with the federation and both member councils.
+    for (const dir of [bakery.dir, tenants.dir]) {
+      await waitFor(async () => {
+        const s = await federationStatus(dir).catch(() => undefined);
+        return s !== undefined && s.councils.length === 2 && s.councils.every((c) => c.here);
+      }, `the federation and both councils on ${dir}`);
+    }
+    expect((await federationStatus(tenants.dir)).name).toBe("Northern Federation");
+
+    // Ada proposes; both delegates vote through their mandates; a position Tia's mandate does not allow is refused.
+    const { proposal } = await federaJson<{ proposal: string }>([
+      ...["federation", "propose", "--title", "Joint rent strike", "--closes", "+1d", "--dir", bakery.dir],
+    ]);
+    const adaVote = await federaJson<Voted>(["federation", "vote", proposal, "--position", "yes", "--dir", bakery.dir]);
+    expect(adaVote).toMatchObject({ counted: true, via: "node" });
+    await waitFor(
+      async () => (await federationStatus(tenants.dir)).proposals.some((p) => p.id === proposal),
+      "Ada's proposal on Tia's node",
+    );
+    const short = proposal.slice(0, 10);
+    const outside = await federaJson<Voted>([
+      "federation",
+      "vote",
+      short,
+      "--position",
+      "abstain",
+      "--dir",
+      tenants.dir,
+    ]);
+    expect(outside).toMatchObject({ counted: false, refused: { reason: "position-not-allowed" } });
+    const tiaVote = await federaJson<Voted>(["federation", "vote", short, "--position", "no", "--dir", tenants.dir]);
+    expect(tiaVote.counted).toBe(true);
+
+    // Both nodes derive the same votes, and list the refused one the same way.
+    const expected = { [bakery.council]: "yes", [tenants.council]: "no" };
+    for (const dir of [bakery.dir, tenants.dir]) {
+      await waitFor(async () => {
+        const votes = (await federationStatus(dir)).proposals[0]?.votes ?? {};
+        return Object.entries(expected).every(([c, v]) => votes[c] === v);
+      }, `both votes on ${dir}`);
+    }
+    const [a, t] = await Promise.all([federationStatus(bakery.dir), federationStatus(tenants.dir)]);
+    expect(a.proposals).toEqual(t.proposals);
+    expect(a.conflicts.map((c) => c.reason)).toEqual(["position-not-allowed"]);
+    expect(t.conflicts).toEqual(a.conflicts);
+    const human = await federaOk(["federation", "status", "--dir", tenants.dir]);
+    expect(human).toContain('"Joint rent strike", 2/2 voted');
+
+    // Stopped, each directory still reads the same federation offline, from its own disk.
+    expect(await Promise.all(nodes.map((n) => stopNode(n)))).toEqual([0, 0]);
+    const offline = await federaJson<FederationStatus & { via: string }>([
+      "federation",
+      "status",
+      "--dir",
+      tenants.dir,
+    ]);
+    expect(offline.via).toBe("offline");
+    expect(offline.proposals).toEqual(t.proposals);
+    expect(offline.councils.every((c) => c.here)).toBe(true);
+  });
+});
