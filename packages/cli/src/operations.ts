@@ -130,6 +130,18 @@ export type Request =
       readonly council?: string;
     } & FederationRef)
   | ({ readonly op: "federation.status" } & FederationRef)
+  | ({
+      readonly op: "federation.alert";
+      readonly what: string;
+      readonly needs: string;
+      readonly council?: string;
+    } & FederationRef)
+  | ({
+      readonly op: "federation.respond";
+      readonly alert: string;
+      readonly offer: string;
+      readonly council?: string;
+    } & FederationRef)
   | ({ readonly op: "state" } & CouncilRef)
   | ({ readonly op: "status" } & CouncilRef)
   | ({ readonly op: "export"; readonly format: "json" | "csv"; readonly table: ReportTable } & CouncilRef)
@@ -722,6 +734,30 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         ...(conflict ? { refused: { type: conflict.type, reason: conflict.reason, detail: conflict.detail } } : {}),
       };
     }
+    case "federation.alert": {
+      const { held } = await openFederationOf(ws, req.federation);
+      const state = await held.federation.state();
+      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const alert = await held.federation.raiseAlert({ council: council.id, what: req.what, needs: req.needs });
+      return { federation: held.federation.id, council: council.id, alert };
+    }
+    case "federation.respond": {
+      const { held } = await openFederationOf(ws, req.federation);
+      const state = await held.federation.state();
+      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const alert = byPrefix(state.alerts, (a) => a.id, req.alert, "alert");
+      const record = await held.federation.respondToAlert(alert.id, { council: council.id, offer: req.offer });
+      const after = (await held.federation.state()).alerts.find((a) => a.id === alert.id);
+      const pledge = after?.pledges.find((p) => p.council === council.id);
+      return {
+        federation: held.federation.id,
+        council: council.id,
+        alert: alert.id,
+        record,
+        pledge: pledge?.status ?? null,
+        responseMs: pledge?.responseMs ?? null,
+      };
+    }
     case "federation.status": {
       const { entry, held } = await openFederationOf(ws, req.federation);
       const state = await held.federation.state();
@@ -740,6 +776,16 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
           closesAt: iso(p.closesAt),
           electorate: p.electorate.length,
           votes: Object.fromEntries(Object.entries(p.votes).map(([c, v]) => [c, v.position])),
+        })),
+        alerts: state.alerts.map((a) => ({
+          id: a.id,
+          council: a.council,
+          what: a.what,
+          needs: a.needs,
+          raisedAt: iso(a.raisedAt.ms),
+          responses: a.responses.length,
+          firstResponseMs: a.firstResponseMs,
+          pledges: Object.fromEntries(a.pledges.map((p) => [p.council, p.status])),
         })),
         conflicts: state.conflicts.map((c) => ({
           type: c.type,

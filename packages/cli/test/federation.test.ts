@@ -18,6 +18,7 @@ interface FederationStatus {
   readonly councils: { id: string; name: string | null; here: boolean }[];
   readonly proposals: { id: string; title: string; status: string; votes: Record<string, string> }[];
   readonly conflicts: { type: string; reason: string | null }[];
+  readonly alerts: { id: string; what: string; responses: number; pledges: Record<string, string> }[];
 }
 
 interface Voted {
@@ -47,7 +48,7 @@ async function federationStatus(dir: string): Promise<FederationStatus> {
 }
 
 describe("a federation founded from the command line", { timeout: 180_000 }, () => {
-  it("reaches both delegates' nodes with both member councils, and each counts the other's vote", async () => {
+  it("reaches both delegates' nodes with both member councils; each counts the other's vote and answer to an alert", async () => {
     const bakery = await councilWithDelegate("Ada", "Bakery");
     const tenants = await councilWithDelegate("Tia", "Tenants");
     // The nodes stamp records three hours on, after the mandates were issued.
@@ -110,8 +111,28 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
     expect(a.proposals).toEqual(t.proposals);
     expect(a.conflicts.map((c) => c.reason)).toEqual(["position-not-allowed"]);
     expect(t.conflicts).toEqual(a.conflicts);
+
+    // Tia's council raises a solidarity alert; Ada's answers it within the pledge window, and both nodes say so.
+    const { alert } = await federaJson<{ alert: string }>([
+      ...["federation", "alert", "--what", "Eviction on Elm St", "--needs", "People at 7am", "--dir", tenants.dir],
+    ]);
+    await waitFor(
+      async () => (await federationStatus(bakery.dir)).alerts.some((x) => x.id === alert),
+      "Tia's alert on Ada's node",
+    );
+    const answered = await federaJson<{ pledge: string }>([
+      ...["federation", "respond", alert.slice(0, 12), "--offer", "Six bakers", "--dir", bakery.dir],
+    ]);
+    expect(answered.pledge).toBe("met");
+    await waitFor(
+      async () => (await federationStatus(tenants.dir)).alerts[0]?.pledges[bakery.council] === "met",
+      "Ada's answer on Tia's node",
+    );
+    expect((await federationStatus(tenants.dir)).alerts[0]).toMatchObject({ what: "Eviction on Elm St", responses: 1 });
+
     const human = await federaOk(["federation", "status", "--dir", tenants.dir]);
     expect(human).toContain('"Joint rent strike", 2/2 voted');
+    expect(human).toContain('"Eviction on Elm St", 1 response(s)');
 
     // Stopped, each directory still reads the same federation offline, from its own disk.
     expect(await Promise.all(nodes.map((n) => stopNode(n)))).toEqual([0, 0]);

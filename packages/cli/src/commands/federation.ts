@@ -179,6 +179,52 @@ export function registerFederation(program: Command): void {
   );
 
   common(
+    federationOption(
+      federation
+        .command("alert")
+        .description("raise a solidarity alert for your council; prints its id")
+        .requiredOption("--what <text>", "what happened")
+        .requiredOption("--needs <text>", "what your council needs")
+        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+    ),
+  ).action(async (options: FederationOptions & { what: string; needs: string; council?: string }) => {
+    await run(
+      options,
+      {
+        op: "federation.alert",
+        federation: options.federation,
+        what: options.what,
+        needs: options.needs,
+        ...(options.council !== undefined ? { council: options.council } : {}),
+      },
+      (r) => String(r.alert),
+    );
+  });
+
+  common(
+    federationOption(
+      federation
+        .command("respond")
+        .description("answer an alert for your council; says whether your council met its pledge window")
+        .argument("<alert>", "alert id or a unique prefix")
+        .requiredOption("--offer <text>", "what your council offers")
+        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+    ),
+  ).action(async (alert: string, options: FederationOptions & { offer: string; council?: string }) => {
+    await run(
+      options,
+      {
+        op: "federation.respond",
+        federation: options.federation,
+        alert,
+        offer: options.offer,
+        ...(options.council !== undefined ? { council: options.council } : {}),
+      },
+      (r) => [String(r.record), `pledge ${String(r.pledge)}`],
+    );
+  });
+
+  common(
     federationOption(federation.command("status").description("a federation's member councils, proposals and votes")),
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.status", federation: options.federation }, (r) => {
@@ -196,6 +242,10 @@ export function registerFederation(program: Command): void {
         lines.push(
           `  ${p.status} ${p.id.slice(0, 12)} "${p.title}", ${votes.length}/${p.electorate} voted ${votes.join(" ")}`,
         );
+      }
+      for (const a of r.alerts as { id: string; what: string; responses: number; pledges: Record<string, string> }[]) {
+        const pledges = Object.entries(a.pledges).map(([c, p]) => `${c.slice(0, 8)} ${p}`);
+        lines.push(`  alert ${a.id.slice(0, 12)} "${a.what}", ${a.responses} response(s); ${pledges.join(", ")}`);
       }
       const conflicts = r.conflicts as { type: string; reason: string | null }[];
       if (conflicts.length > 0) lines.push(`  not counted: ${conflicts.map((c) => c.reason ?? c.type).join(", ")}`);
