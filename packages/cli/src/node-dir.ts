@@ -59,6 +59,8 @@ export interface FederationEntry {
   readonly trusted: readonly string[];
   /** Who invited this device, when it joined rather than founded: dialled while the documents are fetched. */
   readonly inviter?: { readonly peer: string; readonly addresses: readonly string[] };
+  /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
+  readonly councils?: Readonly<Record<string, string>>;
 }
 
 /** The council id → council document URL map of D/councils.json. */
@@ -236,11 +238,19 @@ export class NodeDir {
       ...earlier,
       ...entry,
       trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
+      councils: { ...earlier?.councils, ...entry.councils },
     };
     const others = all.filter((f) => f.federation !== entry.federation);
     await this.create();
     await writeAtomic(this.federationsPath, `${JSON.stringify([...others, merged], null, 2)}\n`);
     return merged;
+  }
+
+  /** Every council whose documents this directory may hold: its own, then other member councils of its federations. */
+  async knownCouncils(): Promise<CouncilMap> {
+    const known: CouncilMap = {};
+    for (const f of await this.federations()) Object.assign(known, f.councils);
+    return { ...known, ...(await this.councils()) };
   }
 
   async nodeInfo(): Promise<NodeInfo | undefined> {

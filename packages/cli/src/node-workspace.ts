@@ -155,13 +155,28 @@ export class NodeWorkspace implements Workspace {
       }
     }
     const held = await this.openFederation(id, entry.url);
-    const councils = (held.handle.doc() as FederationDoc).federa.councils ?? {};
-    for (const [council, url] of Object.entries(councils)) {
-      await this.dir.addCouncil(council, url);
-      const member = this.#node.council(council as CouncilId);
-      if (member !== undefined) this.#opened(member);
-      else await this.#tryOpen(council, url, OPEN_TIMEOUT_MS).catch(() => {});
+    // Only councils the federation's signed records name; the URLs are a hint anyone with the document can edit, so
+    // this directory's own councils keep theirs and a fetched document must be the council it is listed as.
+    const links = (held.handle.doc() as FederationDoc).federa.councils ?? {};
+    const own = await this.dir.councils();
+    const fetched: Record<string, string> = {};
+    for (const { id: council } of held.federation.current().councils) {
+      const member = this.#node.council(council);
+      if (own[council] !== undefined) {
+        if (member !== undefined) this.#opened(member);
+        continue;
+      }
+      const url = entry.councils?.[council] ?? links[council];
+      if (url === undefined) continue;
+      const opened =
+        member ??
+        (await this.#node.openCouncil(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS }).catch(() => undefined));
+      if (opened === undefined || opened.council.id !== council) continue;
+      this.#opened(opened);
+      if (entry.councils?.[council] === undefined) fetched[council] = url;
     }
+    if (Object.keys(fetched).length > 0)
+      await this.dir.saveFederation({ federation: entry.federation, url: entry.url, trusted: [], councils: fetched });
     return held;
   }
 
@@ -170,9 +185,8 @@ export class NodeWorkspace implements Workspace {
     const waiting: FederationEntry[] = [];
     for (const entry of await this.dir.federations()) {
       const held = this.#node.federations().find((f) => f.federation.id === entry.federation);
-      const councils = Object.keys((held?.handle.doc() as FederationDoc | undefined)?.federa.councils ?? {});
-      if (held === undefined || councils.some((c) => this.#node.council(c as CouncilId) === undefined))
-        waiting.push(entry);
+      const councils = held?.federation.current().councils ?? [];
+      if (held === undefined || councils.some((c) => this.#node.council(c.id) === undefined)) waiting.push(entry);
     }
     return waiting;
   }

@@ -476,7 +476,7 @@ function delegateCouncil(
 
 /** The derived states of the federation's member councils held here, by id. */
 async function councilStates(ws: Workspace, state: FederationState): Promise<Map<string, CouncilState>> {
-  const councils = await ws.dir.councils();
+  const councils = await ws.dir.knownCouncils();
   const states = new Map<string, CouncilState>();
   for (const c of state.councils) {
     const url = councils[c.id];
@@ -603,6 +603,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const { held, state } = await actingIn(ws, req.council);
       needMemberKey(ws, "authorising a device");
       const device = deviceArg(req.device);
+      if (state.members.some((m) => (m.id as string) === device))
+        throw new UsageError(`${device} is a member id, not a device id (\`federa init --device-of\` prints both)`);
       const owner = state.members.find((m) => m.devices.includes(device));
       if (owner !== undefined && owner.id !== ws.identity.member)
         throw new UsageError(`device ${device} already acts for another member (${owner.id})`);
@@ -761,14 +763,14 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.status": {
       const { entry, held } = await openFederationOf(ws, req.federation);
       const state = await held.federation.state();
-      const councils = await ws.dir.councils();
+      const here = await councilStates(ws, state);
       return {
         federation: held.federation.id,
         url: entry.url,
         name: state.name,
         records: state.records,
         horizon: iso(state.horizon.ms),
-        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: councils[c.id] !== undefined })),
+        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id) })),
         proposals: state.proposals.map((p) => ({
           id: p.id,
           title: p.title,

@@ -151,7 +151,7 @@ export class LocalWorkspace implements Workspace {
       throw e;
     }
     // The member councils this directory holds; the others count once `federa node` has fetched them.
-    const councils = await this.dir.councils();
+    const councils = await this.dir.knownCouncils();
     const members: Council[] = [];
     for (const member of Object.keys(handle.doc().federa.councils ?? {})) {
       const councilUrl = councils[member];

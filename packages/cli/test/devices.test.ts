@@ -97,6 +97,9 @@ describe("a member's second device", { timeout: 180_000 }, () => {
     expect(bad.stderr).toMatch(/not a member id/);
     const ada = await federaJson<Initialised>(["init", "--dir", join(scratch.path, "desk"), "--name", "Ada"]);
     await federaJson(["council", "create", "Choir", "--dir", join(scratch.path, "desk")]);
+    const own = await federa(["device", "add", ada.member, "--dir", join(scratch.path, "desk")]);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/is a member id, not a device id/);
     const notId = await federa(["device", "add", "phone", "--dir", join(scratch.path, "desk")]);
     expect(notId.code).toBe(2);
     expect(notId.stderr).toMatch(/not a device id/);

@@ -3,7 +3,10 @@
  * exchange invitations, each node fetches the federation and the other member council, and each counts the other's
  * vote through the mandate its council gave.
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
+import { DurableFsStorageAdapter } from "@federa/net/node";
 import { describe, expect, it } from "vitest";
 import { federa, federaJson, federaOk } from "./support/cli.js";
 import { askNode, nodeScratchDir, startNode, stopNode } from "./support/node-process.js";
@@ -41,6 +44,10 @@ async function councilWithDelegate(name: string, council: string): Promise<{ dir
   // The issuing vote takes effect at the first record after its deadline: one stamped two hours on.
   await federaOk(["tick", "--dir", dir], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
   return { dir, council: id };
+}
+
+async function councilsJson(dir: string): Promise<Record<string, string>> {
+  return JSON.parse(await readFile(join(dir, "councils.json"), "utf8")) as Record<string, string>;
 }
 
 async function federationStatus(dir: string): Promise<FederationStatus> {
@@ -107,6 +114,9 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
         return Object.entries(expected).every(([c, v]) => votes[c] === v);
       }, `both votes on ${dir}`);
     }
+    // The other member council is kept apart: Tia's council commands still need no --council.
+    expect(Object.keys(await councilsJson(tenants.dir))).toEqual([tenants.council]);
+    expect((await federaJson<{ council: string }>(["invite", "--dir", tenants.dir])).council).toBe(tenants.council);
     const [a, t] = await Promise.all([federationStatus(bakery.dir), federationStatus(tenants.dir)]);
     expect(a.proposals).toEqual(t.proposals);
     expect(a.conflicts.map((c) => c.reason)).toEqual(["position-not-allowed"]);
@@ -145,5 +155,35 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
     expect(offline.via).toBe("offline");
     expect(offline.proposals).toEqual(t.proposals);
     expect(offline.councils.every((c) => c.here)).toBe(true);
+  });
+
+  it("keeps this directory's own council where it is when the federation document's (unsigned) links say otherwise", async () => {
+    const ada = join(scratch.path, "ada-2");
+    const tia = join(scratch.path, "tia-2");
+    await federaJson(["init", "--dir", ada, "--name", "Ada"]);
+    await federaJson(["init", "--dir", tia, "--name", "Tia"]);
+    const own = await federaOk(["council", "create", "Bakery", "--dir", ada]);
+    await federaOk(["council", "create", "Tenants", "--dir", tia]);
+    const ownUrl = (await councilsJson(ada))[own];
+    const { token } = await federaJson<{ token: string }>(["invite", "--dir", tia]);
+    const created = await federaJson<{ url: string }>(["federation", "create", "North", "--with", token, "--dir", ada]);
+
+    // Anyone who may sync the federation document can edit its council → URL map; done here on disk.
+    const elsewhere = new Repo({ network: [] }).create({}).url;
+    const repo = new Repo({ storage: new DurableFsStorageAdapter(join(ada, "repo")), network: [] });
+    const handle = await repo.find<{ federa: { councils: Record<string, string> } }>(created.url as AutomergeUrl);
+    handle.change((d) => {
+      d.federa.councils[own] = elsewhere;
+    });
+    await repo.flush();
+    await repo.shutdown();
+
+    const node = await startNode(ada);
+    // The node has followed the federation (and tried every council it names) once it logs it.
+    await waitFor(() => /federation \S+ opened/.test(node.stderr()), "the node to follow the federation");
+    expect((await councilsJson(ada))[own]).toBe(ownUrl);
+    const status = (await askNode(ada, { op: "status" })) as { councils: { id: string; available: boolean }[] };
+    expect(status.councils).toMatchObject([{ id: own, available: true }]);
+    expect(await stopNode(node)).toBe(0);
   });
 });

@@ -72,20 +72,28 @@ export class AccessPolicy {
 
   /**
    * Vouches for `peer` as a delegate's device in `federation` (from a federation invite): it may receive the
-   * federation's documents before its council's records have synced here to prove it.
+   * federation's documents before its council's records have synced here to prove it. The vouch stands only while
+   * some member council's documents are missing here; then membership alone decides (a revoked device gets nothing).
    */
   trustFor(federation: FederationId, peer: string): void {
     const set = this.#trustedFor.get(federation) ?? new Set();
     if (set.has(peer)) return;
     set.add(peer);
     this.#trustedFor.set(federation, set);
-    this.#trusted.add(peer);
     this.#onChange();
+  }
+
+  /** True while `peer` is vouched for in `federation` and the federation is not yet known here whole. */
+  #vouched(peer: string, federation: FederationId): boolean {
+    if (!this.#trustedFor.get(federation)?.has(peer)) return false;
+    const members = this.#federations.get(federation);
+    // Unknown federation (its document is being fetched) or a member council not held: the vouch is all there is.
+    return members === undefined || members.size === 0 || [...members].some((c) => !this.#devices.has(c));
   }
 
   /** True when `peer` is a device of a member of one of the federation's councils, or vouched for in it. */
   #inFederation(peer: string, federation: FederationId): boolean {
-    if (this.#trustedFor.get(federation)?.has(peer)) return true;
+    if (this.#vouched(peer, federation)) return true;
     for (const c of this.#federations.get(federation) ?? []) if (this.#devices.get(c)?.has(peer)) return true;
     return false;
   }
@@ -133,6 +141,7 @@ export class AccessPolicy {
   /** True when `peer` is trusted or a device of a member of any council this node holds (others may not even open a sync stream). */
   knows(peer: string): boolean {
     if (peer === this.#self || this.#trusted.has(peer)) return true;
+    for (const federation of this.#trustedFor.keys()) if (this.#vouched(peer, federation)) return true;
     for (const devices of this.#devices.values()) if (devices.has(peer)) return true;
     return false;
   }

@@ -2,6 +2,8 @@
  * Invitation tokens as `federa invite` and `federa federation invite` print them: base64url JSON naming the council
  * (or the federation) and how to reach the inviter.
  */
+import { isValidAutomergeUrl } from "@automerge/automerge-repo/slim";
+import { multiaddr } from "@multiformats/multiaddr";
 import { BadInvitationError } from "./errors.js";
 
 /** The inviter's node: its peer id (the inviter's device id) and the addresses it last listened on. */
@@ -73,10 +75,21 @@ function readToken(token: string): Record<string, unknown> {
   return v;
 }
 
+// A node dials these: one libp2p cannot parse would fail every dial of the token, not just its own.
+function isMultiaddr(a: unknown): boolean {
+  if (typeof a !== "string" || !a.startsWith("/")) return false;
+  try {
+    multiaddr(a);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The inviter's part of a token, checked. */
 function readInviter(v: Record<string, unknown>): Inviter {
   if (typeof v.peer !== "string" || !PEER_ID.test(v.peer)) throw new BadInvitationError("no inviter peer id");
-  if (!Array.isArray(v.addresses) || !v.addresses.every((a) => typeof a === "string" && a.startsWith("/")))
+  if (!Array.isArray(v.addresses) || !v.addresses.every(isMultiaddr))
     throw new BadInvitationError("addresses must be multiaddr strings");
   return { peer: v.peer, addresses: v.addresses as string[] };
 }
@@ -86,8 +99,7 @@ export function decodeInvitation(token: string): Invitation {
   const v = readToken(token);
   if (v.kind === "federation") throw new BadInvitationError("it invites to a federation: use `federa federation join`");
   if (typeof v.council !== "string" || !COUNCIL_ID.test(v.council)) throw new BadInvitationError("no council id");
-  if (typeof v.url !== "string" || !v.url.startsWith("automerge:"))
-    throw new BadInvitationError("no council document URL");
+  if (!isValidAutomergeUrl(v.url)) throw new BadInvitationError("no council document URL");
   const inviter = readInviter(v);
   // Members only spare a founder an application: entries that are not text are dropped, not refused.
   const members = Array.isArray(v.members) ? v.members.filter((m): m is string => typeof m === "string") : undefined;
@@ -106,8 +118,7 @@ export function decodeFederationInvitation(token: string): FederationInvitation 
   if (v.kind !== "federation") throw new BadInvitationError("it is not a federation's invitation");
   if (typeof v.federation !== "string" || !COUNCIL_ID.test(v.federation))
     throw new BadInvitationError("no federation id");
-  if (typeof v.url !== "string" || !v.url.startsWith("automerge:"))
-    throw new BadInvitationError("no federation document URL");
+  if (!isValidAutomergeUrl(v.url)) throw new BadInvitationError("no federation document URL");
   return { v: 1, kind: "federation", federation: v.federation, url: v.url, ...readInviter(v) };
 }
 

@@ -1,4 +1,6 @@
 /** Invitation tokens: the browser-safe codec, what it refuses and why, and tokens made by the old Node encoder. */
+
+import { generateAutomergeUrl } from "@automerge/automerge-repo/slim";
 import { createIdentity } from "@federa/core";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -75,10 +77,13 @@ describe("encodeInvitation and decodeInvitation", () => {
       {
         v: fc.constant(1 as const),
         council: fc.stringMatching(/^[0-9a-f]{64}$/),
-        url: text.map((t) => `automerge:${t}`),
+        url: fc.constant(null).map(() => generateAutomergeUrl() as string),
         peer: fc.constantFrom(...peers),
         addresses: fc.array(
-          text.map((t) => `/${t}`),
+          fc.oneof(
+            fc.integer({ min: 1, max: 65_535 }).map((port) => `/ip4/127.0.0.1/tcp/${port}`),
+            fc.domain().map((host) => `/dns4/${host}/tcp/443/wss`),
+          ),
           { maxLength: 4 },
         ),
         members: fc.array(text, { maxLength: 3 }),
@@ -234,7 +239,7 @@ describe("federation invitations", () => {
     expect(() => decodeFederationInvitation(encodeInvitation(valid))).toThrow(/not a federation's invitation/);
   });
 
-  it("say what is missing", () => {
+  it("say what is missing or unusable", () => {
     const read = (value: object) => {
       try {
         decodeFederationInvitation(nodeEncode({ v: 1, kind: "federation", ...value }));
@@ -249,5 +254,8 @@ describe("federation invitations", () => {
     expect(read({ ...whole, url: "https://example.org" })).toBe("no federation document URL");
     expect(read({ ...whole, peer: "bob" })).toBe("no inviter peer id");
     expect(read({ ...whole, addresses: [4001] })).toBe("addresses must be multiaddr strings");
+    // An address libp2p cannot parse, or a document URL Automerge would refuse, would fail only later, at dial or find.
+    expect(read({ ...whole, addresses: ["/not-a-protocol/1"] })).toBe("addresses must be multiaddr strings");
+    expect(read({ ...whole, url: "automerge:not-base58-0OIl" })).toBe("no federation document URL");
   });
 });
