@@ -165,7 +165,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
         await node.stop();
       } catch {
         // A council still being fetched cannot be flushed; flush the ones held, then stop the network.
-        const held = node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]);
+        const held = [
+          ...node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]),
+          ...node.federations().map((f) => f.handle.documentId),
+        ];
         await node.repo.flush(held).catch(() => {});
         await Promise.resolve(node.libp2p.stop()).catch(() => {});
       }
@@ -249,7 +252,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   );
 
   await ws.openAll();
-  await follow(await dir.federations());
+  // Not awaited: fetching a federation's councils may wait on peers, and a signal must not wait for it.
+  void dir.federations().then(follow);
   if (stop.signal !== undefined) return shutdown(stop.signal);
   for (const id of ws.pending) log(`council ${short(id)}: documents not here yet (waiting for admission or a member)`);
   const deliver = async () => {
@@ -261,14 +265,28 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   void deliver();
   // While councils are pending, keep their inviters dialled: the documents come from them once we are admitted.
   let inviterStop: (() => void) | undefined;
+  let retrying = false;
   const retry = async () => {
+    // A slow round (peers to wait for) must not overlap the next: each would start dialling of its own.
+    if (retrying) return;
+    retrying = true;
+    try {
+      await retryRound();
+    } finally {
+      retrying = false;
+    }
+  };
+  const retryRound = async () => {
     await dir.saveVerified(verified).catch(() => {});
     inviterStop?.();
     inviterStop = undefined;
     const federations = await ws.waitingFederations();
     if (ws.pending.length === 0 && federations.length === 0) return;
     await deliver();
-    const inviters = [...(await ws.inviters()), ...federations.flatMap((f) => (f.inviter ? [f.inviter] : []))];
+    const inviters = [
+      ...(await ws.inviters()),
+      ...federations.flatMap((f) => [...(f.inviter ? [f.inviter] : []), ...(f.delegates ?? [])]),
+    ];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
     if (addrs.length > 0) inviterStop = keepDialling(node.libp2p, addrs, () => {});
     await ws.retryPending();

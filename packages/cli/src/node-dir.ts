@@ -59,6 +59,8 @@ export interface FederationEntry {
   readonly trusted: readonly string[];
   /** Who invited this device, when it joined rather than founded: dialled while the documents are fetched. */
   readonly inviter?: { readonly peer: string; readonly addresses: readonly string[] };
+  /** The other founding delegates' nodes (from their council invitations), dialled while the federation is incomplete. */
+  readonly delegates?: readonly { readonly peer: string; readonly addresses: readonly string[] }[];
   /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
   readonly councils?: Readonly<Record<string, string>>;
 }
@@ -239,6 +241,9 @@ export class NodeDir {
       ...entry,
       trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
       councils: { ...earlier?.councils, ...entry.councils },
+      delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
+        (d, i, all) => all.findIndex((x) => x.peer === d.peer) === i,
+      ),
     };
     const others = all.filter((f) => f.federation !== entry.federation);
     await this.create();

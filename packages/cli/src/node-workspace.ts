@@ -141,17 +141,16 @@ export class NodeWorkspace implements Workspace {
   async follow(entry: FederationEntry): Promise<OpenFederation> {
     const id = entry.federation as FederationId;
     for (const peer of entry.trusted) this.vouch(id, peer);
-    if (entry.inviter !== undefined) {
-      this.vouch(id, entry.inviter.peer);
-      // The document comes from the inviter: reach it now rather than on the next retry.
-      if (!this.#node.peers().includes(entry.inviter.peer)) {
-        for (const address of inviterAddresses(entry.inviter)) {
-          const dialled = await this.#node.libp2p
-            .dial(multiaddr(address), { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
-            .then(() => true)
-            .catch(() => false);
-          if (dialled) break;
-        }
+    if (entry.inviter !== undefined) this.vouch(id, entry.inviter.peer);
+    // The documents come from the other delegates: reach them now rather than on the next retry.
+    for (const contact of [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])]) {
+      if (this.#node.peers().includes(contact.peer)) continue;
+      for (const address of inviterAddresses(contact)) {
+        const dialled = await Promise.resolve()
+          .then(() => this.#node.libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) }))
+          .then(() => true)
+          .catch(() => false);
+        if (dialled) break;
       }
     }
     const held = await this.openFederation(id, entry.url);

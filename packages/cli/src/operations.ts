@@ -102,14 +102,19 @@ export type Request =
   | ({ readonly op: "mandate.recall"; readonly mandate: string; readonly closesAt?: number } & CouncilRef)
   | ({ readonly op: "tick" } & CouncilRef)
   | ({ readonly op: "device.add"; readonly device: string; readonly label?: string } & CouncilRef)
-  | ({ readonly op: "device.revoke"; readonly device: string } & CouncilRef)
+  | ({ readonly op: "device.revoke"; readonly device: string; readonly force?: boolean } & CouncilRef)
   | ({ readonly op: "device.list" } & CouncilRef)
   | ({ readonly op: "council.fetch" } & CouncilRef)
   | ({
       readonly op: "federation.create";
       readonly name: string;
       /** The other founding councils, from their delegates' council invitations. */
-      readonly with: readonly { readonly council: string; readonly url: string; readonly peer: string }[];
+      readonly with: readonly {
+        readonly council: string;
+        readonly url: string;
+        readonly peer: string;
+        readonly addresses: readonly string[];
+      }[];
     } & CouncilRef)
   | { readonly op: "federation.list" }
   | ({ readonly op: "federation.invite" } & FederationRef)
@@ -618,6 +623,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       needMemberKey(ws, "revoking a device");
       const mine = state.members.find((m) => m.id === ws.identity.member)!.devices;
       const device = byPrefix(mine, (d) => d, req.device, "device of yours");
+      // With no device left nothing syncs for the member: a later authorisation could not reach the others' nodes.
+      if (mine.length === 1 && req.force !== true)
+        throw new UsageError(`${device} is your last device in this council: pass --force to revoke it anyway`);
       const record = await held.council.revokeDevice(device as DeviceId);
       return { council: held.council.id, device, record, thisDevice: device === ws.identity.device.id };
     }
@@ -650,7 +658,12 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const founded = await ws.foundFederation({ name: req.name, councils, urls });
       const id = founded.federation.id;
       const peers = [...new Set(req.with.map((w) => w.peer))];
-      await ws.dir.saveFederation({ federation: id, url: founded.handle.url, trusted: peers });
+      await ws.dir.saveFederation({
+        federation: id,
+        url: founded.handle.url,
+        trusted: peers,
+        delegates: req.with.map((w) => ({ peer: w.peer, addresses: w.addresses })),
+      });
       for (const peer of peers) ws.vouch?.(id, peer);
       return {
         federation: id,
@@ -718,6 +731,13 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         throw new UsageError(`you hold ${mine.length} mandates of council ${council.id}: pass --mandate ID`);
       const mandate =
         req.mandate === undefined ? mine[0]! : byPrefix(mine, (m) => m.id, req.mandate, "mandate of yours");
+      // A vote its mandate cannot cover would stay in the shared document for good as a conflict: refuse it here.
+      const allowed = mandate.positions[proposal.topic] ?? mandate.positions["*"];
+      if (allowed === undefined || !allowed.includes(req.position))
+        throw new UsageError(
+          `your mandate ${mandate.id.slice(0, 12)} does not allow "${req.position}" on this proposal` +
+            (allowed ? ` (it allows: ${allowed.join(", ")})` : " (its topic is not covered)"),
+        );
       const record = await held.federation.vote(proposal.id, {
         council: council.id,
         mandate: mandate.id,

@@ -103,6 +103,9 @@ describe("a member's second device", { timeout: 180_000 }, () => {
     const notId = await federa(["device", "add", "phone", "--dir", join(scratch.path, "desk")]);
     expect(notId.code).toBe(2);
     expect(notId.stderr).toMatch(/not a device id/);
+    const last = await federa(["device", "revoke", ada.device, "--dir", join(scratch.path, "desk")]);
+    expect(last.code).toBe(2);
+    expect(last.stderr).toMatch(/your last device in this council: pass --force/);
     const unknown = await federa(["device", "revoke", "12D3KooWxyz", "--dir", join(scratch.path, "desk")]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no device of yours 12D3KooWxyz/);

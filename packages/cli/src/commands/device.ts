@@ -33,10 +33,17 @@ export function registerDevice(program: Command): void {
     device
       .command("revoke")
       .description("revoke one of your devices: the council's nodes stop sending it updates and refuse its records")
-      .argument("<device>", "the device id or a unique prefix"),
+      .argument("<device>", "the device id or a unique prefix")
+      .option("--force", "revoke it even if it is your last device in the council"),
     { council: true },
-  ).action(async (id: string, options: CouncilOptions) => {
-    await run(options, { op: "device.revoke", council: options.council, device: id }, (r) =>
+  ).action(async (id: string, options: CouncilOptions & { force?: boolean }) => {
+    const request = {
+      op: "device.revoke" as const,
+      council: options.council,
+      device: id,
+      force: options.force === true,
+    };
+    await run(options, request, (r) =>
       r.thisDevice
         ? [String(r.record), "(that was this device: it can no longer write for you here)"]
         : String(r.record),

@@ -54,7 +54,7 @@ export function registerFederation(program: Command): void {
         op: "federation.create",
         name,
         council: options.council,
-        with: others.map((o) => ({ council: o.council, url: o.url, peer: o.peer })),
+        with: others.map((o) => ({ council: o.council, url: o.url, peer: o.peer, addresses: o.addresses })),
       },
       out.progress,
     );
@@ -97,6 +97,7 @@ export function registerFederation(program: Command): void {
   ).action(async (token: string, options: CommonOptions) => {
     const { dir, out } = contextOf(options);
     const invitation = await readFederationInvitation(token);
+    await dir.identity(); // no identity here: say so before writing anything into the directory
     await dir.saveFederation({
       federation: invitation.federation,
       url: invitation.url,
