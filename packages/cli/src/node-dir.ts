@@ -11,6 +11,7 @@ import type { Identity, IdentityFile } from "@federa/core";
 import { exportIdentity, importIdentity, MemoryVerifiedCache } from "@federa/core";
 import type { BanRecord } from "@federa/net";
 import { CliError, CliErrorCodes, IdentityExistsError, NoIdentityError } from "./errors.js";
+import { withFileLock } from "./file-lock.js";
 
 /** D/profile.json: who this directory is for. */
 export interface Profile {
@@ -194,12 +195,14 @@ export class NodeDir {
     return (await readJson<CouncilMap>(this.councilsPath)) ?? {};
   }
 
-  /** Adds (or updates) a council; concurrent writers in one process are serialised by the caller's queue. */
+  /** Adds (or updates) a council. */
   async addCouncil(id: string, url: string): Promise<void> {
-    const councils = await this.councils();
-    if (councils[id] === url) return;
     await this.create();
-    await writeAtomic(this.councilsPath, `${JSON.stringify({ ...councils, [id]: url }, null, 2)}\n`);
+    await withFileLock(this.councilsPath, async () => {
+      const councils = await this.councils();
+      if (councils[id] === url) return;
+      await writeAtomic(this.councilsPath, `${JSON.stringify({ ...councils, [id]: url }, null, 2)}\n`);
+    });
   }
 
   async applications(): Promise<Application[]> {
@@ -208,8 +211,11 @@ export class NodeDir {
 
   /** Adds an application, replacing an earlier one for the same record. */
   async saveApplication(application: Application): Promise<void> {
-    const others = (await this.applications()).filter((a) => a.record !== application.record);
-    await writeAtomic(this.applicationsPath, `${JSON.stringify([...others, application], null, 2)}\n`);
+    await this.create();
+    await withFileLock(this.applicationsPath, async () => {
+      const others = (await this.applications()).filter((a) => a.record !== application.record);
+      await writeAtomic(this.applicationsPath, `${JSON.stringify([...others, application], null, 2)}\n`);
+    });
   }
 
   async joins(): Promise<DeviceJoin[]> {
@@ -218,8 +224,11 @@ export class NodeDir {
 
   /** Adds a device join, replacing an earlier one to the same council (a newer token may carry fresher addresses). */
   async saveJoin(join: DeviceJoin): Promise<void> {
-    const others = (await this.joins()).filter((j) => j.council !== join.council);
-    await writeAtomic(this.joinsPath, `${JSON.stringify([...others, join], null, 2)}\n`);
+    await this.create();
+    await withFileLock(this.joinsPath, async () => {
+      const others = (await this.joins()).filter((j) => j.council !== join.council);
+      await writeAtomic(this.joinsPath, `${JSON.stringify([...others, join], null, 2)}\n`);
+    });
   }
 
   /** Who invited this device to each council it joined (applications and device joins): trusted while it fetches. */
@@ -234,21 +243,23 @@ export class NodeDir {
 
   /** Adds a federation, or merges into the entry for the same federation (devices vouched for add up). */
   async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
-    const all = await this.federations();
-    const earlier = all.find((f) => f.federation === entry.federation);
-    const merged: FederationEntry = {
-      ...earlier,
-      ...entry,
-      trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
-      councils: { ...earlier?.councils, ...entry.councils },
-      delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
-        (d, i, all) => all.findIndex((x) => x.peer === d.peer) === i,
-      ),
-    };
-    const others = all.filter((f) => f.federation !== entry.federation);
     await this.create();
-    await writeAtomic(this.federationsPath, `${JSON.stringify([...others, merged], null, 2)}\n`);
-    return merged;
+    return withFileLock(this.federationsPath, async () => {
+      const all = await this.federations();
+      const earlier = all.find((f) => f.federation === entry.federation);
+      const merged: FederationEntry = {
+        ...earlier,
+        ...entry,
+        trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
+        councils: { ...earlier?.councils, ...entry.councils },
+        delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
+          (d, i, list) => list.findIndex((x) => x.peer === d.peer) === i,
+        ),
+      };
+      const others = all.filter((f) => f.federation !== entry.federation);
+      await writeAtomic(this.federationsPath, `${JSON.stringify([...others, merged], null, 2)}\n`);
+      return merged;
+    });
   }
 
   /** Every council whose documents this directory may hold: its own, then other member councils of its federations. */

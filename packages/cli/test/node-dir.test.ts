@@ -1,0 +1,44 @@
+/** A node directory's JSON files under writers at once: in one process, across processes, after a crashed writer. */
+import { utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STALE_LOCK_MS } from "../src/file-lock.js";
+import { NodeDir } from "../src/node-dir.js";
+import { ROOT, spawnTs, tempDir } from "./support/cli.js";
+
+let tmp: { path: string; remove: () => Promise<void> };
+beforeAll(async () => {
+  tmp = await tempDir("federa-dir-");
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+describe("NodeDir writes", { timeout: 60_000 }, () => {
+  it("keeps every entry when writers in two processes add councils and federations at once", async () => {
+    const dir = new NodeDir(join(tmp.path, "busy"));
+    const other = spawnTs(join(ROOT, "packages/cli/test/support/add-councils.ts"), [dir.root, "theirs", "25"]);
+    await Promise.all([
+      ...Array.from({ length: 25 }, (_, i) => dir.addCouncil(`ours-${i}`, `automerge:ours${i}`)),
+      ...Array.from({ length: 10 }, (_, i) =>
+        dir.saveFederation({ federation: "f", url: "automerge:f", trusted: [`peer-${i}`] }),
+      ),
+    ]);
+    expect((await other.done).code).toBe(0);
+    const councils = await dir.councils();
+    expect(Object.keys(councils)).toHaveLength(50);
+    expect(councils["theirs-24"]).toBe("automerge:theirs24");
+    expect((await dir.federations())[0]?.trusted).toHaveLength(10);
+  });
+
+  it("takes over a lock its writer left behind when it died", async () => {
+    const dir = new NodeDir(join(tmp.path, "crashed"));
+    await dir.create();
+    const lock = `${dir.councilsPath}.lock`;
+    await writeFile(lock, "");
+    const old = (Date.now() - STALE_LOCK_MS - 1_000) / 1_000;
+    await utimes(lock, old, old);
+    await dir.addCouncil("c", "automerge:c");
+    expect(await dir.councils()).toEqual({ c: "automerge:c" });
+  });
+});
