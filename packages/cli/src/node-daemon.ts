@@ -226,7 +226,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   node.libp2p.addEventListener("peer:connect", (e) => {
     log(`peer connected ${e.detail.toString()}`);
     void ws.retryPending();
-    void ws.waitingFederations().then(follow);
+    void ws
+      .waitingFederations()
+      .then(follow)
+      .catch((e: Error) => log(`federations: ${e.message}`));
   });
   node.libp2p.addEventListener("peer:disconnect", (e) => log(`peer disconnected ${e.detail.toString()}`));
   node.events.on("peer:banned", ({ peerId, until, error }) => {
@@ -253,7 +256,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
 
   await ws.openAll();
   // Not awaited: fetching a federation's councils may wait on peers, and a signal must not wait for it.
-  void dir.federations().then(follow);
+  void dir
+    .federations()
+    .then(follow)
+    .catch((e: Error) => log(`federations: ${e.message}`));
   if (stop.signal !== undefined) return shutdown(stop.signal);
   for (const id of ws.pending) log(`council ${short(id)}: documents not here yet (waiting for admission or a member)`);
   const deliver = async () => {

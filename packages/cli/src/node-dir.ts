@@ -100,6 +100,26 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+const isText = (v: unknown): v is string => typeof v === "string";
+const isTextList = (v: unknown): boolean => Array.isArray(v) && v.every(isText);
+const isContact = (v: unknown): boolean =>
+  typeof v === "object" &&
+  v !== null &&
+  isText((v as { peer?: unknown }).peer) &&
+  isTextList((v as { addresses?: unknown }).addresses);
+
+/** A list read from one of the directory's files, each entry checked: a hand-edited or damaged file says so. */
+async function readList<T>(path: string, isEntry: (v: Record<string, unknown>) => boolean, what: string): Promise<T[]> {
+  const value = await readJson<unknown>(path);
+  if (value === undefined) return [];
+  const ok = Array.isArray(value) && value.every((v) => typeof v === "object" && v !== null && isEntry(v));
+  if (!ok) throw new CliError(CliErrorCodes.BAD_DIR, `${path} is damaged: expected a list of ${what}`);
+  return value as T[];
+}
+
+const isInvited = (v: Record<string, unknown>) =>
+  isText(v.council) && isText(v.url) && isText(v.inviter) && isTextList(v.addresses);
+
 /** Writes a file whole or not at all (a crash leaves the old content), readable by its owner only. */
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
@@ -206,7 +226,11 @@ export class NodeDir {
   }
 
   async applications(): Promise<Application[]> {
-    return (await readJson<Application[]>(this.applicationsPath)) ?? [];
+    return readList<Application>(
+      this.applicationsPath,
+      (v) => isInvited(v) && isText(v.record) && isText(v.bytes),
+      "applications",
+    );
   }
 
   /** Adds an application, replacing an earlier one for the same record. */
@@ -219,7 +243,7 @@ export class NodeDir {
   }
 
   async joins(): Promise<DeviceJoin[]> {
-    return (await readJson<DeviceJoin[]>(this.joinsPath)) ?? [];
+    return readList<DeviceJoin>(this.joinsPath, isInvited, "device joins");
   }
 
   /** Adds a device join, replacing an earlier one to the same council (a newer token may carry fresher addresses). */
@@ -238,7 +262,17 @@ export class NodeDir {
   }
 
   async federations(): Promise<FederationEntry[]> {
-    return (await readJson<FederationEntry[]>(this.federationsPath)) ?? [];
+    return readList<FederationEntry>(
+      this.federationsPath,
+      (v) =>
+        isText(v.federation) &&
+        isText(v.url) &&
+        isTextList(v.trusted) &&
+        (v.inviter === undefined || isContact(v.inviter)) &&
+        (v.delegates === undefined || (Array.isArray(v.delegates) && v.delegates.every(isContact))) &&
+        (v.councils === undefined || (typeof v.councils === "object" && v.councils !== null)),
+      "federations",
+    );
   }
 
   /** Adds a federation, or merges into the entry for the same federation (devices vouched for add up). */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STALE_LOCK_MS } from "../src/file-lock.js";
 import { NodeDir } from "../src/node-dir.js";
-import { ROOT, spawnTs, tempDir } from "./support/cli.js";
+import { federa, ROOT, spawnTs, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
 beforeAll(async () => {
@@ -14,7 +14,7 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-describe("NodeDir writes", { timeout: 60_000 }, () => {
+describe("the node directory's shared files", { timeout: 60_000 }, () => {
   it("keeps every entry when writers in two processes add councils and federations at once", async () => {
     const dir = new NodeDir(join(tmp.path, "busy"));
     const other = spawnTs(join(ROOT, "packages/cli/test/support/add-councils.ts"), [dir.root, "theirs", "25"]);
@@ -40,5 +40,18 @@ describe("NodeDir writes", { timeout: 60_000 }, () => {
     await utimes(lock, old, old);
     await dir.addCouncil("c", "automerge:c");
     expect(await dir.councils()).toEqual({ c: "automerge:c" });
+  });
+
+  it("says a hand-edited list is damaged rather than failing somewhere later", async () => {
+    const dir = new NodeDir(join(tmp.path, "edited"));
+    expect((await federa(["init", "--dir", dir.root, "--name", "Ada"])).code).toBe(0);
+    await writeFile(dir.federationsPath, JSON.stringify([{ federation: "f", url: "automerge:f" }]));
+    await expect(dir.federations()).rejects.toThrow(/federations\.json is damaged: expected a list of federations/);
+    await writeFile(dir.joinsPath, "{}");
+    await expect(dir.joins()).rejects.toThrow(/joins\.json is damaged/);
+    const ran = await federa(["federation", "list", "--dir", dir.root]);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toMatch(/federations\.json is damaged/);
+    expect(ran.stderr).not.toMatch(/this is a bug/);
   });
 });
