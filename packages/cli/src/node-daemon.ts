@@ -10,7 +10,7 @@ import { CliError, CliErrorCodes } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack } from "./high-water.js";
 import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
-import { NodeWorkspace } from "./node-workspace.js";
+import { contactsOf, NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
 import type { StopRequest } from "./signals.js";
@@ -289,10 +289,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     const federations = await ws.waitingFederations();
     if (ws.pending.length === 0 && federations.length === 0) return;
     await deliver();
-    const inviters = [
-      ...(await ws.inviters()),
-      ...federations.flatMap((f) => [...(f.inviter ? [f.inviter] : []), ...(f.delegates ?? [])]),
-    ];
+    const inviters = [...(await ws.inviters()), ...federations.flatMap(contactsOf)];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
     if (addrs.length > 0) inviterStop = keepDialling(node.libp2p, addrs, () => {});
     await ws.retryPending();

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Identity, IdentityFile } from "@federa/core";
 import { exportIdentity, importIdentity, MemoryVerifiedCache } from "@federa/core";
-import type { BanRecord } from "@federa/net";
+import type { BanRecord, Inviter } from "@federa/net";
 import { CliError, CliErrorCodes, IdentityExistsError, NoIdentityError } from "./errors.js";
 import { withFileLock } from "./file-lock.js";
 
@@ -28,12 +28,16 @@ export interface NodeInfo {
   readonly updated: string;
 }
 
-/** One application to join a council, kept until the inviter's node has accepted it. */
-export interface Application {
+/** A council this directory was invited to: where its document is, and the inviter's node to fetch it from. */
+export interface Invited {
   readonly council: string;
   readonly url: string;
   readonly inviter: string;
   readonly addresses: readonly string[];
+}
+
+/** One application to join a council, kept until the inviter's node has accepted it. */
+export interface Application extends Invited {
   /** The record id of the signed `member.apply` (it is also the admission proposal's id). */
   readonly record: string;
   /** The signed record's stored bytes, base64. */
@@ -45,23 +49,16 @@ export interface Application {
  * A council this device joins as another device of a member already in it (authorised from a device holding the
  * member key): nothing to deliver, only documents to fetch from the inviter.
  */
-export interface DeviceJoin {
-  readonly council: string;
-  readonly url: string;
-  readonly inviter: string;
-  readonly addresses: readonly string[];
-}
+export type DeviceJoin = Invited;
 
 /** A federation this directory follows (D/federations.json). */
 export interface FederationEntry {
   readonly federation: string;
   readonly url: string;
-  /** Other delegates' devices this directory vouches for in the federation until their councils' documents are here. */
-  readonly trusted: readonly string[];
-  /** Who invited this device, when it joined rather than founded: dialled while the documents are fetched. */
-  readonly inviter?: { readonly peer: string; readonly addresses: readonly string[] };
-  /** The other founding delegates' nodes (from their council invitations), dialled while the federation is incomplete. */
-  readonly delegates?: readonly { readonly peer: string; readonly addresses: readonly string[] }[];
+  /** Who invited this device, when it joined rather than founded. */
+  readonly inviter?: Inviter;
+  /** The other founding delegates (from their council invitations), when this directory founded it. */
+  readonly delegates?: readonly Inviter[];
   /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
   readonly councils?: Readonly<Record<string, string>>;
 }
@@ -267,7 +264,6 @@ export class NodeDir {
       (v) =>
         isText(v.federation) &&
         isText(v.url) &&
-        isTextList(v.trusted) &&
         (v.inviter === undefined || isContact(v.inviter)) &&
         (v.delegates === undefined || (Array.isArray(v.delegates) && v.delegates.every(isContact))) &&
         (v.councils === undefined || (typeof v.councils === "object" && v.councils !== null)),
@@ -275,7 +271,7 @@ export class NodeDir {
     );
   }
 
-  /** Adds a federation, or merges into the entry for the same federation (devices vouched for add up). */
+  /** Adds a federation, or merges into the entry for the same federation (delegates and councils fetched add up). */
   async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
     await this.create();
     return withFileLock(this.federationsPath, async () => {
@@ -284,7 +280,6 @@ export class NodeDir {
       const merged: FederationEntry = {
         ...earlier,
         ...entry,
-        trusted: [...new Set([...(earlier?.trusted ?? []), ...entry.trusted])],
         councils: { ...earlier?.councils, ...entry.councils },
         delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
           (d, i, list) => list.findIndex((x) => x.peer === d.peer) === i,

@@ -4,7 +4,7 @@
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
-import { type ApplyRequest, type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
+import { type ApplyRequest, type FederaNode, type Inviter, inviterAddresses, sendApplication } from "@federa/net";
 import { multiaddr } from "@multiformats/multiaddr";
 import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
@@ -21,6 +21,11 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     const timer = setTimeout(() => reject(new Error("timed out")), ms);
     work.then(resolve, reject).finally(() => clearTimeout(timer));
   });
+}
+
+/** The other delegates' nodes a federation entry names: its inviter, or the delegates it was founded with. */
+export function contactsOf(entry: FederationEntry): Inviter[] {
+  return [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])];
 }
 
 /** The councils of a running node. */
@@ -140,10 +145,9 @@ export class NodeWorkspace implements Workspace {
    */
   async follow(entry: FederationEntry): Promise<OpenFederation> {
     const id = entry.federation as FederationId;
-    for (const peer of entry.trusted) this.vouch(id, peer);
-    if (entry.inviter !== undefined) this.vouch(id, entry.inviter.peer);
-    // The documents come from the other delegates: reach them now rather than on the next retry.
-    for (const contact of [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])]) {
+    // The documents come from the other delegates: vouch for them, and reach them now rather than on the next retry.
+    for (const contact of contactsOf(entry)) {
+      this.vouch(id, contact.peer);
       if (this.#node.peers().includes(contact.peer)) continue;
       for (const address of inviterAddresses(contact)) {
         const dialled = await Promise.resolve()
@@ -175,7 +179,7 @@ export class NodeWorkspace implements Workspace {
       if (entry.councils?.[council] === undefined) fetched[council] = url;
     }
     if (Object.keys(fetched).length > 0)
-      await this.dir.saveFederation({ federation: entry.federation, url: entry.url, trusted: [], councils: fetched });
+      await this.dir.saveFederation({ federation: entry.federation, url: entry.url, councils: fetched });
     return held;
   }
 

@@ -284,6 +284,11 @@ function needMemberKey(ws: Workspace, act: string): void {
     );
 }
 
+/** This member's devices in a council (the identity is a member: `actingIn` checked). */
+function myDevices(ws: Workspace, state: CouncilState): readonly string[] {
+  return state.members.find((m) => m.id === ws.identity.member)?.devices ?? [];
+}
+
 /** A device id as typed: an Ed25519 peer id (a device key's public half). */
 function deviceArg(ref: string): DeviceId {
   if (publicKeyOf(ref) === undefined) throw new UsageError(`not a device id: ${ref} (expected a 12D3KooW... peer id)`);
@@ -456,7 +461,15 @@ async function resolveFederation(dir: NodeDir, ref: string | undefined): Promise
 
 async function openFederationOf(ws: Workspace, ref: string | undefined) {
   const entry = await resolveFederation(ws.dir, ref);
-  return { entry, held: await ws.openFederation(entry.federation as FederationId, entry.url) };
+  const held = await ws.openFederation(entry.federation as FederationId, entry.url);
+  return { entry, held, state: await held.federation.state() };
+}
+
+/** Opens a federation for a delegate's act: its state and the member council the delegate acts for. */
+async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
+  const { held, state } = await openFederationOf(ws, req.federation);
+  const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+  return { held, state, council };
 }
 
 /** The member council a delegate acts for: the one named, else the only member council this member belongs to. */
@@ -621,7 +634,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "device.revoke": {
       const { held, state } = await actingIn(ws, req.council);
       needMemberKey(ws, "revoking a device");
-      const mine = state.members.find((m) => m.id === ws.identity.member)!.devices;
+      const mine = myDevices(ws, state);
       const device = byPrefix(mine, (d) => d, req.device, "device of yours");
       // With no device left nothing syncs for the member: a later authorisation could not reach the others' nodes.
       if (mine.length === 1 && req.force !== true)
@@ -631,13 +644,13 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "device.list": {
       const { held, state } = await actingIn(ws, req.council);
-      const mine = state.members.find((m) => m.id === ws.identity.member)!.devices;
+      const mine = myDevices(ws, state);
       return {
         council: held.council.id,
         member: ws.identity.member,
         memberKey: ws.identity.memberKey !== undefined,
         thisDevice: ws.identity.device.id,
-        authorised: mine.includes(ws.identity.device.id as never),
+        authorised: mine.includes(ws.identity.device.id),
         devices: mine.map((d) => ({ device: d, thisDevice: d === ws.identity.device.id })),
       };
     }
@@ -654,17 +667,15 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.create": {
       const { held } = await actingIn(ws, req.council);
       const councils = [...new Set([held.council.id, ...req.with.map((w) => w.council as CouncilId)])];
-      const urls = Object.fromEntries(req.with.map((w) => [w.council, w.url]));
+      const urls = {
+        ...Object.fromEntries(req.with.map((w) => [w.council, w.url])),
+        [held.council.id]: held.councilHandle.url,
+      };
       const founded = await ws.foundFederation({ name: req.name, councils, urls });
       const id = founded.federation.id;
-      const peers = [...new Set(req.with.map((w) => w.peer))];
-      await ws.dir.saveFederation({
-        federation: id,
-        url: founded.handle.url,
-        trusted: peers,
-        delegates: req.with.map((w) => ({ peer: w.peer, addresses: w.addresses })),
-      });
-      for (const peer of peers) ws.vouch?.(id, peer);
+      const delegates = req.with.map((w) => ({ peer: w.peer, addresses: w.addresses }));
+      await ws.dir.saveFederation({ federation: id, url: founded.handle.url, delegates });
+      for (const d of delegates) ws.vouch?.(id, d.peer);
       return {
         federation: id,
         url: founded.handle.url,
@@ -707,9 +718,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       }
     }
     case "federation.propose": {
-      const { held } = await openFederationOf(ws, req.federation);
-      const state = await held.federation.state();
-      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const { held, council } = await actingInFederation(ws, req);
       const proposal = await held.federation.propose({
         council: council.id,
         title: req.title,
@@ -720,9 +729,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return { federation: held.federation.id, council: council.id, proposal };
     }
     case "federation.vote": {
-      const { held } = await openFederationOf(ws, req.federation);
-      const state = await held.federation.state();
-      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const { held, state, council } = await actingInFederation(ws, req);
       const proposal = byPrefix(state.proposals, (p) => p.id, req.proposal, "federation proposal");
       const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member && m.recalledAt === null);
       if (mine.length === 0)
@@ -757,16 +764,12 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       };
     }
     case "federation.alert": {
-      const { held } = await openFederationOf(ws, req.federation);
-      const state = await held.federation.state();
-      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const { held, council } = await actingInFederation(ws, req);
       const alert = await held.federation.raiseAlert({ council: council.id, what: req.what, needs: req.needs });
       return { federation: held.federation.id, council: council.id, alert };
     }
     case "federation.respond": {
-      const { held } = await openFederationOf(ws, req.federation);
-      const state = await held.federation.state();
-      const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+      const { held, state, council } = await actingInFederation(ws, req);
       const alert = byPrefix(state.alerts, (a) => a.id, req.alert, "alert");
       const record = await held.federation.respondToAlert(alert.id, { council: council.id, offer: req.offer });
       const after = (await held.federation.state()).alerts.find((a) => a.id === alert.id);
@@ -781,8 +784,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       };
     }
     case "federation.status": {
-      const { entry, held } = await openFederationOf(ws, req.federation);
-      const state = await held.federation.state();
+      const { entry, held, state } = await openFederationOf(ws, req.federation);
       const here = await councilStates(ws, state);
       return {
         federation: held.federation.id,

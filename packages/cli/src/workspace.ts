@@ -32,7 +32,7 @@ export type OpenFederation = HeldFederation;
 export interface FoundFederation {
   readonly name: string;
   readonly councils: readonly CouncilId[];
-  /** Council id → council document URL, for member councils not held here. */
+  /** Council id → council document URL, for every member council (this directory's own included). */
   readonly urls: Readonly<Record<string, string>>;
 }
 
@@ -176,13 +176,8 @@ export class LocalWorkspace implements Workspace {
   async foundFederation(init: FoundFederation): Promise<OpenFederation> {
     const founded = await foundFederation(this.identity, { name: init.name, councils: init.councils, now });
     const handle = this.#repo.import<FederationDoc>(A.save(founded.federation));
-    const urls: Record<string, string> = { ...init.urls };
-    for (const id of init.councils) {
-      const held = this.#open.get(id);
-      if (held !== undefined) urls[id] = held.councilHandle.url;
-    }
     handle.change((d) => {
-      d.federa.councils = urls;
+      d.federa.councils = { ...init.urls };
     });
     return this.openFederation(founded.id as FederationId, handle.url);
   }

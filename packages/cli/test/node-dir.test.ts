@@ -15,20 +15,20 @@ afterAll(async () => {
 });
 
 describe("the node directory's shared files", { timeout: 60_000 }, () => {
-  it("keeps every entry when writers in two processes add councils and federations at once", async () => {
+  it("keeps every entry when writers in two processes add councils and federation delegates at once", async () => {
     const dir = new NodeDir(join(tmp.path, "busy"));
     const other = spawnTs(join(ROOT, "packages/cli/test/support/add-councils.ts"), [dir.root, "theirs", "25"]);
     await Promise.all([
       ...Array.from({ length: 25 }, (_, i) => dir.addCouncil(`ours-${i}`, `automerge:ours${i}`)),
       ...Array.from({ length: 10 }, (_, i) =>
-        dir.saveFederation({ federation: "f", url: "automerge:f", trusted: [`peer-${i}`] }),
+        dir.saveFederation({ federation: "f", url: "automerge:f", delegates: [{ peer: `peer-${i}`, addresses: [] }] }),
       ),
     ]);
     expect((await other.done).code).toBe(0);
     const councils = await dir.councils();
     expect(Object.keys(councils)).toHaveLength(50);
     expect(councils["theirs-24"]).toBe("automerge:theirs24");
-    expect((await dir.federations())[0]?.trusted).toHaveLength(10);
+    expect((await dir.federations())[0]?.delegates).toHaveLength(10);
   });
 
   it("takes over a lock its writer left behind when it died", async () => {
@@ -45,7 +45,7 @@ describe("the node directory's shared files", { timeout: 60_000 }, () => {
   it("says a hand-edited list is damaged rather than failing somewhere later", async () => {
     const dir = new NodeDir(join(tmp.path, "edited"));
     expect((await federa(["init", "--dir", dir.root, "--name", "Ada"])).code).toBe(0);
-    await writeFile(dir.federationsPath, JSON.stringify([{ federation: "f", url: "automerge:f" }]));
+    await writeFile(dir.federationsPath, JSON.stringify([{ federation: "f", inviter: { peer: "p" } }]));
     await expect(dir.federations()).rejects.toThrow(/federations\.json is damaged: expected a list of federations/);
     await writeFile(dir.joinsPath, "{}");
     await expect(dir.joins()).rejects.toThrow(/joins\.json is damaged/);

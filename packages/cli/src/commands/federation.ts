@@ -4,7 +4,6 @@
  */
 import type { Command } from "commander";
 import { collect, parseTime } from "../args.js";
-import { UsageError } from "../errors.js";
 import { execute } from "../session.js";
 import { readFederationInvitation, readInvitation } from "../tokens.js";
 import { type CommonOptions, common, contextOf, run } from "./common.js";
@@ -16,6 +15,19 @@ interface FederationOptions extends CommonOptions {
 /** Adds `--federation`, as `--council` is added to council commands. */
 function federationOption(command: Command): Command {
   return command.option("-f, --federation <id>", "federation id or a unique prefix (optional with one federation)");
+}
+
+/** Adds `--federation` and `--council`, the member council a delegate acts for. */
+function delegateOptions(command: Command): Command {
+  return federationOption(command).option(
+    "-c, --council <id>",
+    "the member council you act for (optional when you belong to one)",
+  );
+}
+
+/** The `--council` a delegate passed, as a request field. */
+function councilOf(options: { council?: string }): { council?: string } {
+  return options.council !== undefined ? { council: options.council } : {};
 }
 
 /** The token of a federation's invitation, from the result of an operation that names one. */
@@ -101,7 +113,6 @@ export function registerFederation(program: Command): void {
     await dir.saveFederation({
       federation: invitation.federation,
       url: invitation.url,
-      trusted: [],
       inviter: { peer: invitation.peer, addresses: invitation.addresses },
     });
     const { result } = await execute(dir, { op: "federation.fetch", federation: invitation.federation }, out.progress);
@@ -114,15 +125,14 @@ export function registerFederation(program: Command): void {
   });
 
   common(
-    federationOption(
+    delegateOptions(
       federation
         .command("propose")
         .description("open a federation proposal for your council; prints its id")
         .requiredOption("--title <title>", "the proposal's title")
         .option("--text <text>", "its text")
         .option("--topic <topic>", "the mandate topic delegates vote under (default: the proposal's id)")
-        .option("--closes <when>", "when the vote closes: +2d or an ISO date (default: the charter's window)")
-        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+        .option("--closes <when>", "when the vote closes: +2d or an ISO date (default: the charter's window)"),
     ),
   ).action(
     async (
@@ -137,7 +147,7 @@ export function registerFederation(program: Command): void {
           ...(options.text !== undefined ? { text: options.text } : {}),
           ...(options.topic !== undefined ? { topic: options.topic } : {}),
           ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes") } : {}),
-          ...(options.council !== undefined ? { council: options.council } : {}),
+          ...councilOf(options),
         },
         (r) => String(r.proposal),
       );
@@ -145,18 +155,16 @@ export function registerFederation(program: Command): void {
   );
 
   common(
-    federationOption(
+    delegateOptions(
       federation
         .command("vote")
         .description("cast your council's vote, through the mandate it gave you; says whether it counts")
         .argument("<proposal>", "federation proposal id or a unique prefix")
         .requiredOption("--position <position>", "the position, one your mandate allows on this topic")
-        .option("--mandate <id>", "the mandate (optional when your council gave you one)")
-        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+        .option("--mandate <id>", "the mandate (optional when your council gave you one)"),
     ),
   ).action(
     async (proposal: string, options: FederationOptions & { position: string; mandate?: string; council?: string }) => {
-      if (options.position.trim() === "") throw new UsageError("--position must not be empty");
       await run(
         options,
         {
@@ -165,7 +173,7 @@ export function registerFederation(program: Command): void {
           proposal,
           position: options.position,
           ...(options.mandate !== undefined ? { mandate: options.mandate } : {}),
-          ...(options.council !== undefined ? { council: options.council } : {}),
+          ...councilOf(options),
         },
         (r) => {
           const refused = r.refused as { reason: string | null; detail: string } | undefined;
@@ -180,13 +188,12 @@ export function registerFederation(program: Command): void {
   );
 
   common(
-    federationOption(
+    delegateOptions(
       federation
         .command("alert")
         .description("raise a solidarity alert for your council; prints its id")
         .requiredOption("--what <text>", "what happened")
-        .requiredOption("--needs <text>", "what your council needs")
-        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+        .requiredOption("--needs <text>", "what your council needs"),
     ),
   ).action(async (options: FederationOptions & { what: string; needs: string; council?: string }) => {
     await run(
@@ -196,20 +203,19 @@ export function registerFederation(program: Command): void {
         federation: options.federation,
         what: options.what,
         needs: options.needs,
-        ...(options.council !== undefined ? { council: options.council } : {}),
+        ...councilOf(options),
       },
       (r) => String(r.alert),
     );
   });
 
   common(
-    federationOption(
+    delegateOptions(
       federation
         .command("respond")
         .description("answer an alert for your council; says whether your council met its pledge window")
         .argument("<alert>", "alert id or a unique prefix")
-        .requiredOption("--offer <text>", "what your council offers")
-        .option("-c, --council <id>", "the member council you act for (optional when you belong to one)"),
+        .requiredOption("--offer <text>", "what your council offers"),
     ),
   ).action(async (alert: string, options: FederationOptions & { offer: string; council?: string }) => {
     await run(
@@ -219,7 +225,7 @@ export function registerFederation(program: Command): void {
         federation: options.federation,
         alert,
         offer: options.offer,
-        ...(options.council !== undefined ? { council: options.council } : {}),
+        ...councilOf(options),
       },
       (r) => [String(r.record), `pledge ${String(r.pledge)}`],
     );
