@@ -792,7 +792,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         name: state.name,
         records: state.records,
         horizon: iso(state.horizon.ms),
-        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id) })),
+        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id), consents: c.consents })),
         proposals: state.proposals.map((p) => ({
           id: p.id,
           title: p.title,

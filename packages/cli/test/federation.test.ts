@@ -18,7 +18,7 @@ const HOUR = 3_600_000;
 interface FederationStatus {
   readonly federation: string;
   readonly name: string;
-  readonly councils: { id: string; name: string | null; here: boolean }[];
+  readonly councils: { id: string; name: string | null; here: boolean; consents: boolean | null }[];
   readonly proposals: { id: string; title: string; status: string; votes: Record<string, string> }[];
   readonly conflicts: { type: string; reason: string | null }[];
   readonly alerts: { id: string; what: string; responses: number; pledges: Record<string, string> }[];
@@ -81,6 +81,8 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
       }, `the federation and both councils on ${dir}`);
     }
     expect((await federationStatus(tenants.dir)).name).toBe("Northern Federation");
+    // Both councils mandated a delegate for it (by its name): both consent, which is why their documents crossed.
+    expect((await federationStatus(bakery.dir)).councils.map((c) => c.consents)).toEqual([true, true]);
 
     // Ada proposes; both delegates vote through their mandates.
     const { proposal } = await federaJson<{ proposal: string }>([

@@ -72,6 +72,8 @@ export {
   exportAutonomyJson,
 } from "./federation/autonomy-ledger.js";
 export { defaultFederationCharter } from "./federation/charter.js";
+export type { FederationName } from "./federation/consent.js";
+export { consentsTo, mandatedBodies } from "./federation/consent.js";
 export { deriveFederation } from "./federation/derive-federation.js";
 export type {
   CountedVote,

@@ -360,6 +360,30 @@ describe("member councils", () => {
   });
 });
 
+describe("a council's consent", () => {
+  it("holds while the council has a delegate mandated for the federation, by its name or its id", async () => {
+    const w = await world();
+    const [ana] = w.a.people as [Council];
+    const [tia] = w.b.people as [Council];
+    const consents = async () =>
+      Object.fromEntries((await (await w.fed(ana)).state()).councils.map((c) => [c.id, c.consents]));
+    // Named at the genesis, neither council has decided anything yet.
+    expect(await consents()).toEqual({ [w.a.id]: false, [w.b.id]: false });
+    // A mandate for another body is not consent to this one.
+    await mandate(w, w.a, ana, { "*": ["yes"] }, { body: "Regional assembly" });
+    expect((await consents())[w.a.id]).toBe(false);
+    const byName = await mandate(w, w.a, ana, { "*": ["yes"] });
+    await mandate(w, w.b, tia, { "*": ["yes"] }, { body: w.id, term: HOUR });
+    expect(await consents()).toEqual({ [w.a.id]: true, [w.b.id]: true });
+    // Recalling the only mandate for it withdraws; one that expired does not (the council stays between delegates).
+    await recall(w.a, byName);
+    w.clock.jumpPast(w.clock.t + 2 * HOUR);
+    await tia.tick();
+    expect((await w.b.reader.state()).mandates.every((m) => m.expiresAt < w.clock.t)).toBe(true);
+    expect(await consents()).toEqual({ [w.a.id]: false, [w.b.id]: true });
+  });
+});
+
 describe("solidarity pledge", () => {
   it("gives the time to first response and which councils met the 48-hour window, by record clocks", async () => {
     const w = await world();

@@ -1,9 +1,11 @@
 /**
  * Who may receive which document: a council's documents go only to the devices its current members have authorised,
- * re-evaluated whenever membership or device records change, and a stranger learns nothing (not even document ids).
+ * and to those of a federation's member councils once the council has mandated a delegate to it; re-evaluated whenever
+ * membership, device or mandate records change, and a stranger learns nothing (not even document ids).
  */
 import type { DocumentId, PeerId, RepoConfig } from "@automerge/automerge-repo/slim";
 import type { CouncilId, CouncilState, FederationId } from "@federa/core";
+import { consentsTo, mandatedBodies } from "@federa/core";
 
 type ShareConfig = NonNullable<RepoConfig["shareConfig"]>;
 
@@ -18,11 +20,14 @@ export function devicesOf(state: CouncilState): Set<string> {
 export class AccessPolicy {
   readonly #documents = new Map<DocumentId, CouncilId>();
   readonly #devices = new Map<CouncilId, Set<string>>();
+  /** Per council, the bodies it has mandated delegates for: the federations it consents to share with. */
+  readonly #bodies = new Map<CouncilId, ReadonlySet<string>>();
   readonly #self: string;
   readonly #trusted = new Set<string>();
   readonly #wanted = new Set<DocumentId>();
   /** Federations held: their document and member councils (from derived state). */
   readonly #federations = new Map<FederationId, Set<CouncilId>>();
+  readonly #federationNames = new Map<FederationId, string>();
   readonly #federationDocs = new Map<DocumentId, FederationId>();
   /** Peers vouched for as delegates of a federation before their councils' documents have synced here. */
   readonly #trustedFor = new Map<FederationId, Set<string>>();
@@ -44,12 +49,21 @@ export class AccessPolicy {
     if (!this.#devices.has(council)) this.#devices.set(council, new Set());
   }
 
-  /** Sets a council's allowed devices from its derived state; returns true when they changed. */
+  /** Sets a council's allowed devices and mandated bodies from its derived state; returns true when they changed. */
   update(council: CouncilId, state: CouncilState): boolean {
-    const next = devicesOf(state);
-    const prev = this.#devices.get(council);
-    if (prev !== undefined && prev.size === next.size && [...next].every((p) => prev.has(p))) return false;
-    this.#devices.set(council, next);
+    const devices = devicesOf(state);
+    const bodies = mandatedBodies(state.mandates);
+    const prevDevices = this.#devices.get(council);
+    const prevBodies = this.#bodies.get(council);
+    if (
+      prevDevices !== undefined &&
+      sameSet(prevDevices, devices) &&
+      prevBodies !== undefined &&
+      sameSet(prevBodies, bodies)
+    )
+      return false;
+    this.#devices.set(council, devices);
+    this.#bodies.set(council, bodies);
     this.#onChange();
     return true;
   }
@@ -60,14 +74,25 @@ export class AccessPolicy {
     if (!this.#federations.has(federation)) this.#federations.set(federation, new Set());
   }
 
-  /** Sets a federation's member councils from its derived state; returns true when they changed. */
-  updateFederation(federation: FederationId, councils: Iterable<CouncilId>): boolean {
+  /**
+   * Sets a federation's member councils and its name (a mandate may name it so) from its derived state; returns true
+   * when they changed.
+   */
+  updateFederation(federation: FederationId, councils: Iterable<CouncilId>, name = ""): boolean {
     const next = new Set(councils);
     const prev = this.#federations.get(federation);
-    if (prev !== undefined && prev.size === next.size && [...next].every((c) => prev.has(c))) return false;
+    if (prev !== undefined && sameSet(prev, next) && this.#federationNames.get(federation) === name) return false;
     this.#federations.set(federation, next);
+    this.#federationNames.set(federation, name);
     this.#onChange();
     return true;
+  }
+
+  /** True when `council`'s state is held here and it has mandated a delegate for `federation`. */
+  #consents(council: CouncilId, federation: FederationId): boolean {
+    const bodies = this.#bodies.get(council);
+    const name = this.#federationNames.get(federation) ?? "";
+    return bodies !== undefined && consentsTo(bodies, { id: federation, name });
   }
 
   /**
@@ -91,10 +116,14 @@ export class AccessPolicy {
     return members === undefined || members.size === 0 || [...members].some((c) => !this.#devices.has(c));
   }
 
-  /** True when `peer` is a device of a member of one of the federation's councils, or vouched for in it. */
-  #inFederation(peer: string, federation: FederationId): boolean {
+  /**
+   * True when `peer` is vouched for in the federation or a device of a member of one of its councils (of one that
+   * consents to it, when `consenting`: those may read the other councils' documents).
+   */
+  #inFederation(peer: string, federation: FederationId, consenting: boolean): boolean {
     if (this.#vouched(peer, federation)) return true;
-    for (const c of this.#federations.get(federation) ?? []) if (this.#devices.get(c)?.has(peer)) return true;
+    for (const c of this.#federations.get(federation) ?? [])
+      if (this.#devices.get(c)?.has(peer) && (!consenting || this.#consents(c, federation))) return true;
     return false;
   }
 
@@ -110,17 +139,17 @@ export class AccessPolicy {
 
   /**
    * True when `peer` may receive `document`: a council's documents go to its members' devices and, when the council
-   * belongs to a federation, to the devices of the other member councils' members; a federation's document goes to
-   * the devices of its member councils' members. Nobody else.
+   * belongs to a federation and has mandated a delegate for it, to the devices of the members of the other member
+   * councils that have too; a federation's document goes to the devices of its member councils' members. Nobody else.
    */
   allows(peer: string, document: DocumentId): boolean {
     if (peer === this.#self) return true;
     const federation = this.#federationDocs.get(document);
-    if (federation !== undefined) return this.#inFederation(peer, federation);
+    if (federation !== undefined) return this.#inFederation(peer, federation, false);
     const council = this.#documents.get(document);
     if (council !== undefined && !(this.#devices.get(council)?.has(peer) ?? false)) {
       for (const [id, members] of this.#federations)
-        if (members.has(council) && this.#inFederation(peer, id)) return true;
+        if (members.has(council) && this.#consents(council, id) && this.#inFederation(peer, id, true)) return true;
       return false;
     }
     // Unknown documents are never served (no id leaks to strangers), except one this node is fetching from a known peer.
@@ -153,4 +182,8 @@ export class AccessPolicy {
       access: async (peer: PeerId, document: DocumentId) => this.allows(peer, document),
     };
   }
+}
+
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
 }

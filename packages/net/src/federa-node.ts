@@ -300,6 +300,8 @@ export class FederaNode {
     });
     councilHandle.on("change", refresh);
     ledgerHandle.on("change", refresh);
+    // A council newly held here may be what a federation needed to derive its genesis, members and name.
+    for (const f of this.#federations.values()) f.refresh();
     return held;
   }
 
@@ -412,7 +414,7 @@ export class FederaNode {
       // Before the genesis is derived the founding list in the document stands in, so the bootstrap can proceed.
       for (const c of Object.keys(handle.doc().federa.councils ?? {}))
         if (state.councils.length === 0) members.add(c as CouncilId);
-      this.access.updateFederation(id, members);
+      this.access.updateFederation(id, members, state.name);
     };
     const refresh = this.#debounced(update);
     await update();

@@ -9,9 +9,28 @@ const OURS = "a1".repeat(32) as CouncilId;
 const THEIRS = "b2".repeat(32) as CouncilId;
 const doc = (name: string) => name as DocumentId;
 
-/** A council state with one member holding these devices (all the policy reads). */
+/** A council state with one member holding these devices and a mandate for the federation (all the policy reads). */
 function withDevices(...devices: string[]): CouncilState {
-  return { members: [{ devices }] } as unknown as CouncilState;
+  return councilState(devices, [{ body: FEDERATION, recalled: false }]);
+}
+
+/** A council state with one member holding `devices`, and mandates for these bodies. */
+function councilState(devices: string[], mandates: { body: string; recalled: boolean }[]): CouncilState {
+  const recalledAt = { ms: 1, c: 0 };
+  return {
+    members: [{ devices }],
+    mandates: mandates.map((m) => ({ body: m.body, recalledAt: m.recalled ? recalledAt : null })),
+  } as unknown as CouncilState;
+}
+
+/** A policy holding two councils, both named in the federation "City federation". */
+function cityFederation(): AccessPolicy {
+  const policy = new AccessPolicy("self");
+  policy.register(OURS, [doc("ours-council")]);
+  policy.register(THEIRS, [doc("theirs-council")]);
+  policy.registerFederation(FEDERATION, doc("federation"));
+  policy.updateFederation(FEDERATION, [OURS, THEIRS], "City federation");
+  return policy;
 }
 
 describe("AccessPolicy in a federation", () => {
@@ -53,5 +72,48 @@ describe("AccessPolicy in a federation", () => {
     policy.updateFederation(FEDERATION, [OURS, THEIRS]);
     policy.trustFor(FEDERATION, "tia");
     expect(policy.allows("tia", doc("outside-council"))).toBe(false);
+  });
+
+  it("shares a council's documents with a federation only while the council has a delegate mandated to it", () => {
+    const policy = cityFederation();
+    policy.update(THEIRS, withDevices("tia"));
+    let changes = 0;
+    policy.onChange = () => changes++;
+
+    // Named in the genesis, but our council never decided to join: Tia reads the federation, not our council.
+    policy.update(OURS, councilState(["ada"], []));
+    expect(policy.allows("tia", doc("federation"))).toBe(true);
+    expect(policy.allows("tia", doc("ours-council"))).toBe(false);
+    // A mandate for another body is no consent either.
+    policy.update(OURS, councilState(["ada"], [{ body: "Regional assembly", recalled: false }]));
+    expect(policy.allows("tia", doc("ours-council"))).toBe(false);
+
+    // Our council mandates a delegate for the federation, by its name: Tia now reads our council.
+    changes = 0;
+    policy.update(OURS, councilState(["ada"], [{ body: "City federation", recalled: false }]));
+    expect(changes).toBe(1);
+    expect(policy.allows("tia", doc("ours-council"))).toBe(true);
+    // And by its id, the same.
+    policy.update(OURS, councilState(["ada"], [{ body: FEDERATION, recalled: false }]));
+    expect(policy.allows("tia", doc("ours-council"))).toBe(true);
+    // Recalling that mandate withdraws; the council's own members keep their access.
+    policy.update(OURS, councilState(["ada"], [{ body: FEDERATION, recalled: true }]));
+    expect(policy.allows("tia", doc("ours-council"))).toBe(false);
+    expect(policy.allows("ada", doc("ours-council"))).toBe(true);
+  });
+
+  it("lets only the members of consenting councils read the others' documents", () => {
+    const policy = cityFederation();
+    policy.update(OURS, withDevices("ada"));
+    // Their council is named, and held here, but has mandated nobody: its members get our documents no more than
+    // it shares its own.
+    policy.update(THEIRS, councilState(["tia"], []));
+    expect(policy.allows("tia", doc("ours-council"))).toBe(false);
+    expect(policy.allows("ada", doc("theirs-council"))).toBe(false);
+    expect(policy.allows("tia", doc("federation"))).toBe(true);
+
+    policy.update(THEIRS, councilState(["tia"], [{ body: "City federation", recalled: false }]));
+    expect(policy.allows("tia", doc("ours-council"))).toBe(true);
+    expect(policy.allows("ada", doc("theirs-council"))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import { createIdentity, type FederationId } from "@federa/core";
+import { createIdentity, type FederationId, type MemberId, type ProposalId } from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FederaNode } from "../src/index.js";
+import type { FederaNode, HeldCouncil } from "../src/index.js";
 import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
 
@@ -16,10 +16,45 @@ async function refused(node: FederaNode, url: string): Promise<boolean> {
 
 afterEach(stopFederaNodes);
 
+const MINUTE = 60_000;
+
+/** One clock for every node, which a test moves past a vote's close. */
+function testClock() {
+  let t = Date.now();
+  return { now: () => t, skip: (ms: number) => (t += ms) };
+}
+
+/** The council's only member proposes a mandate for `body` to themself, votes for it, and the vote closes. */
+async function mandate(
+  held: HeldCouncil,
+  delegate: MemberId,
+  clock: ReturnType<typeof testClock>,
+  body: string,
+): Promise<ProposalId> {
+  const council = held.council;
+  const closesAt = clock.now() + MINUTE;
+  const proposal = await council.proposeMandate({
+    delegate,
+    body,
+    instructions: "Speak for us",
+    positions: { "*": ["yes", "no"] },
+    startsAt: closesAt,
+    expiresAt: closesAt + 30 * 24 * 60 * MINUTE,
+    recall: { ratio: { num: 1, den: 2 }, of: "eligible", cmp: ">" },
+    closesAt,
+  });
+  await council.vote(proposal, { method: "majority", choice: "yes" });
+  clock.skip(2 * MINUTE);
+  await council.tick();
+  return proposal;
+}
+
 describe("federation access", () => {
   it("member councils read each other's documents and the federation's; an outside council reads none", async () => {
     const [ana, ben, zoe] = await Promise.all([createIdentity(), createIdentity(), createIdentity()]);
-    const [a, b, z] = await Promise.all([startFederaNode(ana), startFederaNode(ben), startFederaNode(zoe)]);
+    const clock = testClock();
+    const start = (who: typeof ana) => startFederaNode(who, { now: clock.now });
+    const [a, b, z] = await Promise.all([start(ana), start(ben), start(zoe)]);
     const x = await a.foundCouncil({ name: "Bakers" });
     const y = await b.foundCouncil({ name: "Drivers" });
     const zc = await z.foundCouncil({ name: "Outsiders" });
@@ -32,6 +67,9 @@ describe("federation access", () => {
       urls: { [y.council.id]: y.councilHandle.url },
     });
     const fid = f.federation.id as FederationId;
+    // Each council decides to send its delegate: by the federation's name, and by its id.
+    await mandate(x, ana.member, clock, "City federation");
+    await mandate(y, ben.member, clock, fid);
     // The two delegates exchanged federation invites: each vouches for the other's device until their councils sync.
     a.trustFor(fid, ben.device.id);
     b.trustFor(fid, ana.device.id);
@@ -40,7 +78,6 @@ describe("federation access", () => {
     await dialNode(z, b);
 
     const fb = await b.openFederation(f.handle.url as AutomergeUrl);
-    await a.openCouncil(y.councilHandle.url as AutomergeUrl);
     // Ben's node now holds the Bakers' council (a fellow member council) and sees its open ledger.
     await waitFor(() => b.council(x.council.id) !== undefined, "the Bakers' council on Ben's node");
     await waitFor(
@@ -56,5 +93,42 @@ describe("federation access", () => {
     await expect(z.openFederation(f.handle.url as AutomergeUrl, { timeoutMs: 2_000 })).rejects.toThrow();
     // And the federation's members get nothing of the outside council.
     expect(await refused(a, zc.councilHandle.url)).toBe(true);
+  });
+});
+
+describe("a council's consent", () => {
+  it("a council a stranger's federation names shares nothing with it until the council mandates a delegate there", async () => {
+    const [ana, eve] = await Promise.all([createIdentity(), createIdentity()]);
+    const clock = testClock();
+    const [a, e] = (await Promise.all([ana, eve].map((who) => startFederaNode(who, { now: clock.now })))) as [
+      FederaNode,
+      FederaNode,
+    ];
+    const x = await a.foundCouncil({ name: "Bakers" });
+    const ev = await e.foundCouncil({ name: "Eve's council" });
+    await mandate(ev, eve.member, clock, "Harvest federation");
+    // Eve founds a federation naming the Bakers, and Ana follows its token: her node holds it and trusts Eve.
+    const f = await e.foundFederation({
+      name: "Harvest federation",
+      councils: [ev.council.id, x.council.id],
+      urls: { [x.council.id]: x.councilHandle.url },
+    });
+    const fid = f.federation.id as FederationId;
+    e.trustFor(fid, ana.device.id);
+    a.trustFor(fid, eve.device.id);
+    await dialNode(e, a);
+    const fa = await a.openFederation(f.handle.url as AutomergeUrl);
+    await a.openCouncil(ev.councilHandle.url as AutomergeUrl);
+    await waitFor(async () => (await fa.federation.state()).councils.length === 2, "both councils on Ana's node");
+    const bakers = (await fa.federation.state()).councils.find((c) => c.id === x.council.id);
+    expect(bakers?.consents).toBe(false);
+
+    // The Bakers never decided to join: Eve's node gets nothing of theirs.
+    expect(await refused(e, x.councilHandle.url)).toBe(true);
+
+    // The Bakers mandate a delegate for this federation (by its id): now it is shared.
+    await mandate(x, ana.member, clock, fid);
+    await waitFor(async () => !(await refused(e, x.councilHandle.url)), "the Bakers' council on Eve's node");
+    expect((await fa.federation.state()).councils.find((c) => c.id === x.council.id)?.consents).toBe(true);
   });
 });

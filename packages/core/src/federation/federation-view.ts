@@ -6,6 +6,7 @@ import type { Hlc } from "../hlc.js";
 import type { CouncilId, FederationId, MemberId, ProposalId, RecordId } from "../ids.js";
 import type { Exclusion } from "../records/integrity.js";
 import type { FederationCharter, FederationMethod } from "../records/schemas.js";
+import { consentsTo, mandatedBodies } from "./consent.js";
 import type {
   AlertModel,
   CountedVote,
@@ -21,6 +22,11 @@ export interface MemberCouncilState {
   readonly name: string | null;
   readonly since: Hlc;
   readonly admittedBy: "genesis" | ProposalId;
+  /**
+   * Whether the council consents to the federation (a delegate mandated for it and not recalled: see `consentsTo`),
+   * so that it shares its documents with the other member councils; null when its state is not available here.
+   */
+  readonly consents: boolean | null;
 }
 
 export interface FederationProposalState {
@@ -159,9 +165,12 @@ export function federationViewOf(
     charter: model.charter,
     horizon,
     records,
-    councils: [...model.councils.values()]
-      .sort(byKey((c) => c.id))
-      .map((c) => ({ ...c, name: states.get(c.id)?.name ?? null })),
+    councils: [...model.councils.values()].sort(byKey((c) => c.id)).map((c) => {
+      const state = states.get(c.id);
+      const federation = { id: model.federation ?? "", name: model.name };
+      const consents = state === undefined ? null : consentsTo(mandatedBodies(state.mandates), federation);
+      return { ...c, name: state?.name ?? null, consents };
+    }),
     proposals: [...model.proposals.values()].sort(byKey((p) => p.id)).map((p) => ({
       id: p.id,
       title: p.title,
