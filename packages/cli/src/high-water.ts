@@ -48,6 +48,12 @@ export function mergeMarks(stored: SignerMarks | undefined, current: SignerMarks
   return sorted(out);
 }
 
+/** What a rollback means, in words: the signer, its marks, and that verified records are gone. */
+export function describeRollback(r: RolledBack): string {
+  const now = r.now < 0 ? "no valid record" : `seq ${r.now}`;
+  return `signer ${r.signer} rolled back from seq ${r.stored} to ${now}: records this device verified were deleted or altered`;
+}
+
 /** The signers whose current mark is below the stored one (a signer missing now counts as -1), by signer id. */
 export function rolledBack(stored: SignerMarks | undefined, current: SignerMarks): RolledBack[] {
   const out: RolledBack[] = [];

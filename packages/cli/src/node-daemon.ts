@@ -3,11 +3,12 @@
  * applications, delivers its own, serves the control socket, and on SIGINT or SIGTERM flushes storage and the
  * verified-signature cache and returns.
  */
+import type { DocumentId } from "@automerge/automerge-repo";
 import type { FederaNode } from "@federa/net";
 import { serveApplications } from "./apply-protocol.js";
 import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
-import { HighWaterStore, marksOf, type RolledBack } from "./high-water.js";
+import { describeRollback, HighWaterStore, marksOf, type RolledBack, type SignerMarks } from "./high-water.js";
 import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
 import { contactsOf, NodeWorkspace } from "./node-workspace.js";
@@ -63,28 +64,29 @@ function warnFuture(held: OpenCouncil, opening: boolean): void {
   }
 }
 
-/** Signers already warned of as rolled back, by council: each is logged once. */
+/** Signers already warned of as rolled back, by council or federation: each is logged once. */
 const rolled = new Set<string>();
 
 /** Warns of signers whose high-water mark went down: records this device once verified are gone or altered. */
-function warnRolledBack(council: string, drops: readonly RolledBack[]): void {
+function warnRolledBack(owner: string, drops: readonly RolledBack[]): void {
+  const what = federationIds.has(owner) ? "federation" : "council";
   for (const r of drops) {
-    if (rolled.has(`${council} ${r.signer}`)) continue;
-    rolled.add(`${council} ${r.signer}`);
-    const now = r.now < 0 ? "no valid record" : `seq ${r.now}`;
-    log(
-      `warning: council ${short(council)}: signer ${r.signer} rolled back from seq ${r.stored} to ${now}: records this device verified were deleted or altered`,
-    );
+    if (rolled.has(`${owner} ${r.signer}`)) continue;
+    rolled.add(`${owner} ${r.signer}`);
+    log(`warning: ${what} ${short(owner)}: ${describeRollback(r)}`);
   }
 }
+
+/** The federations this node watches, to name them as such in warnings. */
+const federationIds = new Set<string>();
 
 /**
  * Logs a council's documents changing (debounced: a sync burst is one line), and records stamped in the future;
  * `keepMarks` runs at once and after each burst.
  */
-function watch(held: OpenCouncil, keepMarks: (held: OpenCouncil) => Promise<void>): void {
+function watch(held: OpenCouncil, keepMarks: () => Promise<void>): void {
   warnFuture(held, true);
-  void keepMarks(held);
+  void keepMarks();
   let timer: NodeJS.Timeout | undefined;
   const changed = () => {
     clearTimeout(timer);
@@ -96,7 +98,7 @@ function watch(held: OpenCouncil, keepMarks: (held: OpenCouncil) => Promise<void
             `council ${short(held.council.id)} "${s.name}": ${s.records} records, ${s.members.length} members, ${open} open`,
           );
           warnFuture(held, false);
-          void keepMarks(held);
+          void keepMarks();
         },
         () => {},
       );
@@ -135,20 +137,33 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   let stopping: Promise<void> | undefined;
   let bansSaved: Promise<void> = Promise.resolve();
   const marks = new HighWaterStore(dir);
-  const keepMarks = async (held: OpenCouncil) => {
+  /** Stores the marks of a council or federation (`owner`) whose records are in `documents`, and warns of drops. */
+  const keepMarks = async (owner: string, documents: DocumentId[], highWater: () => ReadonlyMap<string, number>) => {
     if (stopping !== undefined) return; // the shutdown stores every council's marks once storage is flushed
     try {
       // Documents first: a mark ahead of the records on disk would look like a rollback after a crash.
-      await node.repo.flush([held.councilHandle.documentId, held.ledgerHandle.documentId]);
-      const id = held.council.id;
-      warnRolledBack(id, (await marks.update(new Map([[id, marksOf(held.council.highWater())]]))).get(id) ?? []);
+      await node.repo.flush(documents);
+      warnRolledBack(owner, (await marks.update(new Map([[owner, marksOf(highWater())]]))).get(owner) ?? []);
     } catch (e) {
-      log(`council ${short(held.council.id)}: could not store high-water marks: ${(e as Error).message}`);
+      log(`${short(owner)}: could not store high-water marks: ${(e as Error).message}`);
     }
   };
   ws.onOpen = (held) => {
     log(`council ${short(held.council.id)} opened`);
-    watch(held, keepMarks);
+    const documents = [held.councilHandle.documentId, held.ledgerHandle.documentId];
+    watch(held, () => keepMarks(held.council.id, documents, () => held.council.highWater()));
+  };
+  ws.onFederationOpen = (held) => {
+    federationIds.add(held.federation.id);
+    const keep = () => keepMarks(held.federation.id, [held.handle.documentId], () => held.federation.highWater());
+    void keep();
+    let timer: NodeJS.Timeout | undefined;
+    held.handle.on("change", () => {
+      clearTimeout(timer);
+      // After a burst, once the federation has read it (its state derives from the same document).
+      timer = setTimeout(() => void held.federation.state().then(keep, () => {}), 250);
+      timer.unref();
+    });
   };
 
   const shutdown = (signal: string): Promise<void> => {
@@ -174,7 +189,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
       }
       await Promise.allSettled([...writes]);
       await dir.saveVerified(verified);
-      const current = new Map(node.councils().map((h) => [h.council.id, marksOf(h.council.highWater())] as const));
+      const current = new Map<string, SignerMarks>([
+        ...node.councils().map((h) => [h.council.id, marksOf(h.council.highWater())] as const),
+        ...node.federations().map((f) => [f.federation.id, marksOf(f.federation.highWater())] as const),
+      ]);
       for (const [id, drops] of await marks.update(current).catch(() => new Map<string, RolledBack[]>()))
         warnRolledBack(id, drops);
       clearTimeout(force);

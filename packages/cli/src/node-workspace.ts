@@ -38,6 +38,8 @@ export class NodeWorkspace implements Workspace {
   readonly #opening = new Map<string, Promise<OpenCouncil>>();
   /** Called once per council when it is opened (the node logs it and watches its documents). */
   onOpen: (held: OpenCouncil) => void = () => {};
+  /** Called once per federation when it is opened (the node watches its document). */
+  onFederationOpen: (held: OpenFederation) => void = () => {};
   readonly #announced = new Set<string>();
 
   constructor(dir: NodeDir, node: FederaNode) {
@@ -122,17 +124,24 @@ export class NodeWorkspace implements Workspace {
   }
 
   async openFederation(id: FederationId, url: string): Promise<OpenFederation> {
-    const held = this.#node.federations().find((f) => f.federation.id === id);
-    if (held !== undefined) return held;
-    try {
-      return await this.#node.openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS });
-    } catch {
-      throw new FederationUnavailableError(id);
-    }
+    const held =
+      this.#node.federations().find((f) => f.federation.id === id) ??
+      (await this.#node.openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS }).catch(() => undefined));
+    if (held === undefined) throw new FederationUnavailableError(id);
+    return this.#federationOpened(held);
   }
 
   async foundFederation(init: FoundFederation): Promise<OpenFederation> {
-    return this.#node.foundFederation({ name: init.name, councils: init.councils, urls: init.urls });
+    const held = await this.#node.foundFederation({ name: init.name, councils: init.councils, urls: init.urls });
+    return this.#federationOpened(held);
+  }
+
+  /** Tells `onFederationOpen` of a federation once. */
+  #federationOpened(held: OpenFederation): OpenFederation {
+    if (this.#announced.has(held.federation.id)) return held;
+    this.#announced.add(held.federation.id);
+    this.onFederationOpen(held);
+    return held;
   }
 
   vouch(federation: FederationId, peer: string): void {

@@ -786,6 +786,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.status": {
       const { entry, held, state } = await openFederationOf(ws, req.federation);
       const here = await councilStates(ws, state);
+      const marks = await new HighWaterStore(ws.dir).read();
+      const stored = Object.hasOwn(marks, held.federation.id) ? marks[held.federation.id] : undefined;
       return {
         federation: held.federation.id,
         url: entry.url,
@@ -818,6 +820,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
           reason: c.reason,
         })),
         excluded: state.excluded.length,
+        rolledBack: rolledBack(stored, marksOf(held.federation.highWater())),
       };
     }
     case "state": {

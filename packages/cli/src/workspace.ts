@@ -19,7 +19,7 @@ import type { HeldCouncil, HeldFederation } from "@federa/net";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { now } from "./clock.js";
 import { CouncilUnavailableError, FederationUnavailableError } from "./errors.js";
-import { HighWaterStore, marksOf } from "./high-water.js";
+import { HighWaterStore, marksOf, type SignerMarks } from "./high-water.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
 
 /** A council opened on its two DocHandles, offline or in the node (the node's own `HeldCouncil`). */
@@ -186,7 +186,7 @@ export class LocalWorkspace implements Workspace {
     return null;
   }
 
-  /** Writes every open document, the verified cache and the open councils' high-water marks to the directory. */
+  /** Writes every open document, the verified cache and the open councils' and federations' high-water marks. */
   async close(): Promise<void> {
     const ids = [
       ...[...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]),
@@ -197,7 +197,10 @@ export class LocalWorkspace implements Workspace {
     await this.dir.saveVerified(this.#verified);
     // After the flush: a mark must never get ahead of the records on disk.
     await new HighWaterStore(this.dir).update(
-      new Map([...this.#open.values()].map((o) => [o.council.id, marksOf(o.council.highWater())])),
+      new Map<string, SignerMarks>([
+        ...[...this.#open.values()].map((o) => [o.council.id, marksOf(o.council.highWater())] as const),
+        ...[...this.#federations.values()].map((f) => [f.federation.id, marksOf(f.federation.highWater())] as const),
+      ]),
     );
   }
 }

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { federaJson, federaOk, tempDir } from "./support/cli.js";
-import { killNodes, type StatusJson, startNode, stopNode } from "./support/node-process.js";
+import { killNodes, logLines, type StatusJson, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
 const HOUR = 3_600_000;
@@ -54,11 +54,7 @@ describe("records stamped in the future", { timeout: 120_000 }, () => {
 
   it("federa node warns once of those it holds, then once of each new one as it arrives", async () => {
     const node = await startNode(dir);
-    const warnings = () =>
-      node
-        .stderr()
-        .split("\n")
-        .filter((l) => l.includes(" warning: council "));
+    const warnings = () => logLines(node, " warning: council ");
     await waitFor(() => warnings().length > 0, "the warning at opening");
     expect(warnings()).toEqual([expect.stringContaining(`holds 1 record(s) stamped more than 10 minutes ahead`)]);
     expect(warnings()[0]).toContain(ahead);

@@ -1,14 +1,14 @@
 /** High-water marks kept in D/high-water.json: `federa status` and `federa node` report a signer whose chain shrank. */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
-import type { CouncilDoc, LedgerDoc } from "@federa/core";
+import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
+import type { CouncilDoc, FederaDoc } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { describe, expect, it } from "vitest";
 import { HighWaterStore, marksOf, mergeMarks, parseHighWater, rolledBack } from "../src/high-water.js";
 import { NodeDir } from "../src/index.js";
 import { federaJson, federaOk } from "./support/cli.js";
-import { nodeScratchDir, type StatusJson, startNode, stopNode } from "./support/node-process.js";
+import { logLines, nodeScratchDir, type StatusJson, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
 const tmp = nodeScratchDir();
@@ -62,38 +62,51 @@ describe("merging and comparing marks", () => {
   });
 });
 
-/** Deletes one record's key from its bucket of the ledger document, as a member's device could, and saves it. */
-async function deleteLedgerRecord(dir: string, councilUrl: string, record: string): Promise<Uint8Array> {
+/** Opens the directory's stored documents, runs `fn` on the document `find` picks, and saves what it changed. */
+async function onDisk<T>(
+  dir: string,
+  find: (repo: Repo) => Promise<DocHandle<FederaDoc>>,
+  fn: (handle: DocHandle<FederaDoc>) => T,
+): Promise<T> {
   const repo = new Repo({ storage: new DurableFsStorageAdapter(join(dir, "repo")), network: [] });
   try {
-    const council = await repo.find<CouncilDoc>(councilUrl as AutomergeUrl);
-    const ledger = await repo.find<LedgerDoc>(council.doc().federa.ledger as AutomergeUrl);
-    const bytes = ledger.doc().records[record.slice(0, 2)]?.[record];
-    if (bytes === undefined) throw new Error(`record ${record} is not in the ledger document`);
-    const kept = new Uint8Array(bytes);
-    ledger.change((d) => {
-      delete d.records[record.slice(0, 2)]![record];
-    });
+    const result = fn(await find(repo));
     await repo.flush();
-    return kept;
+    return result;
   } finally {
     await repo.shutdown();
   }
 }
 
-/** Puts a record's bytes back under its id (a peer holding the genuine record would sync it back). */
-async function restoreLedgerRecord(dir: string, councilUrl: string, record: string, bytes: Uint8Array): Promise<void> {
-  const repo = new Repo({ storage: new DurableFsStorageAdapter(join(dir, "repo")), network: [] });
-  try {
+/** The ledger document of the council at `councilUrl`. */
+function ledgerOf(councilUrl: string) {
+  return async (repo: Repo) => {
     const council = await repo.find<CouncilDoc>(councilUrl as AutomergeUrl);
-    const ledger = await repo.find<LedgerDoc>(council.doc().federa.ledger as AutomergeUrl);
-    ledger.change((d) => {
-      d.records[record.slice(0, 2)]![record] = bytes;
-    });
-    await repo.flush();
-  } finally {
-    await repo.shutdown();
-  }
+    return repo.find<FederaDoc>(council.doc().federa.ledger as AutomergeUrl);
+  };
+}
+
+/** The document at `url`. */
+function documentAt(url: string) {
+  return (repo: Repo) => repo.find<FederaDoc>(url as AutomergeUrl);
+}
+
+/** Deletes one record's key from its bucket, as a member's device could, and saves it; returns the record's bytes. */
+function deleteRecord(handle: DocHandle<FederaDoc>, record: string): Uint8Array {
+  const bytes = handle.doc().records[record.slice(0, 2)]?.[record];
+  if (bytes === undefined) throw new Error(`record ${record} is not in the document`);
+  const kept = new Uint8Array(bytes);
+  handle.change((d) => {
+    delete d.records[record.slice(0, 2)]![record];
+  });
+  return kept;
+}
+
+/** Puts a record's bytes back under its id (a peer holding the genuine record would sync it back). */
+function restoreRecord(handle: DocHandle<FederaDoc>, record: string, bytes: Uint8Array): void {
+  handle.change((d) => {
+    d.records[record.slice(0, 2)]![record] = bytes;
+  });
 }
 
 async function storedMarks(dir: string): Promise<Record<string, Record<string, number>>> {
@@ -122,7 +135,7 @@ describe("a record deleted in place from the replica on disk", { timeout: 180_00
     expect(clean.councils[0]).toMatchObject({ id: council, balances: { food: 150 }, rolledBack: [] });
 
     // A member's device deletes the first donation: loaded afresh, the device's chain stops at the fund (seq 0).
-    const bytes = await deleteLedgerRecord(dir, created.url, first);
+    const bytes = await onDisk(dir, ledgerOf(created.url), (h) => deleteRecord(h, first));
     const tampered = await federaJson<StatusJson>(["status", ...d]);
     expect(tampered.councils[0]!.rolledBack).toEqual([{ signer: alice.device, stored: 3, now: 0 }]);
     // The later records wait as broken-chain, so the balance lost both donations.
@@ -137,18 +150,10 @@ describe("a record deleted in place from the replica on disk", { timeout: 180_00
 
     // The node warns when it opens the council and, after a change to the documents, does not warn again.
     const node = await startNode(dir);
-    const warnings = () =>
-      node
-        .stderr()
-        .split("\n")
-        .filter((l) => l.includes("rolled back"));
+    const warnings = () => logLines(node, "rolled back");
     await waitFor(() => warnings().length > 0, "the node's rollback warning");
     expect(warnings()[0]).toContain(`signer ${alice.device} rolled back from seq 3 to seq 0`);
-    const changeLines = () =>
-      node
-        .stderr()
-        .split("\n")
-        .filter((l) => l.includes('"Bakery": ')).length;
+    const changeLines = () => logLines(node, '"Bakery": ').length;
     const before = changeLines();
     await federaOk(["fund", "create", "rent", "--type", "cash", ...d]);
     await waitFor(() => changeLines() > before, "the node's line for the change");
@@ -159,10 +164,53 @@ describe("a record deleted in place from the replica on disk", { timeout: 180_00
     expect(warnings()).toHaveLength(1);
 
     // Once the genuine record is back (as a peer holding it would sync it), nothing is reported.
-    await restoreLedgerRecord(dir, created.url, first, bytes);
+    await onDisk(dir, ledgerOf(created.url), (h) => restoreRecord(h, first, bytes));
     const healed = await federaJson<StatusJson>(["status", ...d]);
     expect(healed.councils[0]!.rolledBack).toEqual([]);
     // The device's chain now runs to the fund the node wrote (seq 4), so its mark went up.
     expect((await storedMarks(dir))[council]).toEqual({ [alice.member]: 1, [alice.device]: 4 });
+  });
+});
+
+describe("a federation record deleted in place from the replica on disk", { timeout: 180_000 }, () => {
+  it("is reported by federa federation status and by federa node", async () => {
+    const ada = ["--dir", join(tmp.path, "ada")];
+    const tia = ["--dir", join(tmp.path, "tia")];
+    const who = await federaJson<{ member: string }>(["init", ...ada, "--name", "Ada"]);
+    await federaJson(["init", ...tia, "--name", "Tia"]);
+    await federaOk(["council", "create", "Bakery", ...ada]);
+    await federaOk(["council", "create", "Tenants", ...tia]);
+    const { token } = await federaJson<{ token: string }>(["invite", ...tia]);
+    const created = await federaJson<{ federation: string; url: string }>([
+      ...["federation", "create", "Northern Federation", "--with", token, ...ada],
+    ]);
+    // Ada's member key signs the genesis (seq 0) and her two proposals (1, 2).
+    const propose = async (title: string) =>
+      (await federaJson<{ proposal: string }>(["federation", "propose", "--title", title, "--closes", "+1d", ...ada]))
+        .proposal;
+    const first = await propose("Joint rent strike");
+    await propose("Shared bakery");
+    expect((await storedMarks(ada[1]!))[created.federation]).toEqual({ [who.member]: 2 });
+    const status = () => federaJson<{ rolledBack: unknown[] }>(["federation", "status", ...ada]);
+    expect((await status()).rolledBack).toEqual([]);
+
+    // The first proposal vanishes from the federation's document: the chain now stops at the genesis.
+    const bytes = await onDisk(ada[1]!, documentAt(created.url), (h) => deleteRecord(h, first));
+    expect((await status()).rolledBack).toEqual([{ signer: who.member, stored: 2, now: 0 }]);
+    expect(await federaOk(["federation", "status", ...ada])).toContain(
+      `warning: signer ${who.member} rolled back from seq 2 to seq 0: records this device verified were deleted`,
+    );
+
+    // The node warns of it too, naming the federation, once.
+    const node = await startNode(ada[1]!);
+    const warnings = () => logLines(node, "rolled back");
+    await waitFor(() => warnings().length > 0, "the node's rollback warning");
+    expect(warnings()[0]).toContain(`federation ${created.federation.slice(0, 12)}`);
+    expect(await stopNode(node)).toBe(0);
+    expect(warnings()).toHaveLength(1);
+
+    // The genuine record back, nothing is reported.
+    await onDisk(ada[1]!, documentAt(created.url), (h) => restoreRecord(h, first, bytes));
+    expect((await status()).rolledBack).toEqual([]);
   });
 });

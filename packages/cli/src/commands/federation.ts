@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { collect, parseTime } from "../args.js";
+import { describeRollback, type RolledBack } from "../high-water.js";
 import { execute } from "../session.js";
 import { readFederationInvitation, readInvitation } from "../tokens.js";
 import { type CommonOptions, common, contextOf, run } from "./common.js";
@@ -260,6 +261,7 @@ export function registerFederation(program: Command): void {
       }
       const conflicts = r.conflicts as { type: string; reason: string | null }[];
       if (conflicts.length > 0) lines.push(`  not counted: ${conflicts.map((c) => c.reason ?? c.type).join(", ")}`);
+      for (const drop of r.rolledBack as RolledBack[]) lines.push(`  warning: ${describeRollback(drop)}`);
       return lines;
     });
   });

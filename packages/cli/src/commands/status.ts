@@ -1,5 +1,6 @@
 /** `federa status`: the node (when it runs), and each council's documents and derived summary. */
 import type { Command } from "commander";
+import { describeRollback } from "../high-water.js";
 import { type CouncilSummary, FUTURE_TOLERANCE_MS } from "../operations.js";
 import { type CommonOptions, common, run } from "./common.js";
 
@@ -20,11 +21,7 @@ function future(c: CouncilSummary): string[] {
 
 /** Warns of signers whose chain got shorter since this directory last saw it: records it verified are gone. */
 function rolledBack(c: CouncilSummary): string[] {
-  return (c.rolledBack ?? []).map(
-    (r) =>
-      `  warning: signer ${r.signer} rolled back from seq ${r.stored} to ${r.now < 0 ? "no valid record" : `seq ${r.now}`}: ` +
-      "records this device verified were deleted or altered",
-  );
+  return (c.rolledBack ?? []).map((r) => `  warning: ${describeRollback(r)}`);
 }
 
 function human(r: Record<string, unknown>): string[] {

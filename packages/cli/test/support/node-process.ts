@@ -25,6 +25,14 @@ export interface RunningNode {
   stderr(): string;
 }
 
+/** The lines of the node's log so far that contain `text`. */
+export function logLines(node: RunningNode, text: string): string[] {
+  return node
+    .stderr()
+    .split("\n")
+    .filter((l) => l.includes(text));
+}
+
 /** How to start a node; every node listens on loopback only. */
 export interface NodeStart {
   readonly bootstrap?: readonly string[];

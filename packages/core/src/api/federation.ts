@@ -23,7 +23,7 @@ import type { CouncilFacts } from "../federation/member-councils.js";
 import { factsOf, fingerprintOf } from "../federation/member-councils.js";
 import { HLC_ZERO, maxHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
-import type { CouncilId, FederationId, MandateId, ProposalId, RecordId } from "../ids.js";
+import type { CouncilId, FederationId, MandateId, ProposalId, RecordId, SignerId } from "../ids.js";
 import { isRecordId } from "../ids.js";
 import { IntegrityIndex } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
@@ -200,6 +200,11 @@ export class Federation {
 
   get foldStats() {
     return this.#fold.stats;
+  }
+
+  /** The highest valid `seq` of each signer as last read (a copy): kept across loads, it reveals vanished records. */
+  highWater(): ReadonlyMap<SignerId, number> {
+    return this.#index.highWater();
   }
 
   /** How many times a change in a member council's facts made the federation fold again from its first record. */
