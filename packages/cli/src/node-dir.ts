@@ -51,14 +51,20 @@ export interface Application extends Invited {
  */
 export type DeviceJoin = Invited;
 
+/** Another council's delegate whose device this directory vouches for in a federation (from their council's token). */
+export interface Delegate extends Inviter {
+  /** Their council: the vouch stands until its documents are here, and reaches members' documents once it is one. */
+  readonly council?: string;
+}
+
 /** A federation this directory follows (D/federations.json). */
 export interface FederationEntry {
   readonly federation: string;
   readonly url: string;
   /** Who invited this device, when it joined rather than founded. */
   readonly inviter?: Inviter;
-  /** The other founding delegates (from their council invitations), when this directory founded it. */
-  readonly delegates?: readonly Inviter[];
+  /** Other councils' delegates: founders when this directory founded it, and councils it proposed to admit. */
+  readonly delegates?: readonly Delegate[];
   /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
   readonly councils?: Readonly<Record<string, string>>;
 }
@@ -265,7 +271,11 @@ export class NodeDir {
         isText(v.federation) &&
         isText(v.url) &&
         (v.inviter === undefined || isContact(v.inviter)) &&
-        (v.delegates === undefined || (Array.isArray(v.delegates) && v.delegates.every(isContact))) &&
+        (v.delegates === undefined ||
+          (Array.isArray(v.delegates) &&
+            v.delegates.every(
+              (d) => isContact(d) && ((d as Delegate).council === undefined || isText((d as Delegate).council)),
+            ))) &&
         (v.councils === undefined || (typeof v.councils === "object" && v.councils !== null)),
       "federations",
     );

@@ -4,12 +4,12 @@
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
-import { type ApplyRequest, type FederaNode, type Inviter, inviterAddresses, sendApplication } from "@federa/net";
+import { type ApplyRequest, type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
 import { multiaddr } from "@multiformats/multiaddr";
 import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
-import type { Application, FederationEntry, NodeDir } from "./node-dir.js";
+import type { Application, Delegate, FederationEntry, NodeDir } from "./node-dir.js";
 import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
 /** How long opening a council not in local storage waits for connected members to send it. */
@@ -23,8 +23,23 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** The other delegates' nodes a federation entry names: its inviter, or the delegates it was founded with. */
-export function contactsOf(entry: FederationEntry): Inviter[] {
+/** Where the federation's document says each member council's documents are. */
+function linksOf(held: OpenFederation): Readonly<Record<string, string>> {
+  return (held.handle.doc() as FederationDoc).federa.councils ?? {};
+}
+
+/**
+ * The member councils to hold: those the federation's signed records name. Until those records can be vouched for
+ * here (their authors' councils are among those to fetch), the councils the document links to stand in, as when the
+ * node first opened it.
+ */
+function membersOf(held: OpenFederation): string[] {
+  const signed = held.federation.current().councils.map((c) => c.id as string);
+  return signed.length > 0 ? signed : Object.keys(linksOf(held));
+}
+
+/** The other delegates' nodes a federation entry names: its inviter, the founders, and councils proposed for admission. */
+export function contactsOf(entry: FederationEntry): Delegate[] {
   return [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])];
 }
 
@@ -144,8 +159,8 @@ export class NodeWorkspace implements Workspace {
     return held;
   }
 
-  vouch(federation: FederationId, peer: string): void {
-    this.#node.trustFor(federation, peer);
+  vouch(federation: FederationId, peer: string, council?: CouncilId): void {
+    this.#node.trustFor(federation, peer, council);
   }
 
   /**
@@ -156,7 +171,7 @@ export class NodeWorkspace implements Workspace {
     const id = entry.federation as FederationId;
     // The documents come from the other delegates: vouch for them, and reach them now rather than on the next retry.
     for (const contact of contactsOf(entry)) {
-      this.vouch(id, contact.peer);
+      this.vouch(id, contact.peer, contact.council as CouncilId | undefined);
       if (this.#node.peers().includes(contact.peer)) continue;
       for (const address of inviterAddresses(contact)) {
         const dialled = await Promise.resolve()
@@ -167,13 +182,13 @@ export class NodeWorkspace implements Workspace {
       }
     }
     const held = await this.openFederation(id, entry.url);
-    // Only councils the federation's signed records name; the URLs are a hint anyone with the document can edit, so
-    // this directory's own councils keep theirs and a fetched document must be the council it is listed as.
-    const links = (held.handle.doc() as FederationDoc).federa.councils ?? {};
+    // The URLs are a hint anyone with the document can edit: this directory's own councils keep theirs, and a fetched
+    // document must be the council it is listed as.
+    const links = linksOf(held);
     const own = await this.dir.councils();
     const fetched: Record<string, string> = {};
-    for (const { id: council } of held.federation.current().councils) {
-      const member = this.#node.council(council);
+    for (const council of membersOf(held)) {
+      const member = this.#node.council(council as CouncilId);
       if (own[council] !== undefined) {
         if (member !== undefined) this.#opened(member);
         continue;
@@ -197,8 +212,8 @@ export class NodeWorkspace implements Workspace {
     const waiting: FederationEntry[] = [];
     for (const entry of await this.dir.federations()) {
       const held = this.#node.federations().find((f) => f.federation.id === entry.federation);
-      const councils = held?.federation.current().councils ?? [];
-      if (held === undefined || councils.some((c) => this.#node.council(c.id) === undefined)) waiting.push(entry);
+      if (held === undefined || membersOf(held).some((c) => this.#node.council(c as CouncilId) === undefined))
+        waiting.push(entry);
     }
     return waiting;
   }

@@ -19,7 +19,7 @@ import type {
   Threshold,
   VoteMethod,
 } from "@federa/core";
-import { exportCsv, exportJson, publicKeyOf } from "@federa/core";
+import { exportCsv, exportJson, linkCouncil, publicKeyOf } from "@federa/core";
 import { now } from "./clock.js";
 import {
   CliError,
@@ -40,6 +40,14 @@ interface CouncilRef {
 }
 
 /** Which federation a request means: an id, a unique prefix of one, or nothing when the directory follows one. */
+/** Another council as its delegate's `federa invite` token names it: the council, its document, the delegate's node. */
+export interface CouncilCard {
+  readonly council: string;
+  readonly url: string;
+  readonly peer: string;
+  readonly addresses: readonly string[];
+}
+
 interface FederationRef {
   readonly federation?: string;
 }
@@ -109,12 +117,7 @@ export type Request =
       readonly op: "federation.create";
       readonly name: string;
       /** The other founding councils, from their delegates' council invitations. */
-      readonly with: readonly {
-        readonly council: string;
-        readonly url: string;
-        readonly peer: string;
-        readonly addresses: readonly string[];
-      }[];
+      readonly with: readonly CouncilCard[];
     } & CouncilRef)
   | { readonly op: "federation.list" }
   | ({ readonly op: "federation.invite" } & FederationRef)
@@ -126,7 +129,10 @@ export type Request =
       readonly topic?: string;
       readonly closesAt?: number;
       readonly council?: string;
+      /** A council to admit (its delegate's council invitation): the proposal's effect. */
+      readonly admit?: CouncilCard;
     } & FederationRef)
+  | ({ readonly op: "federation.tick"; readonly council?: string } & FederationRef)
   | ({
       readonly op: "federation.vote";
       readonly proposal: string;
@@ -673,9 +679,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       };
       const founded = await ws.foundFederation({ name: req.name, councils, urls });
       const id = founded.federation.id;
-      const delegates = req.with.map((w) => ({ peer: w.peer, addresses: w.addresses }));
+      const delegates = req.with.map((w) => ({ peer: w.peer, addresses: w.addresses, council: w.council }));
       await ws.dir.saveFederation({ federation: id, url: founded.handle.url, delegates });
-      for (const d of delegates) ws.vouch?.(id, d.peer);
+      for (const d of delegates) ws.vouch?.(id, d.peer, d.council as CouncilId);
       return {
         federation: id,
         url: founded.handle.url,
@@ -718,15 +724,31 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       }
     }
     case "federation.propose": {
-      const { held, council } = await actingInFederation(ws, req);
+      const { held, state, council } = await actingInFederation(ws, req);
+      const admit = req.admit;
+      if (admit !== undefined && state.councils.some((c) => c.id === admit.council))
+        throw new UsageError(`council ${admit.council} is already a member of this federation`);
       const proposal = await held.federation.propose({
         council: council.id,
         title: req.title,
         ...(req.text !== undefined ? { text: req.text } : {}),
         ...(req.topic !== undefined ? { topic: req.topic } : {}),
         ...(req.closesAt !== undefined ? { closesAt: req.closesAt } : {}),
+        ...(admit !== undefined ? { effect: { type: "admit-council", council: admit.council } } : {}),
       });
+      if (admit !== undefined) {
+        // Where its documents are, for every member node once it is admitted; its delegate may read the federation now.
+        held.handle.change((d) => linkCouncil(d, admit.council as CouncilId, admit.url));
+        const delegate = { peer: admit.peer, addresses: admit.addresses, council: admit.council };
+        await ws.dir.saveFederation({ federation: held.federation.id, url: held.handle.url, delegates: [delegate] });
+        ws.vouch?.(held.federation.id, admit.peer, admit.council as CouncilId);
+      }
       return { federation: held.federation.id, council: council.id, proposal };
+    }
+    case "federation.tick": {
+      const { held, council } = await actingInFederation(ws, req);
+      const record = await held.federation.tick();
+      return { federation: held.federation.id, council: council.id, record };
     }
     case "federation.vote": {
       const { held, state, council } = await actingInFederation(ws, req);

@@ -9,50 +9,18 @@ import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { describe, expect, it } from "vitest";
 import { federa, federaJson, federaOk } from "./support/cli.js";
+import { type FederationStatus, federationStatus, mandatedCouncil, type Voted } from "./support/federations.js";
 import { askNode, nodeScratchDir, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
 const scratch = nodeScratchDir();
 const HOUR = 3_600_000;
 
-interface FederationStatus {
-  readonly federation: string;
-  readonly name: string;
-  readonly councils: { id: string; name: string | null; here: boolean; consents: boolean | null }[];
-  readonly proposals: { id: string; title: string; status: string; votes: Record<string, string> }[];
-  readonly conflicts: { type: string; reason: string | null }[];
-  readonly alerts: { id: string; what: string; responses: number; pledges: Record<string, string> }[];
-}
-
-interface Voted {
-  readonly record: string;
-  readonly counted: boolean;
-  readonly refused?: { type: string; reason: string | null };
-  readonly via: "node" | "offline";
-}
-
-/** A member founding a council whose members give them a mandate for the federation, voted and issued offline. */
-async function councilWithDelegate(name: string, council: string): Promise<{ dir: string; council: string }> {
-  const dir = join(scratch.path, name.toLowerCase());
-  await federaJson(["init", "--dir", dir, "--name", name]);
-  const id = await federaOk(["council", "create", council, "--dir", dir]);
-  const proposal = await federaOk([
-    ...["mandate", "issue", "--delegate", "me", "--body", "Northern Federation"],
-    ...["--positions", "*=yes|no", "--expires", "+30d", "--closes", "+1h", "--dir", dir],
-  ]);
-  await federaOk(["vote", proposal, "--choice", "yes", "--dir", dir]);
-  // The issuing vote takes effect at the first record after its deadline: one stamped two hours on.
-  await federaOk(["tick", "--dir", dir], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
-  return { dir, council: id };
-}
-
 async function councilsJson(dir: string): Promise<Record<string, string>> {
   return JSON.parse(await readFile(join(dir, "councils.json"), "utf8")) as Record<string, string>;
 }
 
-async function federationStatus(dir: string): Promise<FederationStatus> {
-  return (await askNode(dir, { op: "federation.status" })) as unknown as FederationStatus;
-}
+const councilWithDelegate = (name: string, council: string) => mandatedCouncil(scratch.path, name, council);
 
 describe("a federation founded from the command line", { timeout: 180_000 }, () => {
   it("reaches both delegates' nodes with both member councils; each counts the other's vote and answer to an alert", async () => {

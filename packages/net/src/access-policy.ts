@@ -29,8 +29,8 @@ export class AccessPolicy {
   readonly #federations = new Map<FederationId, Set<CouncilId>>();
   readonly #federationNames = new Map<FederationId, string>();
   readonly #federationDocs = new Map<DocumentId, FederationId>();
-  /** Peers vouched for as delegates of a federation before their councils' documents have synced here. */
-  readonly #trustedFor = new Map<FederationId, Set<string>>();
+  /** Peers vouched for as delegates of a federation (for a council, when known) before their councils' documents synced. */
+  readonly #trustedFor = new Map<FederationId, Map<string, CouncilId | null>>();
   #onChange: () => void = () => {};
 
   /** `self` is this node's own peer id (its own Repo may always hold its documents). */
@@ -96,22 +96,28 @@ export class AccessPolicy {
   }
 
   /**
-   * Vouches for `peer` as a delegate's device in `federation` (from a federation invite): it may receive the
-   * federation's documents before its council's records have synced here to prove it. The vouch stands only while
-   * some member council's documents are missing here; then membership alone decides (a revoked device gets nothing).
+   * Vouches for `peer` as a delegate's device in `federation` (from an invitation): it may receive the federation's
+   * documents before its council's records have synced here to prove it. With its `council` named, the vouch stands
+   * until that council's documents are here, and reaches the other councils' documents only once that council is a
+   * member (a council proposed for admission reads the federation, not its members, until admitted). Without, it
+   * stands while some member council's documents are missing here. Then membership alone decides (a revoked device
+   * gets nothing).
    */
-  trustFor(federation: FederationId, peer: string): void {
-    const set = this.#trustedFor.get(federation) ?? new Set();
-    if (set.has(peer)) return;
-    set.add(peer);
-    this.#trustedFor.set(federation, set);
+  trustFor(federation: FederationId, peer: string, council?: CouncilId): void {
+    const vouches = this.#trustedFor.get(federation) ?? new Map<string, CouncilId | null>();
+    const known = vouches.get(peer);
+    if (known !== undefined && (known === council || council === undefined)) return;
+    vouches.set(peer, council ?? null);
+    this.#trustedFor.set(federation, vouches);
     this.#onChange();
   }
 
-  /** True while `peer` is vouched for in `federation` and the federation is not yet known here whole. */
-  #vouched(peer: string, federation: FederationId): boolean {
-    if (!this.#trustedFor.get(federation)?.has(peer)) return false;
+  /** True while `peer`'s vouch in `federation` stands (for a council's documents, when `councilDocs`). */
+  #vouched(peer: string, federation: FederationId, councilDocs: boolean): boolean {
+    const vouch = this.#trustedFor.get(federation)?.get(peer);
+    if (vouch === undefined) return false;
     const members = this.#federations.get(federation);
+    if (vouch !== null) return !this.#devices.has(vouch) && (!councilDocs || members?.has(vouch) === true);
     // Unknown federation (its document is being fetched) or a member council not held: the vouch is all there is.
     return members === undefined || members.size === 0 || [...members].some((c) => !this.#devices.has(c));
   }
@@ -121,7 +127,7 @@ export class AccessPolicy {
    * consents to it, when `consenting`: those may read the other councils' documents).
    */
   #inFederation(peer: string, federation: FederationId, consenting: boolean): boolean {
-    if (this.#vouched(peer, federation)) return true;
+    if (this.#vouched(peer, federation, consenting)) return true;
     for (const c of this.#federations.get(federation) ?? [])
       if (this.#devices.get(c)?.has(peer) && (!consenting || this.#consents(c, federation))) return true;
     return false;
@@ -170,7 +176,7 @@ export class AccessPolicy {
   /** True when `peer` is trusted or a device of a member of any council this node holds (others may not even open a sync stream). */
   knows(peer: string): boolean {
     if (peer === this.#self || this.#trusted.has(peer)) return true;
-    for (const federation of this.#trustedFor.keys()) if (this.#vouched(peer, federation)) return true;
+    for (const federation of this.#trustedFor.keys()) if (this.#vouched(peer, federation, false)) return true;
     for (const devices of this.#devices.values()) if (devices.has(peer)) return true;
     return false;
   }

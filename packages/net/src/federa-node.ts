@@ -392,9 +392,12 @@ export class FederaNode {
     return held;
   }
 
-  /** Vouches for a delegate's device in a federation before its council has synced here (see `AccessPolicy.trustFor`). */
-  trustFor(federation: FederationId, peer: string): void {
-    this.access.trustFor(federation, peer);
+  /**
+   * Vouches for a delegate's device in a federation, for its council when known, before that council has synced here
+   * (see `AccessPolicy.trustFor`).
+   */
+  trustFor(federation: FederationId, peer: string, council?: CouncilId): void {
+    this.access.trustFor(federation, peer, council);
   }
 
   async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {

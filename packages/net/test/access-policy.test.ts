@@ -116,4 +116,29 @@ describe("AccessPolicy in a federation", () => {
     expect(policy.allows("tia", doc("ours-council"))).toBe(true);
     expect(policy.allows("ada", doc("theirs-council"))).toBe(true);
   });
+
+  it("lets a council proposed for admission read the federation, and the members' documents only once admitted", () => {
+    const policy = cityFederation();
+    const CAL = "d4".repeat(32) as CouncilId;
+    policy.update(OURS, withDevices("ada"));
+    policy.update(THEIRS, withDevices("tia"));
+    // Every member council is here, so an unnamed vouch would have lapsed; one for Cal's council stands.
+    policy.trustFor(FEDERATION, "cal", CAL);
+    expect(policy.knows("cal")).toBe(true);
+    expect(policy.allows("cal", doc("federation"))).toBe(true);
+    expect(policy.allows("cal", doc("ours-council"))).toBe(false);
+
+    // The admission passes: Cal reads the members' documents while its council's documents are on their way.
+    policy.updateFederation(FEDERATION, [OURS, THEIRS, CAL], "City federation");
+    expect(policy.allows("cal", doc("ours-council"))).toBe(true);
+
+    // Its council arrives: membership decides, for its devices and against a revoked one.
+    policy.register(CAL, [doc("cal-council")]);
+    policy.update(CAL, withDevices("cal"));
+    expect(policy.allows("cal", doc("ours-council"))).toBe(true);
+    expect(policy.allows("ada", doc("cal-council"))).toBe(true);
+    policy.update(CAL, withDevices("cal-laptop"));
+    expect(policy.allows("cal", doc("ours-council"))).toBe(false);
+    expect(policy.allows("cal", doc("federation"))).toBe(false);
+  });
 });

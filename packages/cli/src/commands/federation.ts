@@ -2,9 +2,12 @@
  * `federa federation ...`: found a federation with other councils' delegates, invite and join, and act in it as a
  * delegate: propose, and vote through a mandate of one's council.
  */
+
+import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { collect, parseTime } from "../args.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
+import type { CouncilCard } from "../operations.js";
 import { execute } from "../session.js";
 import { readFederationInvitation, readInvitation } from "../tokens.js";
 import { type CommonOptions, common, contextOf, run } from "./common.js";
@@ -29,6 +32,12 @@ function delegateOptions(command: Command): Command {
 /** The `--council` a delegate passed, as a request field. */
 function councilOf(options: { council?: string }): { council?: string } {
   return options.council !== undefined ? { council: options.council } : {};
+}
+
+/** What a council's invitation tells a federation: the council, its document, and its delegate's node. */
+function cardOf(invitation: Invitation): CouncilCard {
+  const { council, url, peer, addresses } = invitation;
+  return { council, url, peer, addresses };
 }
 
 /** The token of a federation's invitation, from the result of an operation that names one. */
@@ -67,7 +76,7 @@ export function registerFederation(program: Command): void {
         op: "federation.create",
         name,
         council: options.council,
-        with: others.map((o) => ({ council: o.council, url: o.url, peer: o.peer, addresses: o.addresses })),
+        with: others.map(cardOf),
       },
       out.progress,
     );
@@ -133,12 +142,24 @@ export function registerFederation(program: Command): void {
         .requiredOption("--title <title>", "the proposal's title")
         .option("--text <text>", "its text")
         .option("--topic <topic>", "the mandate topic delegates vote under (default: the proposal's id)")
-        .option("--closes <when>", "when the vote closes: +2d or an ISO date (default: the charter's window)"),
+        .option("--closes <when>", "when the vote closes: +2d or an ISO date (default: the charter's window)")
+        .option(
+          "--admit <token>",
+          "propose admitting the council of this `federa invite` token; its delegate may read the federation meanwhile",
+        ),
     ),
   ).action(
     async (
-      options: FederationOptions & { title: string; text?: string; topic?: string; closes?: string; council?: string },
+      options: FederationOptions & {
+        title: string;
+        text?: string;
+        topic?: string;
+        closes?: string;
+        council?: string;
+        admit?: string;
+      },
     ) => {
+      const admit = options.admit === undefined ? undefined : cardOf(await readInvitation(options.admit));
       await run(
         options,
         {
@@ -148,12 +169,25 @@ export function registerFederation(program: Command): void {
           ...(options.text !== undefined ? { text: options.text } : {}),
           ...(options.topic !== undefined ? { topic: options.topic } : {}),
           ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes") } : {}),
+          ...(admit !== undefined ? { admit } : {}),
           ...councilOf(options),
         },
         (r) => String(r.proposal),
       );
     },
   );
+
+  common(
+    delegateOptions(
+      federation
+        .command("tick")
+        .description("write an empty record so federation deadlines that have passed take effect"),
+    ),
+  ).action(async (options: FederationOptions & { council?: string }) => {
+    await run(options, { op: "federation.tick", federation: options.federation, ...councilOf(options) }, (r) =>
+      String(r.record),
+    );
+  });
 
   common(
     delegateOptions(

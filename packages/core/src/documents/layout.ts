@@ -60,6 +60,15 @@ export function initialFederationDoc(federation: FederationId): FederationDoc {
   return { federa: { type: "federation", version: LAYOUT_VERSION, federation }, records: emptyBuckets() };
 }
 
+/**
+ * Writes where a council's documents are into a federation document, inside a change: a hint for the member nodes
+ * that fetch it (only the federation's signed records make the council a member).
+ */
+export function linkCouncil(doc: FederationDoc, council: CouncilId, url: string): void {
+  if (!isMap(doc.federa.councils)) doc.federa.councils = {};
+  if (doc.federa.councils[council] !== url) doc.federa.councils[council] = url;
+}
+
 /** Writes records (id and stored bytes) into a document inside a change. */
 export function putRecords(doc: FederaDoc, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
   // A peer may have put another value where a map belongs: a new map takes its place, so writing never throws.
