@@ -11,6 +11,7 @@ import type {
   FederationId,
   FederationState,
   FundId,
+  Mandate,
   MandateId,
   MemberId,
   ProposeInput,
@@ -145,6 +146,25 @@ export type Request =
       readonly op: "federation.alert";
       readonly what: string;
       readonly needs: string;
+      readonly council?: string;
+    } & FederationRef)
+  | ({
+      readonly op: "federation.converge";
+      readonly title: string;
+      readonly text?: string;
+      /** The coordinated actions delegates may ratify. */
+      readonly actions: readonly string[];
+      readonly startsAt: number;
+      readonly endsAt: number;
+      readonly topic?: string;
+      readonly closesAt?: number;
+      readonly council?: string;
+    } & FederationRef)
+  | ({
+      readonly op: "federation.ratify";
+      readonly convergence: string;
+      readonly action: string;
+      readonly mandate?: string;
       readonly council?: string;
     } & FederationRef)
   | ({
@@ -471,6 +491,33 @@ async function openFederationOf(ws: Workspace, ref: string | undefined) {
   return { entry, held, state: await held.federation.state() };
 }
 
+/**
+ * The live mandate the delegate acts under in `council` (the one named, else their only one), refused before anything
+ * is written when it does not allow `position` on `topic`: an act it cannot cover would stay in the document for good.
+ */
+function delegateMandate(
+  ws: Workspace,
+  council: { readonly id: CouncilId; readonly state: CouncilState },
+  ref: string | undefined,
+  topic: string,
+  position: string,
+  what: string,
+): Mandate {
+  const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member && m.recalledAt === null);
+  if (mine.length === 0)
+    throw new NotFoundCliError(`council ${council.id} has issued you no mandate: see \`federa mandate issue\``);
+  if (ref === undefined && mine.length > 1)
+    throw new UsageError(`you hold ${mine.length} mandates of council ${council.id}: pass --mandate ID`);
+  const mandate = ref === undefined ? mine[0]! : byPrefix(mine, (m) => m.id, ref, "mandate of yours");
+  const allowed = mandate.positions[topic] ?? mandate.positions["*"];
+  if (allowed === undefined || !allowed.includes(position))
+    throw new UsageError(
+      `your mandate ${mandate.id.slice(0, 12)} does not allow "${position}" on ${what}` +
+        (allowed ? ` (it allows: ${allowed.join(", ")})` : " (its topic is not covered)"),
+    );
+  return mandate;
+}
+
 /** Opens a federation for a delegate's act: its state and the member council the delegate acts for. */
 async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
   const { held, state } = await openFederationOf(ws, req.federation);
@@ -753,20 +800,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.vote": {
       const { held, state, council } = await actingInFederation(ws, req);
       const proposal = byPrefix(state.proposals, (p) => p.id, req.proposal, "federation proposal");
-      const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member && m.recalledAt === null);
-      if (mine.length === 0)
-        throw new NotFoundCliError(`council ${council.id} has issued you no mandate: see \`federa mandate issue\``);
-      if (req.mandate === undefined && mine.length > 1)
-        throw new UsageError(`you hold ${mine.length} mandates of council ${council.id}: pass --mandate ID`);
-      const mandate =
-        req.mandate === undefined ? mine[0]! : byPrefix(mine, (m) => m.id, req.mandate, "mandate of yours");
-      // A vote its mandate cannot cover would stay in the shared document for good as a conflict: refuse it here.
-      const allowed = mandate.positions[proposal.topic] ?? mandate.positions["*"];
-      if (allowed === undefined || !allowed.includes(req.position))
-        throw new UsageError(
-          `your mandate ${mandate.id.slice(0, 12)} does not allow "${req.position}" on this proposal` +
-            (allowed ? ` (it allows: ${allowed.join(", ")})` : " (its topic is not covered)"),
-        );
+      const mandate = delegateMandate(ws, council, req.mandate, proposal.topic, req.position, "this proposal");
       const record = await held.federation.vote(proposal.id, {
         council: council.id,
         mandate: mandate.id,
@@ -783,6 +817,57 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         record,
         counted,
         ...(conflict ? { refused: { type: conflict.type, reason: conflict.reason, detail: conflict.detail } } : {}),
+      };
+    }
+    case "federation.converge": {
+      const { held, council } = await actingInFederation(ws, req);
+      if (req.endsAt <= req.startsAt) throw new UsageError("the convergence must end after it starts");
+      const proposal = await held.federation.propose({
+        council: council.id,
+        title: req.title,
+        ...(req.text !== undefined ? { text: req.text } : {}),
+        ...(req.closesAt !== undefined ? { closesAt: req.closesAt } : {}),
+        effect: {
+          type: "convergence",
+          title: req.title,
+          startsAt: req.startsAt,
+          endsAt: req.endsAt,
+          actions: [...new Set(req.actions)],
+          ...(req.topic !== undefined ? { topic: req.topic } : {}),
+        },
+      });
+      return { federation: held.federation.id, council: council.id, proposal };
+    }
+    case "federation.ratify": {
+      const { held, state, council } = await actingInFederation(ws, req);
+      const convergence = byPrefix(state.convergences, (c) => c.id, req.convergence, "convergence");
+      // A ratification that cannot count would stay in the shared document for good: refuse it before writing.
+      if (!convergence.actions.some((a) => a.action === req.action))
+        throw new UsageError(
+          `"${req.action}" is not an action of this convergence (its actions: ${convergence.actions.map((a) => a.action).join(", ")})`,
+        );
+      const at = now();
+      if (at < convergence.startsAt || at > convergence.endsAt)
+        throw new UsageError(
+          `the convergence runs from ${iso(convergence.startsAt)} to ${iso(convergence.endsAt)}: a ratification now would not count`,
+        );
+      const mandate = delegateMandate(ws, council, req.mandate, convergence.topic, req.action, "this convergence");
+      const record = await held.federation.ratify(convergence.id, {
+        council: council.id,
+        mandate: mandate.id,
+        action: req.action,
+      });
+      const after = (await held.federation.state()).convergences.find((c) => c.id === convergence.id);
+      const ratified = after?.actions.find((a) => a.action === req.action)?.ratifiedBy ?? [];
+      return {
+        federation: held.federation.id,
+        convergence: convergence.id,
+        council: council.id,
+        mandate: mandate.id,
+        record,
+        counted: ratified.some((r) => r.record === record),
+        // A council ratifies an action once: an earlier ratification of its stands.
+        already: ratified.some((r) => r.council === council.id && r.record !== record),
       };
     }
     case "federation.alert": {
@@ -834,6 +919,14 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
           responses: a.responses.length,
           firstResponseMs: a.firstResponseMs,
           pledges: Object.fromEntries(a.pledges.map((p) => [p.council, p.status])),
+        })),
+        convergences: state.convergences.map((c) => ({
+          id: c.id,
+          title: c.title,
+          status: c.status,
+          startsAt: iso(c.startsAt),
+          endsAt: iso(c.endsAt),
+          ratified: Object.fromEntries(c.actions.map((a) => [a.action, a.ratifiedBy.map((r) => r.council)])),
         })),
         conflicts: state.conflicts.map((c) => ({
           type: c.type,

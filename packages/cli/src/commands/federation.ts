@@ -267,6 +267,83 @@ export function registerFederation(program: Command): void {
   });
 
   common(
+    delegateOptions(
+      federation
+        .command("converge")
+        .description("propose a convergence: a time box in which delegates ratify coordinated actions; prints its id")
+        .requiredOption("--title <title>", "the convergence's title")
+        .requiredOption("--action <action>", "a coordinated action delegates may ratify (repeatable)", collect)
+        .requiredOption("--starts <when>", "when the box opens: +2d or an ISO date (after the vote closes)")
+        .requiredOption("--ends <when>", "when it is dissolved: +5d or an ISO date")
+        .option("--text <text>", "the proposal's text")
+        .option("--topic <topic>", "the mandate topic ratifications fall under (default: the proposal's id)")
+        .option("--closes <when>", "when the vote calling it closes (default: the charter's window)"),
+    ),
+  ).action(
+    async (
+      options: FederationOptions & {
+        title: string;
+        action: string[];
+        starts: string;
+        ends: string;
+        text?: string;
+        topic?: string;
+        closes?: string;
+        council?: string;
+      },
+    ) => {
+      await run(
+        options,
+        {
+          op: "federation.converge",
+          federation: options.federation,
+          title: options.title,
+          actions: options.action,
+          startsAt: parseTime(options.starts, "--starts"),
+          endsAt: parseTime(options.ends, "--ends"),
+          ...(options.text !== undefined ? { text: options.text } : {}),
+          ...(options.topic !== undefined ? { topic: options.topic } : {}),
+          ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes") } : {}),
+          ...councilOf(options),
+        },
+        (r) => String(r.proposal),
+      );
+    },
+  );
+
+  common(
+    delegateOptions(
+      federation
+        .command("ratify")
+        .description("ratify a convergence's action for your council, through your mandate; says whether it counts")
+        .argument("<convergence>", "convergence id (its calling proposal's) or a unique prefix")
+        .requiredOption("--action <action>", "one of the convergence's actions, which your mandate allows")
+        .option("--mandate <id>", "the mandate (optional when your council gave you one)"),
+    ),
+  ).action(
+    async (
+      convergence: string,
+      options: FederationOptions & { action: string; mandate?: string; council?: string },
+    ) => {
+      await run(
+        options,
+        {
+          op: "federation.ratify",
+          federation: options.federation,
+          convergence,
+          action: options.action,
+          ...(options.mandate !== undefined ? { mandate: options.mandate } : {}),
+          ...councilOf(options),
+        },
+        (r) => [
+          String(r.record),
+          r.counted ? "counted" : r.already ? "already ratified by your council" : "not counted",
+        ],
+      );
+    },
+  );
+
+  common(
     federationOption(federation.command("status").description("a federation's member councils, proposals and votes")),
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.status", federation: options.federation }, (r) => {
@@ -292,6 +369,15 @@ export function registerFederation(program: Command): void {
       for (const a of r.alerts as { id: string; what: string; responses: number; pledges: Record<string, string> }[]) {
         const pledges = Object.entries(a.pledges).map(([c, p]) => `${c.slice(0, 8)} ${p}`);
         lines.push(`  alert ${a.id.slice(0, 12)} "${a.what}", ${a.responses} response(s); ${pledges.join(", ")}`);
+      }
+      for (const c of r.convergences as {
+        id: string;
+        title: string;
+        status: string;
+        ratified: Record<string, string[]>;
+      }[]) {
+        const actions = Object.entries(c.ratified).map(([a, by]) => `${a} ${by.length}`);
+        lines.push(`  convergence ${c.id.slice(0, 12)} "${c.title}" ${c.status}; ratified: ${actions.join(", ")}`);
       }
       const conflicts = r.conflicts as { type: string; reason: string | null }[];
       if (conflicts.length > 0) lines.push(`  not counted: ${conflicts.map((c) => c.reason ?? c.type).join(", ")}`);

@@ -1,0 +1,98 @@
+/**
+ * A convergence from the command line, offline in one directory: a delegate of both member councils calls it, both
+ * vote it through, and ratifications count only inside its window, within a mandate, once per council and action.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { federa, federaOk } from "./support/cli.js";
+import { nodeScratchDir } from "./support/node-process.js";
+
+const scratch = nodeScratchDir();
+const HOUR = 3_600_000;
+
+/** Runs a command with the clock `hours` on; its JSON result, or throws with what it printed. */
+async function at<T = Record<string, unknown>>(hours: number, args: readonly string[]): Promise<T> {
+  const ran = await federa([...args, "--json"], { FEDERA_CLOCK_OFFSET_MS: String(hours * HOUR) });
+  if (ran.code !== 0) throw new Error(`federa ${args.join(" ")} exited ${ran.code}: ${ran.stderr}`);
+  return JSON.parse(ran.stdout) as T;
+}
+
+describe("a convergence from the command line", { timeout: 120_000 }, () => {
+  it("is called by a vote, ratified inside its window through mandates, and refused outside it", async () => {
+    const d = ["--dir", join(scratch.path, "ada")];
+    await federaOk(["init", ...d, "--name", "Ada"]);
+    const bakery = await federaOk(["council", "create", "Bakery", ...d]);
+    const tenants = await federaOk(["council", "create", "Tenants", ...d]);
+    // Each council mandates Ada; the bakery allows her to ratify the strike only, the tenants the picket too.
+    for (const [council, positions] of [
+      [bakery, "*=yes|no|strike"],
+      [tenants, "*=yes|no|strike|picket"],
+    ] as const) {
+      const proposal = await federaOk([
+        ...["mandate", "issue", "--delegate", "me", "--body", "Northern Federation", "--positions", positions],
+        ...["--expires", "+30d", "--closes", "+1h", "--council", council, ...d],
+      ]);
+      await federaOk(["vote", proposal, "--choice", "yes", "--council", council, ...d]);
+      await federaOk(["tick", "--council", council, ...d], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
+    }
+    const { token } = await at<{ token: string }>(2, ["invite", "--council", tenants, ...d]);
+    await at(2, ["federation", "create", "Northern Federation", "--with", token, "--council", bakery, ...d]);
+
+    // Called by a vote closing half an hour on, the convergence runs from one hour on to four.
+    const { proposal } = await at<{ proposal: string }>(2, [
+      ...["federation", "converge", "--title", "General strike", "--action", "strike", "--action", "picket"],
+      ...["--starts", "+1h", "--ends", "+4h", "--closes", "+30m", "--council", bakery, ...d],
+    ]);
+    for (const council of [bakery, tenants])
+      expect(
+        await at<{ counted: boolean }>(2, [
+          ...["federation", "vote", proposal, "--position", "yes", "--council", council, ...d],
+        ]),
+      ).toMatchObject({ counted: true });
+    await at(3.5, ["federation", "tick", "--council", bakery, ...d]);
+
+    const ratifying = (council: string, action: string) => [
+      "federation",
+      "ratify",
+      proposal.slice(0, 10),
+      "--action",
+      action,
+      "--council",
+      council,
+      ...d,
+    ];
+    // Inside the window, within each mandate: counted, once per council and action.
+    expect(await at(3.5, ratifying(bakery, "strike"))).toMatchObject({ counted: true });
+    expect(await at(3.6, ratifying(tenants, "picket"))).toMatchObject({ counted: true });
+    expect(await at(3.7, ratifying(bakery, "strike"))).toMatchObject({ counted: false, already: true });
+    const ratify = (hours: number, council: string, action: string) =>
+      federa(ratifying(council, action), { FEDERA_CLOCK_OFFSET_MS: String(hours * HOUR) });
+    // Refused before anything is written: an action the bakery's mandate does not allow, one the convergence does
+    // not have, and any ratification after the window.
+    const refusals = [
+      [await ratify(3.8, bakery, "picket"), /does not allow "picket" on this convergence/],
+      [await ratify(3.8, bakery, "march"), /"march" is not an action of this convergence/],
+      [await ratify(7, tenants, "strike"), /a ratification now would not count/],
+    ] as const;
+    for (const [ran, message] of refusals) {
+      expect(ran.code).toBe(2);
+      expect(ran.stderr).toMatch(message);
+    }
+
+    const status = await at<{
+      convergences: { id: string; status: string; ratified: Record<string, string[]> }[];
+      conflicts: unknown[];
+    }>(3.9, ["federation", "status", ...d]);
+    expect(status.convergences).toEqual([
+      expect.objectContaining({
+        id: proposal,
+        status: "open",
+        ratified: { strike: [bakery], picket: [tenants] },
+      }),
+    ]);
+    expect(status.conflicts).toEqual([]);
+    expect(await federaOk(["federation", "status", ...d], { FEDERA_CLOCK_OFFSET_MS: String(4 * HOUR) })).toContain(
+      `convergence ${proposal.slice(0, 12)} "General strike" open; ratified: strike 1, picket 1`,
+    );
+  });
+});
