@@ -1,17 +1,22 @@
 /**
  * The benchmark dispatcher behind `./dev bench NAME [OPTIONS]`: runs the named benchmark, prints its report and
- * writes its raw results to `bench-results/NAME.json`.
+ * writes its raw results to `bench-results/NAME.json` and its charts to `bench-results/*.svg`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PanelChart } from "../packages/core/bench/charts.js";
 import type { Machine } from "../packages/core/bench/core-bench.js";
+import { barPanels } from "../packages/sim/src/svg.js";
 
 interface Bench {
   readonly summary: string;
   /** Runs the benchmark; `machine` is read once it has finished (its load average included). */
-  run(args: readonly string[], machine: () => Machine): Promise<{ report: string; results: unknown }>;
+  run(
+    args: readonly string[],
+    machine: () => Machine,
+  ): Promise<{ report: string; results: unknown; charts: readonly PanelChart[] }>;
 }
 
 const benches: Record<string, Bench> = {
@@ -19,16 +24,18 @@ const benches: Record<string, Bench> = {
     summary: "Federa against the naive automerge-repo layout: writes, bytes, load to derived state, append at N",
     async run(args, machine) {
       const { formatCoreReport, runCoreBench } = await import("../packages/core/bench/core-bench.js");
+      const { coreCharts } = await import("../packages/core/bench/core-charts.js");
       const results = await runCoreBench(args);
-      return { report: formatCoreReport(results, machine()), results };
+      return { report: formatCoreReport(results, machine()), results, charts: coreCharts(results) };
     },
   },
   net: {
     summary: "N node processes on loopback heal a partition: Federa's mesh against the automerge-repo WebSocket hub",
     async run(args, machine) {
       const { formatNetReport, runNetBench } = await import("../packages/net/bench/net-bench.js");
+      const { netCharts } = await import("../packages/net/bench/net-charts.js");
       const results = await runNetBench(args);
-      return { report: formatNetReport(results, machine()), results };
+      return { report: formatNetReport(results, machine()), results, charts: netCharts(results) };
     },
   },
 };
@@ -42,7 +49,7 @@ function usage(): string {
     ...names,
     "",
     "core options: --quick, --naive-budget=SECONDS, --naive-n=N",
-    "net options: --quick, --sizes=NxK,..., --no-hub, --hub-cap=SECONDS, --federa-cap=SECONDS",
+    "net options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --hub-cap=SECONDS, --federa-cap=SECONDS",
   ].join("\n");
 }
 
@@ -66,13 +73,19 @@ async function main(argv: readonly string[]): Promise<number> {
     ...facts,
     load: `${loadBefore} at the start, ${loadavg()[0]!.toFixed(2)} at the end`,
   });
-  const { report, results } = await bench.run(args, machine);
+  const { report, results, charts } = await bench.run(args, machine);
   console.log(`\n${report}`);
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   const out = join(root, "bench-results", `${name}.json`);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ machine: machine(), args, results }, null, 2)}\n`);
+  const m = machine();
+  writeFileSync(out, `${JSON.stringify({ machine: m, args, results }, null, 2)}\n`);
   console.log(`\nRaw results: ${out}`);
+  for (const chart of charts) {
+    const svg = join(root, "bench-results", `${chart.name}.svg`);
+    writeFileSync(svg, barPanels({ ...chart, subtitle: `${chart.subtitle} (${m.date}, ${m.cores} cores)` }));
+    console.log(`Chart: ${svg}`);
+  }
   return 0;
 }
 
