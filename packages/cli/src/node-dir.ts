@@ -61,8 +61,8 @@ export interface Delegate extends Inviter {
 export interface FederationEntry {
   readonly federation: string;
   readonly url: string;
-  /** Who invited this device, when it joined rather than founded. */
-  readonly inviter?: Inviter;
+  /** Who invited this device, when it joined rather than founded (with their council, when the token names it). */
+  readonly inviter?: Delegate;
   /** Other councils' delegates: founders when this directory founded it, and councils it proposed to admit. */
   readonly delegates?: readonly Delegate[];
   /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
@@ -110,6 +110,9 @@ const isContact = (v: unknown): boolean =>
   v !== null &&
   isText((v as { peer?: unknown }).peer) &&
   isTextList((v as { addresses?: unknown }).addresses);
+
+const isDelegate = (v: unknown): boolean =>
+  isContact(v) && ((v as Delegate).council === undefined || isText((v as Delegate).council));
 
 /** A list read from one of the directory's files, each entry checked: a hand-edited or damaged file says so. */
 async function readList<T>(path: string, isEntry: (v: Record<string, unknown>) => boolean, what: string): Promise<T[]> {
@@ -270,12 +273,8 @@ export class NodeDir {
       (v) =>
         isText(v.federation) &&
         isText(v.url) &&
-        (v.inviter === undefined || isContact(v.inviter)) &&
-        (v.delegates === undefined ||
-          (Array.isArray(v.delegates) &&
-            v.delegates.every(
-              (d) => isContact(d) && ((d as Delegate).council === undefined || isText((d as Delegate).council)),
-            ))) &&
+        (v.inviter === undefined || isDelegate(v.inviter)) &&
+        (v.delegates === undefined || (Array.isArray(v.delegates) && v.delegates.every(isDelegate))) &&
         (v.councils === undefined || (typeof v.councils === "object" && v.councils !== null)),
       "federations",
     );

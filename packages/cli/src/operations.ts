@@ -733,6 +733,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         federation: id,
         url: founded.handle.url,
         councils,
+        council: held.council.id,
         peer: ws.identity.device.id,
         addresses: await addressesOf(ws),
       };
@@ -751,9 +752,17 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.invite": {
       const entry = await resolveFederation(ws.dir, req.federation);
+      // The inviter's member council, when this directory can tell: the joiner's vouch lapses once it holds it.
+      const own = await ws.dir.councils();
+      const members = await ws
+        .openFederation(entry.federation as FederationId, entry.url)
+        .then((h) => h.federation.state())
+        .then((s) => s.councils.map((c) => c.id as string).filter((c) => own[c] !== undefined))
+        .catch(() => []);
       return {
         federation: entry.federation,
         url: entry.url,
+        ...(members.length === 1 ? { council: members[0] } : {}),
         peer: ws.identity.device.id,
         addresses: await addressesOf(ws),
       };

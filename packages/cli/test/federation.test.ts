@@ -40,6 +40,9 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
     expect(wrongKind.code).toBe(2);
     expect(wrongKind.stderr).toMatch(/not a federation's invitation/);
     await federaJson(["federation", "join", created.token, "--dir", tenants.dir]);
+    // Tia's node vouches for Ada's device for Ada's council: the vouch lapses once it holds that council.
+    const entries = JSON.parse(await readFile(join(tenants.dir, "federations.json"), "utf8"));
+    expect(entries[0].inviter.council).toBe(bakery.council);
 
     // Each node ends up with the federation and both member councils.
     for (const dir of [bakery.dir, tenants.dir]) {

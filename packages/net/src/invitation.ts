@@ -31,6 +31,8 @@ export interface FederationInvitation extends Inviter {
   readonly federation: string;
   /** The federation document's automerge URL. */
   readonly url: string;
+  /** The inviting delegate's member council: the joiner's vouch for the inviter lapses once it holds that council. */
+  readonly council?: string;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -119,7 +121,10 @@ export function decodeFederationInvitation(token: string): FederationInvitation 
   if (typeof v.federation !== "string" || !COUNCIL_ID.test(v.federation))
     throw new BadInvitationError("no federation id");
   if (!isValidAutomergeUrl(v.url)) throw new BadInvitationError("no federation document URL");
-  return { v: 1, kind: "federation", federation: v.federation, url: v.url, ...readInviter(v) };
+  if (v.council !== undefined && (typeof v.council !== "string" || !COUNCIL_ID.test(v.council)))
+    throw new BadInvitationError("the inviter's council is not a council id");
+  const council = v.council === undefined ? {} : { council: v.council as string };
+  return { v: 1, kind: "federation", federation: v.federation, url: v.url, ...council, ...readInviter(v) };
 }
 
 /** The inviter's addresses, each ending in its peer id so that a dial reaches that node and no other. */

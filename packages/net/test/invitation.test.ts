@@ -237,6 +237,10 @@ describe("federation invitations", () => {
     });
     expect(reasonOf(token)).toMatch(/federation join/);
     expect(() => decodeFederationInvitation(encodeInvitation(valid))).toThrow(/not a federation's invitation/);
+    // The inviter's council, when named, comes along.
+    const council = "c8".repeat(32);
+    const named = encodeFederationInvitation({ federation, url, council, peer: valid.peer, addresses: [] });
+    expect(decodeFederationInvitation(named).council).toBe(council);
   });
 
   it("say what is missing or unusable", () => {
@@ -257,5 +261,6 @@ describe("federation invitations", () => {
     // An address libp2p cannot parse, or a document URL Automerge would refuse, would fail only later, at dial or find.
     expect(read({ ...whole, addresses: ["/not-a-protocol/1"] })).toBe("addresses must be multiaddr strings");
     expect(read({ ...whole, url: "automerge:not-base58-0OIl" })).toBe("no federation document URL");
+    expect(read({ ...whole, council: "Bakers" })).toBe("the inviter's council is not a council id");
   });
 });

@@ -48,6 +48,7 @@ async function tokenOf(result: Record<string, unknown>): Promise<string> {
     url: String(result.url),
     peer: String(result.peer),
     addresses: result.addresses as string[],
+    ...(typeof result.council === "string" ? { council: result.council } : {}),
   });
 }
 
@@ -123,7 +124,11 @@ export function registerFederation(program: Command): void {
     await dir.saveFederation({
       federation: invitation.federation,
       url: invitation.url,
-      inviter: { peer: invitation.peer, addresses: invitation.addresses },
+      inviter: {
+        peer: invitation.peer,
+        addresses: invitation.addresses,
+        ...(invitation.council !== undefined ? { council: invitation.council } : {}),
+      },
     });
     const { result } = await execute(dir, { op: "federation.fetch", federation: invitation.federation }, out.progress);
     out.result({ federation: invitation.federation, available: result.available === true }, [
