@@ -55,6 +55,17 @@ export type DeviceJoin = Invited;
 export interface Delegate extends Inviter {
   /** Their council: the vouch stands until its documents are here, and reaches members' documents once it is one. */
   readonly council?: string;
+  /** When this directory first vouched for them (ISO): the vouch ends `VOUCH_MS` later whatever has arrived. */
+  readonly since?: string;
+}
+
+/** How long a vouch for another delegate's device lasts at most: long enough for a vote, short of for good. */
+export const VOUCH_MS = 30 * 24 * 3_600_000;
+
+/** When a delegate's vouch ends (undefined for an entry that does not say when it began). */
+export function vouchEnds(delegate: Delegate): number | undefined {
+  const since = delegate.since === undefined ? Number.NaN : Date.parse(delegate.since);
+  return Number.isFinite(since) ? since + VOUCH_MS : undefined;
 }
 
 /** A federation this directory follows (D/federations.json). */
@@ -112,7 +123,9 @@ const isContact = (v: unknown): boolean =>
   isTextList((v as { addresses?: unknown }).addresses);
 
 const isDelegate = (v: unknown): boolean =>
-  isContact(v) && ((v as Delegate).council === undefined || isText((v as Delegate).council));
+  isContact(v) &&
+  ((v as Delegate).council === undefined || isText((v as Delegate).council)) &&
+  ((v as Delegate).since === undefined || isText((v as Delegate).since));
 
 /** A list read from one of the directory's files, each entry checked: a hand-edited or damaged file says so. */
 async function readList<T>(path: string, isEntry: (v: Record<string, unknown>) => boolean, what: string): Promise<T[]> {
@@ -290,8 +303,9 @@ export class NodeDir {
         ...earlier,
         ...entry,
         councils: { ...earlier?.councils, ...entry.councils },
+        // The newest entry for a peer stands, as the node's vouch does.
         delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
-          (d, i, list) => list.findIndex((x) => x.peer === d.peer) === i,
+          (d, i, list) => list.findLastIndex((x) => x.peer === d.peer) === i,
         ),
       };
       const others = all.filter((f) => f.federation !== entry.federation);

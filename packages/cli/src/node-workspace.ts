@@ -9,7 +9,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
-import type { Application, Delegate, FederationEntry, NodeDir } from "./node-dir.js";
+import { type Application, type Delegate, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
 import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
 /** How long opening a council not in local storage waits for connected members to send it. */
@@ -26,16 +26,6 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 /** Where the federation's document says each member council's documents are. */
 function linksOf(held: OpenFederation): Readonly<Record<string, string>> {
   return (held.handle.doc() as FederationDoc).federa.councils ?? {};
-}
-
-/**
- * The member councils to hold: those the federation's signed records name. Until those records can be vouched for
- * here (their authors' councils are among those to fetch), the councils the document links to stand in, as when the
- * node first opened it.
- */
-function membersOf(held: OpenFederation): string[] {
-  const signed = held.federation.current().councils.map((c) => c.id as string);
-  return signed.length > 0 ? signed : Object.keys(linksOf(held));
 }
 
 /** The other delegates' nodes a federation entry names: its inviter, the founders, and councils proposed for admission. */
@@ -141,7 +131,9 @@ export class NodeWorkspace implements Workspace {
   async openFederation(id: FederationId, url: string): Promise<OpenFederation> {
     const held =
       this.#node.federations().find((f) => f.federation.id === id) ??
-      (await this.#node.openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS }).catch(() => undefined));
+      (await this.#node
+        .openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS, federation: id })
+        .catch(() => undefined));
     if (held === undefined) throw new FederationUnavailableError(id);
     return this.#federationOpened(held);
   }
@@ -159,8 +151,8 @@ export class NodeWorkspace implements Workspace {
     return held;
   }
 
-  vouch(federation: FederationId, peer: string, council?: CouncilId): void {
-    this.#node.trustFor(federation, peer, council);
+  vouch(federation: FederationId, peer: string, council?: CouncilId, until?: number): void {
+    this.#node.trustFor(federation, peer, council, until);
   }
 
   /**
@@ -171,7 +163,7 @@ export class NodeWorkspace implements Workspace {
     const id = entry.federation as FederationId;
     // The documents come from the other delegates: vouch for them, and reach them now rather than on the next retry.
     for (const contact of contactsOf(entry)) {
-      this.vouch(id, contact.peer, contact.council as CouncilId | undefined);
+      this.vouch(id, contact.peer, contact.council as CouncilId | undefined, vouchEnds(contact));
       if (this.#node.peers().includes(contact.peer)) continue;
       for (const address of inviterAddresses(contact)) {
         const dialled = await Promise.resolve()
@@ -187,8 +179,8 @@ export class NodeWorkspace implements Workspace {
     const links = linksOf(held);
     const own = await this.dir.councils();
     const fetched: Record<string, string> = {};
-    for (const council of membersOf(held)) {
-      const member = this.#node.council(council as CouncilId);
+    for (const council of this.#node.memberCouncils(held)) {
+      const member = this.#node.council(council);
       if (own[council] !== undefined) {
         if (member !== undefined) this.#opened(member);
         continue;
@@ -212,7 +204,7 @@ export class NodeWorkspace implements Workspace {
     const waiting: FederationEntry[] = [];
     for (const entry of await this.dir.federations()) {
       const held = this.#node.federations().find((f) => f.federation.id === entry.federation);
-      if (held === undefined || membersOf(held).some((c) => this.#node.council(c as CouncilId) === undefined))
+      if (held === undefined || this.#node.memberCouncils(held).some((c) => this.#node.council(c) === undefined))
         waiting.push(entry);
     }
     return waiting;

@@ -32,7 +32,7 @@ import {
   UsageError,
 } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack, rolledBack } from "./high-water.js";
-import type { FederationEntry, NodeDir } from "./node-dir.js";
+import { type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
 import type { OpenCouncil, Workspace } from "./workspace.js";
 
 /** Which council a request means: an id, a unique prefix of one, or nothing when the directory holds one council. */
@@ -726,9 +726,10 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       };
       const founded = await ws.foundFederation({ name: req.name, councils, urls });
       const id = founded.federation.id;
-      const delegates = req.with.map((w) => ({ peer: w.peer, addresses: w.addresses, council: w.council }));
+      const since = iso(now());
+      const delegates = req.with.map((w) => ({ peer: w.peer, addresses: w.addresses, council: w.council, since }));
       await ws.dir.saveFederation({ federation: id, url: founded.handle.url, delegates });
-      for (const d of delegates) ws.vouch?.(id, d.peer, d.council as CouncilId);
+      for (const d of delegates) ws.vouch?.(id, d.peer, d.council as CouncilId, vouchEnds(d));
       return {
         federation: id,
         url: founded.handle.url,
@@ -784,6 +785,11 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const admit = req.admit;
       if (admit !== undefined && state.councils.some((c) => c.id === admit.council))
         throw new UsageError(`council ${admit.council} is already a member of this federation`);
+      const pending = state.proposals.find(
+        (p) => p.status === "open" && p.effect.type === "admit-council" && p.effect.council === admit?.council,
+      );
+      if (pending !== undefined)
+        throw new UsageError(`proposal ${pending.id.slice(0, 12)} to admit council ${admit?.council} is still open`);
       const proposal = await held.federation.propose({
         council: council.id,
         title: req.title,
@@ -795,9 +801,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       if (admit !== undefined) {
         // Where its documents are, for every member node once it is admitted; its delegate may read the federation now.
         held.handle.change((d) => linkCouncil(d, admit.council as CouncilId, admit.url));
-        const delegate = { peer: admit.peer, addresses: admit.addresses, council: admit.council };
+        const delegate = { peer: admit.peer, addresses: admit.addresses, council: admit.council, since: iso(now()) };
         await ws.dir.saveFederation({ federation: held.federation.id, url: held.handle.url, delegates: [delegate] });
-        ws.vouch?.(held.federation.id, admit.peer, admit.council as CouncilId);
+        ws.vouch?.(held.federation.id, admit.peer, admit.council as CouncilId, vouchEnds(delegate));
       }
       return { federation: held.federation.id, council: council.id, proposal };
     }
@@ -829,7 +835,15 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       };
     }
     case "federation.converge": {
-      const { held, council } = await actingInFederation(ws, req);
+      const { held, state, council } = await actingInFederation(ws, req);
+      // The fold would exclude these for good; the record is stamped after the federation's time, so judge from it.
+      const at = Math.max(now(), state.horizon.ms);
+      const closesAt = req.closesAt ?? at + (state.charter?.votingWindowMs ?? 0);
+      if (closesAt < at) throw new UsageError("the vote calling the convergence would close before it opens");
+      if (req.startsAt <= closesAt)
+        throw new UsageError(
+          `the convergence must open after the vote calling it closes (${iso(closesAt)}): pass a later --starts or an earlier --closes`,
+        );
       if (req.endsAt <= req.startsAt) throw new UsageError("the convergence must end after it starts");
       const proposal = await held.federation.propose({
         council: council.id,

@@ -56,7 +56,7 @@ export interface Workspace {
   /** Founds a federation in this directory's storage. */
   foundFederation(init: FoundFederation): Promise<OpenFederation>;
   /** Lets a delegate's device in now, in a running node (offline, D/federations.json is read when the node starts). */
-  vouch?(federation: FederationId, peer: string, council?: CouncilId): void;
+  vouch?(federation: FederationId, peer: string, council?: CouncilId, until?: number): void;
   /** In a running node: vouches for the entry's devices, opens the federation and fetches its member councils. */
   follow?(entry: FederationEntry): Promise<OpenFederation>;
   /** The running node, or null offline. */

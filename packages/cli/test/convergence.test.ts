@@ -38,6 +38,16 @@ describe("a convergence from the command line", { timeout: 120_000 }, () => {
     const { token } = await at<{ token: string }>(2, ["invite", "--council", tenants, ...d]);
     await at(2, ["federation", "create", "Northern Federation", "--with", token, "--council", bakery, ...d]);
 
+    // A box that would open before the vote calling it closes (by default a week on) is refused before writing.
+    const early = await federa(
+      [
+        ...["federation", "converge", "--title", "Too soon", "--action", "strike", "--starts", "+2d", "--ends", "+5d"],
+        ...["--council", bakery, ...d],
+      ],
+      { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) },
+    );
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/must open after the vote calling it closes/);
     // Called by a vote closing half an hour on, the convergence runs from one hour on to four.
     const { proposal } = await at<{ proposal: string }>(2, [
       ...["federation", "converge", "--title", "General strike", "--action", "strike", "--action", "picket"],
@@ -91,6 +101,7 @@ describe("a convergence from the command line", { timeout: 120_000 }, () => {
       }),
     ]);
     expect(status.conflicts).toEqual([]);
+    expect((await at<{ excluded: number }>(3.9, ["federation", "status", ...d])).excluded).toBe(0);
     expect(await federaOk(["federation", "status", ...d], { FEDERA_CLOCK_OFFSET_MS: String(4 * HOUR) })).toContain(
       `convergence ${proposal.slice(0, 12)} "General strike" open; ratified: strike 1, picket 1`,
     );

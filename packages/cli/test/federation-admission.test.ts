@@ -44,7 +44,10 @@ describe("a council admitted to a federation from the command line", { timeout: 
       ...["federation", "propose", "--title", "Admit the couriers", "--admit", couriersCard],
       ...["--closes", closesAt.toISOString(), "--dir", ada],
     ]);
-    // A member council cannot be proposed again; nothing is written.
+    // Nor can a council already proposed and not yet decided, or a member council; nothing is written.
+    const twice = await federa(["federation", "propose", "--title", "Twice", "--admit", couriersCard, "--dir", ada]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/is still open/);
     const again = await federa(["federation", "propose", "--title", "Again", "--admit", tenantsCard, "--dir", ada]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already a member of this federation/);

@@ -91,6 +91,7 @@ export type {
   MemberCouncilState,
   PledgeState,
 } from "./federation/federation-view.js";
+export { foundingCouncils } from "./federation/founding-councils.js";
 export type { FederationRefusal } from "./federation/member-councils.js";
 export type { Hlc } from "./hlc.js";
 export { compareHlc } from "./hlc.js";

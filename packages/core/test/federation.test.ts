@@ -20,6 +20,7 @@ import {
   autonomyLedger,
   Council,
   canonicalJson,
+  consentsTo,
   createIdentity,
   exportAutonomyCsv,
   exportAutonomyJson,
@@ -381,6 +382,16 @@ describe("a council's consent", () => {
     await tia.tick();
     expect((await w.b.reader.state()).mandates.every((m) => m.expiresAt < w.clock.t)).toBe(true);
     expect(await consents()).toEqual({ [w.a.id]: false, [w.b.id]: true });
+  });
+
+  it("never takes a federation's name for another's id: a mandate by id stays bound to that federation", () => {
+    const f1 = "f1".repeat(32);
+    const f2 = "f2".repeat(32);
+    // A stranger names their federation after the id of the one a council mandated a delegate for.
+    expect(consentsTo(new Set([f1]), { id: f2, name: f1 })).toBe(false);
+    expect(consentsTo(new Set([f1]), { id: f1, name: "North" })).toBe(true);
+    expect(consentsTo(new Set(["North"]), { id: f2, name: "North" })).toBe(true);
+    expect(consentsTo(new Set([""]), { id: f2, name: "" })).toBe(false);
   });
 });
 

@@ -16,6 +16,12 @@ export function devicesOf(state: CouncilState): Set<string> {
   return peers;
 }
 
+/** A vouch: for which council (null when not named), and until when (null: no end but the documents arriving). */
+interface Vouch {
+  readonly council: CouncilId | null;
+  readonly until: number | null;
+}
+
 /** Document access by council membership; call `update` after each derivation, it tells the Repo when to re-check. */
 export class AccessPolicy {
   readonly #documents = new Map<DocumentId, CouncilId>();
@@ -30,12 +36,14 @@ export class AccessPolicy {
   readonly #federationNames = new Map<FederationId, string>();
   readonly #federationDocs = new Map<DocumentId, FederationId>();
   /** Peers vouched for as delegates of a federation (for a council, when known) before their councils' documents synced. */
-  readonly #trustedFor = new Map<FederationId, Map<string, CouncilId | null>>();
+  readonly #trustedFor = new Map<FederationId, Map<string, Vouch>>();
+  readonly #now: () => number;
   #onChange: () => void = () => {};
 
   /** `self` is this node's own peer id (its own Repo may always hold its documents). */
-  constructor(self: string) {
+  constructor(self: string, now: () => number = Date.now) {
     this.#self = self;
+    this.#now = now;
   }
 
   /** Called when the set of allowed peers changed (the node wires it to `repo.shareConfigChanged()`). */
@@ -101,21 +109,29 @@ export class AccessPolicy {
    * until that council's documents are here, and reaches the other councils' documents only once that council is a
    * member (a council proposed for admission reads the federation, not its members, until admitted). Without, it
    * stands while some member council's documents are missing here. Then membership alone decides (a revoked device
-   * gets nothing).
+   * gets nothing). With `until`, it ends then whatever has arrived: a council whose documents never come (one that
+   * never consents, or a delegate who never serves them) cannot keep its device in for good.
    */
-  trustFor(federation: FederationId, peer: string, council?: CouncilId): void {
-    const vouches = this.#trustedFor.get(federation) ?? new Map<string, CouncilId | null>();
+  trustFor(federation: FederationId, peer: string, council?: CouncilId, until?: number): void {
+    const vouches = this.#trustedFor.get(federation) ?? new Map<string, Vouch>();
     const known = vouches.get(peer);
-    if (known !== undefined && (known === council || council === undefined)) return;
-    vouches.set(peer, council ?? null);
+    const next: Vouch = { council: council ?? known?.council ?? null, until: until ?? null };
+    if (known !== undefined && known.council === next.council && known.until === next.until) return;
+    vouches.set(peer, next);
     this.#trustedFor.set(federation, vouches);
     this.#onChange();
+    // Re-checked when it ends, so streams it opened are closed then rather than at the next change.
+    if (until !== undefined) {
+      const timer = setTimeout(() => this.#onChange(), Math.max(0, until - this.#now()) + 1);
+      (timer as { unref?: () => void }).unref?.();
+    }
   }
 
   /** True while `peer`'s vouch in `federation` stands (for a council's documents, when `councilDocs`). */
   #vouched(peer: string, federation: FederationId, councilDocs: boolean): boolean {
-    const vouch = this.#trustedFor.get(federation)?.get(peer);
-    if (vouch === undefined) return false;
+    const found = this.#trustedFor.get(federation)?.get(peer);
+    if (found === undefined || (found.until !== null && this.#now() >= found.until)) return false;
+    const vouch = found.council;
     const members = this.#federations.get(federation);
     if (vouch !== null) return !this.#devices.has(vouch) && (!councilDocs || members?.has(vouch) === true);
     // Unknown federation (its document is being fetched) or a member council not held: the vouch is all there is.

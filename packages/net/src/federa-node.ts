@@ -25,7 +25,14 @@ import type {
   LedgerDoc,
   VerifiedCache,
 } from "@federa/core";
-import { Council, Federation, foundCouncil, foundFederation } from "@federa/core";
+import {
+  Council,
+  Federation,
+  foundCouncil,
+  foundFederation,
+  foundingCouncils,
+  UnknownDocumentError,
+} from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, PeerId } from "@libp2p/interface";
@@ -141,7 +148,7 @@ export class FederaNode {
     });
     if (libp2p.peerId.toString() !== init.identity.device.id)
       throw new Error("libp2p key does not match the device key");
-    const access = new AccessPolicy(libp2p.peerId.toString());
+    const access = new AccessPolicy(libp2p.peerId.toString(), init.now);
     const adapter = new Libp2pNetworkAdapter({ libp2p, allowPeer: (peer: string) => access.knows(peer) });
     const repo = new Repo({
       peerId: adapter.peerId,
@@ -373,19 +380,24 @@ export class FederaNode {
    */
   async openFederation(
     url: AutomergeUrl,
-    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+    options: { signal?: AbortSignal; timeoutMs?: number; federation?: FederationId } = {},
   ): Promise<HeldFederation> {
     const signal = AbortSignal.any([
       options.signal ?? new AbortController().signal,
       AbortSignal.timeout(options.timeoutMs ?? 30_000),
     ]);
     const handle = await this.#find<FederationDoc>(url, signal);
-    const id = handle.doc().federa.federation as FederationId;
+    const id = handle.doc().federa?.federation as FederationId;
+    // The id a document claims is its own content: one that is not the federation an invitation named is refused.
+    if (options.federation !== undefined && id !== options.federation)
+      throw new UnknownDocumentError(`${url} is not federation ${options.federation}`);
     const existing = this.#federations.get(id);
     if (existing) return { federation: existing.federation, handle: existing.handle };
     const held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle));
-    for (const [council, councilUrl] of Object.entries(handle.doc().federa.councils ?? {})) {
-      if (!this.#councils.has(council as CouncilId))
+    const links = handle.doc().federa.councils ?? {};
+    for (const council of this.memberCouncils(held)) {
+      const councilUrl = links[council];
+      if (councilUrl !== undefined && !this.#councils.has(council))
         await this.openCouncil(councilUrl as AutomergeUrl, { signal }).catch(() => {});
     }
     held.federation.refresh().catch(() => {});
@@ -393,11 +405,20 @@ export class FederaNode {
   }
 
   /**
-   * Vouches for a delegate's device in a federation, for its council when known, before that council has synced here
-   * (see `AccessPolicy.trustFor`).
+   * A federation's member councils as this node knows them: those its derived state names or, until its records can
+   * be vouched for here, those its genesis names (never the document's links, which anyone holding it can edit).
    */
-  trustFor(federation: FederationId, peer: string, council?: CouncilId): void {
-    this.access.trustFor(federation, peer, council);
+  memberCouncils(held: HeldFederation): CouncilId[] {
+    const derived = held.federation.current().councils.map((c) => c.id);
+    return derived.length > 0 ? derived : foundingCouncils(held.handle.doc(), held.federation.id);
+  }
+
+  /**
+   * Vouches for a delegate's device in a federation, for its council when known and until `until` when given, before
+   * that council has synced here (see `AccessPolicy.trustFor`).
+   */
+  trustFor(federation: FederationId, peer: string, council?: CouncilId, until?: number): void {
+    this.access.trustFor(federation, peer, council, until);
   }
 
   async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {
@@ -413,11 +434,7 @@ export class FederaNode {
     const update = async () => {
       await federation.refresh();
       const state = federation.current();
-      const members = new Set<CouncilId>(state.councils.map((c) => c.id));
-      // Before the genesis is derived the founding list in the document stands in, so the bootstrap can proceed.
-      for (const c of Object.keys(handle.doc().federa.councils ?? {}))
-        if (state.councils.length === 0) members.add(c as CouncilId);
-      this.access.updateFederation(id, members, state.name);
+      this.access.updateFederation(id, this.memberCouncils({ federation, handle }), state.name);
     };
     const refresh = this.#debounced(update);
     await update();

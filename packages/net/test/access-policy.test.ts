@@ -141,4 +141,20 @@ describe("AccessPolicy in a federation", () => {
     expect(policy.allows("cal", doc("ours-council"))).toBe(false);
     expect(policy.allows("cal", doc("federation"))).toBe(false);
   });
+
+  it("ends a vouch at its term, even for a council whose documents never come", () => {
+    let t = 1_000;
+    const policy = new AccessPolicy("self", () => t);
+    policy.register(OURS, [doc("ours-council")]);
+    policy.update(OURS, withDevices("ada"));
+    policy.registerFederation(FEDERATION, doc("federation"));
+    policy.updateFederation(FEDERATION, [OURS, THEIRS], "City federation");
+    // Their council never consents, so its documents never reach this node: only the term ends Tia's vouch.
+    policy.trustFor(FEDERATION, "tia", THEIRS, 5_000);
+    expect(policy.allows("tia", doc("ours-council"))).toBe(true);
+    t = 5_000;
+    expect(policy.allows("tia", doc("ours-council"))).toBe(false);
+    expect(policy.allows("tia", doc("federation"))).toBe(false);
+    expect(policy.knows("tia")).toBe(false);
+  });
 });

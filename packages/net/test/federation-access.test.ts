@@ -1,7 +1,19 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AutomergeUrl } from "@automerge/automerge-repo";
-import { createIdentity, type FederationId, type MemberId, type ProposalId } from "@federa/core";
+import {
+  bucketOf,
+  type CouncilId,
+  createIdentity,
+  type FederationId,
+  linkCouncil,
+  type MemberId,
+  type ProposalId,
+} from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FederaNode, HeldCouncil } from "../src/index.js";
+import { DurableFsStorageAdapter } from "../src/node/index.js";
 import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
 
@@ -130,5 +142,41 @@ describe("a council's consent", () => {
     await mandate(x, ana.member, clock, fid);
     await waitFor(async () => !(await refused(e, x.councilHandle.url)), "the Bakers' council on Eve's node");
     expect((await fa.federation.state()).councils.find((c) => c.id === x.council.id)?.consents).toBe(true);
+  });
+
+  it("never takes the federation document's links for members, even when its genesis record was deleted", async () => {
+    const [ana, cal] = await Promise.all([createIdentity(), createIdentity()]);
+    const clock = testClock();
+    const dir = await mkdtemp(join(tmpdir(), "federa-links-"));
+    const storage = () => new DurableFsStorageAdapter(dir);
+    const a = await startFederaNode(ana, { now: clock.now, storage: storage() });
+    const x = await a.foundCouncil({ name: "Bakers" });
+    const f = await a.foundFederation({ name: "City federation", councils: [x.council.id] });
+    const fid = f.federation.id as FederationId;
+    await mandate(x, ana.member, clock, fid);
+    // A candidate's link and vouch, as `federation propose --admit` writes them; it is not a member.
+    const CAL = "d4".repeat(32) as CouncilId;
+    f.handle.change((d) => linkCouncil(d, CAL, x.councilHandle.url));
+    a.trustFor(fid, cal.device.id, CAL);
+    expect(a.access.allows(cal.device.id, x.councilHandle.documentId)).toBe(false);
+    // Anyone the federation document reaches can edit it: the genesis record goes.
+    f.handle.change((d) => {
+      delete d.records[bucketOf(fid)]![fid];
+    });
+    await a.stop();
+
+    // Restarted, the node derives no member councils any more; the links still do not make the candidate one.
+    const again = await startFederaNode(ana, { now: clock.now, storage: storage() });
+    await again.openCouncil(x.councilHandle.url as AutomergeUrl, { timeoutMs: 5_000 });
+    const held = await again.openFederation(f.handle.url as AutomergeUrl, { timeoutMs: 5_000, federation: fid });
+    again.trustFor(fid, cal.device.id, CAL);
+    expect(held.federation.current().councils).toEqual([]);
+    expect(again.memberCouncils(held)).toEqual([]);
+    expect(again.access.allows(cal.device.id, x.councilHandle.documentId)).toBe(false);
+    // And a document claiming to be another federation is refused when opened as this one.
+    const other = "e5".repeat(32) as FederationId;
+    await expect(again.openFederation(f.handle.url as AutomergeUrl, { federation: other })).rejects.toThrow(
+      /is not federation/,
+    );
   });
 });

@@ -6,6 +6,7 @@
 import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { collect, parseTime } from "../args.js";
+import { now } from "../clock.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
 import type { CouncilCard } from "../operations.js";
 import { execute } from "../session.js";
@@ -128,6 +129,7 @@ export function registerFederation(program: Command): void {
         peer: invitation.peer,
         addresses: invitation.addresses,
         ...(invitation.council !== undefined ? { council: invitation.council } : {}),
+        since: new Date(now()).toISOString(),
       },
     });
     const { result } = await execute(dir, { op: "federation.fetch", federation: invitation.federation }, out.progress);

@@ -2,6 +2,7 @@
  * A council's consent to a federation: its own decision to send a delegate there. A federation's genesis may name any
  * council; only a council that has mandated a delegate for that federation shares its documents with the others.
  */
+import { isRecordId } from "../ids.js";
 import type { Mandate } from "../mandate/mandate.js";
 
 /** A federation as a mandate may name it: by its id or by its name. */
@@ -20,7 +21,16 @@ export function mandatedBodies(mandates: readonly Mandate[]): ReadonlySet<string
   return bodies;
 }
 
+/**
+ * Whether a mandate's `body` names `federation`: its id, or its name. A name written like a record id never counts as
+ * a name, or a stranger's federation named after another's id would match mandates bound to that one by id.
+ */
+export function namesFederation(body: string, federation: FederationName): boolean {
+  return body === federation.id || (body === federation.name && federation.name !== "" && !isRecordId(body));
+}
+
 /** Whether a council whose mandated bodies are `bodies` consents to `federation`. */
 export function consentsTo(bodies: ReadonlySet<string>, federation: FederationName): boolean {
-  return bodies.has(federation.id) || (federation.name !== "" && bodies.has(federation.name));
+  for (const body of bodies) if (namesFederation(body, federation)) return true;
+  return false;
 }

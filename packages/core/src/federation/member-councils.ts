@@ -13,6 +13,7 @@ import { mandateAllows } from "../mandate/mandate.js";
 import type { ExclusionReason } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { canonicalJson } from "../reports/canonical-json.js";
+import { namesFederation } from "./consent.js";
 import type { FederationModel } from "./federation-model.js";
 import { flag } from "./federation-model.js";
 
@@ -145,7 +146,8 @@ export function judgeMandate(
   if (mandate === undefined) return { ok: false, reason: "unknown-mandate" };
   if (mandate.delegate !== act.author) return { ok: false, reason: "not-the-delegate" };
   if (compareHlc(act.at, mandate.issuedAt) < 0) return { ok: false, reason: "not-yet-issued" };
-  const body = mandate.body === federation.name ? federation.name : federation.id;
+  // The mandate's own body when it names this federation, else the id (refused as `wrong-body`).
+  const body = namesFederation(mandate.body, federation) ? mandate.body : federation.id;
   const verdict = mandateAllows(mandate, {
     type: "vote",
     body,
