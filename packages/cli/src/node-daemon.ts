@@ -154,14 +154,23 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     watch(held, () => keepMarks(held.council.id, documents, () => held.council.highWater()));
   };
   ws.onFederationOpen = (held) => {
-    federationIds.add(held.federation.id);
-    const keep = () => keepMarks(held.federation.id, [held.handle.documentId], () => held.federation.highWater());
-    void keep();
+    const id = held.federation.id;
+    federationIds.add(id);
+    // Its marks, and the candidates it refused: their vouch had only their admission to bootstrap.
+    const settle = async () => {
+      await keepMarks(id, [held.handle.documentId], () => held.federation.highWater());
+      const dropped = await ws.pruneVouches(held).catch((e: Error) => {
+        log(`federation ${short(id)}: could not update its delegates: ${e.message}`);
+        return 0;
+      });
+      if (dropped > 0) log(`federation ${short(id)}: no longer vouching for ${dropped} refused candidate(s)`);
+    };
+    void settle();
     let timer: NodeJS.Timeout | undefined;
     held.handle.on("change", () => {
       clearTimeout(timer);
       // After a burst, once the federation has read it (its state derives from the same document).
-      timer = setTimeout(() => void held.federation.state().then(keep, () => {}), 250);
+      timer = setTimeout(() => void held.federation.state().then(settle, () => {}), 250);
       timer.unref();
     });
   };

@@ -293,6 +293,17 @@ export class NodeDir {
     );
   }
 
+  /** Removes delegates (by peer) from a federation's entry: the node no longer vouches for them. */
+  async dropDelegates(federation: string, peers: ReadonlySet<string>): Promise<void> {
+    await withFileLock(this.federationsPath, async () => {
+      const all = await this.federations();
+      const next = all.map((f) =>
+        f.federation !== federation ? f : { ...f, delegates: (f.delegates ?? []).filter((d) => !peers.has(d.peer)) },
+      );
+      await writeAtomic(this.federationsPath, `${JSON.stringify(next, null, 2)}\n`);
+    });
+  }
+
   /** Adds a federation, or merges into the entry for the same federation (delegates and councils fetched add up). */
   async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
     await this.create();

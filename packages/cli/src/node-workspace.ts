@@ -10,6 +10,7 @@ import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
 import { type Application, type Delegate, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
+import { refusedCandidates } from "./refused-candidates.js";
 import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
 /** How long opening a council not in local storage waits for connected members to send it. */
@@ -197,6 +198,16 @@ export class NodeWorkspace implements Workspace {
     if (Object.keys(fetched).length > 0)
       await this.dir.saveFederation({ federation: entry.federation, url: entry.url, councils: fetched });
     return held;
+  }
+
+  /** Stops vouching for candidates the federation refused, and forgets them in D/federations.json; how many. */
+  async pruneVouches(held: OpenFederation): Promise<number> {
+    const entry = (await this.dir.federations()).find((f) => f.federation === held.federation.id);
+    const refused = entry === undefined ? [] : refusedCandidates(held.federation.current(), entry.delegates ?? []);
+    if (refused.length === 0) return 0;
+    for (const d of refused) this.#node.distrustFor(held.federation.id, d.peer);
+    await this.dir.dropDelegates(held.federation.id, new Set(refused.map((d) => d.peer)));
+    return refused.length;
   }
 
   /** The federations of D/federations.json not yet here whole: the document, or a member council, still missing. */

@@ -2,10 +2,12 @@
  * A council admitted to a running federation from the command line, three `federa node` processes on loopback: the
  * candidate's delegate reads the federation while the members vote, and the members' councils only once admitted.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { federa, federaJson, federaOk } from "./support/cli.js";
 import { FEDERATION_NAME, federationStatus, mandatedCouncil, type Voted } from "./support/federations.js";
-import { nodeScratchDir, startNode, stopNode } from "./support/node-process.js";
+import { logLines, nodeScratchDir, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
 const scratch = nodeScratchDir();
@@ -44,6 +46,19 @@ describe("a council admitted to a federation from the command line", { timeout: 
       ...["federation", "propose", "--title", "Admit the couriers", "--admit", couriersCard],
       ...["--closes", closesAt.toISOString(), "--dir", ada],
     ]);
+    // Dan's drivers are proposed at the same time, and will be refused.
+    const dan = join(scratch.path, "dan");
+    const danId = await federaJson<{ device: string }>(["init", "--dir", dan, "--name", "Dan"]);
+    await federaOk(["council", "create", "Drivers", "--dir", dan]);
+    const { token: driversCard } = await federaJson<{ token: string }>(["invite", "--dir", dan]);
+    const { proposal: refusal } = await federaJson<{ proposal: string }>([
+      ...["federation", "propose", "--title", "Admit the drivers", "--admit", driversCard],
+      ...["--closes", closesAt.toISOString(), "--dir", ada],
+    ]);
+    const delegates = async () =>
+      (JSON.parse(await readFile(join(ada, "federations.json"), "utf8")) as { delegates?: { peer: string }[] }[])[0]
+        ?.delegates ?? [];
+    expect((await delegates()).map((d) => d.peer)).toContain(danId.device);
     // Nor can a council already proposed and not yet decided, or a member council; nothing is written.
     const twice = await federa(["federation", "propose", "--title", "Twice", "--admit", couriersCard, "--dir", ada]);
     expect(twice.code).toBe(2);
@@ -70,9 +85,15 @@ describe("a council admitted to a federation from the command line", { timeout: 
       async () => (await federationStatus(tia)).proposals.some((p) => p.id === proposal),
       "the admission proposal on Tia's node",
     );
+    await waitFor(
+      async () => (await federationStatus(tia)).proposals.some((p) => p.id === refusal),
+      "the drivers' admission proposal on Tia's node",
+    );
     for (const dir of [ada, tia]) {
       const voted = await federaJson<Voted>(["federation", "vote", proposal, "--position", "yes", "--dir", dir]);
       expect(voted.counted).toBe(true);
+      const against = await federaJson<Voted>(["federation", "vote", refusal, "--position", "no", "--dir", dir]);
+      expect(against.counted).toBe(true);
     }
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, closesAt.getTime() - 3 * HOUR - Date.now() + 500)));
     await federaOk(["federation", "tick", "--dir", ada]);
@@ -83,6 +104,15 @@ describe("a council admitted to a federation from the command line", { timeout: 
     const status = await federationStatus(cal);
     expect(status.proposals.find((p) => p.id === proposal)?.status).toBe("passed");
     expect(status.councils.map((c) => c.consents)).toEqual([true, true, true]);
+    // The drivers were refused: Ada's node no longer vouches for Dan's device, and forgot it.
+    expect(status.proposals.find((p) => p.id === refusal)?.status).toBe("failed");
+    await waitFor(
+      () => logLines(nodes[0]!, "no longer vouching for 1 refused candidate").length > 0,
+      "Ada's node to drop the refused candidate",
+    );
+    expect((await delegates()).map((d) => d.peer)).not.toContain(danId.device);
+    // Tia's (a founder) and Cal's (admitted) stay.
+    expect(await delegates()).toHaveLength(2);
     expect(await Promise.all(nodes.map((n) => stopNode(n)))).toEqual([0, 0, 0]);
   });
 });

@@ -127,6 +127,11 @@ export class AccessPolicy {
     }
   }
 
+  /** Withdraws a vouch (a candidate the federation refused): from now on only membership can let `peer` in. */
+  distrustFor(federation: FederationId, peer: string): void {
+    if (this.#trustedFor.get(federation)?.delete(peer) === true) this.#onChange();
+  }
+
   /** True while `peer`'s vouch in `federation` stands (for a council's documents, when `councilDocs`). */
   #vouched(peer: string, federation: FederationId, councilDocs: boolean): boolean {
     const found = this.#trustedFor.get(federation)?.get(peer);

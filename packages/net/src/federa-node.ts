@@ -421,6 +421,11 @@ export class FederaNode {
     this.access.trustFor(federation, peer, council, until);
   }
 
+  /** Withdraws a vouch given with `trustFor`. */
+  distrustFor(federation: FederationId, peer: string): void {
+    this.access.distrustFor(federation, peer);
+  }
+
   async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {
     const states = () => new Map(this.councils().map((h) => [h.council.id, h.council.current()] as const));
     const federation = await Federation.open(handle, {

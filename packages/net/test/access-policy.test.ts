@@ -157,4 +157,19 @@ describe("AccessPolicy in a federation", () => {
     expect(policy.allows("tia", doc("federation"))).toBe(false);
     expect(policy.knows("tia")).toBe(false);
   });
+
+  it("withdraws a vouch: a refused candidate reads nothing more", () => {
+    const policy = cityFederation();
+    const CAL = "d4".repeat(32) as CouncilId;
+    policy.trustFor(FEDERATION, "cal", CAL);
+    expect(policy.allows("cal", doc("federation"))).toBe(true);
+    let changes = 0;
+    policy.onChange = () => changes++;
+    policy.distrustFor(FEDERATION, "cal");
+    expect(changes).toBe(1);
+    expect(policy.allows("cal", doc("federation"))).toBe(false);
+    expect(policy.knows("cal")).toBe(false);
+    policy.distrustFor(FEDERATION, "cal");
+    expect(changes).toBe(1);
+  });
 });
