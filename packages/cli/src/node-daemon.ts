@@ -6,6 +6,7 @@
 import type { DocumentId } from "@automerge/automerge-repo";
 import type { FederaNode } from "@federa/net";
 import { serveApplications } from "./apply-protocol.js";
+import { now as nowMs } from "./clock.js";
 import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
 import { describeRollback, HighWaterStore, marksOf, type RolledBack, type SignerMarks } from "./high-water.js";
@@ -282,9 +283,11 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   );
 
   await ws.openAll();
-  // Not awaited: fetching a federation's councils may wait on peers, and a signal must not wait for it.
+  // Not awaited: fetching a federation's councils may wait on peers, and a signal must not wait for it. Vouches
+  // written before they had a term get one, from now.
   void dir
-    .federations()
+    .dateVouches(new Date(nowMs()).toISOString())
+    .then(() => dir.federations())
     .then(follow)
     .catch((e: Error) => log(`federations: ${e.message}`));
   if (stop.signal !== undefined) return shutdown(stop.signal);

@@ -293,6 +293,28 @@ export class NodeDir {
     );
   }
 
+  /**
+   * Dates the vouches that do not say when they began (entries written before vouches had a term) as beginning at
+   * `now`, so every vouch ends; returns how many it dated.
+   */
+  async dateVouches(now: string): Promise<number> {
+    return withFileLock(this.federationsPath, async () => {
+      let dated = 0;
+      const date = (d: Delegate): Delegate => {
+        if (d.since !== undefined) return d;
+        dated++;
+        return { ...d, since: now };
+      };
+      const next = (await this.federations()).map((f) => ({
+        ...f,
+        ...(f.inviter ? { inviter: date(f.inviter) } : {}),
+        ...(f.delegates ? { delegates: f.delegates.map(date) } : {}),
+      }));
+      if (dated > 0) await writeAtomic(this.federationsPath, `${JSON.stringify(next, null, 2)}\n`);
+      return dated;
+    });
+  }
+
   /** Removes delegates (by peer) from a federation's entry: the node no longer vouches for them. */
   async dropDelegates(federation: string, peers: ReadonlySet<string>): Promise<void> {
     await withFileLock(this.federationsPath, async () => {

@@ -54,4 +54,29 @@ describe("the node directory's shared files", { timeout: 60_000 }, () => {
     expect(ran.stderr).toMatch(/federations\.json is damaged/);
     expect(ran.stderr).not.toMatch(/this is a bug/);
   });
+
+  it("dates vouches written without a start, once, so that every vouch ends", async () => {
+    const dir = new NodeDir(join(tmp.path, "undated"));
+    await dir.create();
+    const peer = (c: string) => `12D3KooW${c.repeat(44)}`;
+    const entry = {
+      federation: "f0".repeat(32),
+      url: "automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu",
+      inviter: { peer: peer("a"), addresses: [] },
+      delegates: [
+        { peer: peer("b"), addresses: [], council: "c1".repeat(32) },
+        { peer: peer("c"), addresses: [], since: "2026-01-01T00:00:00.000Z" },
+      ],
+    };
+    await writeFile(dir.federationsPath, JSON.stringify([entry]));
+    expect(await dir.dateVouches("2026-11-23T00:00:00.000Z")).toBe(2);
+    const [dated] = await dir.federations();
+    expect([dated?.inviter, ...(dated?.delegates ?? [])].map((d) => d?.since)).toEqual([
+      "2026-11-23T00:00:00.000Z",
+      "2026-11-23T00:00:00.000Z",
+      "2026-01-01T00:00:00.000Z",
+    ]);
+    expect(await dir.dateVouches("2026-12-01T00:00:00.000Z")).toBe(0);
+    expect((await dir.federations())[0]?.inviter?.since).toBe("2026-11-23T00:00:00.000Z");
+  });
 });
