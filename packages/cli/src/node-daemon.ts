@@ -81,31 +81,36 @@ function warnRolledBack(owner: string, drops: readonly RolledBack[]): void {
 /** The federations this node watches, to name them as such in warnings. */
 const federationIds = new Set<string>();
 
+/** Runs `fn` 250 ms after the last of a burst of calls (a sync burst is one run). */
+function afterBurst(fn: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, 250);
+    timer.unref();
+  };
+}
+
 /**
- * Logs a council's documents changing (debounced: a sync burst is one line), and records stamped in the future;
- * `keepMarks` runs at once and after each burst.
+ * Logs a council's documents changing (once per burst), and records stamped in the future; `keepMarks` runs at once
+ * and after each burst.
  */
 function watch(held: OpenCouncil, keepMarks: () => Promise<void>): void {
   warnFuture(held, true);
   void keepMarks();
-  let timer: NodeJS.Timeout | undefined;
-  const changed = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      void held.council.state().then(
-        (s) => {
-          const open = s.proposals.filter((p) => p.status === "open").length;
-          log(
-            `council ${short(held.council.id)} "${s.name}": ${s.records} records, ${s.members.length} members, ${open} open`,
-          );
-          warnFuture(held, false);
-          void keepMarks();
-        },
-        () => {},
-      );
-    }, 250);
-    timer.unref();
-  };
+  const changed = afterBurst(() => {
+    void held.council.state().then(
+      (s) => {
+        const open = s.proposals.filter((p) => p.status === "open").length;
+        log(
+          `council ${short(held.council.id)} "${s.name}": ${s.records} records, ${s.members.length} members, ${open} open`,
+        );
+        warnFuture(held, false);
+        void keepMarks();
+      },
+      () => {},
+    );
+  });
   held.councilHandle.on("change", changed);
   held.ledgerHandle.on("change", changed);
 }
@@ -167,13 +172,11 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
       if (dropped > 0) log(`federation ${short(id)}: no longer vouching for ${dropped} refused candidate(s)`);
     };
     void settle();
-    let timer: NodeJS.Timeout | undefined;
-    held.handle.on("change", () => {
-      clearTimeout(timer);
-      // After a burst, once the federation has read it (its state derives from the same document).
-      timer = setTimeout(() => void held.federation.state().then(settle, () => {}), 250);
-      timer.unref();
-    });
+    // After a burst, once the federation has read it (its state derives from the same document).
+    held.handle.on(
+      "change",
+      afterBurst(() => void held.federation.state().then(settle, () => {})),
+    );
   };
 
   const shutdown = (signal: string): Promise<void> => {

@@ -293,44 +293,51 @@ export class NodeDir {
     );
   }
 
+  /** Rewrites D/federations.json under its lock with what `change` makes of the entries (nothing when it returns null). */
+  async #rewriteFederations<T>(change: (all: FederationEntry[]) => { next: FederationEntry[]; result: T } | null) {
+    await this.create();
+    return withFileLock(this.federationsPath, async () => {
+      const changed = change(await this.federations());
+      if (changed !== null) await writeAtomic(this.federationsPath, `${JSON.stringify(changed.next, null, 2)}\n`);
+      return changed?.result;
+    });
+  }
+
   /**
    * Dates the vouches that do not say when they began (entries written before vouches had a term) as beginning at
    * `now`, so every vouch ends; returns how many it dated.
    */
   async dateVouches(now: string): Promise<number> {
-    return withFileLock(this.federationsPath, async () => {
-      let dated = 0;
+    const dated = await this.#rewriteFederations((all) => {
+      let count = 0;
       const date = (d: Delegate): Delegate => {
         if (d.since !== undefined) return d;
-        dated++;
+        count++;
         return { ...d, since: now };
       };
-      const next = (await this.federations()).map((f) => ({
+      const next = all.map((f) => ({
         ...f,
         ...(f.inviter ? { inviter: date(f.inviter) } : {}),
         ...(f.delegates ? { delegates: f.delegates.map(date) } : {}),
       }));
-      if (dated > 0) await writeAtomic(this.federationsPath, `${JSON.stringify(next, null, 2)}\n`);
-      return dated;
+      return count === 0 ? null : { next, result: count };
     });
+    return dated ?? 0;
   }
 
   /** Removes delegates (by peer) from a federation's entry: the node no longer vouches for them. */
   async dropDelegates(federation: string, peers: ReadonlySet<string>): Promise<void> {
-    await withFileLock(this.federationsPath, async () => {
-      const all = await this.federations();
-      const next = all.map((f) =>
+    await this.#rewriteFederations((all) => ({
+      next: all.map((f) =>
         f.federation !== federation ? f : { ...f, delegates: (f.delegates ?? []).filter((d) => !peers.has(d.peer)) },
-      );
-      await writeAtomic(this.federationsPath, `${JSON.stringify(next, null, 2)}\n`);
-    });
+      ),
+      result: undefined,
+    }));
   }
 
   /** Adds a federation, or merges into the entry for the same federation (delegates and councils fetched add up). */
   async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
-    await this.create();
-    return withFileLock(this.federationsPath, async () => {
-      const all = await this.federations();
+    const saved = await this.#rewriteFederations((all) => {
       const earlier = all.find((f) => f.federation === entry.federation);
       const merged: FederationEntry = {
         ...earlier,
@@ -341,10 +348,9 @@ export class NodeDir {
           (d, i, list) => list.findLastIndex((x) => x.peer === d.peer) === i,
         ),
       };
-      const others = all.filter((f) => f.federation !== entry.federation);
-      await writeAtomic(this.federationsPath, `${JSON.stringify([...others, merged], null, 2)}\n`);
-      return merged;
+      return { next: [...all.filter((f) => f.federation !== entry.federation), merged], result: merged };
     });
+    return saved!;
   }
 
   /** Every council whose documents this directory may hold: its own, then other member councils of its federations. */

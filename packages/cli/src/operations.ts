@@ -518,6 +518,11 @@ function delegateMandate(
   return mandate;
 }
 
+/** The least clock a delegate's next federation record carries: now, or after the federation's time if it is ahead. */
+function stampOf(state: FederationState): number {
+  return Math.max(now(), state.horizon.ms);
+}
+
 /** Opens a federation for a delegate's act: its state and the member council the delegate acts for. */
 async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
   const { held, state } = await openFederationOf(ws, req.federation);
@@ -836,8 +841,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.converge": {
       const { held, state, council } = await actingInFederation(ws, req);
-      // The fold would exclude these for good; the record is stamped after the federation's time, so judge from it.
-      const at = Math.max(now(), state.horizon.ms);
+      // The fold would exclude these for good: refuse them before writing.
+      const at = stampOf(state);
       const closesAt = req.closesAt ?? at + (state.charter?.votingWindowMs ?? 0);
       if (closesAt < at) throw new UsageError("the vote calling the convergence would close before it opens");
       if (req.startsAt <= closesAt)
@@ -869,7 +874,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         throw new UsageError(
           `"${req.action}" is not an action of this convergence (its actions: ${convergence.actions.map((a) => a.action).join(", ")})`,
         );
-      const at = now();
+      const at = stampOf(state);
       if (at < convergence.startsAt || at > convergence.endsAt)
         throw new UsageError(
           `the convergence runs from ${iso(convergence.startsAt)} to ${iso(convergence.endsAt)}: a ratification now would not count`,
