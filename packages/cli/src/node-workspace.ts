@@ -92,7 +92,7 @@ export class NodeWorkspace implements Workspace {
     // A council being joined: its members are unknown until its documents arrive, so the inviter's device is trusted
     // to open a sync stream meanwhile (it still gets only what membership grants).
     for (const inviter of await this.dir.inviters()) if (inviter.council === id) this.#node.trust(inviter.peer);
-    return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs });
+    return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs, council: id as CouncilId });
   }
 
   /** The inviters of councils still pending (the node keeps dialling them). */
@@ -190,8 +190,10 @@ export class NodeWorkspace implements Workspace {
       if (url === undefined) continue;
       const opened =
         member ??
-        (await this.#node.openCouncil(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS }).catch(() => undefined));
-      if (opened === undefined || opened.council.id !== council) continue;
+        (await this.#node
+          .openCouncil(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS, council })
+          .catch(() => undefined));
+      if (opened === undefined) continue;
       this.#opened(opened);
       if (entry.councils?.[council] === undefined) fetched[council] = url;
     }

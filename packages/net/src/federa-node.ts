@@ -243,17 +243,22 @@ export class FederaNode {
 
   /**
    * Opens a council this node has in storage or can fetch from connected members, retrying while no peer has it yet
-   * (a sync stream may still be opening) until `timeoutMs` or the signal ends the wait.
+   * (a sync stream may still be opening) until `timeoutMs` or the signal ends the wait. With `council`, a document
+   * that turns out to be another council is refused and not held.
    */
   async openCouncil(
     url: AutomergeUrl,
-    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+    options: { signal?: AbortSignal; timeoutMs?: number; council?: CouncilId } = {},
   ): Promise<HeldCouncil> {
     const signal = AbortSignal.any([
       options.signal ?? new AbortController().signal,
       AbortSignal.timeout(options.timeoutMs ?? 30_000),
     ]);
     const councilHandle = await this.#find<CouncilDoc>(url, signal);
+    // A link is only where to fetch: what the document is comes from its own content.
+    const claimed = councilHandle.doc().federa?.council;
+    if (options.council !== undefined && claimed !== options.council)
+      throw new UnknownDocumentError(`${url} is not council ${options.council}`);
     const ledgerUrl = councilHandle.doc().federa?.ledger;
     if (ledgerUrl === undefined) throw new Error("the council document names no ledger document");
     const ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
@@ -398,7 +403,7 @@ export class FederaNode {
     for (const council of this.memberCouncils(held)) {
       const councilUrl = links[council];
       if (councilUrl !== undefined && !this.#councils.has(council))
-        await this.openCouncil(councilUrl as AutomergeUrl, { signal }).catch(() => {});
+        await this.openCouncil(councilUrl as AutomergeUrl, { signal, council }).catch(() => {});
     }
     held.federation.refresh().catch(() => {});
     return held;

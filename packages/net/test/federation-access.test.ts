@@ -3,9 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import {
+  addDevice,
   bucketOf,
   type CouncilId,
   createIdentity,
+  type DeviceId,
   type FederationId,
   linkCouncil,
   type MemberId,
@@ -177,6 +179,42 @@ describe("a council's consent", () => {
     const other = "e5".repeat(32) as FederationId;
     await expect(again.openFederation(f.handle.url as AutomergeUrl, { federation: other })).rejects.toThrow(
       /is not federation/,
+    );
+  });
+
+  it("holds a council only under its own id: a federation link to another council's document fetches nothing", async () => {
+    const ana = await createIdentity();
+    const clock = testClock();
+    const a = await startFederaNode(ana, { now: clock.now });
+    const [x, y, z] = [
+      await a.foundCouncil({ name: "Bakers" }),
+      await a.foundCouncil({ name: "Carpenters" }),
+      await a.foundCouncil({ name: "Tenants" }),
+    ];
+    const f = await a.foundFederation({ name: "City federation", councils: [x.council.id, y.council.id] });
+    for (const held of [x, y]) await mandate(held, ana.member, clock, "City federation");
+    // Anyone holding the federation document can point a member's link at a council that is not a member.
+    f.handle.change((d) => linkCouncil(d, y.council.id, z.councilHandle.url));
+    const phone = await addDevice(ana);
+    for (const held of [x, y, z]) await held.council.authorizeDevice(phone.device.id as DeviceId, "phone");
+    a.trustFor(f.federation.id as FederationId, phone.device.id);
+
+    // Ana's phone fetches the federation: it holds the Bakers, and not the Tenants under the Carpenters' name.
+    const b = await startFederaNode(phone, { now: clock.now });
+    b.trust(ana.device.id);
+    await dialNode(b, a);
+    const held = await b.openFederation(f.handle.url as AutomergeUrl, { timeoutMs: 10_000 });
+    expect(b.memberCouncils(held).sort()).toEqual([x.council.id, y.council.id].sort());
+    expect(b.council(x.council.id)).toBeDefined();
+    expect(b.council(z.council.id)).toBeUndefined();
+    expect(b.council(y.council.id)).toBeUndefined();
+    await expect(
+      b.openCouncil(z.councilHandle.url as AutomergeUrl, { council: y.council.id, timeoutMs: 5_000 }),
+    ).rejects.toThrow(/is not council/);
+    expect(b.council(z.council.id)).toBeUndefined();
+    // Opened for what it is, the same document is held.
+    expect((await b.openCouncil(z.councilHandle.url as AutomergeUrl, { council: z.council.id })).council.id).toBe(
+      z.council.id,
     );
   });
 });
