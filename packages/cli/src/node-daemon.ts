@@ -15,6 +15,7 @@ import type { FederationEntry, NodeDir } from "./node-dir.js";
 import { contactsOf, NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
+import { lockForNode } from "./replica-lock.js";
 import type { StopRequest } from "./signals.js";
 import type { OpenCouncil } from "./workspace.js";
 
@@ -124,7 +125,13 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     throw new CliError(CliErrorCodes.NODE_RUNNING, `a node is already running on ${dir.root}`);
   }
   if (stop.signal !== undefined) return; // told to stop before anything started
-  const verified = await dir.verified();
+  const lock = await lockForNode(dir.root, (held) =>
+    log(`waiting for a federa command (process ${held.pid}) to finish with ${dir.root}`),
+  );
+  const verified = await dir.verified().catch(async (e) => {
+    await lock.release();
+    throw e;
+  });
   const node: FederaNode = await startNode(dir, {
     listen: options.listen ?? [...DEFAULT_LISTEN],
     bootstrap: options.bootstrap ?? [],
@@ -134,6 +141,9 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
     // A restart must not free a peer the node banned: bans are kept in D/bans.json.
     bans: await dir.bans(),
+  }).catch(async (e) => {
+    await lock.release();
+    throw e;
   });
   const ws = new NodeWorkspace(dir, node);
   let control: ControlServer | undefined;
@@ -208,6 +218,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
       ]);
       for (const [id, drops] of await marks.update(current).catch(() => new Map<string, RolledBack[]>()))
         warnRolledBack(id, drops);
+      // Last: until everything above is on disk, no other process may work on the replica.
+      await lock.release();
       clearTimeout(force);
       log("stopped");
     })();

@@ -4,29 +4,66 @@ import type { NodeDir } from "./node-dir.js";
 import type { Request } from "./operations.js";
 import { perform } from "./operations.js";
 import type { Progress } from "./output.js";
+import { DirectoryBusyError, ReplicaLock } from "./replica-lock.js";
 import { LocalWorkspace } from "./workspace.js";
 
 /** Where a request ran. */
 export type Via = "node" | "offline";
 
-/** Performs a request through the running node's control socket, or on the directory's own storage. */
+/** How long a command waits for the directory's replica while another process works on it. */
+const BUSY_WAIT_MS = 60_000;
+const RETRY_MS = 100;
+
+/**
+ * Performs a request through the running node's control socket, or on the directory's own storage while holding its
+ * replica lock (waiting while another command holds it, or while a node starts or stops).
+ */
 export async function execute(
   dir: NodeDir,
   request: Request,
   progress: Progress,
 ): Promise<{ result: Record<string, unknown>; via: Via }> {
-  const client = await ControlClient.connect(dir.socketPath);
-  if (client !== null) {
-    try {
-      return { result: await progress.during("asking the running node", () => client.call(request)), via: "node" };
-    } finally {
-      client.close();
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  let waiting: Promise<void> | undefined;
+  let stopWaiting = () => {};
+  try {
+    for (;;) {
+      const client = await ControlClient.connect(dir.socketPath);
+      if (client !== null) {
+        try {
+          const result = await progress.during("asking the running node", () => client.call(request));
+          return { result, via: "node" };
+        } finally {
+          client.close();
+        }
+      }
+      await dir.identity(); // no directory, or no identity in it: said plainly before any lock is taken
+      const lock = await ReplicaLock.tryAcquire(dir.root, "command");
+      if (lock instanceof ReplicaLock) {
+        try {
+          return { result: await offline(dir, request, progress), via: "offline" };
+        } finally {
+          await lock.release();
+        }
+      }
+      if (Date.now() > deadline) throw new DirectoryBusyError(dir.root, lock);
+      const what = lock.holder === "node" ? "the node starting or stopping" : "another federa command";
+      waiting ??= progress.during(
+        `waiting for ${what} on ${dir.root}`,
+        () => new Promise<void>((resolve) => (stopWaiting = resolve)),
+      );
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
+  } finally {
+    stopWaiting();
+    await waiting;
   }
+}
+
+async function offline(dir: NodeDir, request: Request, progress: Progress): Promise<Record<string, unknown>> {
   const ws = await progress.during("opening the node directory", () => LocalWorkspace.open(dir));
   try {
-    const result = await progress.during("working on the local replica", () => perform(ws, request));
-    return { result, via: "offline" };
+    return await progress.during("working on the local replica", () => perform(ws, request));
   } finally {
     await ws.close();
   }
