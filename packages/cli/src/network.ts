@@ -49,6 +49,8 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
   return createNode({
     identity,
     now,
+    // A command acting through the node refuses an act the council would exclude, as it does offline.
+    checkActs: true,
     ...nodeOptions({
       listen: options.listen,
       mdns: options.mdns,

@@ -20,7 +20,7 @@ import type {
   Threshold,
   VoteMethod,
 } from "@federa/core";
-import { exportCsv, exportJson, linkCouncil, publicKeyOf } from "@federa/core";
+import { ballotProblem, exportCsv, exportJson, linkCouncil, mandateTermProblem, publicKeyOf } from "@federa/core";
 import { now } from "./clock.js";
 import {
   CliError,
@@ -610,6 +610,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const { held, state } = await actingIn(ws, req.council);
       const p = byPrefix(state.proposals, (x) => x.id, req.proposal, "proposal");
       const ballot = ballotFor(p.method as VoteMethod, req);
+      // The count would ignore this ballot (while counting it towards quorum): say so rather than cast it.
+      const problem = ballotProblem({ ...p, method: p.method as VoteMethod }, ballot);
+      if (problem !== null) throw new UsageError(`this ballot would not count: ${problem}`);
       const record = await held.council.vote(p.id, ballot);
       const after = (await held.council.state()).proposals.find((x) => x.id === p.id);
       return {
@@ -648,6 +651,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const delegate = memberRef(ws, state, req.delegate, "delegate");
       const recall = req.recall ?? state.charter?.threshold;
       if (recall === undefined) throw new UsageError("pass --recall: the council's charter has no default threshold");
+      // Caught now rather than when the vote passes and the mandate cannot be issued.
+      const term = state.charter === null ? null : mandateTermProblem(state.charter, req);
+      if (term !== null) throw new UsageError(term);
       const proposal = await held.council.proposeMandate({
         delegate,
         body: req.body,

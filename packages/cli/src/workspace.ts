@@ -78,7 +78,8 @@ export async function openOnHandles(
   const ledgerUrl = councilHandle.doc().federa?.ledger;
   if (ledgerUrl === undefined) throw new CouncilUnavailableError(String(councilHandle.doc().federa?.council));
   const ledgerHandle = await find(ledgerUrl as AutomergeUrl);
-  const council = await Council.open({ council: councilHandle, ledger: ledgerHandle }, options);
+  // A command refuses an act the council would exclude rather than write it for good.
+  const council = await Council.open({ council: councilHandle, ledger: ledgerHandle }, { ...options, checkActs: true });
   return { council, councilHandle, ledgerHandle };
 }
 
@@ -133,7 +134,7 @@ export class LocalWorkspace implements Workspace {
     });
     const council = await Council.open(
       { council: councilHandle, ledger: ledgerHandle },
-      { identity: this.identity, verified: this.#verified, now },
+      { identity: this.identity, verified: this.#verified, now, checkActs: true },
     );
     const opened = { council, councilHandle, ledgerHandle };
     this.#open.set(council.id, opened);

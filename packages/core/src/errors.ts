@@ -6,6 +6,7 @@ export const ErrorCodes = {
   UNKNOWN_DOCUMENT: "UNKNOWN_DOCUMENT",
   NOT_FOUND: "NOT_FOUND",
   INVALID_KEY: "INVALID_KEY",
+  REJECTED_ACT: "REJECTED_ACT",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -59,5 +60,20 @@ export class InvalidKeyError extends FederaError {
   constructor(message: string) {
     super(ErrorCodes.INVALID_KEY, message);
     this.name = "InvalidKeyError";
+  }
+}
+
+/**
+ * Thrown, with `checkActs` on, for an act the council's own derivation would exclude as it stands here (a donation to
+ * no fund, a vote on a closed proposal): nothing is written.
+ */
+export class RejectedActError extends FederaError {
+  readonly reason: string;
+  readonly detail: string;
+  constructor(kind: string, reason: string, detail: string) {
+    super(ErrorCodes.REJECTED_ACT, `refused: ${detail} (the council would exclude this ${kind} as ${reason})`);
+    this.name = "RejectedActError";
+    this.reason = reason;
+    this.detail = detail;
   }
 }

@@ -33,7 +33,7 @@ export type {
 export { Federation, foundFederation } from "./api/federation.js";
 export type { SpendApproval } from "./api/ledger.js";
 export { Ledger } from "./api/ledger.js";
-export { tally } from "./council/tally.js";
+export { ballotProblem, tally } from "./council/tally.js";
 export type { Ballot, Quorum, Ratio, TallyInput, TallyResult, Threshold, VoteMethod } from "./council/tally-types.js";
 export type { MergeChange } from "./derive/compare.js";
 export { compareStates } from "./derive/compare.js";
@@ -52,6 +52,7 @@ export {
   InvalidKeyError,
   NotAMemberError,
   NotFoundError,
+  RejectedActError,
   UnknownDocumentError,
 } from "./errors.js";
 export type {
@@ -119,7 +120,7 @@ export type {
   SignerId,
 } from "./ids.js";
 export type { Mandate, MandateAct, MandateRefusal } from "./mandate/mandate.js";
-export { mandateAllows } from "./mandate/mandate.js";
+export { mandateAllows, mandateTermProblem } from "./mandate/mandate.js";
 export type { Exclusion, ExclusionReason } from "./records/integrity.js";
 export type { FederaRecord } from "./records/record.js";
 export type {

@@ -67,6 +67,8 @@ export interface FederaNodeInit {
   readonly banMs?: number;
   /** Bans to start with, as `banRecords()` gave them before a restart (expired ones are dropped). */
   readonly bans?: readonly BanRecord[];
+  /** Councils held refuse acts their derivation would exclude (`CouncilOptions.checkActs`). */
+  readonly checkActs?: boolean;
 }
 
 /** Payload of `peer:banned`. */
@@ -298,6 +300,7 @@ export class FederaNode {
         identity: this.identity,
         ...(this.#init.verified ? { verified: this.#init.verified } : {}),
         ...(this.#init.now ? { now: this.#init.now } : {}),
+        ...(this.#init.checkActs ? { checkActs: true } : {}),
       },
     );
     const held: HeldCouncil = { council, councilHandle, ledgerHandle };

@@ -7,6 +7,7 @@ import type { Ballot, Quorum, Threshold, VoteMethod } from "../council/tally-typ
 import { councilReducer } from "../derive/council-reducer.js";
 import { Fold } from "../derive/fold.js";
 import type { CouncilModel, CouncilSnapshot } from "../derive/model.js";
+import { trialCopy } from "../derive/model.js";
 import type { CouncilState } from "../derive/view.js";
 import { viewOf } from "../derive/view.js";
 import {
@@ -19,7 +20,7 @@ import {
 import { RecordReader } from "../documents/reader.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
-import { InvalidInputError, NotAMemberError, UnknownDocumentError } from "../errors.js";
+import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
@@ -32,7 +33,7 @@ import type { BodyOf, Charter, Effect, RecordKind } from "../records/schemas.js"
 import { defaultCharter, LEDGER_KINDS, parseBody } from "../records/schemas.js";
 import type { VerifiedCache } from "../records/verified-cache.js";
 import { Ledger } from "./ledger.js";
-import type { Act } from "./record-writer.js";
+import type { Act, Sealed } from "./record-writer.js";
 import { appendSealed, ChainWriter, SerialQueue } from "./record-writer.js";
 
 export type { Act } from "./record-writer.js";
@@ -52,6 +53,11 @@ export interface CouncilOptions {
   /** The wall clock used to stamp new records (never used by derivation). */
   readonly now?: () => number;
   readonly checkpointEvery?: number;
+  /**
+   * Before writing, try the acts on a copy of the derived state and throw `RejectedActError` for one the derivation
+   * would exclude, writing nothing. For interactive callers; each write then costs a copy of the state.
+   */
+  readonly checkActs?: boolean;
 }
 
 /** What a new council starts with. */
@@ -137,6 +143,7 @@ export class Council {
   readonly #fold: Fold<CouncilModel, CouncilSnapshot>;
   readonly #readers = { council: new RecordReader(), ledger: new RecordReader() };
   readonly #writer: ChainWriter;
+  readonly #checkActs: boolean;
   #view: CouncilState | null = null;
   readonly #queue = new SerialQueue();
 
@@ -148,6 +155,7 @@ export class Council {
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
     this.#writer = new ChainWriter(this.#index, id, this.#now);
     this.#fold = new Fold(councilReducer, options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {});
+    this.#checkActs = options.checkActs ?? false;
     this.ledger = new Ledger(this);
   }
 
@@ -282,10 +290,21 @@ export class Council {
             appendSealed(this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>, this.#readers[which], mine);
           }
         },
+        this.#checkActs ? (all) => this.#trial(all) : undefined,
       );
       this.#apply(change.added, change.removed);
       return sealed.map((s) => s.id);
     });
+  }
+
+  /** Throws for the first of `sealed` that the fold, applying them after everything it holds, would exclude. */
+  #trial(sealed: readonly Sealed[]): void {
+    const model = trialCopy(this.#fold.state);
+    for (const s of sealed) councilReducer.apply(model, s.record);
+    const rejected = model.logs.rejections[0];
+    if (rejected === undefined) return;
+    const kind = sealed.find((s) => s.id === rejected.id)?.record.kind ?? "an act";
+    throw new RejectedActError(kind, rejected.reason, rejected.detail);
   }
 
   async #one<K extends RecordKind>(kind: K, body: BodyOf<K>, signer?: "member"): Promise<RecordId> {

@@ -98,7 +98,7 @@ export class ChainWriter {
    * Seals acts on `key`'s chain, hands them to `append` to store, and adds them to the index, the last one trusted
    * (this device just signed it). Clocks come after `horizon` (the document's time, moved by members only), after
    * the signer's own tip and after this writer's last record: an outsider's far-future clock must not drag honest
-   * writers past every deadline.
+   * writers past every deadline. `check` may refuse the sealed records (by throwing) before anything is stored.
    */
   async write(
     acts: readonly Act[],
@@ -106,10 +106,12 @@ export class ChainWriter {
     author: MemberId,
     horizon: Hlc,
     append: (sealed: readonly Sealed[]) => void,
+    check?: (sealed: readonly Sealed[]) => void,
   ): Promise<{ sealed: Sealed[]; change: IndexChange }> {
     const tip = this.#index.tip(key.id);
     const after = maxHlc(maxHlc(horizon, tip?.at ?? this.#lastWritten), this.#lastWritten);
     const { sealed, at } = await sealActs({ acts, key, author, scope: this.#scope, tip, after, now: this.#now });
+    check?.(sealed);
     this.#lastWritten = at;
     this.#index.trust(sealed.slice(-1).map((s) => s.id));
     append(sealed);

@@ -302,22 +302,58 @@ function sumPoints(
   const totals = new Map<string, number>([...known].map((o) => [o, 0]));
   let valid = 0;
   for (const ballot of ballots) {
-    if (field(ballot, "method") !== method) continue;
-    const points = field(ballot, key);
-    if (typeof points !== "object" || points === null || Array.isArray(points)) continue;
-    const parsed: [string, number][] = [];
-    let sum = 0;
-    for (const [option, value] of Object.entries(points as Record<string, unknown>)) {
-      if (!known.has(option) || typeof value !== "number" || !isCount(value) || value > maxEach) break;
-      sum += value;
-      if (sum > maxTotal) break;
-      parsed.push([option, value]);
-    }
-    if (parsed.length !== Object.keys(points).length) continue;
+    const parsed = parsePoints(method, key, ballot, known, maxEach, maxTotal);
+    if (typeof parsed === "string") continue;
     valid += 1;
     for (const [option, value] of parsed) totals.set(option, (totals.get(option) ?? 0) + value);
   }
   return { totals, valid };
+}
+
+/** A points ballot's (option, points) pairs, or why the count ignores it. */
+function parsePoints(
+  method: "score" | "dot",
+  key: "scores" | "dots",
+  ballot: Ballot,
+  known: ReadonlySet<string>,
+  maxEach: number,
+  maxTotal: number,
+): [string, number][] | string {
+  if (field(ballot, "method") !== method) return `the proposal is decided by ${method} votes`;
+  const points = field(ballot, key);
+  if (typeof points !== "object" || points === null || Array.isArray(points)) return `no ${key} given`;
+  const parsed: [string, number][] = [];
+  let sum = 0;
+  for (const [option, value] of Object.entries(points as Record<string, unknown>)) {
+    if (!known.has(option)) return `${option} is not one of the options`;
+    if (typeof value !== "number" || !isCount(value) || value > maxEach)
+      return `${option}: ${String(value)} is not a whole number from 0 to ${maxEach}`;
+    sum += value;
+    if (sum > maxTotal) return `more than ${maxTotal} ${key} in all`;
+    parsed.push([option, value]);
+  }
+  return parsed;
+}
+
+/**
+ * Why the count would ignore this ballot on a score or dot proposal (a ballot it ignores still counts towards quorum),
+ * or null when it counts. Other methods' ballots are judged by the record schema.
+ */
+export function ballotProblem(
+  proposal: Pick<TallyInput, "method" | "options" | "maxScore" | "dotsPerVoter">,
+  ballot: Ballot,
+): string | null {
+  const known = new Set(proposal.options);
+  if (proposal.method === "score") {
+    const parsed = parsePoints("score", "scores", ballot, known, proposal.maxScore ?? DEFAULT_MAX_SCORE, Infinity);
+    return typeof parsed === "string" ? parsed : null;
+  }
+  if (proposal.method === "dot") {
+    const dots = proposal.dotsPerVoter ?? DEFAULT_DOTS_PER_VOTER;
+    const parsed = parsePoints("dot", "dots", ballot, known, dots, dots);
+    return typeof parsed === "string" ? parsed : null;
+  }
+  return null;
 }
 
 /** Decides score and dot counts: the unique highest total must meet the threshold of `possible`. */

@@ -227,6 +227,13 @@ export function restoreModel<M extends WithLogs>(snap: ModelSnapshot<M>): M {
   return { ...structuredClone(snap.tables), logs } as M;
 }
 
+/** A copy of a model to try records on: its tables cloned, its logs fresh (what the trial adds is all they hold). */
+export function trialCopy<M extends WithLogs>(model: M): M {
+  const { logs, ...tables } = model;
+  const fresh = Object.fromEntries(Object.keys(logs).map((k) => [k, []]));
+  return { ...structuredClone(tables), logs: fresh } as unknown as M;
+}
+
 /** Schedules a timer, keeping timers sorted by (ms, key). */
 export function schedule(model: { timers: Timer[] }, timer: Timer): void {
   let i = model.timers.length;

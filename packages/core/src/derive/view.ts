@@ -23,6 +23,9 @@ export interface ProposalState {
   readonly author: MemberId;
   readonly method: string;
   readonly options: readonly string[];
+  /** Highest score per option (score votes) and dots per ballot (dot votes), as the proposal set them. */
+  readonly maxScore: number;
+  readonly dotsPerVoter: number;
   readonly openedAt: Hlc;
   readonly closesAt: number;
   readonly electorate: readonly MemberId[];
@@ -115,6 +118,8 @@ export function viewOf(model: CouncilModel, records: number, structural: readonl
       author: p.author,
       method: p.method,
       options: p.options,
+      maxScore: p.maxScore,
+      dotsPerVoter: p.dotsPerVoter,
       openedAt: p.openedAt,
       closesAt: p.closesAt,
       electorate: p.electorate,

@@ -3,7 +3,7 @@ import type { CouncilModel, MandateModel, ProposalModel } from "../derive/model.
 import type { Hlc } from "../hlc.js";
 import { compareHlc } from "../hlc.js";
 import type { FundId, MandateId, MemberId, ProposalId } from "../ids.js";
-import type { Effect } from "../records/schemas.js";
+import type { Charter, Effect } from "../records/schemas.js";
 
 /** A mandate as the rest of the world sees it (derived, plain data). */
 export interface Mandate {
@@ -68,6 +68,16 @@ export function mandateAllows(mandate: Mandate, act: MandateAct): { ok: true } |
   return { ok: true };
 }
 
+/** Why the charter forbids a mandate's term, or null (checked when it is issued; callers may check before proposing). */
+export function mandateTermProblem(
+  charter: Pick<Charter, "maxMandateTermMs">,
+  term: { readonly startsAt: number; readonly expiresAt: number },
+): string | null {
+  if (term.expiresAt <= term.startsAt) return "the mandate expires before it starts";
+  if (term.expiresAt - term.startsAt > charter.maxMandateTermMs) return "the term is longer than the charter's maximum";
+  return null;
+}
+
 /** Issues the mandate a passed proposal describes; a reason string when the charter forbids it. */
 export function issueMandate(
   model: CouncilModel,
@@ -78,8 +88,8 @@ export function issueMandate(
   const charter = model.charter!;
   const delegate = e.delegate as MemberId;
   if (!model.members.has(delegate)) return "the delegate is not a member";
-  if (e.expiresAt <= e.startsAt) return "the mandate expires before it starts";
-  if (e.expiresAt - e.startsAt > charter.maxMandateTermMs) return "the term is longer than the charter's maximum";
+  const term = mandateTermProblem(charter, e);
+  if (term !== null) return term;
   if (charter.noConsecutiveMandates) {
     let previous: MandateModel | undefined;
     for (const m of model.mandates.values())

@@ -1,0 +1,80 @@
+/** Acts the council would exclude, or ballots it would not count, are refused before anything is written. */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CouncilSummary } from "../src/index.js";
+import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
+
+let tmp: { path: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+describe("refused acts", { timeout: 180_000 }, () => {
+  it("exits non-zero with the reason and writes nothing, then writes what is valid", async () => {
+    const dir = join(tmp.path, "ada");
+    const d = ["--dir", dir];
+    await federaOk(["init", "--dir", dir, "--name", "Ada"]);
+    await federaOk(["council", "create", "Bakery", ...d]);
+    await federaOk(["fund", "create", "food", "--type", "cash", ...d]);
+    const poll = await federaOk([
+      "propose",
+      "-t",
+      "Which oven",
+      "-m",
+      "score",
+      "-o",
+      "gas,wood",
+      "--max-score",
+      "3",
+      ...d,
+    ]);
+    const summary = async () => (await federaJson<{ councils: CouncilSummary[] }>(["status", ...d])).councils[0]!;
+    const before = await summary();
+
+    const refusals: [string[], RegExp][] = [
+      [["donate", "flour", "10"], /refused: no fund flour/],
+      [["swap", "food", "--provider", "me", "--minutes", "30"], /refused: fund food is a cash fund/],
+      [["propose", "-t", "Closed already", "--closes", "2020-01-01"], /refused: closes before it opens/],
+      [["propose", "-t", "One option", "-m", "ranked", "-o", "only"], /refused: ranked needs at least two/],
+      [["vote", poll, "--scores", "gas=9"], /would not count: gas: 9 is not a whole number from 0 to 3/],
+      [["vote", poll, "--scores", "coal=1"], /would not count: coal is not one of the options/],
+      [
+        [
+          "mandate",
+          "issue",
+          "--delegate",
+          "me",
+          "--body",
+          "Bakers",
+          "--positions",
+          "*=yes|no",
+          "--starts",
+          "+2d",
+          "--expires",
+          "+1d",
+        ],
+        /the mandate expires before it starts/,
+      ],
+      [
+        ["mandate", "issue", "--delegate", "me", "--body", "Bakers", "--positions", "*=yes|no", "--expires", "+3000d"],
+        /the term is longer than the charter's maximum/,
+      ],
+    ];
+    for (const [args, message] of refusals) {
+      const ran = await federa([...args, ...d]);
+      expect(ran.code, args.join(" ")).not.toBe(0);
+      expect(ran.stderr).toMatch(message);
+    }
+    const after = await summary();
+    expect(after.records).toBe(before.records);
+    expect(after.excluded).toBe(0);
+
+    await federaOk(["vote", poll, "--scores", "gas=3,wood=1", ...d]);
+    expect(await federaJson(["donate", "food", "40", ...d])).toMatchObject({ balance: 40 });
+    expect(await summary()).toMatchObject({ records: before.records + 2, excluded: 0, balances: { food: 40 } });
+  });
+});

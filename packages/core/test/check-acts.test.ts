@@ -1,0 +1,58 @@
+/** `checkActs`: an act the council's derivation would exclude is refused before anything is written. */
+import * as A from "@automerge/automerge";
+import { describe, expect, it } from "vitest";
+import { Council, createIdentity, foundCouncil, PlainDocument, RejectedActError } from "../src/index.js";
+
+async function bakery(checkActs: boolean) {
+  let t = 1_700_000_000_000;
+  const now = () => (t += 1000);
+  const alice = await createIdentity();
+  const docs = await foundCouncil(alice, { name: "Bakery", now });
+  const sources = { council: new PlainDocument(docs.council), ledger: new PlainDocument(docs.ledger) };
+  const council = await Council.open(sources, { identity: alice, now, checkActs });
+  await council.ledger.createFund("strike", "cash");
+  return { council, sources, skip: (ms: number) => (t += ms), now: () => t };
+}
+
+const heads = (s: { council: PlainDocument<unknown>; ledger: PlainDocument<unknown> }) =>
+  [s.council, s.ledger].map((d) => A.getHeads(d.doc() as A.Doc<unknown>).join());
+
+describe("checkActs", () => {
+  it("refuses, writing nothing, what the derivation would exclude, and writes the rest", async () => {
+    const { council, sources, skip, now } = await bakery(true);
+    const before = heads(sources);
+    const refused = [
+      () => council.ledger.donate("no-such-fund", 10),
+      () => council.ledger.swap("strike", council.identity!.member, 30),
+      () => council.propose({ title: "Ranked with one option", method: "ranked", options: ["a"] }),
+      () => council.propose({ title: "Already closed", closesAt: now() - 1 }),
+    ];
+    for (const act of refused) {
+      const error = await act().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RejectedActError);
+      expect((error as RejectedActError).reason).toBe("invalid-act");
+    }
+    expect(heads(sources)).toEqual(before);
+    expect((await council.state()).excluded).toEqual([]);
+
+    // A vote after its proposal closed is refused too, and the device keeps writing afterwards.
+    const p = await council.propose({ title: "Buy flour", closesAt: now() + 5_000 });
+    skip(10_000);
+    await expect(council.vote(p, { method: "majority", choice: "yes" })).rejects.toThrow(/after the closing time/);
+    await council.ledger.donate("strike", 25);
+    const state = await council.state();
+    expect(state.funds.find((f) => f.id === "strike")?.balance).toBe(25);
+    expect(state.excluded).toEqual([]);
+  });
+
+  it("is off by default: the same act is written and then excluded with its reason", async () => {
+    const { council } = await bakery(false);
+    const id = await council.ledger.donate("no-such-fund", 10);
+    expect((await council.state()).excluded).toEqual([
+      expect.objectContaining({ id, reason: "invalid-act", detail: "no fund no-such-fund" }),
+    ]);
+  });
+});
