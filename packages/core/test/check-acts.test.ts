@@ -55,4 +55,14 @@ describe("checkActs", () => {
       expect.objectContaining({ id, reason: "invalid-act", detail: "no fund no-such-fund" }),
     ]);
   });
+
+  it("excludes a credit that would take a balance past exact whole numbers, keeping the balance exact", async () => {
+    const { council } = await bakery(false);
+    await council.ledger.donate("strike", Number.MAX_SAFE_INTEGER - 10);
+    const over = await council.ledger.donate("strike", 11);
+    await council.ledger.donate("strike", 10);
+    const state = await council.state();
+    expect(state.funds.find((f) => f.id === "strike")?.balance).toBe(Number.MAX_SAFE_INTEGER);
+    expect(state.excluded).toEqual([expect.objectContaining({ id: over, reason: "invalid-act" })]);
+  });
 });

@@ -60,9 +60,18 @@ function fundOf(model: CouncilModel, r: FederaRecord, id: string, type: FundMode
   return fund;
 }
 
+/** Past this a balance stops being an exact integer: a credit that would pass it is refused, on every peer alike. */
+const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
+
+function overflows(model: CouncilModel, r: FederaRecord, fund: { id: string; balance: number }, amount: number): boolean {
+  if (fund.balance + amount <= MAX_BALANCE) return false;
+  reject(model, r, "invalid-act", `fund ${fund.id} would hold more than ${MAX_BALANCE}, past exact whole numbers`);
+  return true;
+}
+
 export function applyDonate(model: CouncilModel, r: FederaRecord<"ledger.donate">): void {
   const fund = fundOf(model, r, r.body.fund, "cash");
-  if (fund === null) return;
+  if (fund === null || overflows(model, r, fund, r.body.amount)) return;
   fund.balance += r.body.amount;
   entry(model, {
     record: r.id,
@@ -162,6 +171,7 @@ export function applyTransfer(model: CouncilModel, r: FederaRecord<"ledger.trans
   const to = from && fundOf(model, r, r.body.to, "money");
   if (from === null || to === null) return;
   if (from === to) return reject(model, r, "invalid-act", "a transfer needs two funds");
+  if (overflows(model, r, to, r.body.amount)) return;
   if (
     spendFrom(model, r, from, r.body.amount, r.body.approval, {
       type: "transfer-out",
