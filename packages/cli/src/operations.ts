@@ -16,6 +16,7 @@ import type {
   MemberId,
   ProposeInput,
   ReportTable,
+  SignerId,
   SpendApproval,
   Threshold,
   VoteMethod,
@@ -288,7 +289,32 @@ async function actingIn(ws: Workspace, ref: string | undefined): Promise<{ held:
   const state = await held.council.state();
   if (!state.members.some((m) => m.id === ws.identity.member))
     throw new NotMemberError(ws.identity.member, held.council.id);
+  await refuseIfOwnChainLost(ws, held.council.id, held.council);
   return { held, state };
+}
+
+/**
+ * Refuses to write while this device's own chain is held here only up to a lower `seq` than it once verified (its
+ * latest records lost from the replica): its next record would take a `seq` it already used, a fork of its chain that
+ * every peer holding the original excludes, with everything after it.
+ */
+async function refuseIfOwnChainLost(
+  ws: Workspace,
+  id: string,
+  chain: { tipSeq(signer: SignerId): number },
+): Promise<void> {
+  const marks = await new HighWaterStore(ws.dir).read();
+  const stored = Object.hasOwn(marks, id) ? marks[id]! : {};
+  const own = [ws.identity.device.id, ws.identity.memberKey?.id].filter((k): k is SignerId => k !== undefined);
+  const lost = own
+    .filter((signer) => Object.hasOwn(stored, signer) && stored[signer]! > chain.tipSeq(signer))
+    .map((signer) => `${signer}: seq ${stored[signer]} verified, seq ${chain.tipSeq(signer)} here`);
+  if (lost.length > 0)
+    throw new CliError(
+      "OWN_RECORDS_MISSING",
+      `the latest records this device signed are missing here (${lost.join("; ")}): writing now would fork its ` +
+        "chain; run `federa node` until a peer has sent them back, then try again",
+    );
 }
 
 /** Finds one item by its full id or a unique prefix of it. */
@@ -527,6 +553,7 @@ function stampOf(state: FederationState): number {
 async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
   const { held, state } = await openFederationOf(ws, req.federation);
   const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+  await refuseIfOwnChainLost(ws, held.federation.id, held.federation);
   return { held, state, council };
 }
 

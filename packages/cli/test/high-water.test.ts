@@ -7,7 +7,7 @@ import { DurableFsStorageAdapter } from "@federa/net/node";
 import { describe, expect, it } from "vitest";
 import { HighWaterStore, marksOf, mergeMarks, parseHighWater, rolledBack } from "../src/high-water.js";
 import { NodeDir } from "../src/index.js";
-import { federaJson, federaOk } from "./support/cli.js";
+import { federa, federaJson, federaOk } from "./support/cli.js";
 import { logLines, nodeScratchDir, type StatusJson, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
@@ -169,6 +169,32 @@ describe("a record deleted in place from the replica on disk", { timeout: 180_00
     expect(healed.councils[0]!.rolledBack).toEqual([]);
     // The device's chain now runs to the fund the node wrote (seq 4), so its mark went up.
     expect((await storedMarks(dir))[council]).toEqual({ [alice.member]: 1, [alice.device]: 4 });
+  });
+});
+
+describe("this device's latest records lost from its replica", { timeout: 180_000 }, () => {
+  it("refuses to write until they are back: the next record would reuse their seq and fork the chain", async () => {
+    const dir = join(tmp.path, "bea");
+    const d = ["--dir", dir];
+    const bea = await federaJson<{ device: string }>(["init", ...d, "--name", "Bea"]);
+    const created = await federaJson<{ council: string; url: string }>(["council", "create", "Bakery", ...d]);
+    await federaOk(["fund", "create", "food", "--type", "cash", ...d]);
+    await federaOk(["donate", "food", "100", ...d]);
+    const last = (await federaJson<{ record: string }>(["donate", "food", "50", ...d])).record;
+
+    // The device's tip (seq 2) is gone: its chain here ends at seq 1, below the mark it stored.
+    const bytes = await onDisk(dir, ledgerOf(created.url), (h) => deleteRecord(h, last));
+    const refused = await federa(["donate", "food", "7", ...d]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${bea.device}: seq 2 verified, seq 1 here`);
+    expect(refused.stderr).toMatch(/writing now would fork its chain/);
+    // Reading still works, and nothing was written.
+    expect((await federaJson<StatusJson>(["status", ...d])).councils[0]).toMatchObject({ balances: { food: 100 } });
+
+    // Once a peer has sent it back, the device writes again, after it (seq 3), and every record counts.
+    await onDisk(dir, ledgerOf(created.url), (h) => restoreRecord(h, last, bytes));
+    expect(await federaJson(["donate", "food", "7", ...d])).toMatchObject({ balance: 157 });
+    expect((await storedMarks(dir))[created.council]?.[bea.device]).toBe(3);
   });
 });
 

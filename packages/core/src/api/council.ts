@@ -224,6 +224,14 @@ export class Council {
     return this.#index.highWater();
   }
 
+  /**
+   * The `seq` of the signer's latest signed record held here, valid or still waiting for its predecessors (-1 for
+   * none): the next record it signs takes the one after, so a host that saw a higher one must not let it write yet.
+   */
+  tipSeq(signer: SignerId): number {
+    return this.#index.tip(signer)?.seq ?? -1;
+  }
+
   async #refresh(): Promise<void> {
     for (const which of ["council", "ledger"] as const) {
       const doc = this.#sources[which].doc();

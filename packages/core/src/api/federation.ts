@@ -207,6 +207,14 @@ export class Federation {
     return this.#index.highWater();
   }
 
+  /**
+   * The `seq` of the signer's latest signed record held here, valid or still waiting for its predecessors (-1 for
+   * none): the next record it signs takes the one after, so a host that saw a higher one must not let it write yet.
+   */
+  tipSeq(signer: SignerId): number {
+    return this.#index.tip(signer)?.seq ?? -1;
+  }
+
   /** How many times a change in a member council's facts made the federation fold again from its first record. */
   get refolds(): number {
     return this.#refolds;
