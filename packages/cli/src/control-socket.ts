@@ -1,10 +1,19 @@
 /**
  * The control socket of a running node (D/node.sock): line-delimited JSON requests and answers over a Unix socket,
- * so that commands run while the node runs act through it instead of opening the storage a second time.
+ * so that commands run while the node runs act through it instead of opening the storage a second time. While it
+ * holds a client's requests the node sends it a blank line now and then, so a client tells a busy node from one that
+ * does not answer.
  */
 import { chmod, rm } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { CliError, CliErrorCodes, describeError, NodeUnreachableError, remoteError } from "./errors.js";
+import {
+  CliError,
+  CliErrorCodes,
+  describeError,
+  NodeNotAnsweringError,
+  NodeUnreachableError,
+  remoteError,
+} from "./errors.js";
 import type { Request } from "./operations.js";
 
 /** One line a client sends. */
@@ -24,6 +33,15 @@ export type ControlResponse =
 
 /** Longest request line the node reads (a request is small; this bounds memory per client). */
 const MAX_LINE = 1 << 20;
+
+/** How often the node tells a client whose requests it holds (queued or under way) that it is still at work. */
+export const HEARTBEAT_MS = 5_000;
+
+/**
+ * How long a client waits without a line from the node, answer or heartbeat, before giving up on it: several
+ * heartbeats, and longer than the node's event loop is ever busy at a stretch (loading a large council takes seconds).
+ */
+export const SILENCE_MS = 30_000;
 
 /** Splits a byte stream into lines and hands each to `onLine`. */
 function lines(socket: Socket, onLine: (line: string) => void, onOverflow: () => void): void {
@@ -70,6 +88,7 @@ export interface ControlServer {
 export async function serveControl(
   path: string,
   handle: (request: Request) => Promise<Record<string, unknown>>,
+  heartbeatMs = HEARTBEAT_MS,
 ): Promise<ControlServer> {
   if (tooLong(path)) {
     throw new CliError(
@@ -85,7 +104,16 @@ export async function serveControl(
   const clients = new Set<Socket>();
   const server: Server = createServer((socket) => {
     clients.add(socket);
-    socket.on("close", () => clients.delete(socket));
+    /** This client's requests queued or under way: while there are any, it hears a blank line every heartbeat. */
+    let held = 0;
+    const heartbeat = setInterval(() => {
+      if (held > 0 && !socket.destroyed) socket.write("\n");
+    }, heartbeatMs);
+    heartbeat.unref();
+    socket.on("close", () => {
+      clients.delete(socket);
+      clearInterval(heartbeat);
+    });
     socket.on("error", () => socket.destroy());
     const answer = (response: ControlResponse) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
@@ -101,12 +129,15 @@ export async function serveControl(
           answer({ id: -1, ok: false, error: { code: "BAD_REQUEST", message: "not a control request", exitCode: 1 } });
           return;
         }
+        held++;
         const run = queue.then(async () => {
           try {
             answer({ id: parsed.id, ok: true, result: await handle(parsed.request) });
           } catch (e) {
             const { code, message, exitCode } = describeError(e);
             answer({ id: parsed.id, ok: false, error: { code, message, exitCode } });
+          } finally {
+            held--;
           }
         });
         queue = run;
@@ -134,28 +165,39 @@ export async function serveControl(
 /** A connection to a running node's control socket. */
 export class ControlClient {
   readonly #socket: Socket;
+  readonly #path: string;
+  readonly #silenceMs: number;
   readonly #waiting = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  /** Runs out when the node has sent nothing for `#silenceMs` while requests wait; unset when none waits. */
+  #silence: NodeJS.Timeout | undefined;
   #next = 1;
   #closed: Error | null = null;
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, path: string, silenceMs: number) {
     this.#socket = socket;
+    this.#path = path;
+    this.#silenceMs = silenceMs;
     lines(
       socket,
       (line) => this.#receive(line),
       () => socket.destroy(new Error("answer too long")),
     );
+    // Any line, a heartbeat as much as an answer, shows the node is alive (read after the answer it may carry).
+    socket.on("data", () => this.#listen());
     socket.on("close", () => this.#fail(new NodeUnreachableError("the node closed the control socket")));
     socket.on("error", (e) => this.#fail(new NodeUnreachableError(`control socket: ${e.message}`)));
   }
 
-  /** Connects to the node running on `path`; null when no node runs there (no socket, or a stale one). */
-  static connect(path: string): Promise<ControlClient | null> {
+  /**
+   * Connects to the node running on `path`; null when no node runs there (no socket, or a stale one). A request
+   * fails with `NodeNotAnsweringError` once the node has sent nothing for `silenceMs`.
+   */
+  static connect(path: string, silenceMs = SILENCE_MS): Promise<ControlClient | null> {
     // No node can listen on a path that long, so none runs there.
     if (tooLong(path)) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const socket = createConnection(path);
-      socket.once("connect", () => resolve(new ControlClient(socket)));
+      socket.once("connect", () => resolve(new ControlClient(socket, path, silenceMs)));
       socket.once("error", (e: NodeJS.ErrnoException) => {
         if (e.code === "ENOENT" || e.code === "ECONNREFUSED") resolve(null);
         else reject(new NodeUnreachableError(`cannot reach the node at ${path}: ${e.message}`));
@@ -177,7 +219,20 @@ export class ControlClient {
     else waiter.reject(remoteError(response.error.code, response.error.message, response.error.exitCode));
   }
 
+  /** Waits afresh for the node's next line while requests wait for answers. */
+  #listen(): void {
+    clearTimeout(this.#silence);
+    this.#silence = undefined;
+    if (this.#waiting.size === 0) return;
+    this.#silence = setTimeout(() => {
+      this.#fail(new NodeNotAnsweringError(this.#path, this.#silenceMs));
+      this.#socket.destroy();
+    }, this.#silenceMs);
+  }
+
   #fail(error: Error): void {
+    clearTimeout(this.#silence);
+    this.#silence = undefined;
     this.#closed ??= error;
     for (const w of this.#waiting.values()) w.reject(error);
     this.#waiting.clear();
@@ -189,6 +244,7 @@ export class ControlClient {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
+      if (this.#silence === undefined) this.#listen();
       this.#socket.write(`${JSON.stringify({ id, request } satisfies ControlRequest)}\n`);
     });
   }

@@ -16,9 +16,12 @@ export const CliErrorCodes = {
   BAD_TOKEN: "BAD_TOKEN",
   NODE_RUNNING: "NODE_RUNNING",
   NODE_UNREACHABLE: "NODE_UNREACHABLE",
+  NODE_NOT_ANSWERING: "NODE_NOT_ANSWERING",
   BAD_DIR: "BAD_DIR",
   APPLICATION_REFUSED: "APPLICATION_REFUSED",
   UNSUPPORTED: "UNSUPPORTED",
+  OWN_RECORDS_MISSING: "OWN_RECORDS_MISSING",
+  DIRECTORY_BUSY: "DIRECTORY_BUSY",
 } as const;
 
 export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
@@ -114,11 +117,31 @@ export class BadTokenError extends CliError {
   }
 }
 
+/** Thrown when a file of the node directory is not what federa writes there (hand-edited or damaged); it is left as is. */
+export class DamagedFileError extends CliError {
+  constructor(path: string, problem: string) {
+    super(CliErrorCodes.BAD_DIR, `${path} is damaged: ${problem}`);
+    this.name = "DamagedFileError";
+  }
+}
+
 /** Thrown when the running node could not be reached or answered with an error of its own. */
 export class NodeUnreachableError extends CliError {
   constructor(message: string) {
     super(CliErrorCodes.NODE_UNREACHABLE, message);
     this.name = "NodeUnreachableError";
+  }
+}
+
+/** Thrown when something listens on a node directory's control socket but sends nothing for too long. */
+export class NodeNotAnsweringError extends CliError {
+  constructor(path: string, silentMs: number) {
+    super(
+      CliErrorCodes.NODE_NOT_ANSWERING,
+      `the node at ${path} does not answer (nothing heard for ${silentMs / 1000} s): if \`federa node\` runs on this ` +
+        "directory, stop it and start it again; if none does, remove the socket file",
+    );
+    this.name = "NodeNotAnsweringError";
   }
 }
 
@@ -128,8 +151,9 @@ export function describeError(error: unknown): { code: string; message: string; 
     return { code: error.code, message: error.message, exitCode: error.exitCode, expected: true };
   }
   if (error instanceof FederaError) {
-    // Input core's schemas reject came from the command line: a usage error.
-    const exitCode = error.code === "INVALID_INPUT" ? ExitCodes.USAGE : ExitCodes.FAILURE;
+    // Input core's schemas or the council's rules refuse came from the command line: a usage error.
+    const exitCode =
+      error.code === "INVALID_INPUT" || error.code === "REJECTED_ACT" ? ExitCodes.USAGE : ExitCodes.FAILURE;
     return { code: error.code, message: error.message, exitCode, expected: true };
   }
   const e = error as NodeJS.ErrnoException;

@@ -8,9 +8,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Identity, IdentityFile } from "@federa/core";
-import { exportIdentity, importIdentity, MemoryVerifiedCache } from "@federa/core";
+import { exportIdentity, InvalidKeyError, importIdentity, MemoryVerifiedCache } from "@federa/core";
 import type { BanRecord, Inviter } from "@federa/net";
-import { CliError, CliErrorCodes, IdentityExistsError, NoIdentityError } from "./errors.js";
+import { DamagedFileError, IdentityExistsError, NoIdentityError } from "./errors.js";
 import { withFileLock } from "./file-lock.js";
 
 /** D/profile.json: who this directory is for. */
@@ -110,12 +110,21 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new CliError(CliErrorCodes.BAD_DIR, `${path} is not valid JSON`);
+    throw new DamagedFileError(path, "not valid JSON");
   }
 }
 
+/** A JSON object (not null, not a list): what every file of the directory but the lists holds. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isText = (v: unknown): v is string => typeof v === "string";
 const isTextList = (v: unknown): boolean => Array.isArray(v) && v.every(isText);
+/** A document URL as automerge-repo writes them (its checksum is checked when the document is opened). */
+const isUrl = (v: unknown): boolean => isText(v) && v.startsWith("automerge:");
+/** Ids, each with its document's URL (D/councils.json, a federation's fetched councils). */
+const isUrlMap = (v: unknown): boolean => isRecord(v) && Object.values(v).every(isUrl);
+
+const isIdentityFile = (v: unknown): v is IdentityFile =>
+  isRecord(v) && isText(v.member) && isText(v.deviceSeed) && (v.memberSeed === undefined || isText(v.memberSeed));
 const isContact = (v: unknown): boolean =>
   typeof v === "object" &&
   v !== null &&
@@ -131,13 +140,21 @@ const isDelegate = (v: unknown): boolean =>
 async function readList<T>(path: string, isEntry: (v: Record<string, unknown>) => boolean, what: string): Promise<T[]> {
   const value = await readJson<unknown>(path);
   if (value === undefined) return [];
-  const ok = Array.isArray(value) && value.every((v) => typeof v === "object" && v !== null && isEntry(v));
-  if (!ok) throw new CliError(CliErrorCodes.BAD_DIR, `${path} is damaged: expected a list of ${what}`);
+  const ok = Array.isArray(value) && value.every((v) => isRecord(v) && isEntry(v));
+  if (!ok) throw new DamagedFileError(path, `expected a list of ${what}`);
   return value as T[];
 }
 
+/** An object read from one of the directory's files and checked, or undefined when there is no such file. */
+async function readRecord<T>(path: string, isValid: (v: Record<string, unknown>) => boolean, what: string) {
+  const value = await readJson<unknown>(path);
+  if (value === undefined) return undefined;
+  if (!isRecord(value) || !isValid(value)) throw new DamagedFileError(path, `expected ${what}`);
+  return value as T;
+}
+
 const isInvited = (v: Record<string, unknown>) =>
-  isText(v.council) && isText(v.url) && isText(v.inviter) && isTextList(v.addresses);
+  isText(v.council) && isUrl(v.url) && isText(v.inviter) && isTextList(v.addresses);
 
 /** Writes a file whole or not at all (a crash leaves the old content), readable by its owner only. */
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -221,17 +238,29 @@ export class NodeDir {
   }
 
   async identity(): Promise<Identity> {
-    const file = await readJson<IdentityFile>(this.identityPath);
+    const file = await readJson<unknown>(this.identityPath);
     if (file === undefined) throw new NoIdentityError(this.root);
-    return importIdentity(file);
+    if (!isIdentityFile(file))
+      throw new DamagedFileError(
+        this.identityPath,
+        "expected member, deviceSeed and (on the member key's device) memberSeed",
+      );
+    try {
+      return await importIdentity(file);
+    } catch (e) {
+      // Core's message says what is wrong with a key, not where it was read.
+      if (e instanceof InvalidKeyError) throw new DamagedFileError(this.identityPath, e.message);
+      throw e;
+    }
   }
 
   async profile(): Promise<Profile | undefined> {
-    return readJson<Profile>(this.profilePath);
+    return readRecord<Profile>(this.profilePath, (v) => isText(v.name), "a profile with a name");
   }
 
   async councils(): Promise<CouncilMap> {
-    return (await readJson<CouncilMap>(this.councilsPath)) ?? {};
+    const councils = await readRecord<CouncilMap>(this.councilsPath, isUrlMap, "council ids with document URLs");
+    return councils ?? {};
   }
 
   /** Adds (or updates) a council. */
@@ -285,10 +314,10 @@ export class NodeDir {
       this.federationsPath,
       (v) =>
         isText(v.federation) &&
-        isText(v.url) &&
+        isUrl(v.url) &&
         (v.inviter === undefined || isDelegate(v.inviter)) &&
         (v.delegates === undefined || (Array.isArray(v.delegates) && v.delegates.every(isDelegate))) &&
-        (v.councils === undefined || (typeof v.councils === "object" && v.councils !== null)),
+        (v.councils === undefined || isUrlMap(v.councils)),
       "federations",
     );
   }
@@ -361,7 +390,11 @@ export class NodeDir {
   }
 
   async nodeInfo(): Promise<NodeInfo | undefined> {
-    return readJson<NodeInfo>(this.nodeInfoPath);
+    return readRecord<NodeInfo>(
+      this.nodeInfoPath,
+      (v) => isText(v.peerId) && isTextList(v.addresses),
+      "the node's peer id and addresses",
+    );
   }
 
   async writeNodeInfo(info: NodeInfo): Promise<void> {

@@ -311,19 +311,27 @@ async function refuseIfOwnChainLost(
     .map((signer) => `${signer}: seq ${stored[signer]} verified, seq ${chain.tipSeq(signer)} here`);
   if (lost.length > 0)
     throw new CliError(
-      "OWN_RECORDS_MISSING",
+      CliErrorCodes.OWN_RECORDS_MISSING,
       `the latest records this device signed are missing here (${lost.join("; ")}): writing now would fork its ` +
         "chain; run `federa node` until a peer has sent them back, then try again",
     );
 }
 
 /** Finds one item by its full id or a unique prefix of it. */
-function byPrefix<T>(items: readonly T[], idOf: (t: T) => string, ref: string, what: string): T {
+function byPrefix<T>(
+  items: readonly T[],
+  idOf: (t: T) => string,
+  ref: string,
+  what: string,
+  where = "in this council",
+): T {
+  // An empty prefix would name whichever item happens to be alone.
+  if (ref.trim() === "") throw new UsageError(`name the ${what} by its id or a prefix of it`);
   const exact = items.find((i) => idOf(i) === ref);
   if (exact !== undefined) return exact;
   const matches = items.filter((i) => idOf(i).startsWith(ref));
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new NotFoundCliError(`no ${what} ${ref} in this council`);
+  if (matches.length === 0) throw new NotFoundCliError(`no ${what} ${ref} ${where}`);
   throw new UsageError(`${what} ${ref} is ambiguous: ${matches.length} match`);
 }
 
@@ -508,7 +516,7 @@ async function resolveFederation(dir: NodeDir, ref: string | undefined): Promise
     if (all.length > 1) throw new UsageError(`${dir.root} follows ${all.length} federations: pass --federation ID`);
     return all[0]!;
   }
-  return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation");
+  return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation", "followed here");
 }
 
 async function openFederationOf(ws: Workspace, ref: string | undefined) {
@@ -570,7 +578,7 @@ function delegateCouncil(
       (c): c is { id: CouncilId; state: CouncilState } =>
         c.state?.members.some((m) => m.id === ws.identity.member) === true,
     );
-  if (ref !== undefined) return byPrefix(mine, (c) => c.id, ref, "member council of yours");
+  if (ref !== undefined) return byPrefix(mine, (c) => c.id, ref, "member council of yours", "in this federation");
   if (mine.length === 0)
     throw new NotMemberError(ws.identity.member, `any member council of federation ${state.federation}`);
   if (mine.length > 1) throw new UsageError(`you belong to ${mine.length} member councils: pass --council ID`);
@@ -852,7 +860,13 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.vote": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const proposal = byPrefix(state.proposals, (p) => p.id, req.proposal, "federation proposal");
+      const proposal = byPrefix(
+        state.proposals,
+        (p) => p.id,
+        req.proposal,
+        "federation proposal",
+        "in this federation",
+      );
       const mandate = delegateMandate(ws, council, req.mandate, proposal.topic, req.position, "this proposal");
       const record = await held.federation.vote(proposal.id, {
         council: council.id,
@@ -901,7 +915,13 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.ratify": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const convergence = byPrefix(state.convergences, (c) => c.id, req.convergence, "convergence");
+      const convergence = byPrefix(
+        state.convergences,
+        (c) => c.id,
+        req.convergence,
+        "convergence",
+        "in this federation",
+      );
       // A ratification that cannot count would stay in the shared document for good: refuse it before writing.
       if (!convergence.actions.some((a) => a.action === req.action))
         throw new UsageError(
@@ -938,7 +958,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.respond": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const alert = byPrefix(state.alerts, (a) => a.id, req.alert, "alert");
+      const alert = byPrefix(state.alerts, (a) => a.id, req.alert, "alert", "in this federation");
       const record = await held.federation.respondToAlert(alert.id, { council: council.id, offer: req.offer });
       const after = (await held.federation.state()).alerts.find((a) => a.id === alert.id);
       const pledge = after?.pledges.find((p) => p.council === council.id);

@@ -1,5 +1,17 @@
 /** Printing: results on stdout (human lines, or one JSON line with `--json`), progress and logs on stderr. */
 
+/** C0 and C1 control characters and DEL: a terminal acts on them rather than showing them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` with every control character shown as `\xHH`: names and titles come from other members' records, and one
+ * holding a newline or an escape sequence must not forge lines or drive the reader's terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 /** Options every command shares for printing. */
 export interface OutputOptions {
   readonly json?: boolean;
@@ -21,16 +33,19 @@ export class Progress {
     if (this.#quiet) return fn();
     const started = performance.now();
     let shown = false;
+    let done = false;
     const timer = setTimeout(() => {
       shown = true;
       process.stderr.write(`federa: ${label}…\n`);
     }, this.#after);
     try {
-      return await fn();
+      const result = await fn();
+      done = true;
+      return result;
     } finally {
       clearTimeout(timer);
-      if (shown)
-        process.stderr.write(`federa: ${label}: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      if (shown) process.stderr.write(`federa: ${label}: ${done ? "done" : "failed"} in ${seconds} s\n`);
     }
   }
 
@@ -50,11 +65,11 @@ export class Output {
     this.progress = new Progress(options.quiet === true);
   }
 
-  /** Prints `data` as one JSON line with `--json`, else the human lines. */
+  /** Prints `data` as one JSON line with `--json` (exact: JSON escapes control characters), else the human lines. */
   result(data: unknown, human: string | readonly string[]): void {
     if (this.json) process.stdout.write(`${JSON.stringify(data)}\n`);
     else {
-      const text = typeof human === "string" ? human : human.join("\n");
+      const text = (typeof human === "string" ? [human] : human).map(printable).join("\n");
       if (text.length > 0) process.stdout.write(`${text}\n`);
     }
   }
@@ -66,6 +81,6 @@ export class Output {
 
   /** A warning on stderr (never on stdout, which scripts parse). */
   warn(message: string): void {
-    process.stderr.write(`federa: warning: ${message}\n`);
+    process.stderr.write(`federa: warning: ${printable(message)}\n`);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CliError } from "./errors.js";
+import { CliError, CliErrorCodes } from "./errors.js";
 
 /** Who holds a directory's replica. */
 export type ReplicaHolder = "node" | "command";
@@ -25,7 +25,7 @@ export class DirectoryBusyError extends CliError {
   constructor(dir: string, held: LockFile) {
     const what = held.holder === "node" ? "a federa node" : "another federa command";
     super(
-      "DIRECTORY_BUSY",
+      CliErrorCodes.DIRECTORY_BUSY,
       `${dir} is busy: ${what} (process ${held.pid}) is working on its replica; try again when it is done`,
     );
     this.name = "DirectoryBusyError";
@@ -143,7 +143,7 @@ export async function lockForNode(
     const lock = await ReplicaLock.tryAcquire(root, "node");
     if (lock instanceof ReplicaLock) return lock;
     if (lock.holder === "node")
-      throw new CliError("NODE_RUNNING", `a node is already running on ${root} (process ${lock.pid})`);
+      throw new CliError(CliErrorCodes.NODE_RUNNING, `a node is already running on ${root} (process ${lock.pid})`);
     if (Date.now() > deadline) throw new DirectoryBusyError(root, lock);
     if (!told) onWait(lock);
     told = true;

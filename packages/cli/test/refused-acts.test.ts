@@ -42,6 +42,7 @@ describe("refused acts", { timeout: 180_000 }, () => {
       [["propose", "-t", "One option", "-m", "ranked", "-o", "only"], /refused: ranked needs at least two/],
       [["vote", poll, "--scores", "gas=9"], /would not count: gas: 9 is not a whole number from 0 to 3/],
       [["vote", poll, "--scores", "coal=1"], /would not count: coal is not one of the options/],
+      [["vote", "", "--scores", "gas=1"], /proposal must be an id|name the proposal by its id/],
       [
         [
           "mandate",

@@ -2,7 +2,18 @@
 
 import type { Charter, VoteMethod } from "@federa/core";
 import type { Command } from "commander";
-import { collect, parseChoice, parseCount, parseDuration, parseList, parseThreshold } from "../args.js";
+import {
+  collect,
+  MAX_NAME,
+  MAX_SPAN_MS,
+  parseChoice,
+  parseCount,
+  parseDuration,
+  parseList,
+  parseName,
+  parseQuorum,
+  parseThreshold,
+} from "../args.js";
 import { type CommonOptions, common, run } from "./common.js";
 
 const METHODS: readonly VoteMethod[] = ["consent", "majority", "supermajority", "consensus", "ranked", "score", "dot"];
@@ -27,12 +38,11 @@ export function charterOf(o: CreateOptions): Partial<Charter> {
   if (o.pettyCash !== undefined) c.pettyCashLimit = parseCount(o.pettyCash, "--petty-cash");
   if (o.method !== undefined) c.method = parseChoice(o.method, METHODS, "--method");
   if (o.threshold !== undefined) c.threshold = parseThreshold(o.threshold, "--threshold");
-  if (o.quorum !== undefined) {
-    const t = parseThreshold(o.quorum, "--quorum");
-    c.quorum = { ratio: t.ratio, cmp: t.cmp };
-  }
-  if (o.votingWindow !== undefined) c.votingWindowMs = parseDuration(o.votingWindow, "--voting-window");
-  if (o.maxMandateTerm !== undefined) c.maxMandateTermMs = parseDuration(o.maxMandateTerm, "--max-mandate-term");
+  if (o.quorum !== undefined) c.quorum = parseQuorum(o.quorum, "--quorum");
+  // Spans on the council's calendar, never waited out by a timer.
+  if (o.votingWindow !== undefined) c.votingWindowMs = parseDuration(o.votingWindow, "--voting-window", MAX_SPAN_MS);
+  if (o.maxMandateTerm !== undefined)
+    c.maxMandateTermMs = parseDuration(o.maxMandateTerm, "--max-mandate-term", MAX_SPAN_MS);
   if (o.timeDebtLimit !== undefined) c.timeDebtLimitMinutes = parseCount(o.timeDebtLimit, "--time-debt-limit");
   if (o.splitThreshold !== undefined) c.splitThreshold = parseCount(o.splitThreshold, "--split-threshold");
   if (o.roles !== undefined) c.roles = parseList(o.roles);
@@ -46,11 +56,13 @@ export function registerCouncil(program: Command): void {
     council
       .command("create")
       .description("found a council (you are its first member) and print its id")
-      .argument("<name>", "the council's name")
+      .argument("<name>", `the council's name (at most ${MAX_NAME} characters)`, (v: string) =>
+        parseName(v, "the council's name"),
+      )
       .option("--petty-cash <amount>", "expenses up to this many minor units need no decision (default 0)")
       .option("--method <method>", `default vote method: ${METHODS.join(", ")}`)
       .option("--threshold <ratio>", "default threshold, e.g. 1/2:cast:> or 2/3:eligible:>=")
-      .option("--quorum <ratio>", "default quorum of the electorate, e.g. 1/2:>=")
+      .option("--quorum <ratio>", "default quorum, a share of the electorate: 1/2 (more than half) or 1/2:>=")
       .option("--voting-window <duration>", "how long proposals stay open by default, e.g. 7d")
       .option("--max-mandate-term <duration>", "longest mandate term, e.g. 90d")
       .option("--time-debt-limit <minutes>", "how far below zero a time-swap balance may go")

@@ -2,7 +2,16 @@
 
 import type { Effect, ProposeInput, VoteMethod } from "@federa/core";
 import type { Command } from "commander";
-import { parseChoice, parseCount, parseJson, parseList, parseThreshold, parseTime, parseWeights } from "../args.js";
+import {
+  parseChoice,
+  parseCount,
+  parseJson,
+  parseList,
+  parseQuorum,
+  parseThreshold,
+  parseTime,
+  parseWeights,
+} from "../args.js";
 import { now as clock } from "../clock.js";
 import { type CommonOptions, common, run } from "./common.js";
 
@@ -41,10 +50,7 @@ export function proposalOf(o: ProposeOptions, now: number = clock()): ProposeInp
   if (o.closes !== undefined) input.closesAt = parseTime(o.closes, "--closes", now);
   if (o.effectJson !== undefined) input.effect = parseJson(o.effectJson, "--effect-json") as Effect;
   if (o.threshold !== undefined) input.threshold = parseThreshold(o.threshold, "--threshold");
-  if (o.quorum !== undefined) {
-    const t = parseThreshold(o.quorum, "--quorum");
-    input.quorum = { ratio: t.ratio, cmp: t.cmp };
-  }
+  if (o.quorum !== undefined) input.quorum = parseQuorum(o.quorum, "--quorum");
   if (o.maxScore !== undefined) input.maxScore = parseCount(o.maxScore, "--max-score");
   if (o.dotsPerVoter !== undefined) input.dotsPerVoter = parseCount(o.dotsPerVoter, "--dots-per-voter");
   return input;
@@ -62,7 +68,7 @@ export function registerProposals(program: Command): void {
       .option("--closes <when>", "closing time: +2d, +12h or an ISO date (default: the charter's voting window)")
       .option("--effect-json <json>", 'what passing does, e.g. {"type":"budget","fund":"food","amount":5000}')
       .option("--threshold <ratio>", "threshold, e.g. 2/3:cast:>=")
-      .option("--quorum <ratio>", "quorum, e.g. 1/2:>=")
+      .option("--quorum <ratio>", "quorum, a share of the electorate: 1/2 (more than half) or 1/2:>=")
       .option("--max-score <n>", "highest score per option (score votes)")
       .option("--dots-per-voter <n>", "dots each voter may place (dot votes)"),
     { council: true },

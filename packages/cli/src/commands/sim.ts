@@ -2,9 +2,12 @@
 import { resolve } from "node:path";
 import type { Progress, SimResult } from "@federa/sim";
 import type { Command } from "commander";
-import { parseCount } from "../args.js";
+import { parseCount, parseFactor } from "../args.js";
 import { UsageError } from "../errors.js";
 import { Output } from "../output.js";
+
+/** The largest `--scale`: enough to grow a small scenario to thousands of councils; larger ones are written out. */
+const MAX_SCALE = 1_000;
 
 interface SimOptions {
   readonly seed?: string;
@@ -62,16 +65,17 @@ export function registerSim(program: Command): void {
     .argument("<scenario>", "a scenario file (see packages/sim/scenarios/ and docs/research.md)")
     .option("--seed <seed>", "the seed (default: the scenario's)")
     .option("--out <dir>", "output directory (default: ./sim-out/SCENARIO-SEED)")
-    .option("--scale <factor>", "multiply the number of councils (for quick trials of large scenarios)")
+    .option(
+      "--scale <factor>",
+      `multiply the number of councils, up to ${MAX_SCALE} (for quick trials of large scenarios)`,
+    )
     .option("--json", "print the result as one JSON line")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (file: string, options: SimOptions) => {
       const out = new Output({ json: options.json === true, quiet: options.quiet === true });
       const seed = options.seed === undefined ? undefined : parseCount(options.seed, "--seed");
       if (seed !== undefined && seed > 0xffff_ffff) throw new UsageError("--seed must be below 2^32");
-      const scale = options.scale === undefined ? undefined : Number(options.scale);
-      if (scale !== undefined && !(scale > 0))
-        throw new UsageError(`--scale must be a number above 0, got "${options.scale}"`);
+      const scale = options.scale === undefined ? undefined : parseFactor(options.scale, "--scale", MAX_SCALE);
       // Loaded here, not at startup: other commands need none of the simulator.
       const { loadScenario, runScenario, ScenarioError, ScenarioNotFoundError, writeReport } = await import(
         "@federa/sim"

@@ -63,7 +63,12 @@ function fundOf(model: CouncilModel, r: FederaRecord, id: string, type: FundMode
 /** Past this a balance stops being an exact integer: a credit that would pass it is refused, on every peer alike. */
 const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
 
-function overflows(model: CouncilModel, r: FederaRecord, fund: { id: string; balance: number }, amount: number): boolean {
+function overflows(
+  model: CouncilModel,
+  r: FederaRecord,
+  fund: { id: string; balance: number },
+  amount: number,
+): boolean {
   if (fund.balance + amount <= MAX_BALANCE) return false;
   reject(model, r, "invalid-act", `fund ${fund.id} would hold more than ${MAX_BALANCE}, past exact whole numbers`);
   return true;

@@ -3,9 +3,9 @@
  * `NodeFSStorageAdapter`: every save replaces its file atomically and durably, so no acknowledged chunk is lost or torn.
  */
 import { randomBytes } from "node:crypto";
-import type { Dirent } from "node:fs";
+import { type Dirent, statSync } from "node:fs";
 import { readdir, readFile, rm, unlink } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { DirectorySyncer, replaceFile, tempName, tempOwner } from "./durable-write.js";
 
@@ -16,6 +16,21 @@ export interface StorageFileFailure {
   /** The storage key the file holds, when it is a chunk. */
   readonly key?: StorageKey;
   readonly error: Error;
+}
+
+/**
+ * Thrown when the storage directory's path holds something else (a file): nothing could be stored. Shaped as Node's
+ * file system errors are (`code`, `syscall`, `path`), so whatever reports those reports it as plainly.
+ */
+export class StorageDirectoryError extends Error {
+  readonly code = "ENOTDIR";
+  readonly syscall = "stat";
+  readonly path: string;
+  constructor(path: string) {
+    super(`the storage directory ${path} is not a directory: move what is there away, or use another directory`);
+    this.name = "StorageDirectoryError";
+    this.path = path;
+  }
 }
 
 /** Options of a `DurableFsStorageAdapter`. */
@@ -108,7 +123,8 @@ class RangeGate {
  * Stores automerge-repo chunks under a directory, one file per key (`["abcdef", "incremental", "h"]` at
  * `dir/ab/cdef/incremental/h`, like `NodeFSStorageAdapter`, whose directories it reads). A save resolves only once its
  * bytes and its rename are on the disk; operations on one key apply in call order. Temporary files a crash leaves
- * are never loaded and are removed on first use. Use one adapter per directory at a time.
+ * are never loaded and are removed on first use. Use one adapter per directory at a time. The constructor throws
+ * `StorageDirectoryError` when something other than a directory stands at `baseDirectory`.
  */
 export class DurableFsStorageAdapter implements StorageAdapterInterface {
   readonly baseDirectory: string;
@@ -124,6 +140,9 @@ export class DurableFsStorageAdapter implements StorageAdapterInterface {
   #swept: Promise<void> | undefined;
 
   constructor(baseDirectory = "automerge-repo-data", init: DurableFsStorageInit = {}) {
+    // Checked now, synchronously: automerge-repo leaves the rejection of its first save unhandled, and would crash.
+    if (statSync(baseDirectory, { throwIfNoEntry: false })?.isDirectory() === false)
+      throw new StorageDirectoryError(resolve(baseDirectory));
     this.baseDirectory = baseDirectory;
     this.#onError = init.onError ?? warn;
     liveOwners.add(this.#owner);

@@ -5,6 +5,6 @@
  * @packageDocumentation
  */
 export type { DurableFsStorageInit, StorageFileFailure } from "./durable-fs-storage.js";
-export { DurableFsStorageAdapter } from "./durable-fs-storage.js";
+export { DurableFsStorageAdapter, StorageDirectoryError } from "./durable-fs-storage.js";
 export type { NodeOptionsInit } from "./node-options.js";
 export { DEFAULT_LISTEN, FEDERA_DHT_PROTOCOL, MDNS_INTERVAL_MS, nodeOptions } from "./node-options.js";

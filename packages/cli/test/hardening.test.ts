@@ -1,0 +1,173 @@
+/** Bad input from the command line, damaged node directories and a silent control socket: plain errors, never hangs. */
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { createConnection, createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDuration } from "../src/args.js";
+import { charterOf } from "../src/commands/council.js";
+import { proposalOf } from "../src/commands/proposals.js";
+import { ControlClient, serveControl } from "../src/control-socket.js";
+import { NodeNotAnsweringError, UsageError } from "../src/errors.js";
+import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
+
+let tmp: { path: string; remove: () => Promise<void> };
+/** A directory with one council and one open proposal. */
+let dir: string;
+
+beforeAll(async () => {
+  tmp = await tempDir("federa-hardening-");
+  dir = join(tmp.path, "ada");
+  await federaOk(["init", "--dir", dir, "--name", "Ada"]);
+  await federaOk(["council", "create", "Print shop", "--dir", dir]);
+  await federaOk(["propose", "--title", "More paper", "--dir", dir]);
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+/** A command that must fail plainly: its exit code, and one error line with no stack and no "this is a bug". */
+async function refused(args: readonly string[], code: number): Promise<string> {
+  const ran = await federa(args);
+  expect(ran.code, ran.stderr).toBe(code);
+  expect(ran.stderr).not.toMatch(/this is a bug|\n\s+at |Unhandled/);
+  return ran.stderr;
+}
+
+describe("the control socket", { timeout: 20_000 }, () => {
+  it("gives up on a listener that never answers, with an error naming the socket", async () => {
+    const path = join(tmp.path, "silent.sock");
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(path, resolve));
+    try {
+      const client = await ControlClient.connect(path, 300);
+      const call = client!.call({ op: "ping" });
+      await expect(call).rejects.toBeInstanceOf(NodeNotAnsweringError);
+      await expect(call).rejects.toThrow(`the node at ${path} does not answer`);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("keeps a client waiting on a slow request with heartbeats", async () => {
+    const path = join(tmp.path, "busy.sock");
+    const server = await serveControl(
+      path,
+      () => new Promise((resolve) => setTimeout(() => resolve({ slow: true }), 800)),
+      100,
+    );
+    try {
+      // The raw stream: blank lines while the request is under way, then the answer.
+      const raw = createConnection(path);
+      let heard = "";
+      raw.setEncoding("utf8").on("data", (d: string) => {
+        heard += d;
+      });
+      raw.write(`${JSON.stringify({ id: 1, request: { op: "ping" } })}\n`);
+      await expect.poll(() => heard, { timeout: 5_000 }).toMatch(/"ok":true/);
+      raw.destroy();
+      expect(heard).toMatch(/^\n{3,}\{/);
+      // A client that gives up after 300 ms of silence still gets the answer that took 800.
+      const client = await ControlClient.connect(path, 300);
+      expect(await client!.call({ op: "ping" })).toEqual({ slow: true });
+      client!.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a damaged node directory", { timeout: 120_000 }, () => {
+  it("names a damaged councils.json, identity.json or federations.json and leaves it as it was", async () => {
+    const d = join(tmp.path, "damaged");
+    await federaOk(["init", "--dir", d, "--name", "Bea"]);
+    const councils = join(d, "councils.json");
+    for (const text of ['"abc"', '{"id":5}', '["x"]']) {
+      await writeFile(councils, text);
+      expect(await refused(["status", "--dir", d], 1)).toMatch(/councils\.json is damaged/);
+      expect(await readFile(councils, "utf8")).toBe(text);
+    }
+    await rm(councils);
+
+    const identity = join(d, "identity.json");
+    const saved = await readFile(identity, "utf8");
+    await writeFile(identity, "null");
+    expect(await refused(["status", "--dir", d], 1)).toMatch(/identity\.json is damaged/);
+    await writeFile(identity, JSON.stringify({ ...JSON.parse(saved), deviceSeed: "zz" }));
+    expect(await refused(["status", "--dir", d], 1)).toMatch(/identity\.json is damaged: a seed is 64 hex digits/);
+    await writeFile(identity, saved);
+
+    const federations = join(d, "federations.json");
+    await writeFile(federations, JSON.stringify([{ federation: "f".repeat(64), url: "nope" }]));
+    expect(await refused(["federation", "list", "--dir", d], 1)).toMatch(/federations\.json is damaged/);
+    expect(JSON.parse(await readFile(federations, "utf8"))).toEqual([{ federation: "f".repeat(64), url: "nope" }]);
+  });
+
+  it("says the storage directory is a file instead of crashing", async () => {
+    const d = join(tmp.path, "no-repo");
+    await federaOk(["init", "--dir", d, "--name", "Cy"]);
+    await rm(join(d, "repo"), { recursive: true, force: true });
+    await writeFile(join(d, "repo"), "x");
+    const stderr = await refused(["status", "--quiet", "--dir", d], 1);
+    expect(stderr).toMatch(`the storage directory ${join(d, "repo")} is not a directory`);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(await readFile(join(d, "repo"), "utf8")).toBe("x");
+  });
+});
+
+describe("command-line values", { timeout: 120_000 }, () => {
+  it("refuses an empty --dir rather than working in the current directory", async () => {
+    expect(await refused(["status", "--dir", ""], 2)).toMatch(/--dir must name a directory/);
+  });
+
+  it("refuses CSV on stdout with --json, and says where the file went with --out", async () => {
+    expect(await refused(["export", "--format", "csv", "--json", "--dir", dir], 2)).toMatch(/--json/);
+    const file = join(tmp.path, "ledger.csv");
+    expect(await federaJson(["export", "--format", "csv", "--out", file, "--dir", dir])).toMatchObject({ file });
+  });
+
+  it("takes the quorum the help shows: a ratio and a comparison, of the electorate", () => {
+    const quorum = { ratio: { num: 1, den: 2 }, cmp: ">=" };
+    expect(charterOf({ quorum: "1/2:>=" }).quorum).toEqual(quorum);
+    expect(proposalOf({ title: "t", quorum: "1/2:>=" }).quorum).toEqual(quorum);
+    expect(charterOf({ quorum: "1/2:eligible:>=" }).quorum).toEqual(quorum);
+    expect(charterOf({ quorum: "2/3" }).quorum).toEqual({ ratio: { num: 2, den: 3 }, cmp: ">" });
+    // A quorum counts the electorate: a base of votes cast would be silently ignored.
+    expect(() => charterOf({ quorum: "1/2:cast" })).toThrow(UsageError);
+  });
+
+  it("bounds scales, waits and spans, and refuses an empty id that every id starts with", async () => {
+    expect(await refused(["sim", join(tmp.path, "none.json"), "--scale", "Infinity"], 2)).toMatch(/--scale must be/);
+    expect(() => parseDuration("99999999999w", "--timeout")).toThrow(UsageError);
+    expect(() => parseDuration("25d", "--timeout")).toThrow(/at most 24 days/);
+    expect(parseDuration("24d", "--timeout")).toBe(24 * 86_400_000);
+    // Charter spans are never waited out by a timer: a 90-day term stays fine.
+    expect(charterOf({ maxMandateTerm: "90d" }).maxMandateTermMs).toBe(90 * 86_400_000);
+    expect(() => proposalOf({ title: "t", closes: "+99999999999w" })).toThrow(UsageError);
+
+    const token = await federaOk(["invite", "--dir", dir, "--quiet"]);
+    const joiner = join(tmp.path, "joiner");
+    expect(await refused(["join", token, "--timeout", "99999999999w", "--dir", joiner], 2)).toMatch(/--timeout/);
+
+    expect(await refused(["vote", "", "--choice", "no", "--dir", dir], 2)).toMatch(/empty/);
+    expect(await refused(["status", "--council", "", "--dir", dir], 2)).toMatch(/empty/);
+  });
+
+  it("refuses empty and overlong names, and shows control characters in names escaped", async () => {
+    const nobody = join(tmp.path, "nobody");
+    expect(await refused(["init", "--dir", nobody, "--name", " "], 2)).toMatch(/--name/);
+    await expect(readFile(join(nobody, "identity.json"))).rejects.toThrow(/ENOENT/);
+    expect(await refused(["council", "create", "  ", "--dir", dir], 2)).toMatch(/name/);
+    expect(await refused(["council", "create", "x".repeat(201), "--dir", dir], 2)).toMatch(/at most 200/);
+
+    const d = join(tmp.path, "escapes");
+    await federaOk(["init", "--dir", d, "--name", "Di"]);
+    const name = "a\nb\u001b[31mred\u009b";
+    await federaOk(["council", "create", name, "--dir", d]);
+    const human = await federaOk(["status", "--dir", d]);
+    expect(human).toContain('"a\\x0ab\\x1b[31mred\\x9b"');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character but newlines may reach the terminal.
+    expect(human).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const json = await federaJson<{ councils: { name: string }[] }>(["status", "--dir", d]);
+    expect(json.councils[0]?.name).toBe(name);
+  });
+});
