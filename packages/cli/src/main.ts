@@ -5,7 +5,10 @@ import { catchStopSignals } from "./signals.js";
 // `federa node` stops cleanly on SIGINT or SIGTERM from its first moment, even while it is still loading; other
 // commands die on them as usual.
 if (process.argv[2] === "node") catchStopSignals();
-const { run } = await import("./program.js");
+const { report, run } = await import("./program.js");
+// A failure nobody awaited (a library's background save into a damaged directory) ends the command like any other
+// error: one line and its exit code, not a stack.
+process.on("unhandledRejection", (error) => process.exit(report(error)));
 
 // automerge-repo schedules some timers with negative delays; Node's warning about it is noise to a user.
 process.removeAllListeners("warning");

@@ -48,12 +48,17 @@ export async function run(args: readonly string[]): Promise<number> {
       // Help and version exit 0; commander has already printed what went wrong otherwise.
       return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
     }
-    const { message, exitCode, expected } = describeError(error);
-    process.stderr.write(`federa: error: ${message}\n`);
-    if (!expected) {
-      if (process.env.FEDERA_DEBUG) process.stderr.write(`${(error as Error).stack ?? ""}\n`);
-      else process.stderr.write("federa: this is a bug; run again with FEDERA_DEBUG=1 for details\n");
-    }
-    return exitCode;
+    return report(error);
   }
+}
+
+/** Prints an error on stderr as the command reports every failure; returns its exit code. */
+export function report(error: unknown): number {
+  const { message, exitCode, expected } = describeError(error);
+  process.stderr.write(`federa: error: ${message}\n`);
+  if (!expected) {
+    if (process.env.FEDERA_DEBUG) process.stderr.write(`${(error as Error).stack ?? ""}\n`);
+    else process.stderr.write("federa: this is a bug; run again with FEDERA_DEBUG=1 for details\n");
+  }
+  return exitCode;
 }

@@ -112,6 +112,16 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(await readFile(join(d, "repo"), "utf8")).toBe("x");
   });
+
+  it("ends plainly when storage fails in the background (a file where a storage folder belongs)", async () => {
+    const d = join(tmp.path, "no-st");
+    await federaOk(["init", "--dir", d, "--name", "Di"]);
+    await federaOk(["council", "create", "Dairy", "--dir", d]);
+    await rm(join(d, "repo", "st"), { recursive: true, force: true });
+    await writeFile(join(d, "repo", "st"), "x");
+    expect(await refused(["status", "--quiet", "--dir", d], 1)).toMatch(/federa: error: .*repo\/st/);
+    expect(await readFile(join(d, "repo", "st"), "utf8")).toBe("x");
+  });
 });
 
 describe("command-line values", { timeout: 120_000 }, () => {
