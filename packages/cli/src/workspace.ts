@@ -2,8 +2,10 @@
  * What a command acts on: the councils of a node directory, opened either offline on the directory's own storage
  * (`LocalWorkspace`) or inside a running node (see `node-workspace.ts`); operations see only this interface.
  */
+
+import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
+import { type AutomergeUrl, type DocHandle, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
 import type {
   CouncilDoc,
   CouncilId,
@@ -18,7 +20,7 @@ import { Council, Federation, foundCouncil, foundFederation } from "@federa/core
 import type { HeldCouncil, HeldFederation } from "@federa/net";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { now } from "./clock.js";
-import { CouncilUnavailableError, FederationUnavailableError } from "./errors.js";
+import { CouncilUnavailableError, DamagedFileError, FederationUnavailableError } from "./errors.js";
 import { HighWaterStore, marksOf, type SignerMarks } from "./high-water.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
 
@@ -69,6 +71,21 @@ function isUnavailable(error: unknown): boolean {
   return error instanceof Error && /unavailable|aborted/i.test(error.message);
 }
 
+/**
+ * A document whose stored chunks Automerge cannot load (a torn or altered file): said with the folder that holds it
+ * (automerge-repo keys a document's files by its id) and how to get it back, instead of the parser's message alone.
+ */
+function damagedDocument(dir: NodeDir, owner: string, url: string, error: unknown): DamagedFileError {
+  const id = parseAutomergeUrl(url as AutomergeUrl).documentId;
+  const folder = join(dir.repoPath, id.slice(0, 2), id.slice(2));
+  const why = error instanceof Error ? error.message : String(error);
+  return new DamagedFileError(
+    folder,
+    `${owner}'s stored document cannot be loaded (${why}); nothing was changed. Move the folder aside and run ` +
+      "`federa node`: members' nodes send the document again",
+  );
+}
+
 /** Opens the ledger named by a council document, then the Council on both handles. */
 export async function openOnHandles(
   councilHandle: DocHandle<CouncilDoc>,
@@ -112,7 +129,7 @@ export class LocalWorkspace implements Workspace {
         return await this.#repo.find<T>(u);
       } catch (e) {
         if (isUnavailable(e)) throw new CouncilUnavailableError(id);
-        throw e;
+        throw damagedDocument(this.dir, `council ${id}`, u, e);
       }
     };
     const councilHandle = await find<CouncilDoc>(url as AutomergeUrl);
@@ -149,7 +166,7 @@ export class LocalWorkspace implements Workspace {
       handle = await this.#repo.find<FederationDoc>(url as AutomergeUrl);
     } catch (e) {
       if (isUnavailable(e)) throw new FederationUnavailableError(id);
-      throw e;
+      throw damagedDocument(this.dir, `federation ${id}`, url, e);
     }
     // The member councils this directory holds; the others count once `federa node` has fetched them.
     const councils = await this.dir.knownCouncils();

@@ -1,5 +1,5 @@
 /** Bad input from the command line, damaged node directories and a silent control socket: plain errors, never hangs. */
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,6 +111,27 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     expect(stderr).toMatch(`the storage directory ${join(d, "repo")} is not a directory`);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(await readFile(join(d, "repo"), "utf8")).toBe("x");
+  });
+
+  it("names the folder of a council document Automerge cannot load, and changes nothing", async () => {
+    const d = join(tmp.path, "torn");
+    await federaOk(["init", "--dir", d, "--name", "Ed"]);
+    const { council, url } = await federaJson<{ council: string; url: string }>([
+      "council",
+      "create",
+      "Eds",
+      "--dir",
+      d,
+    ]);
+    const id = url.slice("automerge:".length);
+    const folder = join(d, "repo", id.slice(0, 2), id.slice(2));
+    const snapshot = join(folder, "snapshot", (await readdir(join(folder, "snapshot")))[0]!);
+    const bytes = await readFile(snapshot);
+    bytes[bytes.length >> 1]! ^= 0xff;
+    await writeFile(snapshot, bytes);
+    const stderr = await refused(["status", "--quiet", "--dir", d], 1);
+    expect(stderr).toContain(`${folder} is damaged: council ${council}'s stored document cannot be loaded`);
+    expect(await readFile(snapshot)).toEqual(bytes);
   });
 
   it("ends plainly when storage fails in the background (a file where a storage folder belongs)", async () => {
