@@ -107,7 +107,19 @@ export function parseThreshold(value: string, what: string): Threshold {
   const [ratio = "", of = "eligible", cmp = ">", ...rest] = value.split(":");
   if ((of !== "cast" && of !== "eligible") || (cmp !== ">" && cmp !== ">=") || rest.length > 0)
     throw new UsageError(`${what} must look like ${form}, got "${value}"`);
-  return { ratio: ratioOf(ratio, value, what, form), of, cmp };
+  return reachable({ ratio: ratioOf(ratio, value, what, form), of, cmp }, value, what);
+}
+
+/** A share no count can ever meet (more than all, or at least more than all) would leave every vote failing. */
+function reachable<T extends { ratio: { num: number; den: number }; cmp: ">" | ">=" }>(
+  t: T,
+  value: string,
+  what: string,
+): T {
+  const { num, den } = t.ratio;
+  if (t.cmp === ">" ? num >= den : num > den)
+    throw new UsageError(`${what} "${value}" can never be met: nothing could ever pass (use :>= for "all of them")`);
+  return t;
 }
 
 /**
@@ -120,7 +132,7 @@ export function parseQuorum(value: string, what: string): Quorum {
   const [cmp = ">", ...extra] = rest[0] === "eligible" ? rest.slice(1) : rest;
   if ((cmp !== ">" && cmp !== ">=") || extra.length > 0)
     throw new UsageError(`${what} must look like ${form}, got "${value}"`);
-  return { ratio: ratioOf(ratio, value, what, form), cmp };
+  return reachable({ ratio: ratioOf(ratio, value, what, form), cmp }, value, what);
 }
 
 /** How long a name may be: as core's record schemas allow. */

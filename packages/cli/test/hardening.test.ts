@@ -164,6 +164,14 @@ describe("command-line values", { timeout: 120_000 }, () => {
     expect(charterOf({ quorum: "2/3" }).quorum).toEqual({ ratio: { num: 2, den: 3 }, cmp: ">" });
     // A quorum counts the electorate: a base of votes cast would be silently ignored.
     expect(() => charterOf({ quorum: "1/2:cast" })).toThrow(UsageError);
+    // More than all can never be met: a council founded with it could never pass anything, not even an amendment.
+    expect(() => charterOf({ threshold: "1/1:cast:>" })).toThrow(/can never be met/);
+    expect(() => charterOf({ quorum: "1/1:>" })).toThrow(/can never be met/);
+    expect(charterOf({ threshold: "1/1:cast:>=" }).threshold).toEqual({
+      ratio: { num: 1, den: 1 },
+      of: "cast",
+      cmp: ">=",
+    });
   });
 
   it("bounds scales, waits and spans, and refuses an empty id that every id starts with", async () => {
