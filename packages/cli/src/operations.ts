@@ -765,6 +765,11 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.create": {
       const { held } = await actingIn(ws, req.council);
+      // A token of the founding council itself would vouch for this very device as another council's delegate.
+      if (req.with.some((w) => w.council === held.council.id))
+        throw new UsageError(
+          `--with names ${held.council.id}, the council founding the federation: pass other councils' tokens`,
+        );
       const councils = [...new Set([held.council.id, ...req.with.map((w) => w.council as CouncilId)])];
       const urls = {
         ...Object.fromEntries(req.with.map((w) => [w.council, w.url])),

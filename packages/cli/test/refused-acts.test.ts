@@ -70,6 +70,11 @@ describe("refused acts", { timeout: 180_000 }, () => {
       expect(ran.code, args.join(" ")).not.toBe(0);
       expect(ran.stderr).toMatch(message);
     }
+    // A federation founded "with" the founding council's own token.
+    const { token } = await federaJson<{ token: string }>(["invite", ...d]);
+    const own = await federa(["federation", "create", "Bakers' federation", "--with", token, ...d]);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toMatch(/the council founding the federation: pass other councils' tokens/);
     const after = await summary();
     expect(after.records).toBe(before.records);
     expect(after.excluded).toBe(0);
