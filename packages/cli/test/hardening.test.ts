@@ -189,6 +189,8 @@ describe("command-line values", { timeout: 120_000 }, () => {
 
     expect(await refused(["vote", "", "--choice", "no", "--dir", dir], 2)).toMatch(/empty/);
     expect(await refused(["status", "--council", "", "--dir", dir], 2)).toMatch(/empty/);
+    expect(await refused(["invite", "", "--dir", dir], 2)).toMatch(/empty/);
+    expect(await refused(["federation", "status", "--federation", "", "--dir", dir], 2)).toMatch(/empty/);
   });
 
   it("refuses empty and overlong names, and shows control characters in names escaped", async () => {

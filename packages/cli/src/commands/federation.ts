@@ -5,7 +5,7 @@
 
 import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
-import { collect, parseTime } from "../args.js";
+import { collect, parseReference, parseTime } from "../args.js";
 import { now } from "../clock.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
 import type { CouncilCard } from "../operations.js";
@@ -19,7 +19,11 @@ interface FederationOptions extends CommonOptions {
 
 /** Adds `--federation`, as `--council` is added to council commands. */
 function federationOption(command: Command): Command {
-  return command.option("-f, --federation <id>", "federation id or a unique prefix (optional with one federation)");
+  return command.option(
+    "-f, --federation <id>",
+    "federation id or a unique prefix (optional with one federation)",
+    (v: string) => parseReference(v, "--federation"),
+  );
 }
 
 /** Adds `--federation` and `--council`, the member council a delegate acts for. */

@@ -4,7 +4,7 @@ import type { CouncilId } from "@federa/core";
 import { sealApplication } from "@federa/core";
 import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
-import { parseDuration } from "../args.js";
+import { parseDuration, parseReference } from "../args.js";
 import { now as clock } from "../clock.js";
 import { CliError, CliErrorCodes } from "../errors.js";
 import type { Application, NodeDir } from "../node-dir.js";
@@ -46,7 +46,9 @@ export function registerInvite(program: Command): void {
     program
       .command("invite")
       .description("print an invitation token to a council (run `federa node` first so it carries addresses)")
-      .argument("[council]", "council id or a unique prefix (optional with one council)"),
+      .argument("[council]", "council id or a unique prefix (optional with one council)", (v: string) =>
+        parseReference(v, "council"),
+      ),
     { council: true },
   ).action(async (council: string | undefined, options: CommonOptions & { council?: string }) => {
     const { dir, out } = contextOf(options);
