@@ -128,4 +128,35 @@ describe("the demo page", () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("signs what the act form shows after the person changes, and refuses an amount it cannot read", async () => {
+    const page = await openDemo(served, errors);
+    await act(page, { person: "Amara", place: "north", kind: "propose", amount: "60", text: "Buy ink" });
+    await act(page, { person: "Gus", place: "north", kind: "propose", amount: "60", text: "Fix the roof" });
+
+    // Amara picks her council's proposal; then the voter becomes Gus, of the other council: the form shows, and
+    // signs, his council's proposal (before, it kept Amara's choice and the vote was refused or went astray).
+    await page.selectOption('[data-testid="act-person"]', "Amara");
+    await page.selectOption('[data-testid="act-place"]', "north");
+    await page.selectOption('[data-testid="act-kind"]', "vote");
+    await page.selectOption('[data-testid="act-proposal"]', { label: "Buy ink" });
+    await page.selectOption('[data-testid="act-person"]', "Gus");
+    expect(await page.locator('[data-testid="act-proposal"] option:checked').textContent()).toBe("Fix the roof");
+    await act(page, { person: "Gus", place: "north", kind: "vote", choice: "yes" });
+    await page.click('[data-testid="council-tenants"]');
+    const roof = page.locator('[data-testid="place-north"] [data-testid="proposal"][data-title="Fix the roof"]');
+    await expect.poll(() => text(roof)).toContain("1 yes · 0 no of 3");
+
+    // "1,000" is not read as 1.00: refused in the form, nothing written.
+    await page.click('[data-testid="council-bakery"]');
+    const before = await balance(page, "north", "strike-fund");
+    await page.selectOption('[data-testid="act-person"]', "Amara");
+    await page.selectOption('[data-testid="act-kind"]', "donate");
+    await page.fill('[data-testid="act-amount"]', "1,000");
+    await page.click('[data-testid="act-submit"]');
+    await expect.poll(() => text(page.locator('[data-testid="act-error"]'))).toMatch(/"1,000" is not an amount/);
+    expect(await balance(page, "north", "strike-fund")).toBe(before);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

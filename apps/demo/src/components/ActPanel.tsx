@@ -28,9 +28,11 @@ export interface ActPanelProps {
   readonly nameOf: (id: string) => string;
 }
 
-/** Parses "240" or "240.50" into minor units. */
+/** Parses "240" or "240.50" into minor units; anything else ("1,000", "1e3", "0x10") is refused, not guessed at. */
 function minor(text: string): number {
-  return Math.round(Number(text.replace(",", ".")) * 100);
+  const m = /^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$/.exec(text);
+  if (m === null) throw new Error(`"${text}" is not an amount: write it like 240 or 240.50`);
+  return Number(m[1]) * 100 + Number((m[2] ?? "0").padEnd(2, "0"));
 }
 
 export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) {
@@ -55,6 +57,18 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
   const fedOpen = federation?.proposals.filter((p) => p.status === "open") ?? [];
   const alerts = federation?.alerts ?? [];
   const others = COUNCILS[key].people.filter((p) => p !== person);
+  const choices: readonly string[] =
+    kind === "vote"
+      ? openProposals.map((p) => p.id)
+      : kind === "fed-vote"
+        ? fedOpen.map((p) => p.id)
+        : kind === "assign" || kind === "swap"
+          ? others
+          : kind === "respond"
+            ? alerts.map((a) => a.id)
+            : [];
+  // What the form shows is what is signed: a choice no longer offered (another person or place) falls to the first.
+  const chosen = choices.includes(target) ? target : choices[0];
 
   const submit = async () => {
     setError(null);
@@ -64,23 +78,25 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
       world.actFederation(place, person, what, fn);
     try {
       switch (kind) {
-        case "spend":
+        case "spend": {
+          const cents = minor(amount);
           await act(`spends ${amount} from ${fundId} to ${text || "someone"}`, (c) =>
-            c.ledger.spend(fundId, minor(amount), text || "someone", "petty"),
+            c.ledger.spend(fundId, cents, text || "someone", "petty"),
           );
           break;
-        case "donate":
-          await act(`records ${amount} into ${fundId}`, (c) =>
-            c.ledger.donate(fundId, minor(amount), text || "a supporter"),
-          );
+        }
+        case "donate": {
+          const cents = minor(amount);
+          await act(`records ${amount} into ${fundId}`, (c) => c.ledger.donate(fundId, cents, text || "a supporter"));
           break;
+        }
         case "propose":
           await act(`proposes "${text}"`, (c) =>
             c.propose({ title: text || "A proposal", closesAt: world.clock.peek() + Number(amount || "60") * 60_000 }),
           );
           break;
         case "vote": {
-          const proposal = target || openProposals[0]?.id;
+          const proposal = chosen;
           if (proposal === undefined) throw new Error("no open proposal here");
           await act(`votes ${choice}`, (c) =>
             c.vote(proposal as ProposalId, { method: "majority", choice: choice as "yes" | "no" | "abstain" }),
@@ -88,14 +104,14 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
           break;
         }
         case "assign": {
-          const holder = world.keys.members.get(target || others[0]!)!;
+          const holder = world.keys.members.get(chosen!)!;
           await act(`asks ${nameOf(holder)} to be facilitator of ${text || "the next assembly"}`, (c) =>
             c.assignRole(text || "Next assembly", "facilitator", holder),
           );
           break;
         }
         case "swap": {
-          const provider = world.keys.members.get(target || others[0]!)!;
+          const provider = world.keys.members.get(chosen!)!;
           await act(`records ${amount} minutes of work from ${nameOf(provider)}`, (c) =>
             c.ledger.swap("time-bank", provider, Number(amount), text || undefined),
           );
@@ -105,7 +121,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
           await act("writes a tick", (c) => c.tick());
           break;
         case "fed-vote": {
-          const proposal = target || fedOpen[0]?.id;
+          const proposal = chosen;
           if (proposal === undefined) throw new Error("no open federation proposal here");
           if (mandate === undefined) throw new Error(`${person} holds no mandate for the federation`);
           await fed(`votes ${choice} for the ${COUNCILS[key].name}`, (f) =>
@@ -119,7 +135,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
           );
           break;
         case "respond": {
-          const alert = target || alerts[0]?.id;
+          const alert = chosen;
           if (alert === undefined) throw new Error("no alert here");
           await fed(`answers an alert`, (f) =>
             f.respondToAlert(alert as RecordId, { council: councilId, offer: text || "We are coming" }),
@@ -205,7 +221,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
         {(kind === "vote" || kind === "fed-vote") &&
           field(
             "on",
-            <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="act-proposal">
+            <select value={chosen ?? ""} onChange={(e) => setTarget(e.target.value)} data-testid="act-proposal">
               {(kind === "vote" ? openProposals : fedOpen).map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.title}
@@ -225,7 +241,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
         {(kind === "assign" || kind === "swap") &&
           field(
             kind === "assign" ? "holder" : "worker",
-            <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="act-member">
+            <select value={chosen ?? ""} onChange={(e) => setTarget(e.target.value)} data-testid="act-member">
               {others.map((p) => (
                 <option key={p} value={p}>
                   {p}
@@ -236,7 +252,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
         {kind === "respond" &&
           field(
             "alert",
-            <select value={target} onChange={(e) => setTarget(e.target.value)} data-testid="act-alert">
+            <select value={chosen ?? ""} onChange={(e) => setTarget(e.target.value)} data-testid="act-alert">
               {alerts.map((a) => (
                 <option key={a.id} value={a.id}>
                   {a.what}

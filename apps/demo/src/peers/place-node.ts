@@ -151,7 +151,8 @@ export class PlaceNode {
       const held = this.council(key);
       council = await Council.open(
         { council: held.councilHandle, ledger: held.ledgerHandle },
-        { identity: this.#init.keys.identity(person, this.place), now: this.#init.clock.now },
+        // An act this computer's replica would exclude is refused with its reason rather than written for good.
+        { identity: this.#init.keys.identity(person, this.place), now: this.#init.clock.now, checkActs: true },
       );
       this.#actors.set(id, council);
     }
