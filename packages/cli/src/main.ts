@@ -17,5 +17,7 @@ process.on("warning", (warning) => {
 });
 
 const code = await run(process.argv.slice(2));
-// Open handles (storage timers, sockets) must not keep a finished command alive.
+// Everything written to a pipe must reach it before the process ends (exit does not wait for a pipe to drain); then
+// open handles (storage timers, sockets) must not keep a finished command alive.
+await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write("", resolve))));
 process.exit(code);

@@ -2,12 +2,16 @@
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
+import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
+import { type Act, Council, type CouncilDoc, type LedgerDoc } from "@federa/core";
+import { DurableFsStorageAdapter } from "@federa/net/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDuration } from "../src/args.js";
 import { charterOf } from "../src/commands/council.js";
 import { proposalOf } from "../src/commands/proposals.js";
 import { ControlClient, serveControl } from "../src/control-socket.js";
 import { NodeNotAnsweringError, UsageError } from "../src/errors.js";
+import { NodeDir } from "../src/index.js";
 import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
@@ -142,6 +146,37 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     await writeFile(join(d, "repo", "st"), "x");
     expect(await refused(["status", "--quiet", "--dir", d], 1)).toMatch(/federa: error: .*repo\/st/);
     expect(await readFile(join(d, "repo", "st"), "utf8")).toBe("x");
+  });
+});
+
+describe("output into a pipe", { timeout: 120_000 }, () => {
+  it("reaches the reader whole, however large, before the command exits", async () => {
+    const d = join(tmp.path, "big");
+    await federaOk(["init", "--dir", d, "--name", "Flo"]);
+    const { url } = await federaJson<{ url: string }>(["council", "create", "Food bank", "--dir", d]);
+    await federaOk(["fund", "create", "food", "--type", "cash", "--dir", d]);
+    // 1,500 donations written straight into the directory's storage (one change), as a long-lived council holds them.
+    const repo = new Repo({ storage: new DurableFsStorageAdapter(join(d, "repo")), network: [] });
+    try {
+      const councilHandle = await repo.find<CouncilDoc>(url as AutomergeUrl);
+      const ledgerHandle = await repo.find<LedgerDoc>(councilHandle.doc().federa.ledger as AutomergeUrl);
+      const identity = await new NodeDir(d).identity();
+      const council = await Council.open({ council: councilHandle, ledger: ledgerHandle }, { identity });
+      await council.write(
+        Array.from(
+          { length: 1_500 },
+          (_, i) => ({ kind: "ledger.donate", body: { fund: "food", amount: i + 1 } }) as Act,
+        ),
+      );
+      await repo.flush();
+    } finally {
+      await repo.shutdown();
+    }
+    // Read through a pipe (the child's stdout), as `federa export ... | jq` would.
+    const ran = await federa(["export", "--format", "csv", "--table", "ledger", "--dir", d]);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout.length).toBeGreaterThan(3 * 65_536);
+    expect(ran.stdout.trim().split("\n")).toHaveLength(1_501);
   });
 });
 
