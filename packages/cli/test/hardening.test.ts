@@ -1,4 +1,5 @@
 /** Bad input from the command line, damaged node directories and a silent control socket: plain errors, never hangs. */
+import { spawn } from "node:child_process";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { proposalOf } from "../src/commands/proposals.js";
 import { ControlClient, serveControl } from "../src/control-socket.js";
 import { NodeNotAnsweringError, UsageError } from "../src/errors.js";
 import { NodeDir } from "../src/index.js";
-import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
+import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
 /** A directory with one council and one open proposal. */
@@ -172,8 +173,18 @@ describe("output into a pipe", { timeout: 120_000 }, () => {
     } finally {
       await repo.shutdown();
     }
-    // Read through a pipe (the child's stdout), as `federa export ... | jq` would.
-    const ran = await federa(["export", "--format", "csv", "--table", "ledger", "--dir", d]);
+    // Through a shell pipe, as `federa export ... | jq` reads it (a pipe, not the socket a spawned child's stdout is).
+    const main = join(ROOT, "packages/cli/src/main.ts");
+    const cmd = `"${process.execPath}" --import tsx "${main}" export --format csv --table ledger --dir "${d}" | cat; exit \${PIPESTATUS[0]}`;
+    const ran = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn("bash", ["-c", cmd], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      let stdout = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk;
+      });
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout }));
+    });
     expect(ran.code).toBe(0);
     expect(ran.stdout.length).toBeGreaterThan(3 * 65_536);
     expect(ran.stdout.trim().split("\n")).toHaveLength(1_501);
