@@ -50,4 +50,13 @@ describe("the demo world", () => {
     const south = report.changes.find((c) => c.place === "south")!;
     expect(south.councils.bakery.map((c) => c.type)).toContain("expense-held");
   });
+
+  it("dials a link that is up again when its connection drops, and what was written meanwhile arrives", async () => {
+    await expect.poll(() => world.node("south").connected().includes("north"), { timeout: 20_000 }).toBe(true);
+    // The connection drops without the link being cut (a slow link timing out does this).
+    await Promise.all([world.node("north").hangUp("south"), world.node("south").hangUp("north")]);
+    await world.act("south", "Dara", "bakery", "donate", (c) => c.ledger.donate("strike-fund", 500, "a neighbour"));
+    await expect.poll(() => world.node("south").connected().includes("north"), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => world.inSync(["north", "south", "hall"]), { timeout: 20_000 }).toBe(true);
+  });
 });

@@ -58,6 +58,8 @@ export interface WorldInit {
 
 /** How long a merge may take to settle before it is reported as timed out. */
 const SETTLE_TIMEOUT_MS = 20_000;
+/** How often links that are up but not connected (a dial timed out, a slow link dropped) are dialled again. */
+const REDIAL_MS = 3_000;
 const MAX_LOG = 200;
 
 let runs = 0;
@@ -83,6 +85,10 @@ export class World {
   #refreshQueued = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #redialer: ReturnType<typeof setInterval> | undefined;
+  #redialing = false;
+  /** Links whose last dial failed: said once in the log, then retried quietly until they connect. */
+  readonly #failing = new Set<string>();
 
   private constructor(keys: Keys, run: string) {
     this.keys = keys;
@@ -145,6 +151,8 @@ export class World {
     await this.#settled(PLACE_IDS);
     this.#phase = "ready";
     this.#progress = "ready";
+    // As a node's bootstrap redial does: a link that is up stays connected, whatever dropped it.
+    this.#redialer = setInterval(() => void this.#redial(), REDIAL_MS);
     this.#line(null, "story", "Both councils and the federation are founded; every place holds them.");
     await this.refresh();
   }
@@ -390,10 +398,26 @@ export class World {
   }
 
   async #dial(from: PlaceId, to: PlaceId): Promise<void> {
+    const link = `${from}-${to}`;
     try {
       await this.node(from).dial(to);
+      this.#failing.delete(link);
     } catch (err) {
-      this.#line(from, "error", `could not reach ${PLACES[to].name}: ${(err as Error).message}`);
+      if (!this.#failing.has(link))
+        this.#line(from, "error", `could not reach ${PLACES[to].name} (retrying): ${(err as Error).message}`);
+      this.#failing.add(link);
+    }
+  }
+
+  async #redial(): Promise<void> {
+    if (this.#stopped || this.#redialing) return;
+    this.#redialing = true;
+    try {
+      const before = PLACE_IDS.map((p) => this.node(p).connected().length).join();
+      await this.#connectAllowed();
+      if (PLACE_IDS.map((p) => this.node(p).connected().length).join() !== before) await this.refresh();
+    } finally {
+      this.#redialing = false;
     }
   }
 
@@ -433,7 +457,14 @@ export class World {
     const at = this.clock.peek();
     this.#merges = [...this.#merges, { id, places, at, status: "syncing", changes: [] }];
     this.#emit();
-    const settled = await this.#settled(places);
+    let settled = await this.#settled(places);
+    // Not settled in time (a slow link, a dial to retry): say so, and keep watching a while longer.
+    if (!settled && !this.#stopped) {
+      this.#line(null, "merge", `merge of ${places.map((p) => PLACES[p].name).join(", ")} is taking longer`);
+      this.#merges = this.#merges.map((m) => (m.id === id ? { ...m, status: "timed-out" } : m));
+      this.#emit();
+      settled = await this.#settled(places, 6 * SETTLE_TIMEOUT_MS);
+    }
     await this.refresh();
     const changes: PlaceChanges[] = [];
     for (const place of places) {
@@ -461,6 +492,7 @@ export class World {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#redialer);
     await Promise.allSettled([...this.#nodes.values()].map((n) => n.stop()));
   }
 }
