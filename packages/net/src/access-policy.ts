@@ -9,6 +9,8 @@ import { consentsTo, mandatedBodies } from "@federa/core";
 
 type ShareConfig = NonNullable<RepoConfig["shareConfig"]>;
 
+/** The longest delay a timer holds; a longer one fires at once (with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The peers a council's derived state lets in: every authorised device of every current member. */
 export function devicesOf(state: CouncilState): Set<string> {
   const peers = new Set<string>();
@@ -121,10 +123,17 @@ export class AccessPolicy {
     this.#trustedFor.set(federation, vouches);
     this.#onChange();
     // Re-checked when it ends, so streams it opened are closed then rather than at the next change.
-    if (until !== undefined) {
-      const timer = setTimeout(() => this.#onChange(), Math.max(0, until - this.#now()) + 1);
-      (timer as { unref?: () => void }).unref?.();
-    }
+    if (until !== undefined) this.#recheckAt(until);
+  }
+
+  /** Calls `onChange` once `until` has passed, in steps a timer can hold (at most 2^31 - 1 ms, about 24 days). */
+  #recheckAt(until: number): void {
+    const left = until - this.#now();
+    const timer = setTimeout(
+      () => (left > MAX_TIMER_MS ? this.#recheckAt(until) : this.#onChange()),
+      Math.min(Math.max(0, left) + 1, MAX_TIMER_MS),
+    );
+    (timer as { unref?: () => void }).unref?.();
   }
 
   /** Withdraws a vouch (a candidate the federation refused): from now on only membership can let `peer` in. */

@@ -1,7 +1,7 @@
 /** The access policy's rules for federations, on the policy alone: vouches stand only until membership can decide. */
 import type { DocumentId } from "@automerge/automerge-repo/slim";
 import type { CouncilId, CouncilState, FederationId } from "@federa/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AccessPolicy } from "../src/access-policy.js";
 
 const FEDERATION = "f0".repeat(32) as FederationId;
@@ -156,6 +156,24 @@ describe("AccessPolicy in a federation", () => {
     expect(policy.allows("tia", doc("ours-council"))).toBe(false);
     expect(policy.allows("tia", doc("federation"))).toBe(false);
     expect(policy.knows("tia")).toBe(false);
+  });
+
+  it("re-checks a 30-day vouch when it ends, not at once (past what one timer can hold)", () => {
+    vi.useFakeTimers();
+    try {
+      const DAY = 86_400_000;
+      const policy = cityFederation();
+      let changes = 0;
+      policy.onChange = () => changes++;
+      policy.trustFor(FEDERATION, "cal", undefined, Date.now() + 30 * DAY);
+      expect(changes).toBe(1); // the vouch itself
+      vi.advanceTimersByTime(29 * DAY);
+      expect(changes).toBe(1);
+      vi.advanceTimersByTime(DAY + 10);
+      expect(changes).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("withdraws a vouch: a refused candidate reads nothing more", () => {
