@@ -143,7 +143,13 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     bans: await dir.bans(),
   }).catch(async (e) => {
     await lock.release();
-    throw e;
+    // libp2p's own errors (an address in use, one no transport listens on) are the user's to fix, not bugs.
+    if (e instanceof CliError) throw e;
+    const lines = String((e as Error).message ?? e).split("\n");
+    // libp2p lists each address that failed, with its reason, under a line of its own advice: keep those lines only.
+    const failed = lines.filter((l) => /^\s+\/.+: /.test(l)).map((l) => l.trim());
+    const first = failed.length > 0 ? `could not listen on ${failed.join("; ")}` : lines[0];
+    throw new CliError(CliErrorCodes.NODE_START, `the node could not start: ${first}`);
   });
   const ws = new NodeWorkspace(dir, node);
   let control: ControlServer | undefined;

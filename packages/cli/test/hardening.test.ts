@@ -150,6 +150,15 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
   });
 });
 
+describe("a node that cannot listen", { timeout: 60_000 }, () => {
+  it("says which address failed and why in one line, and leaves the directory free", async () => {
+    const address = "/ip4/127.0.0.1/udp/0/quic-v1";
+    const stderr = await refused(["node", "--dir", dir, "--no-mdns", "--listen", address], 1);
+    expect(stderr).toContain(`the node could not start: could not listen on ${address}: UnsupportedListenAddressError`);
+    expect((await federa(["status", "--dir", dir])).code).toBe(0);
+  });
+});
+
 describe("output into a pipe", { timeout: 120_000 }, () => {
   it("reaches the reader whole, however large, before the command exits", async () => {
     const d = join(tmp.path, "big");
