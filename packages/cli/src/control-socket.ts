@@ -11,6 +11,7 @@ import {
   CliErrorCodes,
   describeError,
   NodeNotAnsweringError,
+  NodeStoppingError,
   NodeUnreachableError,
   remoteError,
 } from "./errors.js";
@@ -101,6 +102,7 @@ export async function serveControl(
   }
   await rm(path, { force: true });
   let queue: Promise<unknown> = Promise.resolve();
+  let closing = false;
   const clients = new Set<Socket>();
   const server: Server = createServer((socket) => {
     clients.add(socket);
@@ -132,6 +134,8 @@ export async function serveControl(
         held++;
         const run = queue.then(async () => {
           try {
+            // Once stopping, nothing more is done: a request is answered as done only if it was, and only once.
+            if (closing) throw new NodeStoppingError();
             answer({ id: parsed.id, ok: true, result: await handle(parsed.request) });
           } catch (e) {
             const { code, message, exitCode } = describeError(e);
@@ -155,6 +159,10 @@ export async function serveControl(
   await chmod(path, 0o600);
   return {
     close: async () => {
+      // The request under way finishes and is answered; those waiting are answered that the node is stopping.
+      closing = true;
+      await queue.catch(() => {});
+      for (const c of clients) c.end();
       for (const c of clients) c.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(path, { force: true });

@@ -22,6 +22,7 @@ export const CliErrorCodes = {
   UNSUPPORTED: "UNSUPPORTED",
   OWN_RECORDS_MISSING: "OWN_RECORDS_MISSING",
   NODE_START: "NODE_START",
+  NODE_STOPPING: "NODE_STOPPING",
   DIRECTORY_BUSY: "DIRECTORY_BUSY",
 } as const;
 
@@ -123,6 +124,14 @@ export class DamagedFileError extends CliError {
   constructor(path: string, problem: string) {
     super(CliErrorCodes.BAD_DIR, `${path} is damaged: ${problem}`);
     this.name = "DamagedFileError";
+  }
+}
+
+/** Answered for a request the node received while stopping: nothing of it was done. */
+export class NodeStoppingError extends CliError {
+  constructor() {
+    super(CliErrorCodes.NODE_STOPPING, "the node is stopping and did not do this: run the command again");
+    this.name = "NodeStoppingError";
   }
 }
 

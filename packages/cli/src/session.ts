@@ -1,5 +1,6 @@
 /** Runs a request where it belongs: through the node running on the directory when there is one, else offline. */
 import { ControlClient } from "./control-socket.js";
+import { CliError, CliErrorCodes } from "./errors.js";
 import type { NodeDir } from "./node-dir.js";
 import type { Request } from "./operations.js";
 import { perform } from "./operations.js";
@@ -33,9 +34,14 @@ export async function execute(
         try {
           const result = await progress.during("asking the running node", () => client.call(request));
           return { result, via: "node" };
+        } catch (e) {
+          // Nothing was done: once the node has stopped, the command runs offline.
+          if (!(e instanceof CliError && e.code === CliErrorCodes.NODE_STOPPING)) throw e;
         } finally {
           client.close();
         }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        continue;
       }
       await dir.identity(); // no directory, or no identity in it: said plainly before any lock is taken
       const lock = await ReplicaLock.tryAcquire(dir.root, "command");

@@ -11,7 +11,7 @@ import { parseDuration } from "../src/args.js";
 import { charterOf } from "../src/commands/council.js";
 import { proposalOf } from "../src/commands/proposals.js";
 import { ControlClient, serveControl } from "../src/control-socket.js";
-import { NodeNotAnsweringError, UsageError } from "../src/errors.js";
+import { type CliError, NodeNotAnsweringError, UsageError } from "../src/errors.js";
 import { NodeDir } from "../src/index.js";
 import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
 
@@ -78,6 +78,32 @@ describe("the control socket", { timeout: 20_000 }, () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("a node stopping while requests wait", { timeout: 20_000 }, () => {
+  it("finishes and answers the one under way, and answers the others that nothing was done", async () => {
+    const path = join(tmp.path, "stopping.sock");
+    let performed = 0;
+    const server = await serveControl(path, async () => {
+      performed++;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return { done: performed };
+    });
+    const client = (await ControlClient.connect(path))!;
+    const calls = [1, 2, 3].map(() =>
+      client.call({ op: "ping" } as never).then(
+        (r) => r,
+        (e: Error) => e,
+      ),
+    );
+    await expect.poll(() => performed).toBe(1);
+    await server.close();
+    const [first, ...rest] = await Promise.all(calls);
+    expect(first).toEqual({ done: 1 });
+    for (const r of rest) expect((r as CliError).code).toBe("NODE_STOPPING");
+    expect(performed).toBe(1);
+    client.close();
   });
 });
 
