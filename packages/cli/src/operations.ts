@@ -1040,6 +1040,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       if (ws.deliver === undefined) throw new UsageError("only a running node delivers applications");
       return { record: req.record, ...(await ws.deliver(req.record)) };
     }
+    default:
+      // A request from an older or newer command, or a hand-written one on the control socket.
+      throw new UsageError(`unknown request "${String((req as { op?: unknown }).op)}"`);
   }
 }
 

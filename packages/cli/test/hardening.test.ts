@@ -13,6 +13,8 @@ import { proposalOf } from "../src/commands/proposals.js";
 import { ControlClient, serveControl } from "../src/control-socket.js";
 import { type CliError, NodeNotAnsweringError, UsageError } from "../src/errors.js";
 import { NodeDir } from "../src/index.js";
+import { perform } from "../src/operations.js";
+import type { Workspace } from "../src/workspace.js";
 import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
@@ -78,6 +80,12 @@ describe("the control socket", { timeout: 20_000 }, () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("a request the command does not know", () => {
+  it("is refused, not answered as done", async () => {
+    await expect(perform({} as Workspace, { op: "nope" } as never)).rejects.toThrow(/unknown request "nope"/);
   });
 });
 
