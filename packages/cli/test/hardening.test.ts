@@ -279,6 +279,9 @@ describe("command-line values", { timeout: 120_000 }, () => {
     expect(await refused(["vote", "", "--choice", "no", "--dir", dir], 2)).toMatch(/empty/);
     expect(await refused(["status", "--council", "", "--dir", dir], 2)).toMatch(/empty/);
     expect(await refused(["invite", "", "--dir", dir], 2)).toMatch(/empty/);
+    // Applying to one's own council would only write a record the council excludes.
+    expect(await refused(["join", token, "--no-deliver", "--dir", dir], 2)).toMatch(/already a member of council/);
+    expect(await refused(["join", token, "--reapply", "--no-deliver", "--dir", dir], 2)).toMatch(/already a member/);
     expect(await refused(["federation", "status", "--federation", "", "--dir", dir], 2)).toMatch(/empty/);
   });
 

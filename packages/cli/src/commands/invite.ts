@@ -6,8 +6,9 @@ import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { parseDuration, parseReference } from "../args.js";
 import { now as clock } from "../clock.js";
-import { CliError, CliErrorCodes } from "../errors.js";
+import { CliError, CliErrorCodes, UsageError } from "../errors.js";
 import type { Application, NodeDir } from "../node-dir.js";
+import type { CouncilSummary } from "../operations.js";
 import type { Output } from "../output.js";
 import { execute } from "../session.js";
 import { readInvitation } from "../tokens.js";
@@ -39,6 +40,15 @@ async function joinAsDevice(dir: NodeDir, invitation: Invitation, out: Output): 
       ? "the council's documents are here"
       : "`federa node` on this directory fetches the documents from the inviter once this device is authorised",
   ]);
+}
+
+/** A member applying to their own council would only write a record the council excludes. */
+async function refuseIfMember(dir: NodeDir, council: string, out: Output): Promise<void> {
+  if ((await dir.councils())[council] === undefined) return;
+  const status = await execute(dir, { op: "status", council }, out.progress).catch(() => undefined);
+  const summary = (status?.result.councils as readonly CouncilSummary[] | undefined)?.[0];
+  if (summary?.available === true && summary.member === true)
+    throw new UsageError(`you are already a member of council ${council}: there is nothing to apply for`);
 }
 
 export function registerInvite(program: Command): void {
@@ -96,6 +106,7 @@ export function registerInvite(program: Command): void {
       await joinAsDevice(dir, invitation, out);
       return;
     }
+    await refuseIfMember(dir, invitation.council, out);
     const earlier = (await dir.applications()).filter((a) => a.council === invitation.council);
     let application: Application | undefined = options.reapply ? undefined : earlier.at(-1);
     if (application === undefined) {
