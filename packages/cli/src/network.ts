@@ -41,11 +41,28 @@ export function checkAddresses(addresses: readonly string[], what: string): void
   }
 }
 
+/** A device's peer id: Federa's keys are Ed25519. */
+const PEER_ID = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/;
+
+/**
+ * Checks bootstrap addresses name the node they reach (`/p2p/PEER_ID`, which Noise then checks) and that it is
+ * another node than this one: either mistake would otherwise be redialled every few seconds for good.
+ */
+export function checkBootstrap(addresses: readonly string[], self: string): void {
+  checkAddresses(addresses, "--bootstrap");
+  for (const a of addresses) {
+    const peer = /\/p2p\/([^/]+)$/.exec(a)?.[1];
+    if (peer === undefined || !PEER_ID.test(peer))
+      throw new UsageError(`--bootstrap ${a} must end in /p2p/PEER_ID, the id the node it reaches prints`);
+    if (peer === self) throw new UsageError(`--bootstrap ${a} is this node itself`);
+  }
+}
+
 /** Starts a node with this directory's identity. */
 export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<FederaNode> {
   checkAddresses(options.listen, "--listen");
-  checkAddresses(options.bootstrap, "--bootstrap");
   const identity = await dir.identity();
+  checkBootstrap(options.bootstrap, identity.device.id);
   return createNode({
     identity,
     now,

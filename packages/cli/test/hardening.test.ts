@@ -191,6 +191,16 @@ describe("a node that cannot listen", { timeout: 60_000 }, () => {
     expect(stderr).toContain(`the node could not start: could not listen on ${address}: UnsupportedListenAddressError`);
     expect((await federa(["status", "--dir", dir])).code).toBe(0);
   });
+
+  it("refuses bootstrap addresses that name no node, or this one", async () => {
+    const { device } = await federaJson<{ device: string }>(["status", "--dir", dir]);
+    for (const [address, why] of [
+      ["/ip4/127.0.0.1/tcp/4001", /must end in \/p2p\/PEER_ID/],
+      ["/ip4/127.0.0.1/tcp/4001/p2p/notapeer", /must end in \/p2p\/PEER_ID/],
+      [`/ip4/127.0.0.1/tcp/4001/p2p/${device}`, /is this node itself/],
+    ] as const)
+      expect(await refused(["node", "--dir", dir, "--no-mdns", "--bootstrap", address], 2)).toMatch(why);
+  });
 });
 
 describe("output into a pipe", { timeout: 120_000 }, () => {
