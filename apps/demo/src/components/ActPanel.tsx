@@ -91,7 +91,7 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
           break;
         }
         case "propose":
-          await act(`proposes "${text}"`, (c) =>
+          await act(`proposes "${text || "A proposal"}"`, (c) =>
             c.propose({ title: text || "A proposal", closesAt: world.clock.peek() + Number(amount || "60") * 60_000 }),
           );
           break;

@@ -286,7 +286,7 @@ export class World {
       this.#line(place, "act", `${person}: ${what}`);
       return result;
     } catch (err) {
-      this.#line(place, "error", `${person} could not ${what}: ${(err as Error).message}`);
+      this.#line(place, "error", `${person} tried: ${what}; refused: ${(err as Error).message}`);
       throw err;
     } finally {
       await this.refresh();
@@ -306,7 +306,7 @@ export class World {
       this.#line(place, "act", `${person}: ${what}`);
       return result;
     } catch (err) {
-      this.#line(place, "error", `${person} could not ${what}: ${(err as Error).message}`);
+      this.#line(place, "error", `${person} tried: ${what}; refused: ${(err as Error).message}`);
       throw err;
     } finally {
       await this.refresh();
@@ -351,7 +351,7 @@ export class World {
   async setLatency(place: PlaceId, ms: number): Promise<void> {
     this.links.setLatency(place, ms);
     this.node(place).latency.set(ms);
-    this.#line(place, "network", `${PLACES[place].name}: ${ms} ms latency`);
+    this.#line(place, "network", `${ms} ms latency on its links`);
     for (const { a, b } of LINKS) {
       if (a !== place && b !== place) continue;
       const { from, to } = this.links.dialer(a, b);
