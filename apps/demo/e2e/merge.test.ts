@@ -151,7 +151,11 @@ describe("the demo page", () => {
     await page.click('[data-testid="council-bakery"]');
     const before = await balance(page, "north", "strike-fund");
     await page.selectOption('[data-testid="act-person"]', "Amara");
+    // The amount field holds minutes for a proposal and money for a donation: each kind starts from its own default.
+    await page.selectOption('[data-testid="act-kind"]', "propose");
+    expect(await page.inputValue('[data-testid="act-amount"]')).toBe("60");
     await page.selectOption('[data-testid="act-kind"]', "donate");
+    expect(await page.inputValue('[data-testid="act-amount"]')).toBe("240");
     await page.fill('[data-testid="act-amount"]', "1,000");
     await page.click('[data-testid="act-submit"]');
     await expect.poll(() => text(page.locator('[data-testid="act-error"]'))).toMatch(/"1,000" is not an amount/);

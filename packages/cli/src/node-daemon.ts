@@ -41,19 +41,23 @@ function short(id: string): string {
   return id.length > 16 ? `${id.slice(0, 12)}…` : id;
 }
 
+/** More future-stamped records than this arriving at once are summed up in one line rather than one line each. */
+const FUTURE_LINES = 3;
+
 /** Records already warned of as stamped in the future: each is logged once, when it arrives. */
 const warned = new Set<string>();
 
 /**
  * Warns of records stamped more than `FUTURE_TOLERANCE_MS` ahead of this machine's clock (they move the council's
- * time forward). Those already held when the council opens are summed up in one line; later ones get a line each.
+ * time forward). Those already held when the council opens, or arriving many at once (a sync), are summed up in one
+ * line; a few arriving later get a line each.
  */
 function warnFuture(held: OpenCouncil, opening: boolean): void {
   const fresh = futureRecords(held).filter((r) => !warned.has(r.id));
   for (const r of fresh) warned.add(r.id);
   const ahead = `more than ${FUTURE_TOLERANCE_MS / 60_000} minutes ahead of this machine's clock`;
   const first = fresh[0];
-  if (opening && first !== undefined) {
+  if ((opening || fresh.length > FUTURE_LINES) && first !== undefined) {
     log(
       `warning: council ${short(held.council.id)} holds ${fresh.length} record(s) stamped ${ahead}, the earliest ${first.id} (${first.kind} by ${first.author}) at ${first.at}`,
     );

@@ -185,7 +185,11 @@ export function ActPanel({ world, snapshot, busy, run, nameOf }: ActPanelProps) 
           <select
             value={kind}
             onChange={(e) => {
-              setKind(e.target.value as Kind);
+              const next = e.target.value as Kind;
+              // The amount field means money for spends and donations, minutes for proposals and swaps.
+              const minutes = (k: Kind) => k === "propose" || k === "swap";
+              if (minutes(next) !== minutes(kind)) setAmount(minutes(next) ? "60" : "240");
+              setKind(next);
               setTarget("");
             }}
             data-testid="act-kind"
