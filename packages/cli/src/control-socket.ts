@@ -162,8 +162,11 @@ export async function serveControl(
       // The request under way finishes and is answered; those waiting are answered that the node is stopping.
       closing = true;
       await queue.catch(() => {});
-      for (const c of clients) c.end();
-      for (const c of clients) c.destroy();
+      // Ended, not destroyed at once: an answer just written must reach its client; one that lingers is dropped.
+      for (const c of clients) {
+        c.end();
+        setTimeout(() => c.destroy(), 1_000).unref();
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(path, { force: true });
     },

@@ -335,6 +335,11 @@ function byPrefix<T>(
   throw new UsageError(`${what} ${ref} is ambiguous: ${matches.length} match`);
 }
 
+/** Finds one item of a federation's state (a proposal, convergence or alert) by its id or a unique prefix. */
+function inFederation<T extends { readonly id: string }>(items: readonly T[], ref: string, what: string): T {
+  return byPrefix(items, (i) => i.id, ref, what, "in this federation");
+}
+
 /** Device records are signed by the member key: a device without it must ask one that holds it. */
 function needMemberKey(ws: Workspace, act: string): void {
   if (ws.identity.memberKey === undefined)
@@ -865,13 +870,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.vote": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const proposal = byPrefix(
-        state.proposals,
-        (p) => p.id,
-        req.proposal,
-        "federation proposal",
-        "in this federation",
-      );
+      const proposal = inFederation(state.proposals, req.proposal, "federation proposal");
       const mandate = delegateMandate(ws, council, req.mandate, proposal.topic, req.position, "this proposal");
       const record = await held.federation.vote(proposal.id, {
         council: council.id,
@@ -920,13 +919,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.ratify": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const convergence = byPrefix(
-        state.convergences,
-        (c) => c.id,
-        req.convergence,
-        "convergence",
-        "in this federation",
-      );
+      const convergence = inFederation(state.convergences, req.convergence, "convergence");
       // A ratification that cannot count would stay in the shared document for good: refuse it before writing.
       if (!convergence.actions.some((a) => a.action === req.action))
         throw new UsageError(
@@ -963,7 +956,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     }
     case "federation.respond": {
       const { held, state, council } = await actingInFederation(ws, req);
-      const alert = byPrefix(state.alerts, (a) => a.id, req.alert, "alert", "in this federation");
+      const alert = inFederation(state.alerts, req.alert, "alert");
       const record = await held.federation.respondToAlert(alert.id, { council: council.id, offer: req.offer });
       const after = (await held.federation.state()).alerts.find((a) => a.id === alert.id);
       const pledge = after?.pledges.find((p) => p.council === council.id);

@@ -4,7 +4,7 @@
  * then excludes, with everything the device writes after it. The running node holds the lock for its lifetime (other
  * commands go through its control socket); an offline command holds it while it works.
  */
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CliError, CliErrorCodes } from "./errors.js";
 
@@ -93,15 +93,10 @@ export class ReplicaLock {
       if (found === undefined) continue; // released meanwhile
       if (found.lock !== null && (found.lock.pid === process.pid || alive(found.lock.pid))) return found.lock;
       if (found.lock === null) {
-        const age = await open(path, "r")
-          .then(async (f) => {
-            try {
-              return Date.now() - (await f.stat()).mtimeMs;
-            } finally {
-              await f.close();
-            }
-          })
-          .catch(() => 0);
+        const age = await stat(path).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => 0,
+        );
         if (age < UNNAMED_STALE_MS) return { pid: 0, holder: "command", since: Date.now() };
       }
       // The holder is gone: move its lock aside, and put it back if what moved was someone else's fresh one.

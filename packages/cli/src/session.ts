@@ -24,6 +24,7 @@ export async function execute(
   request: Request,
   progress: Progress,
 ): Promise<{ result: Record<string, unknown>; via: Via }> {
+  await dir.identity(); // no directory, or no identity in it: said plainly before any lock is taken
   const deadline = Date.now() + BUSY_WAIT_MS;
   let waiting: Promise<void> | undefined;
   let stopWaiting = () => {};
@@ -43,7 +44,6 @@ export async function execute(
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
         continue;
       }
-      await dir.identity(); // no directory, or no identity in it: said plainly before any lock is taken
       const lock = await ReplicaLock.tryAcquire(dir.root, "command");
       if (lock instanceof ReplicaLock) {
         try {
