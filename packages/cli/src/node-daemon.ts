@@ -129,9 +129,12 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     throw new CliError(CliErrorCodes.NODE_RUNNING, `a node is already running on ${dir.root}`);
   }
   if (stop.signal !== undefined) return; // told to stop before anything started
-  const lock = await lockForNode(dir.root, (held) =>
-    log(`waiting for a federa command (process ${held.pid}) to finish with ${dir.root}`),
+  const lock = await lockForNode(
+    dir.root,
+    (held) => log(`waiting for a federa command (process ${held.pid}) to finish with ${dir.root}`),
+    () => stop.signal !== undefined,
   );
+  if (lock === undefined) return; // told to stop while waiting for the directory
   const verified = await dir.verified().catch(async (e) => {
     await lock.release();
     throw e;
@@ -307,7 +310,9 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     keepDialling(node.libp2p, options.bootstrap ?? [], (address, e) => log(`could not reach ${address}: ${e.message}`)),
   );
 
-  await ws.openAll();
+  // Opening waits a few seconds for councils that are not here yet: a signal meanwhile stops the node at once.
+  await Promise.race([ws.openAll(), stop.stopped]);
+  if (stop.signal !== undefined) return shutdown(stop.signal);
   // Not awaited: fetching a federation's councils may wait on peers, and a signal must not wait for it. Vouches
   // written before they had a term get one, from now.
   void dir

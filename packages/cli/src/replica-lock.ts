@@ -124,19 +124,22 @@ export class ReplicaLock {
 }
 
 /**
- * Takes the lock for a node: waits for an offline command to finish (up to `waitMs`), and refuses when another node
+ * Takes the lock for a node: waits for an offline command to finish (up to `waitMs`, or `undefined` once `cancelled`),
+ * and refuses when another node
  * holds it (one starting or stopping, whose control socket is not up).
  */
 export async function lockForNode(
   root: string,
   onWait: (held: LockFile) => void,
+  cancelled: () => boolean = () => false,
   waitMs = 60_000,
-): Promise<ReplicaLock> {
+): Promise<ReplicaLock | undefined> {
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
     const lock = await ReplicaLock.tryAcquire(root, "node");
     if (lock instanceof ReplicaLock) return lock;
+    if (cancelled()) return undefined;
     if (lock.holder === "node")
       throw new CliError(CliErrorCodes.NODE_RUNNING, `a node is already running on ${root} (process ${lock.pid})`);
     if (Date.now() > deadline) throw new DirectoryBusyError(root, lock);

@@ -3,7 +3,13 @@ import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { federaJson, federaOk } from "./support/cli.js";
-import { nodeScratchDir, type StatusJson as Status, startNode, stopNode as stop } from "./support/node-process.js";
+import {
+  logLines,
+  nodeScratchDir,
+  type StatusJson as Status,
+  startNode,
+  stopNode as stop,
+} from "./support/node-process.js";
 
 const tmp = nodeScratchDir();
 
@@ -101,5 +107,23 @@ describe("federa node", { timeout: 180_000 }, () => {
     expect(balance).toBe(75);
     expect(await stop(benNode)).toBe(0);
     expect(await stop(adaNode)).toBe(0);
+  });
+
+  it("stops at once on SIGTERM while it waits for a council whose documents are not here yet", async () => {
+    const eli = join(tmp.path, "eli");
+    const fay = join(tmp.path, "fay");
+    await federaOk(["init", "--dir", eli, "--name", "Eli"]);
+    await federaOk(["init", "--dir", fay, "--name", "Fay"]);
+    await federaOk(["council", "create", "Bakery", "--dir", eli]);
+    const { token } = await federaJson<{ token: string }>(["invite", "--dir", eli]);
+    // Eli's node is not running: Fay's application waits, and so does the council's document.
+    expect(await federaJson<{ delivered: boolean }>(["join", token, "--dir", fay])).toMatchObject({ delivered: false });
+    const node = await startNode(fay);
+    // At its address line the node starts opening the councils it follows, which waits 5 s for peers to have them.
+    const asked = Date.now();
+    expect(await stop(node)).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(4_500);
+    expect(logLines(node, "SIGTERM: stopping")).toHaveLength(1);
+    expect(logLines(node, "documents not here yet")).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CouncilSummary } from "../src/index.js";
 import { lockForNode, ReplicaLock, replicaLockPath } from "../src/replica-lock.js";
-import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
+import { federa, federaJson, federaOk, MAIN, spawnTs, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
 
@@ -68,16 +68,56 @@ describe("the replica lock", { timeout: 180_000 }, () => {
     const other = await ReplicaLock.tryAcquire(root, "node");
     expect(other).toBeInstanceOf(ReplicaLock);
     // Another live node (this process, as far as the lock says) holds it: refused at once.
-    await expect(lockForNode(root, () => {}, 60_000)).rejects.toThrow(/a node is already running/);
+    await expect(lockForNode(root, () => {}, undefined, 60_000)).rejects.toThrow(/a node is already running/);
     await (other as ReplicaLock).release();
 
     const command = (await ReplicaLock.tryAcquire(root, "command")) as ReplicaLock;
     const waited: number[] = [];
-    await expect(lockForNode(root, (h) => waited.push(h.pid), 300)).rejects.toThrow(/busy: another federa command/);
+    await expect(lockForNode(root, (h) => waited.push(h.pid), undefined, 300)).rejects.toThrow(
+      /busy: another federa command/,
+    );
     expect(waited).toEqual([process.pid]);
+    // A stop asked for while waiting gives up the wait, taking nothing.
+    let stopAsked = false;
+    setTimeout(() => {
+      stopAsked = true;
+    }, 200);
+    expect(
+      await lockForNode(
+        root,
+        () => {},
+        () => stopAsked,
+        10_000,
+      ),
+    ).toBeUndefined();
+    expect(JSON.parse(await readFile(command.path, "utf8"))).toMatchObject({ holder: "command" });
     setTimeout(() => void command.release(), 200);
-    const node = await lockForNode(root, () => {}, 10_000);
+    const node = (await lockForNode(root, () => {}, undefined, 10_000)) as ReplicaLock;
     expect(JSON.parse(await readFile(node.path, "utf8"))).toMatchObject({ pid: process.pid, holder: "node" });
     await node.release();
+  });
+
+  it("a node waiting for a command to finish stops on SIGTERM, taking nothing", async () => {
+    const root = join(tmp.path, "dee");
+    await federaOk(["init", "--dir", root, "--name", "Dee"]);
+    const command = (await ReplicaLock.tryAcquire(root, "command")) as ReplicaLock;
+    const { child, done } = spawnTs(MAIN, ["node", "--dir", root, "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"]);
+    try {
+      await new Promise<void>((resolve) => {
+        let log = "";
+        child.stderr!.on("data", (d: Buffer) => {
+          log += d.toString();
+          if (log.includes("waiting for a federa command")) resolve();
+        });
+      });
+      child.kill("SIGTERM");
+      const ran = await done;
+      expect(ran.code).toBe(0);
+      expect(ran.stdout).toBe(""); // never started: no address line
+      expect(JSON.parse(await readFile(command.path, "utf8"))).toMatchObject({ holder: "command", pid: process.pid });
+    } finally {
+      child.kill("SIGKILL");
+      await command.release();
+    }
   });
 });

@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 
 /** The repository root (tsx and the workspace packages resolve from there). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
-const MAIN = join(ROOT, "packages/cli/src/main.ts");
+/** The command's entry point, run with tsx. */
+export const MAIN = join(ROOT, "packages/cli/src/main.ts");
 
 /** What a finished command left. */
 export interface Ran {

@@ -6,9 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { ControlClient, type CouncilSummary, type Request } from "../../src/index.js";
-import { type Ran, ROOT, spawnTs, tempDir } from "./cli.js";
-
-const MAIN = join(ROOT, "packages/cli/src/main.ts");
+import { MAIN, type Ran, ROOT, spawnTs, tempDir } from "./cli.js";
 
 /** Every process started and not yet seen to exit: `killNodes` ends them, whatever a test left. */
 const running = new Set<ChildProcess>();
