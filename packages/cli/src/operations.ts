@@ -977,7 +977,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return {
         federation: held.federation.id,
         url: entry.url,
-        name: state.name,
+        // A federation always has a name once its founding record is folded: empty means not yet.
+        name: state.name === "" ? null : state.name,
         records: state.records,
         horizon: iso(state.horizon.ms),
         councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id), consents: c.consents })),

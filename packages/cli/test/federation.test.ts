@@ -39,6 +39,13 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
     const wrongKind = await federa(["federation", "join", card, "--dir", tenants.dir]);
     expect(wrongKind.code).toBe(2);
     expect(wrongKind.stderr).toMatch(/not a federation's invitation/);
+    // A directory in no council has nothing to follow a federation for: refused, nothing written.
+    const lone = join(scratch.path, "lone");
+    await federaOk(["init", "--dir", lone, "--name", "Lou"]);
+    const loneJoin = await federa(["federation", "join", created.token, "--dir", lone]);
+    expect(loneJoin.code).toBe(1);
+    expect(loneJoin.stderr).toMatch(/holds no council/);
+    await expect(readFile(join(lone, "federations.json"), "utf8")).rejects.toThrow(/ENOENT/);
     await federaJson(["federation", "join", created.token, "--dir", tenants.dir]);
     // Tia's node vouches for Ada's device for Ada's council: the vouch lapses once it holds that council.
     const entries = JSON.parse(await readFile(join(tenants.dir, "federations.json"), "utf8"));

@@ -7,6 +7,7 @@ import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { collect, parseReference, parseTime } from "../args.js";
 import { now } from "../clock.js";
+import { CliErrorCodes, UnknownCouncilError } from "../errors.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
 import type { CouncilCard } from "../operations.js";
 import { execute } from "../session.js";
@@ -126,6 +127,12 @@ export function registerFederation(program: Command): void {
     const { dir, out } = contextOf(options);
     const invitation = await readFederationInvitation(token);
     await dir.identity(); // no identity here: say so before writing anything into the directory
+    // A federation shares with its member councils' devices only: a directory in no council would wait forever.
+    if (Object.keys(await dir.councils()).length === 0)
+      throw new UnknownCouncilError(
+        `${dir.root} holds no council: a federation is followed by the delegates of its councils; create or join yours first`,
+        CliErrorCodes.NO_COUNCIL,
+      );
     await dir.saveFederation({
       federation: invitation.federation,
       url: invitation.url,
@@ -358,7 +365,8 @@ export function registerFederation(program: Command): void {
     federationOption(federation.command("status").description("a federation's member councils, proposals and votes")),
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.status", federation: options.federation }, (r) => {
-      const lines = [`federation ${String(r.federation)} "${String(r.name)}", ${String(r.records)} records`];
+      const name = r.name === null ? "(its founding record is not here yet)" : `"${String(r.name)}"`;
+      const lines = [`federation ${String(r.federation)} ${name}, ${String(r.records)} records`];
       for (const c of r.councils as { id: string; name: string | null; here: boolean; consents: boolean | null }[]) {
         const where = c.here ? "" : " (not on this device yet)";
         // Without a delegate mandated here, the council shares none of its documents with the federation.
