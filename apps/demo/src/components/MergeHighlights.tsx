@@ -38,8 +38,14 @@ export function MergeHighlights({ merges, council, nameOf }: MergeHighlightsProp
         {latest.status === "timed-out" && <span className="pill bad">not settled yet</span>}
         {latest.status === "merged" && <span className="pill">settled: every place derives the same state</span>}
       </h2>
-      {latest.status !== "syncing" && rows.length === 0 && (
+      {latest.status === "merged" && rows.length === 0 && (
         <div className="small muted">Nothing changed: the two sides did not conflict.</div>
+      )}
+      {latest.status === "timed-out" && (
+        <div className="small muted" data-testid="merge-unsettled">
+          The places do not derive the same state yet (records still on their way, or a link down again); what the merge
+          changes is final once they do.
+        </div>
       )}
       {rows.map((r) => (
         <div key={r.key} className="change small" data-testid="merge-change" data-type={r.type} data-place={r.place}>
