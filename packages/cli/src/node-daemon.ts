@@ -16,6 +16,7 @@ import { contactsOf, NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
 import { lockForNode } from "./replica-lock.js";
+import { checkRequest } from "./request-shape.js";
 import type { StopRequest } from "./signals.js";
 import type { OpenCouncil } from "./workspace.js";
 
@@ -240,6 +241,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   };
   try {
     control = await serveControl(dir.socketPath, async (request) => {
+      checkRequest(request); // any program may write to the socket: a malformed field is refused by name
       const result = await perform(ws, request);
       // An acknowledged write is on disk: a node killed right after answering keeps it.
       if (!READ_OPS.has(request.op)) await ws.flush();

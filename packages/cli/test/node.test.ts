@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { federaJson, federaOk } from "./support/cli.js";
 import {
+  askNode,
   logLines,
   nodeScratchDir,
   type StatusJson as Status,
@@ -125,5 +126,33 @@ describe("federa node", { timeout: 180_000 }, () => {
     expect(Date.now() - asked).toBeLessThan(4_500);
     expect(logLines(node, "SIGTERM: stopping")).toHaveLength(1);
     expect(logLines(node, "documents not here yet")).toEqual([]);
+  });
+
+  it("refuses malformed requests on its control socket by field, and keeps serving", async () => {
+    const gus = join(tmp.path, "gus");
+    await federaOk(["init", "--dir", gus, "--name", "Gus"]);
+    await federaOk(["council", "create", "Garage", "--dir", gus]);
+    await federaOk(["fund", "create", "parts", "--type", "cash", "--dir", gus]);
+    const node = await startNode(gus);
+    const bad = [
+      [{ op: "donate", fund: "parts" }, /field "amount" must be a finite number/],
+      [{ op: "donate", fund: 7, amount: 10 }, /field "fund" must be a string/],
+      [{ op: "donate", fund: "parts", amount: 10, council: ["x"] }, /field "council" must be a string/],
+      [{ op: "vote", proposal: "p", scores: { a: "1" } }, /field "scores" must be an object of numbers/],
+      [{ op: "federation.create", name: "F", with: ["token"] }, /field "with" must be an array of objects/],
+      [{ op: "propose", input: null }, /field "input" must be an object/],
+      [{ op: "drop tables" }, /unknown request "drop tables"/],
+    ] as const;
+    for (const [request, message] of bad) {
+      const refused = await askNode(gus, request as never).then(
+        () => undefined,
+        (e: { code?: string; message: string }) => e,
+      );
+      expect(refused?.message, JSON.stringify(request)).toMatch(message);
+      expect(refused?.code).toBe("USAGE");
+    }
+    // Nothing was written, and the node still acts for well-formed requests.
+    expect(await askNode(gus, { op: "donate", fund: "parts", amount: 10 })).toMatchObject({ balance: 10 });
+    expect(await stop(node)).toBe(0);
   });
 });
