@@ -1,11 +1,10 @@
 /**
  * How the command assembles a Federa node for a node directory: TCP and WebSocket transports, mDNS when asked, the
- * directory's storage and verified-signature cache, and dialling the `--bootstrap` addresses until they answer.
+ * directory's storage and verified-signature cache.
  */
 import type { MemoryVerifiedCache } from "@federa/core";
 import { type BanRecord, createNode, type FederaNode } from "@federa/net";
 import { DEFAULT_LISTEN as NODE_DEFAULT_LISTEN, nodeOptions } from "@federa/net/node";
-import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { now } from "./clock.js";
 import { UsageError } from "./errors.js";
@@ -13,8 +12,6 @@ import type { NodeDir } from "./node-dir.js";
 
 /** Listen addresses when none are given: any interface, a free port, over TCP and WebSockets. */
 export const DEFAULT_LISTEN = NODE_DEFAULT_LISTEN;
-/** How often an unreachable bootstrap address is dialled again. */
-export const REDIAL_INTERVAL_MS = 5_000;
 
 /** What the node listens on and how it finds peers. */
 export interface NetworkOptions {
@@ -77,35 +74,4 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
     ...(options.bans !== undefined ? { bans: options.bans } : {}),
   });
-}
-
-/**
- * Keeps dialling the bootstrap addresses whose peer is not connected (at start, then every few seconds), so a peer
- * that restarts is reconnected; returns a function that stops.
- */
-export function keepDialling(
-  libp2p: Libp2p,
-  addresses: readonly string[],
-  onError: (address: string, e: Error) => void,
-) {
-  const targets = addresses.map((a) => ({ address: a, ma: multiaddr(a), peer: /\/p2p\/([^/]+)/.exec(a)?.[1] }));
-  const dialling = new Set<string>();
-  const tick = () => {
-    for (const t of targets) {
-      if (dialling.has(t.address)) continue;
-      const connected = libp2p
-        .getConnections()
-        .some((c) => (t.peer ? c.remotePeer.toString() === t.peer : c.remoteAddr.equals(t.ma)));
-      if (connected) continue;
-      dialling.add(t.address);
-      libp2p
-        .dial(t.ma, { signal: AbortSignal.timeout(REDIAL_INTERVAL_MS * 2) })
-        .catch((e: Error) => onError(t.address, e))
-        .finally(() => dialling.delete(t.address));
-    }
-  };
-  tick();
-  const timer = setInterval(tick, REDIAL_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -10,7 +10,7 @@ import { now as nowMs } from "./clock.js";
 import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
 import { describeRollback, HighWaterStore, marksOf, type RolledBack, type SignerMarks } from "./high-water.js";
-import { DEFAULT_LISTEN, keepDialling, startNode } from "./network.js";
+import { DEFAULT_LISTEN, startNode } from "./network.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
 import { contactsOf, NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
@@ -217,11 +217,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
         await node.stop();
       } catch {
         // A council still being fetched cannot be flushed; flush the ones held, then stop the network.
-        const held = [
-          ...node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]),
-          ...node.federations().map((f) => f.handle.documentId),
-        ];
-        await node.repo.flush(held).catch(() => {});
+        await node.flush().catch(() => {});
         await Promise.resolve(node.libp2p.stop()).catch(() => {});
       }
       await Promise.allSettled([...writes]);
@@ -309,7 +305,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     void write.finally(() => writes.delete(write));
   });
   stops.push(
-    keepDialling(node.libp2p, options.bootstrap ?? [], (address, e) => log(`could not reach ${address}: ${e.message}`)),
+    node.keepDialling(options.bootstrap ?? [], (address, e) => log(`could not reach ${address}: ${e.message}`)),
   );
 
   // Opening waits a few seconds for councils that are not here yet: a signal meanwhile stops the node at once.
@@ -353,7 +349,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     await deliver();
     const inviters = [...(await ws.inviters()), ...federations.flatMap(contactsOf)];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
-    if (addrs.length > 0) inviterStop = keepDialling(node.libp2p, addrs, () => {});
+    if (addrs.length > 0) inviterStop = node.keepDialling(addrs);
     await ws.retryPending();
     await follow(federations);
   };

@@ -225,11 +225,7 @@ export class NodeWorkspace implements Workspace {
 
   /** Writes every held council's documents to storage now. */
   async flush(): Promise<void> {
-    const held = [
-      ...this.#node.councils().flatMap((h) => [h.councilHandle.documentId, h.ledgerHandle.documentId]),
-      ...this.#node.federations().map((f) => f.handle.documentId),
-    ];
-    await this.#node.repo.flush(held);
+    await this.#node.flush();
   }
 
   node(): NodeView {

@@ -38,3 +38,6 @@ export const DEFAULT_BAN_MS = 10 * 60_000;
 
 /** The longest ban: each repeated violation doubles the last one, up to this. */
 export const MAX_BAN_MS = 24 * 60 * 60_000;
+
+/** How often a node dials again a peer it keeps dialling (its bootstrap list) while that peer is not connected. */
+export const REDIAL_INTERVAL_MS = 5_000;

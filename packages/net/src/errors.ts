@@ -92,3 +92,21 @@ export class BadInvitationError extends Error {
     this.reason = reason;
   }
 }
+
+/** Thrown by a node's operations, and by writes to the councils and federations it held, once `stop()` was called. */
+export class NodeStoppedError extends Error {
+  constructor(message = "The node has stopped: nothing more can be opened or written through it") {
+    super(message);
+    this.name = "NodeStoppedError";
+  }
+}
+
+/** Thrown when a document cannot be opened: a malformed URL, or no peer served it before the wait ended. */
+export class DocumentUnavailableError extends Error {
+  readonly url: string;
+  constructor(url: string, message: string) {
+    super(message);
+    this.name = "DocumentUnavailableError";
+    this.url = url;
+  }
+}

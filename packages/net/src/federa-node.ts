@@ -27,6 +27,7 @@ import type {
 } from "@federa/core";
 import {
   Council,
+  type DocSource,
   Federation,
   foundCouncil,
   foundFederation,
@@ -41,8 +42,9 @@ import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
-import { PeerBannedError } from "./errors.js";
+import { DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import { keepDialling } from "./redial.js";
 
 /** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
 export interface FederaNodeInit {
@@ -69,6 +71,11 @@ export interface FederaNodeInit {
   readonly bans?: readonly BanRecord[];
   /** Councils held refuse acts their derivation would exclude (`CouncilOptions.checkActs`). */
   readonly checkActs?: boolean;
+  /**
+   * Peers to stay connected to (multiaddrs ending in `/p2p/PEER_ID`): dialled at start and again every 5 s
+   * (`REDIAL_INTERVAL_MS`) while not connected, so one that restarts is found again.
+   */
+  readonly bootstrap?: readonly string[];
 }
 
 /** Payload of `peer:banned`. */
@@ -116,6 +123,10 @@ export class FederaNode {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #holding = new Map<CouncilId, Promise<HeldCouncil>>();
   readonly #holdingFederations = new Map<FederationId, Promise<HeldFederation>>();
+  /** Aborted when `stop()` is called: opens under way end, and nothing more is opened or written. */
+  readonly #stopping = new AbortController();
+  #stopped: Promise<void> | undefined;
+  readonly #redials = new Set<() => void>();
 
   private constructor(
     libp2p: Libp2p,
@@ -177,6 +188,7 @@ export class FederaNode {
       if (bans.has(peer)) event.detail.abort(new PeerBannedError(`Peer ${peer} is banned`));
     });
     node.#dialDiscovered(init.maxDials ?? DEFAULT_MAX_DIALS);
+    if (init.bootstrap !== undefined && init.bootstrap.length > 0) node.keepDialling(init.bootstrap);
     return node;
   }
 
@@ -208,6 +220,21 @@ export class FederaNode {
     this.#bans.lift(peer);
   }
 
+  /**
+   * Keeps `addresses` dialled while their peers are not connected (at once, then every `REDIAL_INTERVAL_MS`) until
+   * the returned function is called or the node stops; failed dials go to `onError` and are tried again.
+   */
+  keepDialling(addresses: readonly string[], onError?: (address: string, e: Error) => void): () => void {
+    this.#requireRunning();
+    const stopDialling = keepDialling(this.libp2p, addresses, onError);
+    const stop = () => {
+      stopDialling();
+      this.#redials.delete(stop);
+    };
+    this.#redials.add(stop);
+    return stop;
+  }
+
   /** Lets `peer` open sync streams before any council names it (see `AccessPolicy.trust`). */
   trust(peer: string): void {
     this.access.trust(peer);
@@ -234,6 +261,7 @@ export class FederaNode {
 
   /** Founds a council on this node (the identity must hold its member key). */
   async foundCouncil(init: FoundInit): Promise<HeldCouncil> {
+    this.#requireRunning();
     const founded = await foundCouncil(this.identity, { ...init, ...(this.#init.now ? { now: this.#init.now } : {}) });
     const councilHandle = this.repo.import<CouncilDoc>(A.save(founded.council));
     const ledgerHandle = this.repo.import<LedgerDoc>(A.save(founded.ledger));
@@ -252,17 +280,15 @@ export class FederaNode {
     url: AutomergeUrl,
     options: { signal?: AbortSignal; timeoutMs?: number; council?: CouncilId } = {},
   ): Promise<HeldCouncil> {
-    const signal = AbortSignal.any([
-      options.signal ?? new AbortController().signal,
-      AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    ]);
+    const signal = this.#waitSignal(options);
     const councilHandle = await this.#find<CouncilDoc>(url, signal);
     // A link is only where to fetch: what the document is comes from its own content.
     const claimed = councilHandle.doc().federa?.council;
     if (options.council !== undefined && claimed !== options.council)
       throw new UnknownDocumentError(`${url} is not council ${options.council}`);
     const ledgerUrl = councilHandle.doc().federa?.ledger;
-    if (ledgerUrl === undefined) throw new Error("the council document names no ledger document");
+    if (claimed === undefined || ledgerUrl === undefined)
+      throw new UnknownDocumentError(`${url} is not a Federa council document (no council id or ledger in it)`);
     const ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
     const id = councilHandle.doc().federa.council as CouncilId;
     return this.#councils.get(id) ?? this.#once(this.#holding, id, () => this.#hold(councilHandle, ledgerHandle));
@@ -281,21 +307,58 @@ export class FederaNode {
     }
   }
 
+  /** The signal a wait for documents ends on: the caller's, its timeout, or the node stopping. */
+  #waitSignal(options: { signal?: AbortSignal; timeoutMs?: number }): AbortSignal {
+    this.#requireRunning();
+    return AbortSignal.any([
+      ...(options.signal ? [options.signal] : []),
+      AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      this.#stopping.signal,
+    ]);
+  }
+
+  #requireRunning(): void {
+    if (this.#stopping.signal.aborted) throw new NodeStoppedError();
+  }
+
   async #find<T>(url: AutomergeUrl, signal: AbortSignal): Promise<DocHandle<T>> {
-    this.access.want(parseAutomergeUrl(url).documentId);
+    let documentId: DocumentId;
+    try {
+      documentId = parseAutomergeUrl(url).documentId;
+    } catch (e) {
+      throw new DocumentUnavailableError(String(url), `not an Automerge URL: ${String(url)} (${(e as Error).message})`);
+    }
+    this.access.want(documentId);
     for (;;) {
       try {
         return await this.repo.find<T>(url, { signal });
       } catch (err) {
-        if (signal.aborted) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (!signal.aborted) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          continue;
+        }
+        this.#requireRunning();
+        if (signal.reason instanceof DOMException && signal.reason.name === "TimeoutError")
+          throw new DocumentUnavailableError(url, `no peer served ${url} before the wait ended`);
+        throw err;
       }
     }
   }
 
+  /** A document source for a council or federation held here: writes through it end when the node stops. */
+  #live<T>(handle: DocHandle<T>): DocSource<T> {
+    return {
+      doc: () => handle.doc(),
+      change: (fn) => {
+        this.#requireRunning();
+        handle.change(fn);
+      },
+    };
+  }
+
   async #hold(councilHandle: DocHandle<CouncilDoc>, ledgerHandle: DocHandle<LedgerDoc>): Promise<HeldCouncil> {
     const council = await Council.open(
-      { council: councilHandle, ledger: ledgerHandle },
+      { council: this.#live(councilHandle), ledger: this.#live(ledgerHandle) },
       {
         identity: this.identity,
         ...(this.#init.verified ? { verified: this.#init.verified } : {}),
@@ -351,6 +414,7 @@ export class FederaNode {
     urls?: Readonly<Record<string, string>>;
     charter?: FoundFederationInit["charter"];
   }): Promise<HeldFederation> {
+    this.#requireRunning();
     const founded = await foundFederation(this.identity, {
       name: init.name,
       councils: init.councils,
@@ -374,6 +438,7 @@ export class FederaNode {
    * document and shares it with the member councils' devices, as `foundFederation` does with its own.
    */
   async holdFederation(doc: A.Doc<FederationDoc>): Promise<HeldFederation> {
+    this.#requireRunning();
     const id = doc.federa.federation as FederationId;
     const existing = this.#federations.get(id);
     if (existing !== undefined) return { federation: existing.federation, handle: existing.handle };
@@ -390,10 +455,7 @@ export class FederaNode {
     url: AutomergeUrl,
     options: { signal?: AbortSignal; timeoutMs?: number; federation?: FederationId } = {},
   ): Promise<HeldFederation> {
-    const signal = AbortSignal.any([
-      options.signal ?? new AbortController().signal,
-      AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    ]);
+    const signal = this.#waitSignal(options);
     const handle = await this.#find<FederationDoc>(url, signal);
     const id = handle.doc().federa?.federation as FederationId;
     // The id a document claims is its own content: one that is not the federation an invitation named is refused.
@@ -436,7 +498,7 @@ export class FederaNode {
 
   async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {
     const states = () => new Map(this.councils().map((h) => [h.council.id, h.council.current()] as const));
-    const federation = await Federation.open(handle, {
+    const federation = await Federation.open(this.#live(handle), {
       councils: states,
       identity: this.identity,
       ...(this.#init.verified ? { verified: this.#init.verified } : {}),
@@ -465,17 +527,36 @@ export class FederaNode {
     });
   }
 
-  /** Waits for pending derivations, flushes storage and stops libp2p. */
-  async stop(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
-    // Handles still waiting for a document nobody served cannot be flushed; the documents this node holds can.
-    const held = [
+  /**
+   * Writes what the councils and federations held have changed to storage, and resolves once it is there: a write
+   * resolves before automerge-repo has saved it (saves are batched), so call this before telling anyone it is kept.
+   */
+  async flush(): Promise<void> {
+    await this.repo.flush(this.#heldDocuments());
+  }
+
+  /** The documents of every council and federation held (handles still waiting for a document cannot be flushed). */
+  #heldDocuments(): DocumentId[] {
+    return [
       ...this.councils().flatMap((c) => [c.councilHandle.documentId, c.ledgerHandle.documentId]),
       ...this.federations().map((f) => f.handle.documentId),
     ];
-    await this.repo.flush(held).catch(() => {});
-    await this.repo.shutdown().catch(() => {});
-    await this.libp2p.stop();
+  }
+
+  /**
+   * Ends opens under way and refuses further writes (`NodeStoppedError`), waits for pending derivations, flushes
+   * storage and stops libp2p; calling it again waits for the same stop.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopping.abort(new NodeStoppedError());
+      for (const stop of [...this.#redials]) stop();
+      await Promise.allSettled([...this.#pending]);
+      await this.repo.flush(this.#heldDocuments()).catch(() => {});
+      await this.repo.shutdown().catch(() => {});
+      await this.libp2p.stop();
+    })();
+    return this.#stopped;
   }
 }
 

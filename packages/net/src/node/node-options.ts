@@ -21,7 +21,7 @@ export const FEDERA_DHT_PROTOCOL = "/federa/kad/1.0.0";
 /** How a Node.js node listens and finds peers. */
 export interface NodeOptionsInit {
   readonly listen?: readonly string[];
-  /** Multiaddrs (with /p2p/ peer ids) dialled at start. */
+  /** Multiaddrs (with /p2p/ peer ids) dialled at start, and again every 5 s while not connected. */
   readonly bootstrap?: readonly string[];
   /** mDNS discovery on the LAN (default on). */
   readonly mdns?: boolean;
@@ -34,7 +34,7 @@ export interface NodeOptionsInit {
 }
 
 /** The parts of `FederaNodeInit` a Node.js node takes from its defaults. */
-export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "libp2p" | "storage"> {
+export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "libp2p" | "storage" | "bootstrap"> {
   const peerDiscovery = [];
   if (init.mdns ?? true) peerDiscovery.push(mdns({ interval: MDNS_INTERVAL_MS }));
   if (init.bootstrap !== undefined && init.bootstrap.length > 0)
@@ -58,6 +58,7 @@ export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "l
           }
         : {}),
     },
+    ...(init.bootstrap !== undefined && init.bootstrap.length > 0 ? { bootstrap: [...init.bootstrap] } : {}),
     ...(init.storageDir !== undefined
       ? { storage: new DurableFsStorageAdapter(init.storageDir, { onError: init.onStorageError }) }
       : {}),
