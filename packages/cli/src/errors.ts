@@ -161,9 +161,10 @@ export function describeError(error: unknown): { code: string; message: string; 
     return { code: error.code, message: error.message, exitCode: error.exitCode, expected: true };
   }
   if (error instanceof FederaError) {
-    // Input core's schemas or the council's rules refuse came from the command line: a usage error.
-    const exitCode =
-      error.code === "INVALID_INPUT" || error.code === "REJECTED_ACT" ? ExitCodes.USAGE : ExitCodes.FAILURE;
+    // Input core's schemas or the council's rules refuse, or a fund, proposal or mandate named that the council does
+    // not hold, came from the command line: a usage error.
+    const usage = error.code === "INVALID_INPUT" || error.code === "REJECTED_ACT" || error.code === "NOT_FOUND";
+    const exitCode = usage ? ExitCodes.USAGE : ExitCodes.FAILURE;
     return { code: error.code, message: error.message, exitCode, expected: true };
   }
   const e = error as NodeJS.ErrnoException;

@@ -36,7 +36,7 @@ describe("refused acts", { timeout: 180_000 }, () => {
     const before = await summary();
 
     const refusals: [string[], RegExp][] = [
-      [["donate", "flour", "10"], /refused: no fund flour/],
+      [["donate", "flour", "10"], /error: no fund flour/],
       [["swap", "food", "--provider", "me", "--minutes", "30"], /refused: fund food is a cash fund/],
       [["propose", "-t", "Closed already", "--closes", "2020-01-01"], /refused: closes before it opens/],
       [["propose", "-t", "One option", "-m", "ranked", "-o", "only"], /refused: ranked needs at least two/],

@@ -1,7 +1,7 @@
 /** `checkActs`: an act the council's derivation would exclude is refused before anything is written. */
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import { Council, createIdentity, foundCouncil, PlainDocument, RejectedActError } from "../src/index.js";
+import { Council, createIdentity, foundCouncil, NotFoundError, PlainDocument, RejectedActError } from "../src/index.js";
 
 async function bakery(checkActs: boolean) {
   let t = 1_700_000_000_000;
@@ -22,7 +22,7 @@ describe("checkActs", () => {
     const { council, sources, skip, now } = await bakery(true);
     const before = heads(sources);
     const refused = [
-      () => council.ledger.donate("no-such-fund", 10),
+      () => council.ledger.contribute("strike", 10),
       () => council.ledger.swap("strike", council.identity!.member, 30),
       () => council.propose({ title: "Ranked with one option", method: "ranked", options: ["a"] }),
       () => council.propose({ title: "Already closed", closesAt: now() - 1 }),
@@ -35,6 +35,8 @@ describe("checkActs", () => {
       expect(error).toBeInstanceOf(RejectedActError);
       expect((error as RejectedActError).reason).toBe("invalid-act");
     }
+    // A missing fund is refused by the check every write makes, with its own error.
+    await expect(council.ledger.donate("no-such-fund", 10)).rejects.toBeInstanceOf(NotFoundError);
     expect(heads(sources)).toEqual(before);
     expect((await council.state()).excluded).toEqual([]);
 
@@ -43,16 +45,19 @@ describe("checkActs", () => {
     skip(10_000);
     await expect(council.vote(p, { method: "majority", choice: "yes" })).rejects.toThrow(/after the closing time/);
     await council.ledger.donate("strike", 25);
+    // An overdrawing or unapproved expense is a valid record, held rather than excluded: it is written.
+    const held = await council.ledger.spend("strike", 1_000, "rent", "petty");
     const state = await council.state();
     expect(state.funds.find((f) => f.id === "strike")?.balance).toBe(25);
+    expect(state.ledger.find((e) => e.record === held)?.status).toBe("held");
     expect(state.excluded).toEqual([]);
   });
 
   it("is off by default: the same act is written and then excluded with its reason", async () => {
     const { council } = await bakery(false);
-    const id = await council.ledger.donate("no-such-fund", 10);
+    const id = await council.ledger.contribute("strike", 10);
     expect((await council.state()).excluded).toEqual([
-      expect.objectContaining({ id, reason: "invalid-act", detail: "no fund no-such-fund" }),
+      expect.objectContaining({ id, reason: "invalid-act", detail: "fund strike is a cash fund" }),
     ]);
   });
 

@@ -19,6 +19,7 @@ import {
   createIdentity,
   type defaultCharter,
   foundCouncil,
+  NotAMemberError,
   PlainDocument,
 } from "../src/index.js";
 
@@ -253,8 +254,13 @@ describe("membership", () => {
     const carol = w.people[2]!.member;
     const closesAt = w.clock.t + HOUR;
     const removal = await a.propose({ title: "Remove carol", closesAt, effect: { type: "remove", member: carol } });
+    // Carol's offline replica never sees the votes, so there she is still a member and may write.
+    const carols = fork(w.docs);
+    const offline = await Council.open(carols, { identity: w.people[2]!, now: w.clock.now });
     await pass(w, removal, closesAt, [a, b, daveHere]);
-    const late = await c.ledger.donate("common", 10);
+    await expect(c.ledger.donate("common", 10)).rejects.toBeInstanceOf(NotAMemberError);
+    const late = await offline.ledger.donate("common", 10);
+    merge(w.docs, carols);
     const state = await a.state();
     expect(state.members.map((m) => m.id)).not.toContain(carol);
     expect(state.formerMembers).toMatchObject([{ id: carol, how: removal }]);

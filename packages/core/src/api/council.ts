@@ -20,11 +20,17 @@ import {
 import { RecordReader } from "../documents/reader.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
-import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
+import {
+  InvalidInputError,
+  NotAMemberError,
+  NotFoundError,
+  RejectedActError,
+  UnknownDocumentError,
+} from "../errors.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc, nextHlc } from "../hlc.js";
 import type { Identity, Keypair } from "../identity.js";
-import type { CouncilId, DeviceId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "../ids.js";
+import type { CouncilId, DeviceId, FundId, MandateId, MemberId, ProposalId, RecordId, SignerId } from "../ids.js";
 import { isRecordId } from "../ids.js";
 import { IntegrityIndex } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
@@ -125,6 +131,24 @@ export async function foundCouncil(identity: Identity, init: FoundInit): Promise
   );
   const ledger = A.from<LedgerDoc>(initialLedgerDoc(id));
   return { id, council, ledger };
+}
+
+/** Kinds the fold accepts from a non-member, as the council reducer's own list. */
+const OPEN_KINDS: ReadonlySet<RecordKind> = new Set(["council.genesis", "member.apply"]);
+
+/** A record of any one kind, so a switch on `kind` narrows its body. */
+type AnyRecord = { [K in RecordKind]: FederaRecord<K> }[RecordKind];
+
+/**
+ * True when `author`'s admission is passing and due before `ms`: their record stamped then closes it first and is
+ * folded as a member's (as the council reducer lets an applicant's record move time).
+ */
+function admittedBy(model: CouncilModel, author: MemberId, ms: number): boolean {
+  for (const p of model.proposals.values()) {
+    if (p.status === "open" && p.effect.type === "admit" && p.effect.member === author && p.closesAt < ms)
+      return p.result?.passed === true;
+  }
+  return false;
 }
 
 /** Entries a refresh decodes and checks at a time. */
@@ -270,9 +294,13 @@ export class Council {
     return this.#queue.run(fn);
   }
 
+  #acting(): Identity {
+    if (this.#identity === undefined) throw new NotAMemberError("this council was opened without an identity");
+    return this.#identity;
+  }
+
   #signer(): { key: Keypair; identity: Identity } {
-    const identity = this.#identity;
-    if (identity === undefined) throw new NotAMemberError("this council was opened without an identity");
+    const identity = this.#acting();
     const model = this.#fold.state;
     if (model.deviceOwner.get(identity.device.id as DeviceId) === identity.member)
       return { key: identity.device, identity };
@@ -280,9 +308,14 @@ export class Council {
     throw new NotAMemberError(`device ${identity.device.id} is not authorised for ${identity.member} in this council`);
   }
 
-  /** Writes acts as records (only the last is signed: its hash chain covers the others). Returns their ids. */
+  /**
+   * Writes acts as records (only the last is signed: its hash chain covers the others). Returns their ids. Rejects,
+   * writing nothing, an invalid act (`InvalidInputError`), an author who is not a member (`NotAMemberError`) and an
+   * act naming a fund, proposal or mandate the derived state does not hold (`NotFoundError`).
+   */
   write(acts: readonly Act[], options: { signer?: "device" | "member" } = {}): Promise<RecordId[]> {
     return this.#serial(async () => {
+      if (!Array.isArray(acts)) throw new InvalidInputError("acts must be an array of { kind, body }");
       await this.#refresh();
       const { key: chosen, identity } = this.#signer();
       const key = options.signer === "member" ? identity.memberKey : chosen;
@@ -298,11 +331,68 @@ export class Council {
             appendSealed(this.#sources[which] as DocSource<CouncilDoc | LedgerDoc>, this.#readers[which], mine);
           }
         },
-        this.#checkActs ? (all) => this.#trial(all) : undefined,
+        (all) => {
+          this.#admissible(all);
+          this.#named(all);
+          if (this.#checkActs) this.#trial(all);
+        },
       );
       this.#apply(change.added, change.removed);
       return sealed.map((s) => s.id);
     });
+  }
+
+  /** Throws `NotAMemberError` when every peer would exclude `sealed` as written by a non-member. */
+  #admissible(sealed: readonly Sealed[]): void {
+    const model = this.#fold.state;
+    const first = sealed.find((s) => !OPEN_KINDS.has(s.record.kind))?.record;
+    // Without the genesis (stand-in documents of an application, a replica still syncing) membership is unknown here.
+    if (first === undefined || model.charter === null || model.members.has(first.author)) return;
+    if (admittedBy(model, first.author, first.at.ms)) return;
+    const why = model.former.has(first.author) ? "is no longer" : "is not";
+    throw new NotAMemberError(`${first.author} ${why} a member of this council`);
+  }
+
+  /**
+   * Throws `NotFoundError` for an act naming a fund, proposal or mandate the derived state does not hold, which every
+   * peer would exclude: map lookups only, so the write path stays O(1) per act.
+   */
+  #named(sealed: readonly Sealed[]): void {
+    const model = this.#fold.state;
+    const created = new Set<string>();
+    const fund = (id: string) => {
+      if (!model.funds.has(id as FundId) && !created.has(id)) throw new NotFoundError(`no fund ${id}`);
+    };
+    for (const { record } of sealed) {
+      const r = record as AnyRecord;
+      switch (r.kind) {
+        case "fund.create":
+          created.add(r.body.fund);
+          break;
+        case "ledger.donate":
+        case "ledger.spend":
+        case "swap.record":
+          fund(r.body.fund);
+          break;
+        case "ledger.transfer":
+          fund(r.body.from);
+          fund(r.body.to);
+          break;
+        case "jar.contribute":
+        case "jar.request":
+        case "jar.dots":
+          fund(r.body.jar);
+          break;
+        case "proposal.vote":
+          if (!model.proposals.has(r.body.proposal as ProposalId))
+            throw new NotFoundError(`no proposal ${r.body.proposal}`);
+          break;
+        case "proposal.open":
+          if (r.body.effect?.type === "recall" && !model.mandates.has(r.body.effect.mandate as MandateId))
+            throw new NotFoundError(`no mandate ${r.body.effect.mandate}`);
+          break;
+      }
+    }
   }
 
   /** Throws for the first of `sealed` that the fold, applying them after everything it holds, would exclude. */
@@ -344,10 +434,10 @@ export class Council {
   }
 
   /** Asks to join (for a non-member holding its member key): opens an admission proposal. */
-  apply(note: string): Promise<ProposalId> {
-    const identity = this.#identity;
-    if (identity?.memberKey === undefined) throw new NotAMemberError("applying needs the applicant's member key");
-    return this.#one("member.apply", { note, devices: [identity.device.id] }, "member") as Promise<ProposalId>;
+  async apply(note: string): Promise<ProposalId> {
+    const identity = this.#acting();
+    if (identity.memberKey === undefined) throw new NotAMemberError("applying needs the applicant's member key");
+    return (await this.#one("member.apply", { note, devices: [identity.device.id] }, "member")) as ProposalId;
   }
 
   /** Leaves the council. */
@@ -373,9 +463,10 @@ export class Council {
   }
 
   /** Opens a recall vote on a mandate (its threshold is the mandate's own). */
-  proposeRecall(mandate: MandateId, title?: string, closesAt?: number): Promise<ProposalId> {
+  async proposeRecall(mandate: MandateId, title?: string, closesAt?: number): Promise<ProposalId> {
     return this.propose({
-      title: title ?? `Recall mandate ${mandate.slice(0, 8)}`,
+      // A mandate id that is not a string reaches the schema, which names it, rather than failing here.
+      title: title ?? `Recall mandate ${String(mandate).slice(0, 8)}`,
       ...(closesAt !== undefined ? { closesAt } : {}),
       effect: { type: "recall", mandate },
     });
@@ -395,12 +486,23 @@ export class Council {
     return id;
   }
 
-  /** Edits minutes text (inserted and deleted characters merge with other members' edits). */
-  editMinutes(minutes: RecordId, index: number, deleteCount: number, insert = ""): void {
-    this.#sources.council.change((d) => {
-      if (d.minutes[minutes] === undefined) d.minutes[minutes] = "";
-      A.splice(d, ["minutes", minutes], index, deleteCount, insert);
-    });
+  /**
+   * Edits minutes text (inserted and deleted characters merge with other members' edits); `index` and `deleteCount`
+   * count UTF-16 code units of the current text. The edit is applied before the returned promise settles.
+   */
+  async editMinutes(minutes: RecordId, index: number, deleteCount: number, insert = ""): Promise<void> {
+    this.#acting();
+    const text = isRecordId(minutes) ? this.#sources.council.doc()?.minutes[minutes] : undefined;
+    if (text === undefined) throw new NotFoundError(`no minutes ${String(minutes)}`);
+    const within = (n: number, max: number) => Number.isSafeInteger(n) && n >= 0 && n <= max;
+    const issues: string[] = [];
+    if (!within(index, text.length))
+      issues.push(`index: ${String(index)} is not a whole number from 0 to ${text.length}`);
+    else if (!within(deleteCount, text.length - index))
+      issues.push(`deleteCount: ${String(deleteCount)} is not a whole number from 0 to ${text.length - index}`);
+    if (typeof insert !== "string") issues.push("insert: not a string");
+    if (issues.length > 0) throw new InvalidInputError("invalid minutes edit", issues);
+    this.#sources.council.change((d) => A.splice(d, ["minutes", minutes], index, deleteCount, insert));
   }
 
   /** The current text of minutes. */

@@ -1,4 +1,5 @@
 /** The ledger side of the API: funds, donations, expenses, transfers, time swaps and commons-jar rounds. */
+import { InvalidInputError } from "../errors.js";
 import type { FundId, MandateId, MemberId, ProposalId, RecordId } from "../ids.js";
 import type { Approval, BodyOf } from "../records/schemas.js";
 import type { Council } from "./council.js";
@@ -8,7 +9,11 @@ export type SpendApproval = "petty" | { budget: ProposalId } | { mandate: Mandat
 
 function approvalOf(a: SpendApproval): Approval {
   if (a === "petty") return { kind: "petty" };
-  return "budget" in a ? { kind: "budget", proposal: a.budget } : { kind: "mandate", mandate: a.mandate };
+  if (typeof a === "object" && a !== null) {
+    if ("budget" in a) return { kind: "budget", proposal: a.budget };
+    if ("mandate" in a) return { kind: "mandate", mandate: a.mandate };
+  }
+  throw new InvalidInputError('approval must be "petty", { budget: proposalId } or { mandate: mandateId }');
 }
 
 /** Writes ledger records for a council. */
@@ -44,7 +49,7 @@ export class Ledger {
   }
 
   /** An expense; held in derived state if unapproved or if it would overdraw the fund. */
-  spend(
+  async spend(
     fund: FundId | string,
     amount: number,
     payee: string,
@@ -60,7 +65,12 @@ export class Ledger {
     });
   }
 
-  transfer(from: FundId | string, to: FundId | string, amount: number, approval: SpendApproval): Promise<RecordId> {
+  async transfer(
+    from: FundId | string,
+    to: FundId | string,
+    amount: number,
+    approval: SpendApproval,
+  ): Promise<RecordId> {
     return this.#one("ledger.transfer", { from, to, amount, approval: approvalOf(approval) });
   }
 

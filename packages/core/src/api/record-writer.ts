@@ -48,8 +48,9 @@ export interface SealInit {
  */
 export async function sealActs(init: SealInit): Promise<{ sealed: Sealed[]; at: Hlc }> {
   const bodies = init.acts.map((act) => {
+    if (typeof act !== "object" || act === null) throw new InvalidInputError("an act is an object { kind, body }");
     const parsed = parseBody(act.kind, act.body);
-    if (!parsed.ok) throw new InvalidInputError(`invalid ${act.kind}`, parsed.issues);
+    if (!parsed.ok) throw new InvalidInputError(`invalid ${String(act.kind)}`, parsed.issues);
     return parsed.body;
   });
   let seq = init.tip === null ? 0 : init.tip.seq + 1;

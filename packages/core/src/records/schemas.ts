@@ -263,6 +263,7 @@ export function parseBody<K extends RecordKind>(
   kind: K,
   body: unknown,
 ): { ok: true; body: BodyOf<K> } | { ok: false; issues: string[] } {
+  if (!isRecordKind(kind)) return { ok: false, issues: [`unknown record kind ${JSON.stringify(String(kind))}`] };
   const result = v.safeParse(BodySchemas[kind], body);
   if (result.success) return { ok: true, body: result.output as BodyOf<K> };
   return { ok: false, issues: result.issues.map((i) => `${v.getDotPath(i) ?? "body"}: ${i.message}`) };
