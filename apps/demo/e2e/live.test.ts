@@ -49,6 +49,15 @@ describe("live mode", () => {
       timeout: 20_000,
     });
     await artifact(page, "demo-live.png");
+
+    // Looking at another tab and coming back keeps the session: still live, and still following the node.
+    await page.click('[data-testid="tab-councils"]');
+    await federa(["propose", "--title", "Fix the rota board", "--dir", home.dir]);
+    await page.click('[data-testid="tab-live"]');
+    await page.waitForSelector('[data-testid="live-status"][data-phase="live"]', { timeout: 5_000 });
+    await page.waitForSelector('[data-testid="live-mode"] [data-testid="proposal"][data-title="Fix the rota board"]', {
+      timeout: 20_000,
+    });
     expect(errors).toEqual([]);
     await page.close();
   });

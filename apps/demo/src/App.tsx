@@ -25,6 +25,8 @@ type Tab = "councils" | "federation" | "pictures" | "live";
 export function App() {
   const { world, snapshot, restart } = useWorld();
   const [tab, setTab] = useState<Tab>("councils");
+  const [liveOpened, setLiveOpened] = useState(false);
+  if (tab === "live" && !liveOpened) setLiveOpened(true);
   const [council, setCouncil] = useState<CouncilKey>("bakery");
   const [player, setPlayer] = useState<StoryPlayer | null>(null);
   const [position, setPosition] = useState(0);
@@ -212,7 +214,12 @@ export function App() {
               <Timeline snapshot={snapshot} doc={council} nameOf={nameOf} />
             </>
           )}
-          {tab === "live" && <LiveMode />}
+          {/* Kept mounted once opened: leaving the tab must not end the page's session with a node. */}
+          {liveOpened && (
+            <div hidden={tab !== "live"}>
+              <LiveMode />
+            </div>
+          )}
         </main>
       </div>
     </div>

@@ -12,10 +12,10 @@
  * @packageDocumentation
  */
 
+export type { SealedApplication } from "@federa/core";
 // Defined in @federa/net: the demo page reads the same tokens and speaks the same protocol.
 export type { Invitation } from "@federa/net";
 export { APPLY_PROTOCOL, decodeInvitation, encodeInvitation } from "@federa/net";
-export type { SealedApplication } from "./application.js";
 export type { ControlRequest, ControlResponse } from "./control-socket.js";
 export { ControlClient } from "./control-socket.js";
 export type { CliErrorCode } from "./errors.js";

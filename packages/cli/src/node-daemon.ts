@@ -5,7 +5,6 @@
  */
 import type { DocumentId } from "@automerge/automerge-repo";
 import type { FederaNode } from "@federa/net";
-import { serveApplications } from "./apply-protocol.js";
 import { now as nowMs } from "./clock.js";
 import { ControlClient, type ControlServer, serveControl } from "./control-socket.js";
 import { CliError, CliErrorCodes } from "./errors.js";
@@ -243,12 +242,10 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
       if (!READ_OPS.has(request.op)) await ws.flush();
       return result;
     });
-    await serveApplications(node.libp2p, async (request, from) => {
-      const proposal = await ws.receive(request, from);
-      await ws.flush();
-      log(`application ${short(request.record)} from ${short(from)} to council ${short(request.council)}: accepted`);
-      return proposal;
-    });
+    node.events.on("application:accepted", ({ record, from, council }) =>
+      log(`application ${short(record)} from ${short(from)} to council ${short(council)}: accepted`),
+    );
+    await node.acceptApplications();
   } catch (e) {
     await shutdown("startup failure");
     throw e;

@@ -4,9 +4,8 @@
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
-import { type ApplyRequest, type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
+import { type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
 import { multiaddr } from "@multiformats/multiaddr";
-import { acceptApplication } from "./application.js";
 import { refused, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
 import { type Application, type Delegate, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
@@ -234,17 +233,6 @@ export class NodeWorkspace implements Workspace {
       addresses: this.#node.addresses(),
       peers: this.#node.peers(),
     };
-  }
-
-  /** Accepts an application a non-member's device delivered over the apply protocol. */
-  async receive(request: ApplyRequest, from: string): Promise<string> {
-    const held = this.#node.council(request.council as CouncilId);
-    if (held === undefined) throw new Error("this node does not hold that council");
-    return acceptApplication(
-      held,
-      { record: request.record as never, bytes: Buffer.from(request.bytes, "base64") },
-      from,
-    );
   }
 
   /** Delivers one of this directory's applications to its inviter; marks it delivered. */

@@ -1,15 +1,16 @@
-import type { FederaRecord, RecordId, SealedApplication } from "@federa/core";
+/**
+ * Applications to join, as a member's node takes them: sealed by a non-member without the council's documents (core's
+ * `sealApplication`), checked against the council held here, and written into its document as an admission proposal
+ * (or, from a founder named at founding, a device authorisation).
+ */
+import type { CouncilDoc, DocSource, FederaRecord, RecordId, SealedApplication } from "@federa/core";
 import { bucketOf, Council, scratchDocuments } from "@federa/core";
-import type { OpenCouncil } from "./workspace.js";
+import { ApplicationRefusedError } from "./errors.js";
 
-export type { SealedApplication } from "@federa/core";
-
-/** Why a member's node refused an application. */
-export class ApplicationRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ApplicationRefused";
-  }
+/** The council an application is checked against and written into: a held council's derived state and document. */
+export interface ApplicationTarget {
+  readonly council: Council;
+  readonly councilHandle: DocSource<CouncilDoc>;
 }
 
 /** How far ahead of this node's clock an application may be stamped (a far-future clock would drag the council's). */
@@ -20,14 +21,14 @@ const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
  * applicant's own key, it belongs to this council and continues the applicant's chain, it comes from a listed device.
  */
 export async function checkApplication(
-  held: OpenCouncil,
+  held: ApplicationTarget,
   application: SealedApplication,
   from: string,
   now: number = Date.now(),
 ): Promise<FederaRecord<"member.apply" | "device.authorize">> {
   const council = held.council;
   // Records signed by member keys (earlier applications among them) carry the chain the new one continues.
-  const doc = held.councilHandle.doc();
+  const doc = held.councilHandle.doc()!;
   const earlier = council.records
     .filter((r) => r.signer === r.author)
     .map((r) => ({ record: r.id, bytes: doc.records[bucketOf(r.id)]?.[r.id] }))
@@ -39,37 +40,41 @@ export async function checkApplication(
   if (record === undefined) {
     const why = check.current().excluded.find((e) => e.id === application.record);
     // A member's key signing a second seq 0 shows up as equivocation: the plain reason is more useful.
-    if (why?.signer !== undefined && isMember(why.signer)) throw new ApplicationRefused("already a member");
-    throw new ApplicationRefused(why ? `${why.reason}: ${why.detail}` : "the record does not decode under its id");
+    if (why?.signer !== undefined && isMember(why.signer)) throw new ApplicationRefusedError("already a member");
+    throw new ApplicationRefusedError(why ? `${why.reason}: ${why.detail}` : "the record does not decode under its id");
   }
   if (record.kind === "device.authorize") {
-    if (record.signer !== record.author) throw new ApplicationRefused("a device is authorised by the member's own key");
-    if (!isMember(record.author)) throw new ApplicationRefused("only a member authorises a device");
+    if (record.signer !== record.author)
+      throw new ApplicationRefusedError("a device is authorised by the member's own key");
+    if (!isMember(record.author)) throw new ApplicationRefusedError("only a member authorises a device");
     if ((record as FederaRecord<"device.authorize">).body.device !== from) {
-      throw new ApplicationRefused("only the device being authorised delivers its authorisation");
+      throw new ApplicationRefusedError("only the device being authorised delivers its authorisation");
     }
-    if (record.at.ms > now + MAX_CLOCK_AHEAD_MS) throw new ApplicationRefused("the record is stamped in the future");
+    if (record.at.ms > now + MAX_CLOCK_AHEAD_MS)
+      throw new ApplicationRefusedError("the record is stamped in the future");
     return record as FederaRecord<"device.authorize">;
   }
-  if (record.kind !== "member.apply") throw new ApplicationRefused(`a ${record.kind} record is not an application`);
+  if (record.kind !== "member.apply")
+    throw new ApplicationRefusedError(`a ${record.kind} record is not an application`);
   if (record.signer !== record.author)
-    throw new ApplicationRefused("an application is signed by the applicant's own key");
+    throw new ApplicationRefusedError("an application is signed by the applicant's own key");
   const body = (record as FederaRecord<"member.apply">).body;
   if (!body.devices.includes(from))
-    throw new ApplicationRefused("the delivering device is not listed in the application");
-  if (record.at.ms > now + MAX_CLOCK_AHEAD_MS) throw new ApplicationRefused("the application is stamped in the future");
-  if (isMember(record.author)) throw new ApplicationRefused("already a member");
+    throw new ApplicationRefusedError("the delivering device is not listed in the application");
+  if (record.at.ms > now + MAX_CLOCK_AHEAD_MS)
+    throw new ApplicationRefusedError("the application is stamped in the future");
+  if (isMember(record.author)) throw new ApplicationRefusedError("already a member");
   return record as FederaRecord<"member.apply">;
 }
 
 /** Writes a checked application into the council document; returns the admission proposal's id. */
 export async function acceptApplication(
-  held: OpenCouncil,
+  held: ApplicationTarget,
   application: SealedApplication,
   from: string,
   now?: number,
 ): Promise<RecordId> {
-  const existing = held.councilHandle.doc().records[bucketOf(application.record)]?.[application.record];
+  const existing = held.councilHandle.doc()?.records[bucketOf(application.record)]?.[application.record];
   if (existing === undefined) {
     await checkApplication(held, application, from, now);
     held.councilHandle.change((d) => {
@@ -82,7 +87,7 @@ export async function acceptApplication(
   if (state.members.some((m) => m.devices.includes(from as never))) return application.record;
   if (!state.proposals.some((p) => p.id === application.record)) {
     const why = state.excluded.find((e) => e.id === application.record);
-    throw new ApplicationRefused(why ? why.detail : "the application opened no admission proposal");
+    throw new ApplicationRefusedError(why ? why.detail : "the application opened no admission proposal");
   }
   return application.record;
 }

@@ -1,11 +1,13 @@
 /**
  * The `/federa/apply/1.0.0` libp2p protocol, as both ends speak it: a non-member's device hands its signed application
  * to a member's node, which cannot share the council's documents with it yet. One request, one answer, each a JSON
- * message the writer ends by closing its side of the stream. Runs in Node and in the browser.
+ * message the writer ends by closing its side of the stream; the member's node rate limits each peer. Runs in Node
+ * and in the browser.
  */
-import type { Libp2p, Stream } from "@libp2p/interface";
+import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { type Inviter, inviterAddresses } from "./invitation.js";
+import { RateLimiter, type RateLimitInit, rateLimitedMessage } from "./rate-limit.js";
 
 export const APPLY_PROTOCOL = "/federa/apply/1.0.0";
 
@@ -45,6 +47,17 @@ function toBase64(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary);
+}
+
+/** The signed bytes a request carries (base64 that does not decode is refused). */
+export function requestBytes(request: ApplyRequest): Uint8Array {
+  let binary: string;
+  try {
+    binary = atob(request.bytes);
+  } catch {
+    throw new Error("the application's bytes are not base64");
+  }
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
 /** The request carrying a sealed application: its record id (the admission proposal's id) and its signed bytes. */
@@ -130,4 +143,60 @@ export async function sendApplication(
   reading.catch(() => {});
   await writeApplyMessage(stream, request);
   return responseOf(await reading);
+}
+
+/**
+ * Applications a member's node takes: 5 a minute from one peer (an applicant retries every 10 s only while it is not
+ * answered), 8 in progress at once from all peers.
+ */
+export const APPLY_RATE_LIMIT: RateLimitInit = { perPeer: 5, windowMs: 60_000, concurrent: 8 };
+
+/** What a member's node does with a request: accept it (returning the admission proposal's id) or throw why not. */
+export type ApplicationHandler = (request: ApplyRequest, from: string) => Promise<string>;
+
+async function answer(stream: Stream, response: ApplyResponse): Promise<void> {
+  try {
+    await writeApplyMessage(stream, response);
+  } catch {
+    stream.abort(new Error("could not answer"));
+  }
+}
+
+/**
+ * The member's side: serves applications on `libp2p`, handing each to `accept` and answering with its proposal or
+ * its error; peers over the rate limit (by default `APPLY_RATE_LIMIT`) are answered without being read.
+ */
+export async function serveApplications(
+  libp2p: Libp2p,
+  accept: ApplicationHandler,
+  options: { readonly limiter?: RateLimiter } = {},
+): Promise<void> {
+  const limiter = options.limiter ?? new RateLimiter(APPLY_RATE_LIMIT);
+  await libp2p.handle(
+    APPLY_PROTOCOL,
+    async (stream: Stream, connection: Connection) => {
+      const admission = limiter.take(connection.remotePeer.toString());
+      if (!admission.ok) {
+        // The request is never read: its bytes are dropped as they come.
+        await stream.closeRead().catch(() => {});
+        await answer(stream, { ok: false, error: rateLimitedMessage(admission.retryAfterMs) });
+        return;
+      }
+      try {
+        const signal = AbortSignal.timeout(APPLY_TIMEOUT_MS);
+        let response: ApplyResponse;
+        try {
+          const request = await readApplyMessage(stream, signal);
+          if (!isApplyRequest(request)) throw new Error("not an application request");
+          response = { ok: true, proposal: await accept(request, connection.remotePeer.toString()) };
+        } catch (e) {
+          response = { ok: false, error: (e as Error).message };
+        }
+        await answer(stream, response);
+      } finally {
+        admission.release();
+      }
+    },
+    { maxInboundStreams: 4, maxOutboundStreams: 1 },
+  );
 }

@@ -110,3 +110,11 @@ export class DocumentUnavailableError extends Error {
     this.url = url;
   }
 }
+
+/** Thrown when a member's node refuses an application to join (the reason is the answer the applicant gets). */
+export class ApplicationRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ApplicationRefusedError";
+  }
+}

@@ -23,6 +23,7 @@ import type {
   FoundInit,
   Identity,
   LedgerDoc,
+  RecordId,
   VerifiedCache,
 } from "@federa/core";
 import {
@@ -40,10 +41,13 @@ import type { Libp2p, PeerId } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
+import { acceptApplication } from "./application.js";
+import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
-import { DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
+import { ApplicationRefusedError, DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
 
 /** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
@@ -87,10 +91,21 @@ export interface PeerBannedPayload {
   readonly error: Error;
 }
 
+/** An application to join a council, written here as its admission proposal (or a founder's device authorisation). */
+export interface AcceptedApplication {
+  readonly council: CouncilId;
+  /** The application's record id: the admission proposal's id. */
+  readonly record: string;
+  /** The device that delivered it. */
+  readonly from: string;
+}
+
 /** The node's own events. */
 export interface FederaNodeEvents {
   /** A peer broke the sync protocol: every connection to it was aborted and it is refused until `until`. */
   "peer:banned": (payload: PeerBannedPayload) => void;
+  /** An application to join a council held here was checked, written and flushed (`acceptApplications`). */
+  "application:accepted": (payload: AcceptedApplication) => void;
 }
 
 /** A federation this node holds: the derived federation and its DocHandle. */
@@ -218,6 +233,27 @@ export class FederaNode {
   /** Lifts a peer's ban and forgets its violations. */
   unban(peer: string): void {
     this.#bans.lift(peer);
+  }
+
+  /**
+   * Serves `/federa/apply/1.0.0`, the member's side of joining: an application (or a named founder's device
+   * authorisation) to a council held here is checked (`checkApplication`), written into the council's document,
+   * flushed, reported as `application:accepted` and answered with its proposal's id; a refused one is answered with
+   * why. Each peer is rate limited (`APPLY_RATE_LIMIT` unless `limiter` is given). Members then vote on the admission.
+   */
+  async acceptApplications(options: { readonly limiter?: RateLimiter } = {}): Promise<void> {
+    this.#requireRunning();
+    const accept = async (request: Parameters<typeof requestBytes>[0], from: string): Promise<string> => {
+      this.#requireRunning();
+      const held = this.#councils.get(request.council as CouncilId);
+      if (held === undefined) throw new ApplicationRefusedError("this node does not hold that council");
+      const application = { record: request.record as RecordId, bytes: requestBytes(request) };
+      const proposal = await acceptApplication(held, application, from, (this.#init.now ?? Date.now)());
+      await this.flush();
+      this.events.emit("application:accepted", { council: held.council.id, record: proposal, from });
+      return proposal;
+    };
+    await serveApplications(this.libp2p, accept, options.limiter ? { limiter: options.limiter } : {});
   }
 
   /**

@@ -24,22 +24,27 @@
  * // Dial other nodes with libp2p.dial(...): the adapter syncs with every connected peer that speaks the protocol.
  * ```
  *
- * Invitation tokens (`encodeInvitation`, `decodeInvitation`) and the applicant's side of `/federa/apply/1.0.0`
- * (`sendApplication`) run in the browser as well as in Node.
+ * Invitation tokens (`encodeInvitation`, `decodeInvitation`) and both sides of `/federa/apply/1.0.0` (the applicant's
+ * `sendApplication`, the member's `node.acceptApplications()`) run in the browser as well as in Node.
  *
  * @packageDocumentation
  */
 
 export { AccessPolicy, devicesOf } from "./access-policy.js";
-export type { ApplyRequest, ApplyResponse } from "./apply-protocol.js";
+export type { ApplicationTarget } from "./application.js";
+export { acceptApplication, checkApplication } from "./application.js";
+export type { ApplicationHandler, ApplyRequest, ApplyResponse } from "./apply-protocol.js";
 export {
   APPLY_MAX_MESSAGE,
   APPLY_PROTOCOL,
+  APPLY_RATE_LIMIT,
   APPLY_TIMEOUT_MS,
   applyRequest,
   isApplyRequest,
   readApplyMessage,
+  requestBytes,
   sendApplication,
+  serveApplications,
   writeApplyMessage,
 } from "./apply-protocol.js";
 export type { BanRecord } from "./ban-list.js";
@@ -58,6 +63,7 @@ export {
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
 export {
+  ApplicationRefusedError,
   BadInvitationError,
   DocumentUnavailableError,
   DuplicateStreamError,
@@ -73,6 +79,7 @@ export {
   TruncatedFrameError,
 } from "./errors.js";
 export type {
+  AcceptedApplication,
   FederaNodeEvents,
   FederaNodeInit,
   HeldCouncil,
@@ -97,4 +104,6 @@ export type {
   PeerRejectedPayload,
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
+export type { Admission, RateLimitInit } from "./rate-limit.js";
+export { RateLimiter, rateLimitedMessage } from "./rate-limit.js";
 export type { SyncTreeOptions } from "./sync-tree.js";

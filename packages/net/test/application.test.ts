@@ -1,27 +1,17 @@
 /** Applications to join: sealed by a non-member without the council's documents, checked and written by a member. */
-import { join } from "node:path";
 import { type CouncilId, createIdentity, sealApplication } from "@federa/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acceptApplication, checkApplication } from "../src/application.js";
-import { NodeDir } from "../src/index.js";
-import { LocalWorkspace, type OpenCouncil } from "../src/workspace.js";
-import { federaOk, tempDir } from "./support/cli.js";
+import { acceptApplication, checkApplication, type FederaNode, type HeldCouncil } from "../src/index.js";
+import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 
-let tmp: { path: string; remove: () => Promise<void> };
-let ws: LocalWorkspace;
-let held: OpenCouncil;
+let node: FederaNode;
+let held: HeldCouncil;
 
 beforeAll(async () => {
-  tmp = await tempDir();
-  const dir = join(tmp.path, "alice");
-  await federaOk(["init", "--dir", dir, "--name", "Alice"]);
-  ws = await LocalWorkspace.open(new NodeDir(dir));
-  held = await ws.found({ name: "Allotment" });
+  node = await startFederaNode(await createIdentity());
+  held = await node.foundCouncil({ name: "Allotment" });
 });
-afterAll(async () => {
-  await ws.close();
-  await tmp.remove();
-});
+afterAll(stopFederaNodes);
 
 describe("applications", () => {
   it("opens an admission proposal naming the applicant's device, once however often it is delivered", async () => {
@@ -68,7 +58,7 @@ describe("applications", () => {
     await expect(acceptApplication(held, sealed, eve.device.id)).rejects.toThrow(/not listed/);
 
     // A member's own application is refused, not written.
-    const alice = ws.identity;
+    const alice = node.identity;
     const own = await sealApplication(alice, held.council.id, "me again");
     await expect(checkApplication(held, own, alice.device.id)).rejects.toThrow(/already a member/);
 

@@ -1,11 +1,17 @@
 /** `/federa/apply/1.0.0` between two real nodes: applications are accepted until the applicant's rate limit is hit. */
 import { createIdentity, type Identity, sealApplication } from "@federa/core";
-import { applyRequest, createNode, type FederaNode, sendApplication } from "@federa/net";
 import { tcp } from "@libp2p/tcp";
 import { afterAll, describe, expect, it } from "vitest";
-import { acceptApplication } from "../src/application.js";
-import { serveApplications } from "../src/apply-protocol.js";
-import { RateLimiter } from "../src/rate-limit.js";
+import {
+  acceptApplication,
+  applyRequest,
+  createNode,
+  type FederaNode,
+  RateLimiter,
+  requestBytes,
+  sendApplication,
+  serveApplications,
+} from "../src/index.js";
 
 const nodes: FederaNode[] = [];
 
@@ -29,11 +35,7 @@ describe("the apply protocol's rate limit", () => {
       alice.libp2p,
       (request, from) => {
         handled.push(request.record);
-        return acceptApplication(
-          held,
-          { record: request.record as never, bytes: Buffer.from(request.bytes, "base64") },
-          from,
-        );
+        return acceptApplication(held, { record: request.record as never, bytes: requestBytes(request) }, from);
       },
       { limiter: new RateLimiter({ perPeer: 2, windowMs: 60_000, concurrent: 8, now: () => clock.t }) },
     );
@@ -61,5 +63,34 @@ describe("the apply protocol's rate limit", () => {
     expect((await held.council.state()).proposals.map((p) => p.id).sort()).toEqual(
       [first.record, second.record].sort(),
     );
+  });
+});
+
+describe("a member's node accepting applications", () => {
+  it("writes a delivered application as an admission proposal, flushed and reported; refuses one for a council it lacks", async () => {
+    const alice = await start(await createIdentity(), ["/ip4/127.0.0.1/tcp/0"]);
+    const held = await alice.foundCouncil({ name: "Bike kitchen" });
+    const accepted: unknown[] = [];
+    alice.events.on("application:accepted", (a) => accepted.push(a));
+    await alice.acceptApplications();
+
+    const bob = await createIdentity();
+    const bobNode = await start(bob, []);
+    const inviter = { peer: alice.libp2p.peerId.toString(), addresses: alice.addresses() };
+    const sealed = await sealApplication(bob, held.council.id, "I fix brakes");
+    expect(await sendApplication(bobNode.libp2p, inviter, applyRequest(held.council.id, sealed))).toEqual({
+      ok: true,
+      proposal: sealed.record,
+    });
+    expect(accepted).toEqual([{ council: held.council.id, record: sealed.record, from: bob.device.id }]);
+    const admission = (await held.council.state()).proposals.find((p) => p.id === sealed.record);
+    expect(admission).toMatchObject({ status: "open", effect: { type: "admit", member: bob.member } });
+
+    const elsewhere = await sealApplication(bob, "cd".repeat(32) as never, "wrong place");
+    expect(await sendApplication(bobNode.libp2p, inviter, applyRequest("cd".repeat(32), elsewhere))).toEqual({
+      ok: false,
+      error: "this node does not hold that council",
+    });
+    expect(accepted).toHaveLength(1);
   });
 });

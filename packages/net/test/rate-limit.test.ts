@@ -1,6 +1,6 @@
 /** The rate limiter of the apply protocol: per-peer token buckets and a global cap on requests in progress. */
 import { describe, expect, it } from "vitest";
-import { type Admission, RateLimiter, rateLimitedMessage } from "../src/rate-limit.js";
+import { type Admission, RateLimiter, rateLimitedMessage } from "../src/index.js";
 
 /** A limiter of 5 requests a minute per peer and `concurrent` at once, on a clock the test moves. */
 function limiter(concurrent = 100) {

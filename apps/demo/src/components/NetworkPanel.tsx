@@ -42,6 +42,9 @@ export function NetworkPanel({ snapshot, busy, onLink, onOnline, onLatency, onHe
           const mx = (a.x + b.x) / 2;
           const my = (a.y + b.y) / 2;
           const latency = Math.max(snapshot.places[l.a].latency, snapshot.places[l.b].latency);
+          // A link allowed but not connected yet (a redial under way) says so, latency or not.
+          const label = !l.up ? "cut" : latency > 0 ? `${latency} ms${l.live ? "" : " …"}` : l.live ? "up" : "…";
+          const width = Math.max(44, label.length * 6 + 10);
           return (
             // biome-ignore lint/a11y/useSemanticElements: an SVG group is the clickable link; a button cannot wrap SVG shapes
             <g
@@ -66,9 +69,9 @@ export function NetworkPanel({ snapshot, busy, onLink, onOnline, onLatency, onHe
                 strokeWidth={l.up ? 4 : 2}
                 strokeDasharray={l.up ? undefined : "6 5"}
               />
-              <rect x={mx - 22} y={my - 9} width={44} height={18} rx={9} fill="white" stroke={stroke} />
+              <rect x={mx - width / 2} y={my - 9} width={width} height={18} rx={9} fill="white" stroke={stroke} />
               <text x={mx} y={my + 4} textAnchor="middle" fontSize={10} fill={stroke}>
-                {!l.up ? "cut" : latency > 0 ? `${latency} ms` : l.live ? "up" : "…"}
+                {label}
               </text>
             </g>
           );
