@@ -64,14 +64,15 @@ export class InvalidKeyError extends FederaError {
 }
 
 /**
- * Thrown, with `checkActs` on, for an act the council's own derivation would exclude as it stands here (a donation to
- * no fund, a vote on a closed proposal): nothing is written.
+ * Thrown, with `checkActs` on, for an act the council's or federation's own derivation would exclude or not count as
+ * it stands here (a vote on a closed proposal, a delegate's position outside the mandate): nothing is written.
  */
 export class RejectedActError extends FederaError {
   readonly reason: string;
   readonly detail: string;
   constructor(kind: string, reason: string, detail: string) {
-    super(ErrorCodes.REJECTED_ACT, `refused: ${detail} (the council would exclude this ${kind} as ${reason})`);
+    const scope = kind.startsWith("federation.") ? "federation" : "council";
+    super(ErrorCodes.REJECTED_ACT, `refused: ${detail} (the ${scope} would not count this ${kind}: ${reason})`);
     this.name = "RejectedActError";
     this.reason = reason;
     this.detail = detail;

@@ -73,7 +73,7 @@ export interface FederaNodeInit {
   readonly banMs?: number;
   /** Bans to start with, as `banRecords()` gave them before a restart (expired ones are dropped). */
   readonly bans?: readonly BanRecord[];
-  /** Councils held refuse acts their derivation would exclude (`CouncilOptions.checkActs`). */
+  /** Councils and federations held refuse acts their derivation would exclude (`checkActs` of their options). */
   readonly checkActs?: boolean;
   /**
    * Peers to stay connected to (multiaddrs ending in `/p2p/PEER_ID`): dialled at start and again every 5 s
@@ -539,6 +539,7 @@ export class FederaNode {
       identity: this.identity,
       ...(this.#init.verified ? { verified: this.#init.verified } : {}),
       ...(this.#init.now ? { now: this.#init.now } : {}),
+      ...(this.#init.checkActs ? { checkActs: true } : {}),
     });
     const id = handle.doc().federa.federation as FederationId;
     this.access.registerFederation(id, handle.documentId);

@@ -5,13 +5,14 @@
 import * as A from "@automerge/automerge";
 import type { Quorum, Threshold } from "../council/tally-types.js";
 import { Fold } from "../derive/fold.js";
+import { trialCopy } from "../derive/model.js";
 import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
 import { initialFederationDoc, putRecords } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
-import { InvalidInputError, NotAMemberError, UnknownDocumentError } from "../errors.js";
+import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
 import type { AutonomyLedger } from "../federation/autonomy-ledger.js";
 import { autonomyLedger } from "../federation/autonomy-ledger.js";
 import { defaultFederationCharter } from "../federation/charter.js";
@@ -32,7 +33,7 @@ import type { FederationCharter, FederationEffect, FederationMethod } from "../r
 import { parseBody } from "../records/schemas.js";
 import type { VerifiedCache } from "../records/verified-cache.js";
 import type { Council } from "./council.js";
-import type { Act } from "./record-writer.js";
+import type { Act, Sealed } from "./record-writer.js";
 import { appendSealed, ChainWriter, SerialQueue } from "./record-writer.js";
 
 /** Where a federation reads its member councils' derived states: open councils, or a function returning states. */
@@ -50,6 +51,12 @@ export interface FederationOptions {
   /** The wall clock used to stamp new records (never used by derivation). */
   readonly now?: () => number;
   readonly checkpointEvery?: number;
+  /**
+   * Before writing, try the acts on a copy of the derived state and throw `RejectedActError` for one the derivation
+   * would exclude or not count (a late vote, a vote or ratification outside its mandate or its window), writing
+   * nothing. For interactive callers; each write then costs a copy of the state.
+   */
+  readonly checkActs?: boolean;
 }
 
 /** What a new federation starts with. */
@@ -126,6 +133,7 @@ export class Federation {
   readonly #reader = new RecordReader();
   readonly #queue = new SerialQueue();
   readonly #checkpointEvery: number | undefined;
+  readonly #checkActs: boolean;
   #fold: Fold<FederationModel, FederationSnapshot>;
   #states: ReadonlyMap<CouncilId, CouncilState> = new Map();
   #facts = new Map<CouncilId, CouncilFacts>();
@@ -143,6 +151,7 @@ export class Federation {
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
     this.#writer = new ChainWriter(this.#index, id, this.#now);
     this.#checkpointEvery = options.checkpointEvery;
+    this.#checkActs = options.checkActs ?? false;
     this.#fold = this.#newFold();
   }
 
@@ -318,12 +327,35 @@ export class Federation {
         const state = typeof council === "string" ? this.#states.get(council as CouncilId) : undefined;
         if (state !== undefined) horizon = maxHlc(horizon, state.horizon);
       }
-      const { sealed, change } = await this.#writer.write(acts, key, identity.member, horizon, (all) =>
-        appendSealed(this.#source, this.#reader, all),
+      const { sealed, change } = await this.#writer.write(
+        acts,
+        key,
+        identity.member,
+        horizon,
+        (all) => appendSealed(this.#source, this.#reader, all),
+        this.#checkActs ? (all) => this.#trial(all) : undefined,
       );
       this.#apply(change.added, change.removed);
       return sealed.map((s) => s.id);
     });
+  }
+
+  /**
+   * Throws for the first of `sealed` that the fold, applying them after everything it holds (their clocks follow the
+   * federation's time), would exclude or list as a conflict of its own: a conflict names its type as the reason (a
+   * late vote is both, and refused as `late-vote`); an effect that fails when a proposal closes is not the act's.
+   */
+  #trial(sealed: readonly Sealed[]): void {
+    const model = trialCopy(this.#fold.state);
+    const reducer = federationReducer(this.#facts);
+    for (const s of sealed) reducer.apply(model, s.record);
+    const { conflicts, rejections } = model.logs;
+    for (const { id, record } of sealed) {
+      const conflict = conflicts.find((c) => c.record === id && c.type !== "effect-failed");
+      if (conflict !== undefined) throw new RejectedActError(record.kind, conflict.type, conflict.detail);
+      const rejected = rejections.find((r) => r.id === id);
+      if (rejected !== undefined) throw new RejectedActError(record.kind, rejected.reason, rejected.detail);
+    }
   }
 
   async #one(act: Act): Promise<RecordId> {
