@@ -17,6 +17,23 @@ export function refused(reason: string): CliError {
   return new CliError(CliErrorCodes.APPLICATION_REFUSED, `the inviter's node refused the application: ${reason}`);
 }
 
+/** Answers that say nothing against the application itself (the inviter's node busy, stopping, not ready yet). */
+const NOT_YET = [/^rate limited/, /does not hold that council/, /node has stopped/i, /timed out|aborted/i];
+
+/**
+ * What to make of an inviter's `{ok: false}` answer: a refusal of the application is final and marked in `dir` (it is
+ * never sent again, nor continued by the next one); any other answer is an error worth retrying.
+ */
+export async function answeredNo(dir: NodeDir, application: Application, error: string): Promise<CliError> {
+  if (NOT_YET.some((pattern) => pattern.test(error)))
+    return new CliError(
+      CliErrorCodes.NODE_UNREACHABLE,
+      `the inviter's node did not take the application yet: ${error}`,
+    );
+  await dir.saveApplication({ ...application, refused: error });
+  return refused(error);
+}
+
 /** Hands the application to the inviter's node; returns the admission proposal's id. */
 export async function deliverApplication(dir: NodeDir, application: Application, timeoutMs: number): Promise<string> {
   const client = await ControlClient.connect(dir.socketPath);
@@ -37,7 +54,7 @@ export async function deliverApplication(dir: NodeDir, application: Application,
       requestOf(application),
       timeoutMs,
     );
-    if (!answer.ok) throw refused(answer.error);
+    if (!answer.ok) throw await answeredNo(dir, application, answer.error);
     return answer.proposal;
   } finally {
     await node.stop();

@@ -24,6 +24,7 @@ export const CliErrorCodes = {
   NODE_START: "NODE_START",
   NODE_STOPPING: "NODE_STOPPING",
   DIRECTORY_BUSY: "DIRECTORY_BUSY",
+  FOUNDING_UNCHECKED: "FOUNDING_UNCHECKED",
 } as const;
 
 export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
@@ -100,6 +101,30 @@ export class NotMemberError extends CliError {
   constructor(member: string, council: string) {
     super(CliErrorCodes.NOT_A_MEMBER, `you (${member}) are not a member of council ${council}`);
     this.name = "NotMemberError";
+  }
+}
+
+/** Thrown when this member acts in a federation for none of its member councils held here. */
+export class NotDelegateError extends CliError {
+  constructor(member: string, federation: string) {
+    super(
+      CliErrorCodes.NOT_A_MEMBER,
+      `you (${member}) are not a member of any member council of federation ${federation} held on this device`,
+    );
+    this.name = "NotDelegateError";
+  }
+}
+
+/** Thrown when a delegate acts in a federation whose founding record this device cannot check yet. */
+export class FoundingUncheckedError extends CliError {
+  constructor(federation: string) {
+    super(
+      CliErrorCodes.FOUNDING_UNCHECKED,
+      `the founding record of federation ${federation} cannot be checked on this device yet: its founding council's ` +
+        "documents are not here, or that council has not mandated a delegate for it. Run `federa node` until they " +
+        "have synced (`federa federation status` then shows its name), then try again",
+    );
+    this.name = "FoundingUncheckedError";
   }
 }
 

@@ -10,8 +10,8 @@ import { ControlClient, type ControlServer, serveControl } from "./control-socke
 import { CliError, CliErrorCodes } from "./errors.js";
 import { describeRollback, HighWaterStore, marksOf, type RolledBack, type SignerMarks } from "./high-water.js";
 import { DEFAULT_LISTEN, startNode } from "./network.js";
-import type { FederationEntry, NodeDir } from "./node-dir.js";
-import { contactsOf, NodeWorkspace } from "./node-workspace.js";
+import { contactsOf, type FederationEntry, type NodeDir } from "./node-dir.js";
+import { NodeWorkspace } from "./node-workspace.js";
 import { FUTURE_TOLERANCE_MS, futureRecords, perform, READ_OPS } from "./operations.js";
 import type { Output } from "./output.js";
 import { lockForNode } from "./replica-lock.js";

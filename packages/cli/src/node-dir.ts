@@ -43,6 +43,8 @@ export interface Application extends Invited {
   /** The signed record's stored bytes, base64. */
   readonly bytes: string;
   readonly delivered: boolean;
+  /** Why the inviter's node refused it, when it did: never sent again, nor continued by a new application. */
+  readonly refused?: string;
 }
 
 /**
@@ -78,6 +80,11 @@ export interface FederationEntry {
   readonly delegates?: readonly Delegate[];
   /** The other member councils' documents fetched here (id → URL), kept apart from this directory's own councils. */
   readonly councils?: Readonly<Record<string, string>>;
+}
+
+/** The other delegates' nodes a federation entry names: its inviter, the founders, and councils proposed for admission. */
+export function contactsOf(entry: FederationEntry): Delegate[] {
+  return [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])];
 }
 
 /** The council id → council document URL map of D/councils.json. */
@@ -276,7 +283,7 @@ export class NodeDir {
   async applications(): Promise<Application[]> {
     return readList<Application>(
       this.applicationsPath,
-      (v) => isInvited(v) && isText(v.record) && isText(v.bytes),
+      (v) => isInvited(v) && isText(v.record) && isText(v.bytes) && (v.refused === undefined || isText(v.refused)),
       "applications",
     );
   }
@@ -364,13 +371,17 @@ export class NodeDir {
     }));
   }
 
-  /** Adds a federation, or merges into the entry for the same federation (delegates and councils fetched add up). */
+  /**
+   * Adds a federation, or merges into the entry for the same federation (delegates and councils fetched add up). The
+   * document URL first stored stands: the id names one document, and another URL would leave it unreadable.
+   */
   async saveFederation(entry: FederationEntry): Promise<FederationEntry> {
     const saved = await this.#rewriteFederations((all) => {
       const earlier = all.find((f) => f.federation === entry.federation);
       const merged: FederationEntry = {
         ...earlier,
         ...entry,
+        url: earlier?.url ?? entry.url,
         councils: { ...earlier?.councils, ...entry.councils },
         // The newest entry for a peer stands, as the node's vouch does.
         delegates: [...(earlier?.delegates ?? []), ...(entry.delegates ?? [])].filter(
@@ -380,6 +391,30 @@ export class NodeDir {
       return { next: [...all.filter((f) => f.federation !== entry.federation), merged], result: merged };
     });
     return saved!;
+  }
+
+  /** Adds member councils fetched for a federation still followed (one left meanwhile stays left). */
+  async addFederationCouncils(federation: string, councils: Readonly<Record<string, string>>): Promise<void> {
+    await this.#rewriteFederations((all) =>
+      all.some((f) => f.federation === federation)
+        ? {
+            next: all.map((f) =>
+              f.federation !== federation ? f : { ...f, councils: { ...f.councils, ...councils } },
+            ),
+            result: undefined,
+          }
+        : null,
+    );
+  }
+
+  /** Removes a federation's entry, with its vouches and the member councils fetched for it; false if none was there. */
+  async removeFederation(federation: string): Promise<boolean> {
+    const removed = await this.#rewriteFederations((all) =>
+      all.some((f) => f.federation === federation)
+        ? { next: all.filter((f) => f.federation !== federation), result: true }
+        : null,
+    );
+    return removed ?? false;
   }
 
   /** Every council whose documents this directory may hold: its own, then other member councils of its federations. */

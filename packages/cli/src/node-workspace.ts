@@ -6,9 +6,9 @@ import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
 import { type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
 import { multiaddr } from "@multiformats/multiaddr";
-import { refused, requestOf } from "./delivery.js";
+import { answeredNo, requestOf } from "./delivery.js";
 import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
-import { type Application, type Delegate, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
+import { type Application, contactsOf, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
 import { refusedCandidates } from "./refused-candidates.js";
 import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
@@ -26,11 +26,6 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 /** Where the federation's document says each member council's documents are. */
 function linksOf(held: OpenFederation): Readonly<Record<string, string>> {
   return (held.handle.doc() as FederationDoc).federa.councils ?? {};
-}
-
-/** The other delegates' nodes a federation entry names: its inviter, the founders, and councils proposed for admission. */
-export function contactsOf(entry: FederationEntry): Delegate[] {
-  return [...(entry.inviter ? [entry.inviter] : []), ...(entry.delegates ?? [])];
 }
 
 /** The councils of a running node. */
@@ -155,6 +150,10 @@ export class NodeWorkspace implements Workspace {
     this.#node.trustFor(federation, peer, council, until);
   }
 
+  unvouch(federation: FederationId, peer: string): void {
+    this.#node.distrustFor(federation, peer);
+  }
+
   /**
    * Follows a federation of D/federations.json: vouches for the devices it names, opens the federation and the member
    * councils it lists (added to D/councils.json, so every command sees them; those not here yet stay pending).
@@ -196,8 +195,8 @@ export class NodeWorkspace implements Workspace {
       this.#opened(opened);
       if (entry.councils?.[council] === undefined) fetched[council] = url;
     }
-    if (Object.keys(fetched).length > 0)
-      await this.dir.saveFederation({ federation: entry.federation, url: entry.url, councils: fetched });
+    // Not `saveFederation`: a `federation leave` while this ran must not bring the entry back.
+    if (Object.keys(fetched).length > 0) await this.dir.addFederationCouncils(entry.federation, fetched);
     return held;
   }
 
@@ -250,14 +249,14 @@ export class NodeWorkspace implements Workspace {
       { peer: application.inviter, addresses: application.addresses },
       requestOf(application),
     );
-    if (!answer.ok) throw refused(answer.error);
+    if (!answer.ok) throw await answeredNo(this.dir, application, answer.error);
     await this.dir.saveApplication({ ...application, delivered: true });
     return answer.proposal;
   }
 
   /** Tries to deliver every undelivered application; returns what happened to each. */
   async deliverPending(): Promise<{ record: string; proposal?: string; error?: string }[]> {
-    const waiting = (await this.dir.applications()).filter((a) => !a.delivered);
+    const waiting = (await this.dir.applications()).filter((a) => !a.delivered && a.refused === undefined);
     return Promise.all(
       waiting.map(async (a) => {
         try {

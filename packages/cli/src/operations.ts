@@ -21,19 +21,29 @@ import type {
   Threshold,
   VoteMethod,
 } from "@federa/core";
-import { ballotProblem, exportCsv, exportJson, linkCouncil, mandateTermProblem, publicKeyOf } from "@federa/core";
+import {
+  ballotProblem,
+  consentsTo,
+  exportCsv,
+  exportJson,
+  linkCouncil,
+  mandateTermProblem,
+  publicKeyOf,
+} from "@federa/core";
 import { now } from "./clock.js";
 import {
   CliError,
   CliErrorCodes,
   CouncilUnavailableError,
+  FoundingUncheckedError,
+  NotDelegateError,
   NotFoundCliError,
   NotMemberError,
   UnknownCouncilError,
   UsageError,
 } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack, rolledBack } from "./high-water.js";
-import { type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
+import { contactsOf, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
 import type { OpenCouncil, Workspace } from "./workspace.js";
 
 /** Which council a request means: an id, a unique prefix of one, or nothing when the directory holds one council. */
@@ -122,6 +132,7 @@ export type Request =
       readonly with: readonly CouncilCard[];
     } & CouncilRef)
   | { readonly op: "federation.list" }
+  | ({ readonly op: "federation.leave" } & FederationRef)
   | ({ readonly op: "federation.invite" } & FederationRef)
   | ({ readonly op: "federation.fetch" } & FederationRef)
   | ({
@@ -483,6 +494,7 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
     council: a.council,
     proposal: a.record,
     delivered: a.delivered,
+    ...(a.refused !== undefined ? { refused: a.refused } : {}),
   }));
   return {
     dir: ws.dir.root,
@@ -530,31 +542,89 @@ async function openFederationOf(ws: Workspace, ref: string | undefined) {
   return { entry, held, state: await held.federation.state() };
 }
 
+/** Why a mandate of the delegate's cannot count for a record of `federation` stamped `at`, or null when it can. */
+function mandateProblem(mandate: Mandate, federation: { readonly id: string; readonly name: string }, at: number) {
+  if (mandate.recalledAt !== null) return "it was recalled";
+  if (!consentsTo(new Set([mandate.body]), federation))
+    return `it is for "${mandate.body}", not this federation (wrong-body)`;
+  if (at < mandate.startsAt) return `it starts at ${iso(mandate.startsAt)} (not-started)`;
+  if (at > mandate.expiresAt) return `it expired at ${iso(mandate.expiresAt)} (expired)`;
+  return null;
+}
+
 /**
- * The live mandate the delegate acts under in `council` (the one named, else their only one), refused before anything
- * is written when it does not allow `position` on `topic`: an act it cannot cover would stay in the document for good.
+ * The mandate the delegate acts under in `council` (the one named, else their only one that can count: not recalled,
+ * for this federation, its term covering `at`), refused before anything is written when it cannot count or does not
+ * allow `position` on `topic`: an act it cannot cover would stay in the document for good.
  */
 function delegateMandate(
   ws: Workspace,
   council: { readonly id: CouncilId; readonly state: CouncilState },
-  ref: string | undefined,
-  topic: string,
-  position: string,
-  what: string,
+  federation: { readonly id: string; readonly name: string },
+  at: number,
+  act: { readonly ref: string | undefined; readonly topic: string; readonly position: string; readonly what: string },
 ): Mandate {
-  const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member && m.recalledAt === null);
+  const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member);
   if (mine.length === 0)
     throw new NotFoundCliError(`council ${council.id} has issued you no mandate: see \`federa mandate issue\``);
-  if (ref === undefined && mine.length > 1)
-    throw new UsageError(`you hold ${mine.length} mandates of council ${council.id}: pass --mandate ID`);
-  const mandate = ref === undefined ? mine[0]! : byPrefix(mine, (m) => m.id, ref, "mandate of yours");
-  const allowed = mandate.positions[topic] ?? mandate.positions["*"];
-  if (allowed === undefined || !allowed.includes(position))
+  let mandate: Mandate;
+  if (act.ref !== undefined) {
+    mandate = byPrefix(mine, (m) => m.id, act.ref, "mandate of yours");
+    const problem = mandateProblem(mandate, federation, at);
+    if (problem !== null)
+      throw new UsageError(`your mandate ${mandate.id.slice(0, 12)} cannot count on ${act.what}: ${problem}`);
+  } else {
+    const usable = mine.filter((m) => mandateProblem(m, federation, at) === null);
+    if (usable.length === 0)
+      throw new UsageError(
+        `none of your mandates of council ${council.id} can count on ${act.what}: ` +
+          mine.map((m) => `${m.id.slice(0, 12)}: ${mandateProblem(m, federation, at)}`).join("; "),
+      );
+    if (usable.length > 1)
+      throw new UsageError(
+        `you hold ${usable.length} mandates of council ${council.id} for this federation: pass --mandate ID`,
+      );
+    mandate = usable[0]!;
+  }
+  const allowed = mandate.positions[act.topic] ?? mandate.positions["*"];
+  if (allowed === undefined || !allowed.includes(act.position))
     throw new UsageError(
-      `your mandate ${mandate.id.slice(0, 12)} does not allow "${position}" on ${what}` +
+      `your mandate ${mandate.id.slice(0, 12)} does not allow "${act.position}" on ${act.what}` +
         (allowed ? ` (it allows: ${allowed.join(", ")})` : " (its topic is not covered)"),
     );
   return mandate;
+}
+
+/** A federation's name, or null while its founding record is not folded here (a founded federation always has one). */
+function federationName(state: FederationState): string | null {
+  return state.name === "" ? null : state.name;
+}
+
+/**
+ * Why a mandate's `--body`, naming no federation followed here, looks meant for one it can never count for (a case
+ * slip in its name, or a shortened id); empty when it names one exactly or resembles none.
+ */
+async function bodyWarnings(ws: Workspace, body: string): Promise<string[]> {
+  const followed = await ws.dir.federations().catch(() => []);
+  const warnings: string[] = [];
+  for (const f of followed) {
+    const name = await ws
+      .openFederation(f.federation as FederationId, f.url)
+      .then(async (h) => federationName(await h.federation.state()))
+      .catch(() => null);
+    if (consentsTo(new Set([body]), { id: f.federation, name: name ?? "" })) return [];
+    const never = "a mandate names a federation by its exact name or full id, so it would never count there";
+    const lower = body.toLowerCase();
+    if (name !== null && lower === name.toLowerCase())
+      warnings.push(
+        `--body "${body}" differs only by case from the name of federation ${f.federation}, "${name}": ${never}`,
+      );
+    else if (lower === f.federation)
+      warnings.push(`--body "${body}" differs only by case from the id of federation ${f.federation}: ${never}`);
+    else if (body !== "" && f.federation.startsWith(lower))
+      warnings.push(`--body "${body}" is only the start of the id of federation ${f.federation}: ${never}`);
+  }
+  return warnings;
 }
 
 /** The least clock a delegate's next federation record carries: now, or after the federation's time if it is ahead. */
@@ -562,10 +632,15 @@ function stampOf(state: FederationState): number {
   return Math.max(now(), state.horizon.ms);
 }
 
+/** The least clock of a delegate's record for `council`: it is stamped after the council's time too. */
+function stampFor(state: FederationState, council: { readonly state: CouncilState }): number {
+  return Math.max(stampOf(state), council.state.horizon.ms);
+}
+
 /** Opens a federation for a delegate's act: its state and the member council the delegate acts for. */
 async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
   const { held, state } = await openFederationOf(ws, req.federation);
-  const council = delegateCouncil(ws, state, await councilStates(ws, state), req.council);
+  const council = delegateCouncil(ws, held.federation.id, state, await councilStates(ws, state), req.council);
   await refuseIfOwnChainLost(ws, held.federation.id, held.federation);
   return { held, state, council };
 }
@@ -573,10 +648,13 @@ async function actingInFederation(ws: Workspace, req: { readonly federation?: st
 /** The member council a delegate acts for: the one named, else the only member council this member belongs to. */
 function delegateCouncil(
   ws: Workspace,
+  federation: string,
   state: FederationState,
   councils: ReadonlyMap<string, CouncilState>,
   ref?: string,
 ): { readonly id: CouncilId; readonly state: CouncilState } {
+  // Until its founding record is folded the federation has no member councils to act for, whoever you are.
+  if (federationName(state) === null) throw new FoundingUncheckedError(federation);
   const mine = state.councils
     .map((c) => ({ id: c.id, state: councils.get(c.id) }))
     .filter(
@@ -584,8 +662,7 @@ function delegateCouncil(
         c.state?.members.some((m) => m.id === ws.identity.member) === true,
     );
   if (ref !== undefined) return byPrefix(mine, (c) => c.id, ref, "member council of yours", "in this federation");
-  if (mine.length === 0)
-    throw new NotMemberError(ws.identity.member, `any member council of federation ${state.federation}`);
+  if (mine.length === 0) throw new NotDelegateError(ws.identity.member, federation);
   if (mine.length > 1) throw new UsageError(`you belong to ${mine.length} member councils: pass --council ID`);
   return mine[0]!;
 }
@@ -694,6 +771,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       // Caught now rather than when the vote passes and the mandate cannot be issued.
       const term = state.charter === null ? null : mandateTermProblem(state.charter, req);
       if (term !== null) throw new UsageError(term);
+      const warnings = await bodyWarnings(ws, req.body);
       const proposal = await held.council.proposeMandate({
         delegate,
         body: req.body,
@@ -706,7 +784,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         ...(req.closesAt !== undefined ? { closesAt: req.closesAt } : {}),
         ...(req.title !== undefined ? { title: req.title } : {}),
       });
-      return { council: held.council.id, proposal, delegate };
+      return { council: held.council.id, proposal, delegate, warnings };
     }
     case "mandate.recall": {
       const { held, state } = await actingIn(ws, req.council);
@@ -799,13 +877,21 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const all = await ws.dir.federations();
       const listed = [];
       for (const f of all) {
-        const name = await ws
+        const state = await ws
           .openFederation(f.federation as FederationId, f.url)
-          .then(async (h) => (await h.federation.state()).name)
+          .then((h) => h.federation.state())
           .catch(() => null);
-        listed.push({ federation: f.federation, url: f.url, name, available: name !== null });
+        const name = state === null ? null : federationName(state);
+        listed.push({ federation: f.federation, url: f.url, name, available: state !== null });
       }
       return { federations: listed };
+    }
+    case "federation.leave": {
+      const entry = await resolveFederation(ws.dir, req.federation);
+      await ws.dir.removeFederation(entry.federation);
+      // A running node lets their devices in no longer; offline there is no vouch but the entry just removed.
+      for (const contact of contactsOf(entry)) ws.unvouch?.(entry.federation as FederationId, contact.peer);
+      return { federation: entry.federation, url: entry.url, running: ws.node() !== null };
     }
     case "federation.invite": {
       const entry = await resolveFederation(ws.dir, req.federation);
@@ -871,7 +957,18 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.vote": {
       const { held, state, council } = await actingInFederation(ws, req);
       const proposal = inFederation(state.proposals, req.proposal, "federation proposal");
-      const mandate = delegateMandate(ws, council, req.mandate, proposal.topic, req.position, "this proposal");
+      const mandate = delegateMandate(
+        ws,
+        council,
+        { id: held.federation.id, name: state.name },
+        stampFor(state, council),
+        {
+          ref: req.mandate,
+          topic: proposal.topic,
+          position: req.position,
+          what: "this proposal",
+        },
+      );
       const record = await held.federation.vote(proposal.id, {
         council: council.id,
         mandate: mandate.id,
@@ -930,23 +1027,41 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         throw new UsageError(
           `the convergence runs from ${iso(convergence.startsAt)} to ${iso(convergence.endsAt)}: a ratification now would not count`,
         );
-      const mandate = delegateMandate(ws, council, req.mandate, convergence.topic, req.action, "this convergence");
+      const ratified = convergence.actions.find((a) => a.action === req.action)?.ratifiedBy ?? [];
+      const earlier = ratified.find((r) => r.council === council.id);
+      // A council ratifies an action once: a second record would change nothing and stay in the document for good.
+      if (earlier !== undefined)
+        throw new UsageError(
+          `your council ${council.id.slice(0, 12)} already ratified "${req.action}" in this convergence (record ${earlier.record.slice(0, 12)})`,
+        );
+      const mandate = delegateMandate(
+        ws,
+        council,
+        { id: held.federation.id, name: state.name },
+        stampFor(state, council),
+        {
+          ref: req.mandate,
+          topic: convergence.topic,
+          position: req.action,
+          what: "this convergence",
+        },
+      );
       const record = await held.federation.ratify(convergence.id, {
         council: council.id,
         mandate: mandate.id,
         action: req.action,
       });
       const after = (await held.federation.state()).convergences.find((c) => c.id === convergence.id);
-      const ratified = after?.actions.find((a) => a.action === req.action)?.ratifiedBy ?? [];
+      const counted = (after?.actions.find((a) => a.action === req.action)?.ratifiedBy ?? []).some(
+        (r) => r.record === record,
+      );
       return {
         federation: held.federation.id,
         convergence: convergence.id,
         council: council.id,
         mandate: mandate.id,
         record,
-        counted: ratified.some((r) => r.record === record),
-        // A council ratifies an action once: an earlier ratification of its stands.
-        already: ratified.some((r) => r.council === council.id && r.record !== record),
+        counted,
       };
     }
     case "federation.alert": {
@@ -977,8 +1092,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return {
         federation: held.federation.id,
         url: entry.url,
-        // A federation always has a name once its founding record is folded: empty means not yet.
-        name: state.name === "" ? null : state.name,
+        name: federationName(state),
         records: state.records,
         horizon: iso(state.horizon.ms),
         councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id), consents: c.consents })),

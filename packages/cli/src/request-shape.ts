@@ -64,6 +64,7 @@ const SHAPES: Shapes = {
   "council.fetch": { council },
   "federation.create": { name: "string", with: "objects", council },
   "federation.list": {},
+  "federation.leave": { federation },
   "federation.invite": { federation },
   "federation.fetch": { federation },
   "federation.propose": {

@@ -187,6 +187,8 @@ export class LocalWorkspace implements Workspace {
       identity: this.identity,
       verified: this.#verified,
       now,
+      // As for councils: an act the federation would not count is refused, with its reason, before it is written.
+      checkActs: true,
     });
     const opened = { federation, handle };
     this.#federations.set(id, opened);

@@ -1,6 +1,7 @@
 /**
  * A convergence from the command line, offline in one directory: a delegate of both member councils calls it, both
- * vote it through, and ratifications count only inside its window, within a mandate, once per council and action.
+ * vote it through, and ratifications count only inside its window, within a mandate, once per council and action;
+ * mandates that cannot count (another body, not started, expired) are passed over, and refused when named.
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -23,20 +24,52 @@ describe("a convergence from the command line", { timeout: 120_000 }, () => {
     await federaOk(["init", ...d, "--name", "Ada"]);
     const bakery = await federaOk(["council", "create", "Bakery", ...d]);
     const tenants = await federaOk(["council", "create", "Tenants", ...d]);
-    // Each council mandates Ada; the bakery allows her to ratify the strike only, the tenants the picket too.
-    for (const [council, positions] of [
-      [bakery, "*=yes|no|strike"],
-      [tenants, "*=yes|no|strike|picket"],
-    ] as const) {
+    // Each council mandates Ada; the bakery allows her to ratify the strike only, the tenants the picket too. The
+    // bakery also gives her mandates that allow the picket but can never count here: for another federation, one
+    // that starts in ten days, and one that expires before the federation exists.
+    const issue = async (council: string, body: string, positions: string, term: readonly string[]) => {
       const proposal = await federaOk([
-        ...["mandate", "issue", "--delegate", "me", "--body", "Northern Federation", "--positions", positions],
-        ...["--expires", "+30d", "--closes", "+1h", "--council", council, ...d],
+        ...["mandate", "issue", "--delegate", "me", "--body", body, "--positions", positions, ...term],
+        ...["--closes", "+1h", "--council", council, ...d],
       ]);
       await federaOk(["vote", proposal, "--choice", "yes", "--council", council, ...d]);
+      return proposal;
+    };
+    const month = ["--expires", "+30d"];
+    await issue(bakery, "Northern Federation", "*=yes|no|strike", month);
+    await issue(tenants, "Northern Federation", "*=yes|no|strike|picket", month);
+    const elsewhere = await issue(bakery, "Southern Federation", "*=yes|no|strike|picket", month);
+    const later = await issue(bakery, "Northern Federation", "*=yes|no|strike|picket", ["--starts", "+10d", ...month]);
+    const over = await issue(bakery, "Northern Federation", "*=yes|no|strike|picket", ["--expires", "+90m"]);
+    for (const council of [bakery, tenants])
       await federaOk(["tick", "--council", council, ...d], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
-    }
     const { token } = await at<{ token: string }>(2, ["invite", "--council", tenants, ...d]);
-    await at(2, ["federation", "create", "Northern Federation", "--with", token, "--council", bakery, ...d]);
+    const { federation } = await at<{ federation: string }>(2, [
+      ...["federation", "create", "Northern Federation", "--with", token, "--council", bakery, ...d],
+    ]);
+
+    // A mandate naming the federation by its name in another case, or by the start of its id, never counts: proposed
+    // all the same (a council may mandate for a federation it does not follow yet), with a warning.
+    for (const [body, warning] of [
+      ["northern federation", /differs only by case from the name of federation/],
+      [federation.slice(0, 10), /is only the start of the id of federation/],
+    ] as const) {
+      const ran = await federa(
+        [...["mandate", "issue", "--delegate", "me", "--body", body, "--expires", "+30d", "--council", bakery], ...d],
+        { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) },
+      );
+      expect(ran.code).toBe(0);
+      expect(ran.stderr).toMatch(warning);
+    }
+    const exact = await federa(
+      [
+        ...["mandate", "issue", "--delegate", "me", "--body", federation, "--expires", "+30d", "--council", bakery],
+        ...d,
+      ],
+      { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) },
+    );
+    expect(exact.code).toBe(0);
+    expect(exact.stderr).not.toMatch(/warning/);
 
     // A box that would open before the vote calling it closes (by default a week on) is refused before writing.
     const early = await federa(
@@ -74,13 +107,17 @@ describe("a convergence from the command line", { timeout: 120_000 }, () => {
     // Inside the window, within each mandate: counted, once per council and action.
     expect(await at(3.5, ratifying(bakery, "strike"))).toMatchObject({ counted: true });
     expect(await at(3.6, ratifying(tenants, "picket"))).toMatchObject({ counted: true });
-    expect(await at(3.7, ratifying(bakery, "strike"))).toMatchObject({ counted: false, already: true });
-    const ratify = (hours: number, council: string, action: string) =>
-      federa(ratifying(council, action), { FEDERA_CLOCK_OFFSET_MS: String(hours * HOUR) });
-    // Refused before anything is written: an action the bakery's mandate does not allow, one the convergence does
-    // not have, and any ratification after the window.
+    const ratify = (hours: number, council: string, action: string, more: readonly string[] = []) =>
+      federa([...ratifying(council, action), ...more], { FEDERA_CLOCK_OFFSET_MS: String(hours * HOUR) });
+    // Refused before anything is written: a second ratification of an action by the same council, an action the
+    // bakery's mandate does not allow, a mandate of hers that cannot count, an action the convergence does not have,
+    // and any ratification after the window.
     const refusals = [
+      [await ratify(3.7, bakery, "strike"), /your council \S+ already ratified "strike" in this convergence/],
       [await ratify(3.8, bakery, "picket"), /does not allow "picket" on this convergence/],
+      [await ratify(3.8, bakery, "picket", ["--mandate", elsewhere]), /for "Southern Federation".*\(wrong-body\)/],
+      [await ratify(3.8, bakery, "picket", ["--mandate", later.slice(0, 10)]), /starts at .* \(not-started\)/],
+      [await ratify(3.8, bakery, "picket", ["--mandate", over]), /expired at .* \(expired\)/],
       [await ratify(3.8, bakery, "march"), /"march" is not an action of this convergence/],
       [await ratify(7, tenants, "strike"), /a ratification now would not count/],
     ] as const;

@@ -2,7 +2,7 @@
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { federaJson, federaOk } from "./support/cli.js";
+import { federa, federaJson, federaOk } from "./support/cli.js";
 import {
   askNode,
   logLines,
@@ -11,8 +11,10 @@ import {
   startNode,
   stopNode as stop,
 } from "./support/node-process.js";
+import { waitFor } from "./support/wait.js";
 
 const tmp = nodeScratchDir();
+const HOUR = 3_600_000;
 
 async function gone(path: string): Promise<boolean> {
   try {
@@ -154,5 +156,48 @@ describe("federa node", { timeout: 180_000 }, () => {
     // Nothing was written, and the node still acts for well-formed requests.
     expect(await askNode(gus, { op: "donate", fund: "parts", amount: 10 })).toMatchObject({ balance: 10 });
     expect(await stop(node)).toBe(0);
+  });
+
+  it("never sends again, nor continues, an application the inviter's node refused: `join` signs a new one", async () => {
+    const ida = join(tmp.path, "ida");
+    const jon = join(tmp.path, "jon");
+    await federaOk(["init", "--dir", ida, "--name", "Ida"]);
+    await federaOk(["init", "--dir", jon, "--name", "Jon"]);
+    await federaOk(["council", "create", "Kitchen", "--dir", ida]);
+    const idaNode = await startNode(ida);
+    const { token } = await federaJson<{ token: string }>(["invite", "--dir", ida]);
+    const applications = async () =>
+      JSON.parse(await readFile(join(jon, "applications.json"), "utf8")) as { record: string; refused?: string }[];
+
+    // Jon's clock runs an hour ahead: Ida's node refuses his application, and his directory marks it refused.
+    const ahead = await federa(["join", token, "--dir", jon], { FEDERA_CLOCK_OFFSET_MS: String(HOUR) });
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/refused the application: the application is stamped in the future/);
+    const [first] = await applications();
+    expect(first?.refused).toMatch(/stamped in the future/);
+
+    // His node does not send it again...
+    const jonNode = await startNode(jon);
+    await waitFor(() => logLines(jonNode, "documents not here yet").length > 0, "Jon's node to open its councils");
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(logLines(jonNode, "application")).toEqual([]);
+    // ...and `join` through it signs a new application, the start of his chain again rather than after the refused
+    // one (which Ida's council never stored): delivered, it opens the admission vote.
+    const joined = await federaJson<{ proposal: string; delivered: boolean; via?: string }>([
+      "join",
+      token,
+      "--dir",
+      jon,
+    ]);
+    expect(joined.delivered).toBe(true);
+    expect(joined.proposal).not.toBe(first?.record);
+    expect((await applications()).map((a) => [a.record, a.refused !== undefined])).toEqual([
+      [first?.record, true],
+      [joined.proposal, false],
+    ]);
+    const status = await federaJson<Status>(["status", "--dir", ida]);
+    expect(status.councils[0]!.openProposals?.map((p) => p.id)).toEqual([joined.proposal]);
+    expect(await stop(jonNode)).toBe(0);
+    expect(await stop(idaNode)).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { collect, parseReference, parseTime } from "../args.js";
 import { now } from "../clock.js";
-import { CliErrorCodes, UnknownCouncilError } from "../errors.js";
+import { CliErrorCodes, UnknownCouncilError, UsageError } from "../errors.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
 import type { CouncilCard } from "../operations.js";
 import { execute } from "../session.js";
@@ -16,6 +16,11 @@ import { type CommonOptions, common, contextOf, run } from "./common.js";
 
 interface FederationOptions extends CommonOptions {
   readonly federation?: string;
+}
+
+/** A federation's name as printed: quoted, or what it means that there is none yet (its founding record not folded). */
+function nameLine(name: unknown): string {
+  return typeof name === "string" ? `"${name}"` : "(founding record not checked yet)";
 }
 
 /** Adds `--federation`, as `--council` is added to council commands. */
@@ -96,8 +101,8 @@ export function registerFederation(program: Command): void {
   common(federation.command("list").description("the federations this directory follows")).action(
     async (options: CommonOptions) => {
       await run(options, { op: "federation.list" }, (r) =>
-        (r.federations as { federation: string; name: string | null }[]).map(
-          (f) => `${f.federation}  ${f.name ?? "(not on this device yet)"}`,
+        (r.federations as { federation: string; name: string | null; available: boolean }[]).map(
+          (f) => `${f.federation}  ${f.available ? nameLine(f.name) : "(not on this device yet)"}`,
         ),
       );
     },
@@ -133,6 +138,14 @@ export function registerFederation(program: Command): void {
         `${dir.root} holds no council: a federation is followed by the delegates of its councils; create or join yours first`,
         CliErrorCodes.NO_COUNCIL,
       );
+    // One id names one document: a token giving another URL for it is not this federation's (or not the one followed).
+    const followed = (await dir.federations()).find((f) => f.federation === invitation.federation);
+    if (followed !== undefined && followed.url !== invitation.url)
+      throw new UsageError(
+        `${dir.root} already follows federation ${invitation.federation} at another document (${followed.url}); ` +
+          `this token names ${invitation.url}: ask the inviter for the federation's current token, or ` +
+          "`federa federation leave` first",
+      );
     await dir.saveFederation({
       federation: invitation.federation,
       url: invitation.url,
@@ -149,6 +162,22 @@ export function registerFederation(program: Command): void {
       result.available === true
         ? "the federation's document is here"
         : "`federa node` on this directory fetches it from the inviter's node",
+    ]);
+  });
+
+  common(
+    federationOption(
+      federation
+        .command("leave")
+        .description(
+          "stop following a federation: forget it and the delegates this directory vouches for in it (a running node " +
+            "stops vouching at once, and stops syncing its document when it restarts)",
+        ),
+    ),
+  ).action(async (options: FederationOptions) => {
+    await run(options, { op: "federation.leave", federation: options.federation }, (r) => [
+      `${String(r.federation)} left`,
+      ...(r.running === true ? ["the running node keeps the federation's document open until it restarts"] : []),
     ]);
   });
 
@@ -353,10 +382,7 @@ export function registerFederation(program: Command): void {
           ...(options.mandate !== undefined ? { mandate: options.mandate } : {}),
           ...councilOf(options),
         },
-        (r) => [
-          String(r.record),
-          r.counted ? "counted" : r.already ? "already ratified by your council" : "not counted",
-        ],
+        (r) => [String(r.record), r.counted ? "counted" : "not counted: see `federa federation status`"],
       );
     },
   );
@@ -365,8 +391,7 @@ export function registerFederation(program: Command): void {
     federationOption(federation.command("status").description("a federation's member councils, proposals and votes")),
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.status", federation: options.federation }, (r) => {
-      const name = r.name === null ? "(its founding record is not here yet)" : `"${String(r.name)}"`;
-      const lines = [`federation ${String(r.federation)} ${name}, ${String(r.records)} records`];
+      const lines = [`federation ${String(r.federation)} ${nameLine(r.name)}, ${String(r.records)} records`];
       for (const c of r.councils as { id: string; name: string | null; here: boolean; consents: boolean | null }[]) {
         const where = c.here ? "" : " (not on this device yet)";
         // Without a delegate mandated here, the council shares none of its documents with the federation.

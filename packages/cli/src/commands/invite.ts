@@ -107,7 +107,10 @@ export function registerInvite(program: Command): void {
       return;
     }
     await refuseIfMember(dir, invitation.council, out);
-    const earlier = (await dir.applications()).filter((a) => a.council === invitation.council);
+    // A refused application was never stored by the council: a new one starts the chain afresh rather than after it.
+    const earlier = (await dir.applications()).filter(
+      (a) => a.council === invitation.council && a.refused === undefined,
+    );
     let application: Application | undefined = options.reapply ? undefined : earlier.at(-1);
     if (application === undefined) {
       const sealed = await sealApplication(identity, invitation.council as CouncilId, options.note, {
@@ -145,7 +148,12 @@ export function registerInvite(program: Command): void {
         await dir.saveApplication(application);
       } catch (e) {
         // A refusal is final (the inviter's node read the application and said no); an unreachable node is not.
-        if (e instanceof CliError && e.code === CliErrorCodes.APPLICATION_REFUSED) throw e;
+        if (e instanceof CliError && e.code === CliErrorCodes.APPLICATION_REFUSED)
+          throw new CliError(
+            e.code,
+            `${e.message} (it is not sent again: once the cause is fixed, \`federa join\` with the token signs a new one)`,
+            e.exitCode,
+          );
         error = (e as Error).message;
         out.warn(`application not delivered yet (${error}); \`federa node\` on this directory will deliver it`);
       }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { collect, parseAmount, parsePositions, parseThreshold, parseTime } from "../args.js";
 import { now as clock } from "../clock.js";
 import { UsageError } from "../errors.js";
-import { type CommonOptions, common, run } from "./common.js";
+import { type CommonOptions, common, contextOf, run } from "./common.js";
 
 interface CouncilOptions extends CommonOptions {
   readonly council?: string;
@@ -47,7 +47,7 @@ export function registerMandate(program: Command): void {
       if (!fund || amount === undefined) throw new UsageError("--allowance must look like fund=amount");
       allowance = { fund: fund.trim(), amount: parseAmount(amount, "--allowance amount") };
     }
-    await run(
+    const { result } = await run(
       options,
       {
         op: "mandate.issue",
@@ -65,6 +65,9 @@ export function registerMandate(program: Command): void {
       },
       (r) => String(r.proposal),
     );
+    // Still proposed: a council may mandate a delegate for a federation before following it.
+    const { out } = contextOf(options);
+    for (const warning of (result.warnings as string[] | undefined) ?? []) out.warn(warning);
   });
 
   common(
