@@ -74,7 +74,7 @@ export {
 } from "./federation/autonomy-ledger.js";
 export { defaultFederationCharter } from "./federation/charter.js";
 export type { FederationName } from "./federation/consent.js";
-export { consentsTo, mandatedBodies } from "./federation/consent.js";
+export { consentsTo, mandatedBodies, namesFederation, stillWithdrawn } from "./federation/consent.js";
 export { deriveFederation } from "./federation/derive-federation.js";
 export type {
   CountedVote,

@@ -1,80 +1,9 @@
 /** `checkActs` on a federation: an act its derivation would exclude or not count is refused before anything is written. */
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import type {
-  CouncilDoc,
-  CouncilId,
-  FederationDoc,
-  FederationState,
-  LedgerDoc,
-  MandateId,
-  Positions,
-  ProposalId,
-  RecordId,
-} from "../src/index.js";
-import {
-  Council,
-  createIdentity,
-  Federation,
-  foundCouncil,
-  foundFederation,
-  PlainDocument,
-  RejectedActError,
-} from "../src/index.js";
-
-const START = 1_700_000_000_000;
-const MINUTE = 60 * 1000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-const FEDERATION = "Northern Solidarity Federation";
-
-/** A deterministic wall clock shared by everybody: each reading is one second later; `jumpPast` skips ahead. */
-class Clock {
-  t = START;
-  readonly now = (): number => {
-    this.t += 1000;
-    return this.t;
-  };
-  jumpPast(ms: number): void {
-    this.t = Math.max(this.t, ms + 1);
-  }
-}
-
-interface Assembly {
-  readonly id: CouncilId;
-  readonly reader: Council;
-  readonly people: Council[];
-}
-
-async function assembly(clock: Clock, name: string): Promise<Assembly> {
-  const people = await Promise.all([createIdentity(), createIdentity()]);
-  const founded = await foundCouncil(people[0]!, { name, founders: [people[1]!.member], now: clock.now });
-  const docs = {
-    council: new PlainDocument<CouncilDoc>(founded.council),
-    ledger: new PlainDocument<LedgerDoc>(founded.ledger),
-  };
-  const councils = await Promise.all(people.map((identity) => Council.open(docs, { identity, now: clock.now })));
-  return { id: founded.id, reader: await Council.open(docs), people: councils };
-}
-
-/** Council `at` mandates `delegate` to the federation by a decision every member votes for. */
-async function mandate(clock: Clock, at: Assembly, delegate: Council, positions: Positions): Promise<MandateId> {
-  const closesAt = clock.t + MINUTE;
-  const id = await at.people[0]!.proposeMandate({
-    delegate: delegate.identity!.member,
-    body: FEDERATION,
-    instructions: "Carry the assembly's line",
-    positions,
-    startsAt: closesAt,
-    expiresAt: closesAt + 30 * DAY,
-    recall: { ratio: { num: 1, den: 2 }, of: "eligible", cmp: ">" },
-    closesAt,
-  });
-  for (const p of at.people) await p.vote(id, { method: "majority", choice: "yes" });
-  clock.jumpPast(closesAt);
-  await at.people[0]!.tick();
-  return id as string as MandateId;
-}
+import type { FederationDoc, FederationState, ProposalId, RecordId } from "../src/index.js";
+import { type Council, Federation, foundFederation, PlainDocument, RejectedActError } from "../src/index.js";
+import { assembly, Clock, DAY, FEDERATION, HOUR, MINUTE, mandate } from "./support/federation-world.js";
 
 /**
  * Councils A (Ana, Ben) and B (Tia, Tom) found the federation; C (Cat) exists outside it. Ana, Tia and Cat are their

@@ -65,6 +65,7 @@ type ActSpec =
   | { readonly type: "alert" }
   | { readonly type: "respond"; readonly pick: number }
   | { readonly type: "ratify"; readonly pick: number; readonly mandate: number; readonly action: number }
+  | { readonly type: "withdraw" }
   | { readonly type: "tick" };
 
 interface StepSpec {
@@ -129,6 +130,7 @@ const actArb: fc.Arbitrary<ActSpec> = fc.oneof(
       action: fc.nat(1),
     }),
   },
+  { weight: 2, arbitrary: fc.constant({ type: "withdraw" as const }) },
   { weight: 2, arbitrary: fc.constant({ type: "tick" as const }) },
 );
 
@@ -474,6 +476,9 @@ async function act(h: Hand, ids: readonly CouncilId[], spec: ActSpec): Promise<v
       await h.federation.ratify(call.id, { council, mandate: mandateOf(spec.mandate), action: ACTIONS[spec.action]! });
       return;
     }
+    case "withdraw":
+      await h.federation.withdraw({ council });
+      return;
     case "tick":
       await h.federation.tick();
       return;
@@ -498,6 +503,36 @@ function signedForAuthor(states: ReadonlyMap<CouncilId, CouncilState>, r: Federa
 }
 
 /** Whether the council's mandate covers a delegate's position on a topic at a clock (the rule, restated). */
+/**
+ * Restated: whether `council` stood withdrawn at `r`'s clock: a withdrawal by one of its members (signed for them)
+ * earlier in record order, and no mandate for this federation issued after the latest such withdrawal and by `r`.
+ */
+function withdrawnAt(
+  state: FederationState,
+  records: readonly FederaRecord[],
+  states: ReadonlyMap<CouncilId, CouncilState>,
+  council: string,
+  r: FederaRecord,
+): boolean {
+  let last: Hlc | undefined;
+  const since = state.councils.find((c) => c.id === council)?.since;
+  for (const w of records) {
+    if (w === r) break;
+    if (w.kind !== "federation.withdraw" || (w as FederaRecord<"federation.withdraw">).body.council !== council)
+      continue;
+    if (since === undefined || compareHlc(w.at, since) < 0) continue; // not a member council yet
+    if (memberAt(states.get(council as CouncilId), w.author, w.at) && signedForAuthor(states, w)) last = w.at;
+  }
+  if (last === undefined) return false;
+  const withdrawn = last;
+  return !(states.get(council as CouncilId)?.mandates ?? []).some(
+    (m) =>
+      (m.body === state.name || m.body === state.federation) &&
+      compareHlc(m.issuedAt, withdrawn) > 0 &&
+      compareHlc(m.issuedAt, r.at) <= 0,
+  );
+}
+
 function covered(
   state: FederationState,
   councilState: CouncilState | undefined,
@@ -531,6 +566,7 @@ function breaches(
       const councilState = states.get(body.council as CouncilId);
       if (!memberAt(councilState, r.author, r.at) || !signedForAuthor(states, r) || r.at.ms > p.closesAt) continue;
       if (!FEDERATION_POSITIONS[p.method].includes(body.position)) continue;
+      if (withdrawnAt(state, records, states, body.council, r)) continue;
       if (!covered(state, councilState, r, body.mandate, p.topic, body.position)) continue;
       expected.set(body.council, r.id);
     }
@@ -568,6 +604,7 @@ function breaches(
       const councilState = states.get(body.council as CouncilId);
       if (!memberAt(councilState, r.author, r.at) || !signedForAuthor(states, r)) continue;
       if (r.at.ms < c.startsAt || r.at.ms > c.endsAt) continue;
+      if (withdrawnAt(state, records, states, body.council, r)) continue;
       if (!covered(state, councilState, r, body.mandate, c.topic, body.action)) continue;
       const key = `${body.action}/${body.council}`;
       if (!expected.has(key)) expected.set(key, r.id);
@@ -626,6 +663,7 @@ function coverage(state: FederationState, states: ReadonlyMap<CouncilId, Council
     expired: reasons("expired"),
     notAllowed: reasons("position-not-allowed"),
     notDelegate: reasons("not-the-delegate"),
+    withdrawn: reasons("council-withdrawn"),
     ratified: state.convergences.reduce((n, c) => n + c.actions.reduce((m, a) => m + a.ratifiedBy.length, 0), 0),
     outsideWindow: state.conflicts.filter((c) => c.type === "outside-window").length,
     met: state.alerts.reduce((n, a) => n + a.pledges.filter((p) => p.status === "met").length, 0),
@@ -690,7 +728,7 @@ describe("federation convergence of partitioned histories", () => {
     const reached = (key: string) => runs.filter((r) => (r[key] ?? 0) > 0).length;
     console.log(Object.fromEntries(Object.keys(runs[0]!).map((key) => [key, reached(key)])));
     // The property is only as strong as its histories: they must count and refuse votes and ratifications.
-    for (const key of ["counted", "outOfMandate", "ratified", "outsideWindow", "met", "missedOrLate"])
+    for (const key of ["counted", "outOfMandate", "ratified", "outsideWindow", "met", "missedOrLate", "withdrawn"])
       expect(reached(key), `runs that reached ${key}`).toBeGreaterThan(0);
   }, 120_000);
 });

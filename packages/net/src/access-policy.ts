@@ -36,6 +36,8 @@ export class AccessPolicy {
   /** Federations held: their document and member councils (from derived state). */
   readonly #federations = new Map<FederationId, Set<CouncilId>>();
   readonly #federationNames = new Map<FederationId, string>();
+  /** Per federation, the member councils whose withdrawal it records (and that have not mandated a delegate since). */
+  readonly #withdrawn = new Map<FederationId, ReadonlySet<CouncilId>>();
   readonly #federationDocs = new Map<DocumentId, FederationId>();
   /** Peers vouched for as delegates of a federation (for a council, when known) before their councils' documents synced. */
   readonly #trustedFor = new Map<FederationId, Map<string, Vouch>>();
@@ -85,21 +87,39 @@ export class AccessPolicy {
   }
 
   /**
-   * Sets a federation's member councils and its name (a mandate may name it so) from its derived state; returns true
-   * when they changed.
+   * Sets a federation's member councils, its name (a mandate may name it so) and the councils it records as withdrawn
+   * from its derived state; returns true when they changed.
    */
-  updateFederation(federation: FederationId, councils: Iterable<CouncilId>, name = ""): boolean {
+  updateFederation(
+    federation: FederationId,
+    councils: Iterable<CouncilId>,
+    name = "",
+    withdrawn: Iterable<CouncilId> = [],
+  ): boolean {
     const next = new Set(councils);
+    const out = new Set(withdrawn);
     const prev = this.#federations.get(federation);
-    if (prev !== undefined && sameSet(prev, next) && this.#federationNames.get(federation) === name) return false;
+    const prevOut = this.#withdrawn.get(federation) ?? new Set();
+    if (
+      prev !== undefined &&
+      sameSet(prev, next) &&
+      this.#federationNames.get(federation) === name &&
+      sameSet(prevOut, out)
+    )
+      return false;
     this.#federations.set(federation, next);
     this.#federationNames.set(federation, name);
+    this.#withdrawn.set(federation, out);
     this.#onChange();
     return true;
   }
 
-  /** True when `council`'s state is held here and it has mandated a delegate for `federation`. */
+  /**
+   * True when `council`'s state is held here and it has mandated a delegate for `federation`, and the federation does
+   * not record its withdrawal (which the council's own recall, kept in documents it no longer shares, cannot tell).
+   */
   #consents(council: CouncilId, federation: FederationId): boolean {
+    if (this.#withdrawn.get(federation)?.has(council)) return false;
     const bodies = this.#bodies.get(council);
     const name = this.#federationNames.get(federation) ?? "";
     return bodies !== undefined && consentsTo(bodies, { id: federation, name });

@@ -19,6 +19,7 @@ import type {
   CouncilId,
   FederationDoc,
   FederationId,
+  FederationState,
   FoundFederationInit,
   FoundInit,
   Identity,
@@ -33,6 +34,7 @@ import {
   foundCouncil,
   foundFederation,
   foundingCouncils,
+  namesFederation,
   UnknownDocumentError,
 } from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
@@ -142,6 +144,8 @@ export class FederaNode {
   readonly #stopping = new AbortController();
   #stopped: Promise<void> | undefined;
   readonly #redials = new Set<() => void>();
+  /** Withdrawals being announced, by federation and council, so a burst of refreshes writes one. */
+  readonly #announcing = new Set<string>();
 
   private constructor(
     libp2p: Libp2p,
@@ -546,13 +550,39 @@ export class FederaNode {
     const update = async () => {
       await federation.refresh();
       const state = federation.current();
-      this.access.updateFederation(id, this.memberCouncils({ federation, handle }), state.name);
+      const withdrawn = state.councils.filter((c) => c.withdrawn).map((c) => c.id);
+      this.access.updateFederation(id, this.memberCouncils({ federation, handle }), state.name, withdrawn);
+      this.#announceWithdrawals(federation, state);
     };
     const refresh = this.#debounced(update);
     await update();
     handle.on("change", refresh);
     this.#federations.set(id, { federation, handle, refresh });
     return { federation, handle };
+  }
+
+  /**
+   * Announces in the federation's document each council held here, of which this identity is a member, that has
+   * recalled every mandate it gave for the federation: the recall stays in the council's own documents, which it stops
+   * sharing at that record, so this is how the other councils learn that it left.
+   */
+  #announceWithdrawals(federation: Federation, state: FederationState): void {
+    const named = { id: federation.id, name: state.name };
+    for (const c of state.councils) {
+      const key = `${federation.id}/${c.id}`;
+      const held = this.#councils.get(c.id);
+      if (c.withdrawn || held === undefined || this.#announcing.has(key) || this.#stopping.signal.aborted) continue;
+      const own = held.council.current();
+      if (!own.members.some((m) => m.id === this.identity.member)) continue;
+      const mandates = own.mandates.filter((m) => namesFederation(m.body, named));
+      // Never mandated here (a stranger's federation naming it), or still is: nothing to announce.
+      if (mandates.length === 0 || mandates.some((m) => m.recalledAt === null)) continue;
+      this.#announcing.add(key);
+      void federation
+        .withdraw({ council: c.id })
+        .catch(() => {}) // another device of the council may have announced it first; the next refresh says so
+        .finally(() => this.#announcing.delete(key));
+    }
   }
 
   #dialDiscovered(max: number): void {

@@ -10,6 +10,7 @@ import {
   type DeviceId,
   type FederationId,
   linkCouncil,
+  type MandateId,
   type MemberId,
   type ProposalId,
 } from "@federa/core";
@@ -144,6 +145,58 @@ describe("a council's consent", () => {
     await mandate(x, ana.member, clock, fid);
     await waitFor(async () => !(await refused(e, x.councilHandle.url)), "the Bakers' council on Eve's node");
     expect((await fa.federation.state()).councils.find((c) => c.id === x.council.id)?.consents).toBe(true);
+  });
+
+  it("a council that recalls its last delegate there announces it, and the others stop sharing with it", async () => {
+    const [ana, ben] = await Promise.all([createIdentity(), createIdentity()]);
+    const clock = testClock();
+    const [a, b] = (await Promise.all([ana, ben].map((who) => startFederaNode(who, { now: clock.now })))) as [
+      FederaNode,
+      FederaNode,
+    ];
+    const x = await a.foundCouncil({ name: "Bakers" });
+    const y = await b.foundCouncil({ name: "Drivers" });
+    await x.council.ledger.createFund("strike", "cash");
+    await x.council.ledger.donate("strike", 700);
+    const f = await a.foundFederation({
+      name: "City federation",
+      councils: [x.council.id, y.council.id],
+      urls: { [y.council.id]: y.councilHandle.url },
+    });
+    const fid = f.federation.id as FederationId;
+    await mandate(x, ana.member, clock, fid);
+    const drivers = await mandate(y, ben.member, clock, fid);
+    a.trustFor(fid, ben.device.id, y.council.id);
+    b.trustFor(fid, ana.device.id, x.council.id);
+    await dialNode(b, a);
+    const fb = await b.openFederation(f.handle.url as AutomergeUrl);
+    // Each node holds both councils while both consent, as a federation's nodes do.
+    await a.openCouncil(y.councilHandle.url as AutomergeUrl, { council: y.council.id });
+    await waitFor(async () => (await fb.federation.state()).councils.every((c) => c.consents), "both consenting");
+    expect(a.access.allows(ben.device.id, x.ledgerHandle.documentId)).toBe(true);
+
+    // The Drivers recall Ben. Their node announces the withdrawal in the federation's document on its own.
+    const closesAt = clock.now() + MINUTE;
+    const recall = await y.council.proposeRecall(drivers as string as MandateId, undefined, closesAt);
+    await y.council.vote(recall, { method: "majority", choice: "yes" });
+    clock.skip(2 * MINUTE);
+    await y.council.tick();
+    const fa = a.federations()[0]!.federation;
+    await waitFor(
+      async () => (await fa.state()).councils.find((c) => c.id === y.council.id)?.withdrawn === true,
+      "the withdrawal on the Bakers' node",
+    );
+    const seen = (await fa.state()).councils.find((c) => c.id === y.council.id);
+    expect(seen).toMatchObject({ consents: false, withdrawn: true });
+    const withdrawals = (await fa.state()).records;
+    // The Bakers' node no longer shares the Bakers' documents with the Drivers' device; the federation's it still does.
+    expect(a.access.allows(ben.device.id, x.ledgerHandle.documentId)).toBe(false);
+    expect(a.access.allows(ben.device.id, x.councilHandle.documentId)).toBe(false);
+    expect(a.access.allows(ben.device.id, f.handle.documentId)).toBe(true);
+    // One announcement, however many refreshes followed.
+    await y.council.tick();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await fa.state()).records).toBe(withdrawals);
   });
 
   it("never takes the federation document's links for members, even when its genesis record was deleted", async () => {

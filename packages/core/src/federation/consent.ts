@@ -2,6 +2,8 @@
  * A council's consent to a federation: its own decision to send a delegate there. A federation's genesis may name any
  * council; only a council that has mandated a delegate for that federation shares its documents with the others.
  */
+import type { Hlc } from "../hlc.js";
+import { compareHlc } from "../hlc.js";
 import { isRecordId } from "../ids.js";
 import type { Mandate } from "../mandate/mandate.js";
 
@@ -33,4 +35,23 @@ export function namesFederation(body: string, federation: FederationName): boole
 export function consentsTo(bodies: ReadonlySet<string>, federation: FederationName): boolean {
   for (const body of bodies) if (namesFederation(body, federation)) return true;
   return false;
+}
+
+/**
+ * Whether a council that announced its withdrawal from `federation` at `withdrawnAt` (a `federation.withdraw`
+ * record, which every member council holds, unlike the recall in the council's own documents) is still out: at `at`
+ * when given, else now. It is back once it mandates a delegate for the federation again after announcing it.
+ */
+export function stillWithdrawn(
+  withdrawnAt: Hlc | undefined,
+  mandates: Iterable<Mandate>,
+  federation: FederationName,
+  at?: Hlc,
+): boolean {
+  if (withdrawnAt === undefined || (at !== undefined && compareHlc(at, withdrawnAt) <= 0)) return false;
+  for (const m of mandates) {
+    if (!namesFederation(m.body, federation) || compareHlc(m.issuedAt, withdrawnAt) <= 0) continue;
+    if (at === undefined || compareHlc(m.issuedAt, at) <= 0) return false;
+  }
+  return true;
 }

@@ -119,6 +119,8 @@ export interface FederationModel {
   genesisAt: Hlc | null;
   horizon: Hlc;
   councils: Map<CouncilId, MemberCouncilModel>;
+  /** The clock of each member council's latest announced withdrawal (`federation.withdraw`). */
+  withdrawals: Map<CouncilId, Hlc>;
   proposals: Map<ProposalId, FederationProposalModel>;
   alerts: Map<RecordId, AlertModel>;
   convergences: Map<ProposalId, ConvergenceModel>;
@@ -139,6 +141,7 @@ export function emptyFederationModel(): FederationModel {
     genesisAt: null,
     horizon: { ms: 0, c: 0 },
     councils: new Map(),
+    withdrawals: new Map(),
     proposals: new Map(),
     alerts: new Map(),
     convergences: new Map(),

@@ -14,7 +14,7 @@ import type { FederationModel, FederationSnapshot } from "./federation-model.js"
 import { emptyFederationModel } from "./federation-model.js";
 import { applyFederationProposal, applyFederationVote, closeFederationProposal } from "./federation-proposals.js";
 import type { CouncilFacts, Step } from "./member-councils.js";
-import { authority } from "./member-councils.js";
+import { actingFor, authority } from "./member-councils.js";
 import { applyAlert, applyResponse } from "./solidarity.js";
 
 type StepKind =
@@ -23,6 +23,7 @@ type StepKind =
   | "federation.alert"
   | "federation.response"
   | "federation.ratify"
+  | "federation.withdraw"
   | "tick";
 
 const handlers: { [K in StepKind]: (step: Step, r: FederaRecord<K>) => void } = {
@@ -31,11 +32,21 @@ const handlers: { [K in StepKind]: (step: Step, r: FederaRecord<K>) => void } = 
   "federation.alert": applyAlert,
   "federation.response": applyResponse,
   "federation.ratify": applyRatify,
+  "federation.withdraw": applyWithdraw,
   tick: () => {},
 };
 
 function isStepKind(kind: RecordKind): kind is StepKind {
   return Object.hasOwn(handlers, kind);
+}
+
+/**
+ * A member of a member council announces that the council has withdrawn (recalled its delegates): from this clock its
+ * delegates' acts do not count and it no longer consents, on every peer, until it mandates a delegate here again.
+ */
+function applyWithdraw(step: Step, r: FederaRecord<"federation.withdraw">): void {
+  const council = actingFor(step, r, r.body.council);
+  if (council !== null) step.model.withdrawals.set(council, r.at);
 }
 
 /** Fires every deadline strictly before `ms`, in (time, key) order. */

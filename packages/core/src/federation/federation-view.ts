@@ -6,7 +6,7 @@ import type { Hlc } from "../hlc.js";
 import type { CouncilId, FederationId, MemberId, ProposalId, RecordId } from "../ids.js";
 import type { Exclusion } from "../records/integrity.js";
 import type { FederationCharter, FederationMethod } from "../records/schemas.js";
-import { consentsTo, mandatedBodies } from "./consent.js";
+import { consentsTo, mandatedBodies, stillWithdrawn } from "./consent.js";
 import type {
   AlertModel,
   CountedVote,
@@ -24,9 +24,14 @@ export interface MemberCouncilState {
   readonly admittedBy: "genesis" | ProposalId;
   /**
    * Whether the council consents to the federation (a delegate mandated for it and not recalled: see `consentsTo`),
-   * so that it shares its documents with the other member councils; null when its state is not available here.
+   * so that it shares its documents with the other member councils; null when its state is not available here. False
+   * while it is `withdrawn`, whatever its state here says.
    */
   readonly consents: boolean | null;
+  /** The clock of the council's latest announced withdrawal, or null. */
+  readonly withdrawnAt: Hlc | null;
+  /** Whether that withdrawal stands: no delegate mandated for the federation since, as far as this peer knows. */
+  readonly withdrawn: boolean;
 }
 
 export interface FederationProposalState {
@@ -168,8 +173,14 @@ export function federationViewOf(
     councils: [...model.councils.values()].sort(byKey((c) => c.id)).map((c) => {
       const state = states.get(c.id);
       const federation = { id: model.federation ?? "", name: model.name };
-      const consents = state === undefined ? null : consentsTo(mandatedBodies(state.mandates), federation);
-      return { ...c, name: state?.name ?? null, consents };
+      const withdrawnAt = model.withdrawals.get(c.id);
+      const withdrawn = stillWithdrawn(withdrawnAt, state?.mandates ?? [], federation);
+      const consents = withdrawn
+        ? false
+        : state === undefined
+          ? null
+          : consentsTo(mandatedBodies(state.mandates), federation);
+      return { ...c, name: state?.name ?? null, consents, withdrawnAt: withdrawnAt ?? null, withdrawn };
     }),
     proposals: [...model.proposals.values()].sort(byKey((p) => p.id)).map((p) => ({
       id: p.id,

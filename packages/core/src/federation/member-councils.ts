@@ -13,7 +13,7 @@ import { mandateAllows } from "../mandate/mandate.js";
 import type { ExclusionReason } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { canonicalJson } from "../reports/canonical-json.js";
-import { namesFederation } from "./consent.js";
+import { namesFederation, stillWithdrawn } from "./consent.js";
 import type { FederationModel } from "./federation-model.js";
 import { flag } from "./federation-model.js";
 
@@ -30,7 +30,12 @@ export interface CouncilFacts {
 }
 
 /** Why an act under a mandate does not count: `mandateAllows`'s refusals and the federation's own. */
-export type FederationRefusal = MandateRefusal | "unknown-mandate" | "not-the-delegate" | "not-yet-issued";
+export type FederationRefusal =
+  | MandateRefusal
+  | "unknown-mandate"
+  | "not-the-delegate"
+  | "not-yet-issued"
+  | "council-withdrawn";
 
 /** The facts of a council's derived state. */
 export function factsOf(state: CouncilState, id: CouncilId): CouncilFacts {
@@ -169,11 +174,18 @@ export function countsUnderMandate(
   act: { readonly target: ProposalId; readonly topic: string; readonly position: string; readonly what: string },
 ): boolean {
   const { model } = step;
-  const verdict = judgeMandate(
-    step.facts.get(council)!,
-    { id: model.federation!, name: model.name },
-    { mandate: r.body.mandate, author: r.author, topic: act.topic, position: act.position, at: r.at },
-  );
+  const facts = step.facts.get(council)!;
+  const federation = { id: model.federation!, name: model.name };
+  // A council that announced its withdrawal here has recalled its delegates, whether or not the recall is here yet.
+  const verdict = stillWithdrawn(model.withdrawals.get(council), facts.mandates.values(), federation, r.at)
+    ? { ok: false as const, reason: "council-withdrawn" as const }
+    : judgeMandate(facts, federation, {
+        mandate: r.body.mandate,
+        author: r.author,
+        topic: act.topic,
+        position: act.position,
+        at: r.at,
+      });
   if (verdict.ok) return true;
   flag(model, {
     type: "out-of-mandate",

@@ -216,6 +216,7 @@ export const BodySchemas = {
     mandate: RecordIdString,
     action: Name,
   }),
+  "federation.withdraw": v.object({ council: RecordIdString }),
 } as const;
 
 export type RecordKind = keyof typeof BodySchemas;
@@ -248,6 +249,7 @@ export const FEDERATION_KINDS: ReadonlySet<RecordKind> = new Set([
   "federation.alert",
   "federation.response",
   "federation.ratify",
+  "federation.withdraw",
 ]);
 
 /** Kinds that found a document: their id is the id every other record of that document names. */

@@ -1,0 +1,79 @@
+/**
+ * A council's withdrawal announced in the federation's document: the other councils, whose copy of its state still
+ * holds the recalled mandate (the recall stays in documents it no longer shares), stop counting its delegates and
+ * stop taking it to consent, until it mandates a delegate again.
+ */
+import { describe, expect, it } from "vitest";
+import type { FederationDoc, MandateId } from "../src/index.js";
+import { Council, Federation, foundFederation, PlainDocument } from "../src/index.js";
+import { assembly, Clock, HOUR, MINUTE, mandate } from "./support/federation-world.js";
+
+describe("a council withdrawing from a federation", () => {
+  it("is seen out by councils holding its state from before the recall, and back once it mandates again", async () => {
+    const clock = new Clock();
+    const bakery = await assembly(clock, "Bakery co-op");
+    const tenants = await assembly(clock, "Tenants' union");
+    const [ana] = bakery.people as [Council];
+    const [tia, tom] = tenants.people as [Council, Council];
+    const am = await mandate(clock, bakery, ana, { "*": ["yes", "no"] });
+    const tm = await mandate(clock, tenants, tia, { "*": ["yes", "no"] });
+    const founded = await foundFederation(ana.identity!, {
+      name: "Northern Solidarity Federation",
+      councils: [bakery.id, tenants.id],
+      now: clock.now,
+    });
+    const doc = new PlainDocument<FederationDoc>(founded.federation);
+
+    // What the bakery's devices hold of the tenants' council: a copy from before the recall, which never reaches them.
+    const seen = { council: tenants.docs.council.fork(), ledger: tenants.docs.ledger.fork() };
+    const tenantsSeen = await Council.open(seen);
+    const atBakery = await Federation.open(doc, {
+      identity: ana.identity!,
+      councils: [bakery.reader, tenantsSeen],
+      now: clock.now,
+    });
+    const atTenants = await Federation.open(doc, {
+      identity: tia.identity!,
+      councils: [bakery.reader, tenants.reader],
+      now: clock.now,
+    });
+    const consent = async (f: Federation) => (await f.state()).councils.find((c) => c.id === tenants.id)!;
+    expect(await consent(atBakery)).toMatchObject({ consents: true, withdrawn: false, withdrawnAt: null });
+
+    // The tenants recall Tia, and announce it in the federation's document.
+    const closesAt = clock.t + MINUTE;
+    const recall = await tia.proposeRecall(tm, undefined, closesAt);
+    for (const p of tenants.people) await p.vote(recall, { method: "majority", choice: "yes" });
+    clock.jumpPast(closesAt);
+    await tom.tick();
+    expect((await tenants.reader.state()).mandates.find((m) => m.id === tm)?.recalledAt).not.toBeNull();
+    const withdrawal = await atTenants.withdraw();
+    expect(await consent(atBakery)).toMatchObject({ consents: false, withdrawn: true });
+    expect((await consent(atBakery)).withdrawnAt).not.toBeNull();
+
+    // A vote Tia casts afterwards (her own council sees it recalled) is not counted at the bakery either.
+    const question = await atBakery.propose({ title: "Joint rent strike", closesAt: clock.t + HOUR });
+    const late = await atTenants.vote(question, { council: tenants.id, mandate: tm, position: "yes" });
+    const atBakeryNow = await atBakery.state();
+    expect(atBakeryNow.conflicts).toContainEqual(
+      expect.objectContaining({ record: late, type: "out-of-mandate", reason: "council-withdrawn" }),
+    );
+    expect(atBakeryNow.proposals.find((p) => p.id === question)?.votes[tenants.id]).toBeUndefined();
+    expect(withdrawal).not.toBe(late);
+
+    // The tenants mandate Tom; once their documents are shared again, the bakery sees them back.
+    const back = await mandate(clock, tenants, tom, { "*": ["yes", "no"] });
+    seen.council.merge(tenants.docs.council);
+    seen.ledger.merge(tenants.docs.ledger);
+    expect(await consent(atBakery)).toMatchObject({ consents: true, withdrawn: false });
+    const atTenantsTom = await Federation.open(doc, {
+      identity: tom.identity!,
+      councils: [bakery.reader, tenants.reader],
+      now: clock.now,
+    });
+    await atTenantsTom.vote(question, { council: tenants.id, mandate: back as MandateId, position: "yes" });
+    await atBakery.vote(question, { council: bakery.id, mandate: am, position: "yes" });
+    const votes = (await atBakery.state()).proposals.find((p) => p.id === question)!.votes;
+    expect(Object.keys(votes).sort()).toEqual([bakery.id, tenants.id].sort());
+  });
+});
