@@ -17,21 +17,22 @@ export function refused(reason: string): CliError {
   return new CliError(CliErrorCodes.APPLICATION_REFUSED, `the inviter's node refused the application: ${reason}`);
 }
 
-/** Answers that say nothing against the application itself (the inviter's node busy, stopping, not ready yet). */
-const NOT_YET = [/^rate limited/, /does not hold that council/, /node has stopped/i, /timed out|aborted/i];
-
 /**
  * What to make of an inviter's `{ok: false}` answer: a refusal of the application is final and marked in `dir` (it is
- * never sent again, nor continued by the next one); any other answer is an error worth retrying.
+ * never sent again, nor continued by the next one); one the node marks `retry` (busy, stopping, not ready) is not.
  */
-export async function answeredNo(dir: NodeDir, application: Application, error: string): Promise<CliError> {
-  if (NOT_YET.some((pattern) => pattern.test(error)))
+export async function answeredNo(
+  dir: NodeDir,
+  application: Application,
+  answer: { readonly error: string; readonly retry?: true },
+): Promise<CliError> {
+  if (answer.retry === true)
     return new CliError(
       CliErrorCodes.NODE_UNREACHABLE,
-      `the inviter's node did not take the application yet: ${error}`,
+      `the inviter's node did not take the application yet: ${answer.error}`,
     );
-  await dir.saveApplication({ ...application, refused: error });
-  return refused(error);
+  await dir.saveApplication({ ...application, refused: answer.error });
+  return refused(answer.error);
 }
 
 /** Hands the application to the inviter's node; returns the admission proposal's id. */
@@ -54,7 +55,7 @@ export async function deliverApplication(dir: NodeDir, application: Application,
       requestOf(application),
       timeoutMs,
     );
-    if (!answer.ok) throw await answeredNo(dir, application, answer.error);
+    if (!answer.ok) throw await answeredNo(dir, application, answer);
     return answer.proposal;
   } finally {
     await node.stop();

@@ -249,7 +249,7 @@ export class NodeWorkspace implements Workspace {
       { peer: application.inviter, addresses: application.addresses },
       requestOf(application),
     );
-    if (!answer.ok) throw await answeredNo(this.dir, application, answer.error);
+    if (!answer.ok) throw await answeredNo(this.dir, application, answer);
     await this.dir.saveApplication({ ...application, delivered: true });
     return answer.proposal;
   }

@@ -6,6 +6,7 @@
  */
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import { ApplicationRefusedError } from "./errors.js";
 import { type Inviter, inviterAddresses } from "./invitation.js";
 import { RateLimiter, type RateLimitInit, rateLimitedMessage } from "./rate-limit.js";
 
@@ -25,10 +26,13 @@ export interface ApplyRequest {
   readonly bytes: string;
 }
 
-/** The answer of the member's node. */
+/**
+ * The answer of the member's node. A refusal with `retry` said nothing against the application (the node was busy,
+ * stopping or not ready): send it again later. Without, the application itself was refused: it will never be taken.
+ */
 export type ApplyResponse =
   | { readonly ok: true; readonly proposal: string }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: string; readonly retry?: true };
 
 /** True when a message read from an applicant has the shape of a request. */
 export function isApplyRequest(value: unknown): value is ApplyRequest {
@@ -55,7 +59,7 @@ export function requestBytes(request: ApplyRequest): Uint8Array {
   try {
     binary = atob(request.bytes);
   } catch {
-    throw new Error("the application's bytes are not base64");
+    throw new ApplicationRefusedError("the application's bytes are not base64");
   }
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
@@ -118,7 +122,11 @@ export async function writeApplyMessage(stream: Stream, value: unknown): Promise
 function responseOf(value: unknown): ApplyResponse {
   const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
   if (v.ok === true && typeof v.proposal === "string") return { ok: true, proposal: v.proposal };
-  return { ok: false, error: typeof v.error === "string" ? v.error : "malformed answer" };
+  return {
+    ok: false,
+    error: typeof v.error === "string" ? v.error : "malformed answer",
+    ...(v.retry === true ? { retry: true as const } : {}),
+  };
 }
 
 /**
@@ -151,7 +159,10 @@ export async function sendApplication(
  */
 export const APPLY_RATE_LIMIT: RateLimitInit = { perPeer: 5, windowMs: 60_000, concurrent: 8 };
 
-/** What a member's node does with a request: accept it (returning the admission proposal's id) or throw why not. */
+/**
+ * What a member's node does with a request: accept it (returning the admission proposal's id) or throw why not, an
+ * `ApplicationRefusedError` when the application itself is refused (any other error is answered as worth a retry).
+ */
 export type ApplicationHandler = (request: ApplyRequest, from: string) => Promise<string>;
 
 async function answer(stream: Stream, response: ApplyResponse): Promise<void> {
@@ -179,7 +190,7 @@ export async function serveApplications(
       if (!admission.ok) {
         // The request is never read: its bytes are dropped as they come.
         await stream.closeRead().catch(() => {});
-        await answer(stream, { ok: false, error: rateLimitedMessage(admission.retryAfterMs) });
+        await answer(stream, { ok: false, error: rateLimitedMessage(admission.retryAfterMs), retry: true });
         return;
       }
       try {
@@ -187,10 +198,11 @@ export async function serveApplications(
         let response: ApplyResponse;
         try {
           const request = await readApplyMessage(stream, signal);
-          if (!isApplyRequest(request)) throw new Error("not an application request");
+          if (!isApplyRequest(request)) throw new ApplicationRefusedError("not an application request");
           response = { ok: true, proposal: await accept(request, connection.remotePeer.toString()) };
         } catch (e) {
-          response = { ok: false, error: (e as Error).message };
+          const error = (e as Error).message;
+          response = e instanceof ApplicationRefusedError ? { ok: false, error } : { ok: false, error, retry: true };
         }
         await answer(stream, response);
       } finally {

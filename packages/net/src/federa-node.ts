@@ -47,7 +47,7 @@ import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
-import { ApplicationRefusedError, DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
+import { DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
@@ -250,7 +250,8 @@ export class FederaNode {
     const accept = async (request: Parameters<typeof requestBytes>[0], from: string): Promise<string> => {
       this.#requireRunning();
       const held = this.#councils.get(request.council as CouncilId);
-      if (held === undefined) throw new ApplicationRefusedError("this node does not hold that council");
+      // Not refused: the council may be on its way here (a retry later can find it).
+      if (held === undefined) throw new Error("this node does not hold that council");
       const application = { record: request.record as RecordId, bytes: requestBytes(request) };
       const proposal = await acceptApplication(held, application, from, (this.#init.now ?? Date.now)());
       await this.flush();

@@ -52,7 +52,7 @@ describe("the apply protocol's rate limit", () => {
     expect(await send(first)).toEqual({ ok: true, proposal: first.record }); // a retry counts too
     const records = (await held.council.state()).records;
 
-    expect(await send(second)).toEqual({ ok: false, error: "rate limited, try again in 30 s" });
+    expect(await send(second)).toEqual({ ok: false, error: "rate limited, try again in 30 s", retry: true });
     expect(handled).toEqual([first.record, first.record]);
     const state = await held.council.state();
     expect(state.records).toBe(records);
@@ -87,10 +87,16 @@ describe("a member's node accepting applications", () => {
     expect(admission).toMatchObject({ status: "open", effect: { type: "admit", member: bob.member } });
 
     const elsewhere = await sealApplication(bob, "cd".repeat(32) as never, "wrong place");
+    // Not a refusal: the council may yet come to this node, so the applicant is told to try again.
     expect(await sendApplication(bobNode.libp2p, inviter, applyRequest("cd".repeat(32), elsewhere))).toEqual({
       ok: false,
       error: "this node does not hold that council",
+      retry: true,
     });
+    // A refusal of the application itself is final: no retry.
+    const carols = await sealApplication(await createIdentity(), held.council.id, "Bob brings it for me");
+    const answer = await sendApplication(bobNode.libp2p, inviter, applyRequest(held.council.id, carols));
+    expect(answer).toEqual({ ok: false, error: expect.stringMatching(/not listed/) });
     expect(accepted).toHaveLength(1);
   });
 });
