@@ -154,6 +154,10 @@ export class NodeWorkspace implements Workspace {
     this.#node.distrustFor(federation, peer);
   }
 
+  leave(federation: FederationId): void {
+    this.#node.leaveFederation(federation);
+  }
+
   /**
    * Follows a federation of D/federations.json: vouches for the devices it names, opens the federation and the member
    * councils it lists (added to D/councils.json, so every command sees them; those not here yet stay pending).

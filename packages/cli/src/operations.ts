@@ -889,8 +889,9 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "federation.leave": {
       const entry = await resolveFederation(ws.dir, req.federation);
       await ws.dir.removeFederation(entry.federation);
-      // A running node lets their devices in no longer; offline there is no vouch but the entry just removed.
+      // A running node stops syncing it and lets its delegates in no longer; offline the entry was all there was.
       for (const contact of contactsOf(entry)) ws.unvouch?.(entry.federation as FederationId, contact.peer);
+      ws.leave?.(entry.federation as FederationId);
       return { federation: entry.federation, url: entry.url, running: ws.node() !== null };
     }
     case "federation.invite": {

@@ -61,6 +61,8 @@ export interface Workspace {
   vouch?(federation: FederationId, peer: string, council?: CouncilId, until?: number): void;
   /** Withdraws a vouch in a running node (offline there is none: the node reads D/federations.json when it starts). */
   unvouch?(federation: FederationId, peer: string): void;
+  /** In a running node: stops syncing and sharing a federation's document. */
+  leave?(federation: FederationId): void;
   /** In a running node: vouches for the entry's devices, opens the federation and fetches its member councils. */
   follow?(entry: FederationEntry): Promise<OpenFederation>;
   /** The running node, or null offline. */

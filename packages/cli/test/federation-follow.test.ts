@@ -81,13 +81,15 @@ describe("following a federation from the command line", { timeout: 120_000 }, (
       { url: created.url, inviter: { addresses: ["/ip4/127.0.0.1/tcp/4999"] } },
     ]);
 
-    // Leaving through the running node: the entry and its vouches go at once; the node says it keeps the document.
+    // Leaving through the running node: the entry, its vouches and the document's syncing go at once.
     const node = await startNode(tia);
     const left = await federa(["federation", "leave", "--dir", tia]);
     expect(left.code).toBe(0);
     expect(left.stdout).toContain(`${created.federation} left`);
-    expect(left.stdout).toMatch(/keeps the federation's document open until it restarts/);
     expect(await entries(tia)).toEqual([]);
+    const status = await federa(["federation", "status", "--dir", tia]);
+    expect(status.code).not.toBe(0);
+    expect(status.stderr).toMatch(/follows no federation/);
     expect(await stopNode(node)).toBe(0);
     expect(await entries(tia)).toEqual([]);
     expect((await federaJson<{ federations: unknown[] }>(["federation", "list", "--dir", tia])).federations).toEqual(

@@ -156,6 +156,20 @@ export class AccessPolicy {
     (timer as { unref?: () => void }).unref?.();
   }
 
+  /** Forgets a federation this node no longer follows: its document and vouches; its councils share as if it never was. */
+  forgetFederation(federation: FederationId): void {
+    for (const [document, id] of this.#federationDocs) {
+      if (id !== federation) continue;
+      this.#federationDocs.delete(document);
+      this.#wanted.delete(document);
+    }
+    this.#federations.delete(federation);
+    this.#federationNames.delete(federation);
+    this.#withdrawn.delete(federation);
+    this.#trustedFor.delete(federation);
+    this.#onChange();
+  }
+
   /** Withdraws a vouch (a candidate the federation refused): from now on only membership can let `peer` in. */
   distrustFor(federation: FederationId, peer: string): void {
     if (this.#trustedFor.get(federation)?.delete(peer) === true) this.#onChange();

@@ -532,6 +532,20 @@ export class FederaNode {
     this.access.trustFor(federation, peer, council, until);
   }
 
+  /**
+   * Stops following a federation: its document is no longer synced or shared from here, its vouches end, and the
+   * councils held stop sharing with its other councils on its account (they stay held until the node stops). Returns
+   * false when it was not held. The document stays in storage.
+   */
+  leaveFederation(federation: FederationId): boolean {
+    const held = this.#federations.get(federation);
+    if (held === undefined) return false;
+    held.handle.off("change", held.refresh);
+    this.#federations.delete(federation);
+    this.access.forgetFederation(federation);
+    return true;
+  }
+
   /** Withdraws a vouch given with `trustFor`. */
   distrustFor(federation: FederationId, peer: string): void {
     this.access.distrustFor(federation, peer);

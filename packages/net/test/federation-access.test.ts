@@ -197,6 +197,12 @@ describe("a council's consent", () => {
     await y.council.tick();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await fa.state()).records).toBe(withdrawals);
+
+    // The Drivers' node leaves the federation: its document is no longer held or shared there, nor vouches kept.
+    expect(b.leaveFederation(fid)).toBe(true);
+    expect(b.federations()).toEqual([]);
+    expect(b.access.allows(ana.device.id, f.handle.documentId)).toBe(false);
+    expect(b.leaveFederation(fid)).toBe(false);
   });
 
   it("never takes the federation document's links for members, even when its genesis record was deleted", async () => {

@@ -171,13 +171,12 @@ export function registerFederation(program: Command): void {
         .command("leave")
         .description(
           "stop following a federation: forget it and the delegates this directory vouches for in it (a running node " +
-            "stops vouching at once, and stops syncing its document when it restarts)",
+            "stops vouching for them and syncing its document at once)",
         ),
     ),
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.leave", federation: options.federation }, (r) => [
       `${String(r.federation)} left`,
-      ...(r.running === true ? ["the running node keeps the federation's document open until it restarts"] : []),
     ]);
   });
 
