@@ -1096,7 +1096,14 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         name: federationName(state),
         records: state.records,
         horizon: iso(state.horizon.ms),
-        councils: state.councils.map((c) => ({ id: c.id, name: c.name, here: here.has(c.id), consents: c.consents })),
+        councils: state.councils.map((c) => ({
+          id: c.id,
+          name: c.name,
+          here: here.has(c.id),
+          consents: c.consents,
+          withdrawn: c.withdrawn,
+          withdrawnAt: c.withdrawnAt === null ? null : iso(c.withdrawnAt.ms),
+        })),
         proposals: state.proposals.map((p) => ({
           id: p.id,
           title: p.title,

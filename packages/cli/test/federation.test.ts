@@ -118,6 +118,23 @@ describe("a federation founded from the command line", { timeout: 180_000 }, () 
     expect(human).toContain('"Joint rent strike", 2/2 voted');
     expect(human).toContain('"Eviction on Elm St", 1 response(s)');
 
+    // The tenants recall Tia, their only delegate there. The recall stays in their documents, which they stop
+    // sharing; their node announces the withdrawal in the federation's, and the bakery's node shows it.
+    const recall = await federaOk(
+      ["mandate", "recall", tenants.mandate, "--closes", "+10s", "--dir", tenants.dir],
+      env, // "+10s" from the nodes' clock, which stamps the record
+    );
+    await federaOk(["vote", recall, "--choice", "yes", "--dir", tenants.dir]);
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    await federaOk(["tick", "--dir", tenants.dir]);
+    await waitFor(async () => {
+      const seen = (await federationStatus(bakery.dir)).councils.find((c) => c.id === tenants.council);
+      return seen?.withdrawn === true && seen.consents === false;
+    }, "the tenants' withdrawal on the bakery's node");
+    expect(await federaOk(["federation", "status", "--dir", bakery.dir])).toMatch(
+      /withdrew at .*: shares nothing, its delegates do not count/,
+    );
+
     // Stopped, each directory still reads the same federation offline, from its own disk.
     expect(await Promise.all(nodes.map((n) => stopNode(n)))).toEqual([0, 0]);
     const offline = await federaJson<FederationStatus & { via: string }>([

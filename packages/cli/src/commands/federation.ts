@@ -391,10 +391,21 @@ export function registerFederation(program: Command): void {
   ).action(async (options: FederationOptions) => {
     await run(options, { op: "federation.status", federation: options.federation }, (r) => {
       const lines = [`federation ${String(r.federation)} ${nameLine(r.name)}, ${String(r.records)} records`];
-      for (const c of r.councils as { id: string; name: string | null; here: boolean; consents: boolean | null }[]) {
+      for (const c of r.councils as {
+        id: string;
+        name: string | null;
+        here: boolean;
+        consents: boolean | null;
+        withdrawn: boolean;
+        withdrawnAt: string | null;
+      }[]) {
         const where = c.here ? "" : " (not on this device yet)";
         // Without a delegate mandated here, the council shares none of its documents with the federation.
-        const consent = c.consents === false ? " (no delegate mandated: shares nothing yet)" : "";
+        const consent = c.withdrawn
+          ? ` (withdrew at ${c.withdrawnAt}: shares nothing, its delegates do not count)`
+          : c.consents === false
+            ? " (no delegate mandated: shares nothing yet)"
+            : "";
         lines.push(`  council ${c.id.slice(0, 12)} ${c.name ?? ""}${where}${consent}`);
       }
       for (const p of r.proposals as {

@@ -11,7 +11,13 @@ export const FEDERATION_NAME = "Northern Federation";
 export interface FederationStatus {
   readonly federation: string;
   readonly name: string;
-  readonly councils: { id: string; name: string | null; here: boolean; consents: boolean | null }[];
+  readonly councils: {
+    id: string;
+    name: string | null;
+    here: boolean;
+    consents: boolean | null;
+    withdrawn: boolean;
+  }[];
   readonly proposals: { id: string; title: string; status: string; votes: Record<string, string> }[];
   readonly conflicts: { type: string; reason: string | null }[];
   readonly alerts: { id: string; what: string; responses: number; pledges: Record<string, string> }[];
@@ -32,7 +38,7 @@ export async function mandatedCouncil(
   root: string,
   name: string,
   council: string,
-): Promise<{ dir: string; council: string }> {
+): Promise<{ dir: string; council: string; mandate: string }> {
   const dir = join(root, name.toLowerCase());
   await federaJson(["init", "--dir", dir, "--name", name]);
   const id = await federaOk(["council", "create", council, "--dir", dir]);
@@ -43,7 +49,7 @@ export async function mandatedCouncil(
   await federaOk(["vote", proposal, "--choice", "yes", "--dir", dir]);
   // The issuing vote takes effect at the first record after its deadline: one stamped two hours on.
   await federaOk(["tick", "--dir", dir], { FEDERA_CLOCK_OFFSET_MS: String(2 * HOUR) });
-  return { dir, council: id };
+  return { dir, council: id, mandate: proposal };
 }
 
 /** `federation status` asked of the node running on `dir`. */
