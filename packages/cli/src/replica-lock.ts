@@ -4,8 +4,8 @@
  * then excludes, with everything the device writes after it. The running node holds the lock for its lifetime (other
  * commands go through its control socket); an offline command holds it while it works.
  */
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { PidLock } from "@federa/net/node";
 import { CliError, CliErrorCodes } from "./errors.js";
 
 /** Who holds a directory's replica. */
@@ -16,9 +16,6 @@ interface LockFile {
   readonly holder: ReplicaHolder;
   readonly since: number;
 }
-
-/** A lock file that names no process is one its writer died creating, once it is this old. */
-const UNNAMED_STALE_MS = 5_000;
 
 /** Thrown when another live process keeps the directory's replica longer than a command waits. */
 export class DirectoryBusyError extends CliError {
@@ -37,96 +34,34 @@ export function replicaLockPath(root: string): string {
   return join(root, "replica.lock");
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // alive, owned by someone else
-  }
-}
-
-async function read(path: string): Promise<{ lock: LockFile | null; raw: string } | undefined> {
-  const raw = await readFile(path, "utf8").catch(() => undefined);
-  if (raw === undefined) return undefined;
-  try {
-    const parsed = JSON.parse(raw) as Partial<LockFile>;
-    if (typeof parsed.pid === "number" && (parsed.holder === "node" || parsed.holder === "command"))
-      return { lock: { pid: parsed.pid, holder: parsed.holder, since: Number(parsed.since) || 0 }, raw };
-  } catch {
-    // written halfway: judged by its age below
-  }
-  return { lock: null, raw };
-}
-
 /** A held replica lock; `release` removes it (only if it is still this process's). */
 export class ReplicaLock {
-  readonly path: string;
-  readonly #token: string;
+  readonly #lock: PidLock;
 
-  private constructor(path: string, token: string) {
-    this.path = path;
-    this.#token = token;
+  private constructor(lock: PidLock) {
+    this.#lock = lock;
   }
 
-  /**
-   * Takes the lock now if nobody holds it (or its holder died), else returns who holds it. A lock whose process is gone
-   * (killed, crashed) is taken over: it is moved aside first, so two processes taking it over cannot both win.
-   */
+  get path(): string {
+    return this.#lock.path;
+  }
+
+  /** Takes the lock now if nobody holds it (or its holder died), else returns who holds it. */
   static async tryAcquire(root: string, holder: ReplicaHolder): Promise<ReplicaLock | LockFile> {
-    const path = replicaLockPath(root);
-    const token = JSON.stringify({ pid: process.pid, holder, since: Date.now() } satisfies LockFile);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const file = await open(path, "wx", 0o600);
-        try {
-          await file.writeFile(token);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
-        return new ReplicaLock(path, token);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      const found = await read(path);
-      if (found === undefined) continue; // released meanwhile
-      if (found.lock !== null && (found.lock.pid === process.pid || alive(found.lock.pid))) return found.lock;
-      if (found.lock === null) {
-        const age = await stat(path).then(
-          (st) => Date.now() - st.mtimeMs,
-          () => 0,
-        );
-        if (age < UNNAMED_STALE_MS) return { pid: 0, holder: "command", since: Date.now() };
-      }
-      // The holder is gone: move its lock aside, and put it back if what moved was someone else's fresh one.
-      const aside = `${path}.${process.pid}.stale`;
-      if (
-        await rename(path, aside).then(
-          () => true,
-          () => false,
-        )
-      ) {
-        const moved = await readFile(aside, "utf8").catch(() => "");
-        if (moved === found.raw) await rm(aside, { force: true });
-        else await rename(aside, path).catch(() => rm(aside, { force: true }));
-      }
-    }
-    const found = await read(path);
-    return found?.lock ?? { pid: 0, holder: "command", since: Date.now() };
+    const taken = await PidLock.tryAcquire(replicaLockPath(root), { holder });
+    if (taken instanceof PidLock) return new ReplicaLock(taken);
+    // A lock naming no holder (or none yet) is a command's: only a node's refuses a node at once.
+    return { pid: taken.pid, holder: taken.holder === "node" ? "node" : "command", since: taken.since };
   }
 
-  /** Removes the lock if it is still the one this process wrote. */
-  async release(): Promise<void> {
-    const current = await readFile(this.path, "utf8").catch(() => undefined);
-    if (current === this.#token) await rm(this.path, { force: true });
+  release(): Promise<void> {
+    return this.#lock.release();
   }
 }
 
 /**
  * Takes the lock for a node: waits for an offline command to finish (up to `waitMs`, or `undefined` once `cancelled`),
- * and refuses when another node
- * holds it (one starting or stopping, whose control socket is not up).
+ * and refuses when another node holds it (one starting or stopping, whose control socket is not up).
  */
 export async function lockForNode(
   root: string,

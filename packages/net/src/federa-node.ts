@@ -123,6 +123,17 @@ export interface HeldCouncil {
   readonly ledgerHandle: DocHandle<LedgerDoc>;
 }
 
+/** Storage that one node at a time may use (`DurableFsStorageAdapter`): claimed when it starts, given up when it stops. */
+interface ExclusiveStorage {
+  lock(): Promise<void>;
+  unlock(): Promise<void>;
+}
+
+function exclusive(storage: StorageAdapterInterface | undefined): ExclusiveStorage | undefined {
+  const s = storage as Partial<ExclusiveStorage> | undefined;
+  return typeof s?.lock === "function" && typeof s.unlock === "function" ? (s as ExclusiveStorage) : undefined;
+}
+
 /** A running node. */
 export class FederaNode {
   readonly libp2p: Libp2p;
@@ -164,8 +175,19 @@ export class FederaNode {
     this.#bans = bans;
   }
 
-  /** Builds and starts a node. */
+  /** Builds and starts a node; its storage, when it can be claimed, is this node's alone until it stops. */
   static async create(init: FederaNodeInit): Promise<FederaNode> {
+    const storage = exclusive(init.storage);
+    await storage?.lock();
+    try {
+      return await FederaNode.#start(init);
+    } catch (e) {
+      await storage?.unlock();
+      throw e;
+    }
+  }
+
+  static async #start(init: FederaNodeInit): Promise<FederaNode> {
     const privateKey = await generateKeyPairFromSeed("Ed25519", init.identity.device.seed);
     const extra = init.libp2p ?? {};
     const bans = new BanList(init.banMs ?? DEFAULT_BAN_MS, init.now ?? Date.now);
@@ -637,6 +659,7 @@ export class FederaNode {
       await this.repo.flush(this.#heldDocuments()).catch(() => {});
       await this.repo.shutdown().catch(() => {});
       await this.libp2p.stop();
+      await exclusive(this.#init.storage)?.unlock();
     })();
     return this.#stopped;
   }

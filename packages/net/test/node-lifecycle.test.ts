@@ -2,7 +2,8 @@
  * A node's lifecycle as an embedding program sees it: `flush` makes acts durable, `stop` ends opens under way and
  * refuses later writes instead of losing them, and documents that cannot be opened say why.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { Repo } from "@automerge/automerge-repo";
 import { Council, createIdentity, UnknownDocumentError } from "@federa/core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DocumentUnavailableError, NodeStoppedError } from "../src/index.js";
-import { DurableFsStorageAdapter } from "../src/node/durable-fs-storage.js";
+import { DurableFsStorageAdapter, StorageBusyError } from "../src/node/durable-fs-storage.js";
 import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
 
@@ -113,4 +114,25 @@ describe("a node's lifecycle", () => {
     await waitFor(() => member.peers().includes(hub.device.id), "the redial", 20_000);
     await waitFor(() => again.peers().includes(member.identity.device.id), "the hub's side of it");
   }, 30_000);
+
+  it("keeps a storage directory to one node at a time, and takes over the claim of a process that died", async () => {
+    const dir = join(scratch, "shared");
+    const first = await startFederaNode(await createIdentity(), { storage: new DurableFsStorageAdapter(dir) });
+    const second = await createIdentity();
+    const refused = await startFederaNode(second, { storage: new DurableFsStorageAdapter(dir) }).catch((e) => e);
+    expect(refused).toBeInstanceOf(StorageBusyError);
+    expect((refused as Error).message).toContain(`${dir} is in use by another node in this process`);
+    await first.stop();
+    const next = await startFederaNode(second, { storage: new DurableFsStorageAdapter(dir) });
+    await next.stop();
+
+    // A claim left by a process killed before it could give it up is taken over.
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await new Promise((resolve) => gone.on("exit", resolve));
+    await writeFile(`${dir}.lock`, JSON.stringify({ pid: gone.pid, since: Date.now() }));
+    const after = await startFederaNode(second, { storage: new DurableFsStorageAdapter(dir) });
+    expect(JSON.parse(await readFile(`${dir}.lock`, "utf8"))).toMatchObject({ pid: process.pid });
+    await after.stop();
+    await expect(readFile(`${dir}.lock`, "utf8")).rejects.toThrow(/ENOENT/);
+  });
 });

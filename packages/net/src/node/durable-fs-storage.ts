@@ -4,10 +4,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { type Dirent, statSync } from "node:fs";
-import { readdir, readFile, rm, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { DirectorySyncer, replaceFile, tempName, tempOwner } from "./durable-write.js";
+import { PidLock } from "./pid-lock.js";
 
 /** A file or directory the adapter could not read or clean up, and skipped. */
 export interface StorageFileFailure {
@@ -30,6 +31,20 @@ export class StorageDirectoryError extends Error {
     super(`the storage directory ${path} is not a directory: move what is there away, or use another directory`);
     this.name = "StorageDirectoryError";
     this.path = path;
+  }
+}
+
+/** Thrown when a node starts on a storage directory another node (in this process or another live one) is using. */
+export class StorageBusyError extends Error {
+  readonly path: string;
+  /** The process using it. */
+  readonly pid: number;
+  constructor(path: string, pid: number) {
+    const who = pid === process.pid ? "another node in this process" : `process ${pid}`;
+    super(`the storage directory ${path} is in use by ${who}: one node at a time may use a directory`);
+    this.name = "StorageBusyError";
+    this.path = path;
+    this.pid = pid;
   }
 }
 
@@ -138,6 +153,7 @@ export class DurableFsStorageAdapter implements StorageAdapterInterface {
   readonly #saved = new Set<string>();
   #seq = 0;
   #swept: Promise<void> | undefined;
+  #lock: PidLock | undefined;
 
   constructor(baseDirectory = "automerge-repo-data", init: DurableFsStorageInit = {}) {
     // Checked now, synchronously: automerge-repo leaves the rejection of its first save unhandled, and would crash.
@@ -146,6 +162,26 @@ export class DurableFsStorageAdapter implements StorageAdapterInterface {
     this.baseDirectory = baseDirectory;
     this.#onError = init.onError ?? warn;
     liveOwners.add(this.#owner);
+  }
+
+  /**
+   * Claims the directory for this process (`<directory>.lock`, naming its pid; a dead process's claim is taken over),
+   * or throws `StorageBusyError`: a node calls it when it starts and `unlock` when it stops.
+   */
+  async lock(): Promise<void> {
+    if (this.#lock !== undefined) return;
+    const path = `${resolve(this.baseDirectory)}.lock`;
+    await mkdir(dirname(path), { recursive: true });
+    const taken = await PidLock.tryAcquire(path, { use: "Federa node storage" });
+    if (!(taken instanceof PidLock)) throw new StorageBusyError(resolve(this.baseDirectory), taken.pid);
+    this.#lock = taken;
+  }
+
+  /** Gives up the claim `lock` took. */
+  async unlock(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
   }
 
   load(key: StorageKey): Promise<Uint8Array | undefined> {
