@@ -47,7 +47,8 @@ describe("a council withdrawing from a federation", () => {
     clock.jumpPast(closesAt);
     await tom.tick();
     expect((await tenants.reader.state()).mandates.find((m) => m.id === tm)?.recalledAt).not.toBeNull();
-    const withdrawal = await atTenants.withdraw();
+    const recalledAt = (await tenants.reader.state()).mandates.find((m) => m.id === tm)!.recalledAt!;
+    const withdrawal = await atTenants.withdraw({ since: recalledAt.ms });
     expect(await consent(atBakery)).toMatchObject({ consents: false, withdrawn: true });
     expect((await consent(atBakery)).withdrawnAt).not.toBeNull();
 
@@ -65,6 +66,9 @@ describe("a council withdrawing from a federation", () => {
     const back = await mandate(clock, tenants, tom, { "*": ["yes", "no"] });
     seen.council.merge(tenants.docs.council);
     seen.ledger.merge(tenants.docs.ledger);
+    expect(await consent(atBakery)).toMatchObject({ consents: true, withdrawn: false });
+    // A member's device that missed the new mandate announces the old recall again, late: it does not push them out.
+    await atTenants.withdraw({ since: recalledAt.ms });
     expect(await consent(atBakery)).toMatchObject({ consents: true, withdrawn: false });
     const atTenantsTom = await Federation.open(doc, {
       identity: tom.identity!,

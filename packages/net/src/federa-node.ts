@@ -155,8 +155,8 @@ export class FederaNode {
   readonly #stopping = new AbortController();
   #stopped: Promise<void> | undefined;
   readonly #redials = new Set<() => void>();
-  /** Withdrawals being announced, by federation and council, so a burst of refreshes writes one. */
-  readonly #announcing = new Set<string>();
+  /** Withdrawals announced (or being announced), by federation, council and recall, so each is written once. */
+  readonly #announced = new Set<string>();
 
   private constructor(
     libp2p: Libp2p,
@@ -604,21 +604,25 @@ export class FederaNode {
    * sharing at that record, so this is how the other councils learn that it left.
    */
   #announceWithdrawals(federation: Federation, state: FederationState): void {
+    // Signed by the member's own key: a device the other councils never saw authorised could not speak for it there.
+    if (this.identity.memberKey === undefined || this.#stopping.signal.aborted) return;
     const named = { id: federation.id, name: state.name };
     for (const c of state.councils) {
-      const key = `${federation.id}/${c.id}`;
       const held = this.#councils.get(c.id);
-      if (c.withdrawn || held === undefined || this.#announcing.has(key) || this.#stopping.signal.aborted) continue;
+      if (c.withdrawn || held === undefined) continue;
       const own = held.council.current();
       if (!own.members.some((m) => m.id === this.identity.member)) continue;
       const mandates = own.mandates.filter((m) => namesFederation(m.body, named));
       // Never mandated here (a stranger's federation naming it), or still is: nothing to announce.
       if (mandates.length === 0 || mandates.some((m) => m.recalledAt === null)) continue;
-      this.#announcing.add(key);
-      void federation
-        .withdraw({ council: c.id })
-        .catch(() => {}) // another device of the council may have announced it first; the next refresh says so
-        .finally(() => this.#announcing.delete(key));
+      const since = Math.max(...mandates.map((m) => m.recalledAt!.ms));
+      // Once per recall: an announcement that did not take effect is not written again on every change.
+      const key = `${federation.id}/${c.id}/${since}`;
+      if (this.#announced.has(key)) continue;
+      this.#announced.add(key);
+      void federation.withdraw({ council: c.id, since }).catch(() => {
+        this.#announced.delete(key); // refused here (a stale state, say): the next refresh may try again
+      });
     }
   }
 

@@ -401,14 +401,15 @@ export class Federation {
   }
 
   /**
-   * Announces that a council has withdrawn from the federation (it recalled its delegates): from this record on, on
-   * every peer, its delegates' acts do not count and it no longer consents, until it mandates a delegate here again.
+   * Announces that a council has withdrawn from the federation (it recalled its delegates, the last at `since`, ms):
+   * from this record on, on every peer, its delegates' acts do not count and it no longer consents, until it mandates
+   * a delegate here again (after `since`).
    * The recall itself stays in the council's own documents, which it no longer shares; this record is how the other
    * councils learn of it. A node announces its own council's withdrawal on its own.
    */
-  async withdraw(input: { readonly council?: CouncilId } = {}): Promise<RecordId> {
+  async withdraw(input: { readonly council?: CouncilId; readonly since: number }): Promise<RecordId> {
     const council = this.#ownCouncil(input.council);
-    return this.#one({ kind: "federation.withdraw", body: { council } });
+    return this.#one({ kind: "federation.withdraw", body: { council, since: input.since } });
   }
 
   /** Answers an alert for a council with what it offers. */

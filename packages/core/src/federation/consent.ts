@@ -38,19 +38,20 @@ export function consentsTo(bodies: ReadonlySet<string>, federation: FederationNa
 }
 
 /**
- * Whether a council that announced its withdrawal from `federation` at `withdrawnAt` (a `federation.withdraw`
- * record, which every member council holds, unlike the recall in the council's own documents) is still out: at `at`
- * when given, else now. It is back once it mandates a delegate for the federation again after announcing it.
+ * Whether a council whose latest announced withdrawal is `withdrawal` (a `federation.withdraw` record, which every
+ * member council holds, unlike the recall in the council's own documents) is still out: at `at` when given (acts
+ * before the announcement are judged without it), else now. It is back once it has mandated a delegate for the
+ * federation after the recall announced, so a late announcement of an old recall cannot push it out again.
  */
 export function stillWithdrawn(
-  withdrawnAt: Hlc | undefined,
+  withdrawal: { readonly at: Hlc; readonly since: number } | undefined,
   mandates: Iterable<Mandate>,
   federation: FederationName,
   at?: Hlc,
 ): boolean {
-  if (withdrawnAt === undefined || (at !== undefined && compareHlc(at, withdrawnAt) <= 0)) return false;
+  if (withdrawal === undefined || (at !== undefined && compareHlc(at, withdrawal.at) <= 0)) return false;
   for (const m of mandates) {
-    if (!namesFederation(m.body, federation) || compareHlc(m.issuedAt, withdrawnAt) <= 0) continue;
+    if (!namesFederation(m.body, federation) || m.issuedAt.ms <= withdrawal.since) continue;
     if (at === undefined || compareHlc(m.issuedAt, at) <= 0) return false;
   }
   return true;

@@ -12,6 +12,12 @@ export interface MemberCouncilModel {
   readonly admittedBy: "genesis" | ProposalId;
 }
 
+/** A council's announced withdrawal: the announcement's clock, and when (ms) the recall it announces took effect. */
+export interface Withdrawal {
+  readonly at: Hlc;
+  readonly since: number;
+}
+
 /** A delegate's vote or ratification that counts, with the mandate it was cast under. */
 export interface MandatedAct {
   readonly council: CouncilId;
@@ -119,8 +125,8 @@ export interface FederationModel {
   genesisAt: Hlc | null;
   horizon: Hlc;
   councils: Map<CouncilId, MemberCouncilModel>;
-  /** The clock of each member council's latest announced withdrawal (`federation.withdraw`). */
-  withdrawals: Map<CouncilId, Hlc>;
+  /** Each member council's latest announced withdrawal (`federation.withdraw`): its clock, and the recall's time. */
+  withdrawals: Map<CouncilId, Withdrawal>;
   proposals: Map<ProposalId, FederationProposalModel>;
   alerts: Map<RecordId, AlertModel>;
   convergences: Map<ProposalId, ConvergenceModel>;

@@ -45,8 +45,9 @@ function isStepKind(kind: RecordKind): kind is StepKind {
  * delegates' acts do not count and it no longer consents, on every peer, until it mandates a delegate here again.
  */
 function applyWithdraw(step: Step, r: FederaRecord<"federation.withdraw">): void {
+  if (r.body.since > r.at.ms) return reject(step.model, r, "invalid-act", "announces a recall after its own clock");
   const council = actingFor(step, r, r.body.council);
-  if (council !== null) step.model.withdrawals.set(council, r.at);
+  if (council !== null) step.model.withdrawals.set(council, { at: r.at, since: r.body.since });
 }
 
 /** Fires every deadline strictly before `ms`, in (time, key) order. */

@@ -173,14 +173,14 @@ export function federationViewOf(
     councils: [...model.councils.values()].sort(byKey((c) => c.id)).map((c) => {
       const state = states.get(c.id);
       const federation = { id: model.federation ?? "", name: model.name };
-      const withdrawnAt = model.withdrawals.get(c.id);
-      const withdrawn = stillWithdrawn(withdrawnAt, state?.mandates ?? [], federation);
+      const withdrawal = model.withdrawals.get(c.id);
+      const withdrawn = stillWithdrawn(withdrawal, state?.mandates ?? [], federation);
       const consents = withdrawn
         ? false
         : state === undefined
           ? null
           : consentsTo(mandatedBodies(state.mandates), federation);
-      return { ...c, name: state?.name ?? null, consents, withdrawnAt: withdrawnAt ?? null, withdrawn };
+      return { ...c, name: state?.name ?? null, consents, withdrawnAt: withdrawal?.at ?? null, withdrawn };
     }),
     proposals: [...model.proposals.values()].sort(byKey((p) => p.id)).map((p) => ({
       id: p.id,

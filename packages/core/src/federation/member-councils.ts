@@ -176,16 +176,18 @@ export function countsUnderMandate(
   const { model } = step;
   const facts = step.facts.get(council)!;
   const federation = { id: model.federation!, name: model.name };
-  // A council that announced its withdrawal here has recalled its delegates, whether or not the recall is here yet.
-  const verdict = stillWithdrawn(model.withdrawals.get(council), facts.mandates.values(), federation, r.at)
-    ? { ok: false as const, reason: "council-withdrawn" as const }
-    : judgeMandate(facts, federation, {
-        mandate: r.body.mandate,
-        author: r.author,
-        topic: act.topic,
-        position: act.position,
-        at: r.at,
-      });
+  const judged = judgeMandate(facts, federation, {
+    mandate: r.body.mandate,
+    author: r.author,
+    topic: act.topic,
+    position: act.position,
+    at: r.at,
+  });
+  // A council that announced its withdrawal has recalled its delegates, whether or not the recall is here yet.
+  const verdict =
+    judged.ok && stillWithdrawn(model.withdrawals.get(council), facts.mandates.values(), federation, r.at)
+      ? { ok: false as const, reason: "council-withdrawn" as const }
+      : judged;
   if (verdict.ok) return true;
   flag(model, {
     type: "out-of-mandate",

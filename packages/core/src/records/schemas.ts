@@ -216,7 +216,8 @@ export const BodySchemas = {
     mandate: RecordIdString,
     action: Name,
   }),
-  "federation.withdraw": v.object({ council: RecordIdString }),
+  // `since`: when the council recalled its last delegate for the federation (ms of the recall, on the council's clock).
+  "federation.withdraw": v.object({ council: RecordIdString, since: Ms }),
 } as const;
 
 export type RecordKind = keyof typeof BodySchemas;
