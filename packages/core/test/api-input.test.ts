@@ -172,6 +172,30 @@ describe("names that do not exist", () => {
     expect((await council.state()).excluded).toEqual([]);
   });
 
+  it("lets through an act naming what a deadline not yet reached here will make (a mandate issued at its close)", async () => {
+    const { alice, council, skip, time } = await bakery();
+    const closesAt = time() + HOUR;
+    const mandate = (await council.proposeMandate({
+      delegate: alice.member,
+      body: "City federation",
+      instructions: "Speak for us",
+      positions: { "*": ["yes", "no"] },
+      startsAt: closesAt,
+      expiresAt: closesAt + 30 * 24 * HOUR,
+      recall: { ratio: { num: 1, den: 2 }, of: "eligible", cmp: ">" },
+      closesAt,
+    })) as string as MandateId;
+    await council.vote(mandate, { method: "majority", choice: "yes" });
+    skip(2 * HOUR);
+    // Nothing was written since the close: the mandate is issued by the fold only when the recall's record arrives.
+    expect((await council.state()).mandates).toEqual([]);
+    const recall = await council.proposeRecall(mandate);
+    const state = await council.state();
+    expect(state.mandates.map((m) => m.id)).toEqual([mandate]);
+    expect(state.proposals.find((p) => p.id === recall)?.status).toBe("open");
+    expect(state.excluded).toEqual([]);
+  });
+
   it("accepts a fund created earlier in the same write", async () => {
     const { council } = await bakery();
     await council.write([

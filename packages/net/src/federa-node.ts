@@ -269,16 +269,25 @@ export class FederaNode {
    */
   async acceptApplications(options: { readonly limiter?: RateLimiter } = {}): Promise<void> {
     this.#requireRunning();
-    const accept = async (request: Parameters<typeof requestBytes>[0], from: string): Promise<string> => {
+    const take = async (request: Parameters<typeof requestBytes>[0], from: string): Promise<string> => {
       this.#requireRunning();
       const held = this.#councils.get(request.council as CouncilId);
       // Not refused: the council may be on its way here (a retry later can find it).
       if (held === undefined) throw new Error("this node does not hold that council");
       const application = { record: request.record as RecordId, bytes: requestBytes(request) };
-      const proposal = await acceptApplication(held, application, from, (this.#init.now ?? Date.now)());
+      // Written through the node's own source: once it stops, the write is refused (and the applicant told to retry).
+      const target = { council: held.council, councilHandle: this.#live(held.councilHandle) };
+      const proposal = await acceptApplication(target, application, from, (this.#init.now ?? Date.now)());
       await this.flush();
       this.events.emit("application:accepted", { council: held.council.id, record: proposal, from });
       return proposal;
+    };
+    // Tracked like a derivation: a stop waits for an application being written, so what it answers is on disk.
+    const accept = (request: Parameters<typeof requestBytes>[0], from: string): Promise<string> => {
+      const run = take(request, from);
+      this.#pending.add(run);
+      void run.finally(() => this.#pending.delete(run)).catch(() => {});
+      return run;
     };
     await serveApplications(this.libp2p, accept, options.limiter ? { limiter: options.limiter } : {});
   }

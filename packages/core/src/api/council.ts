@@ -359,6 +359,10 @@ export class Council {
    */
   #named(sealed: readonly Sealed[]): void {
     const model = this.#fold.state;
+    // A deadline before the first record has not fired here yet (a passing split would make its funds): the state read
+    // below is not what the fold will apply these records to, so only `checkActs`'s trial can judge them.
+    const first = sealed[0]?.record.at.ms;
+    if (first !== undefined && model.timers.length > 0 && model.timers[0]!.ms < first) return;
     const created = new Set<string>();
     const fund = (id: string) => {
       if (!model.funds.has(id as FundId) && !created.has(id)) throw new NotFoundError(`no fund ${id}`);
