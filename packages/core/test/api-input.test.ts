@@ -185,7 +185,7 @@ describe("names that do not exist", () => {
       recall: { ratio: { num: 1, den: 2 }, of: "eligible", cmp: ">" },
       closesAt,
     })) as string as MandateId;
-    await council.vote(mandate, { method: "majority", choice: "yes" });
+    await council.vote(mandate as string as ProposalId, { method: "majority", choice: "yes" });
     skip(2 * HOUR);
     // Nothing was written since the close: the mandate is issued by the fold only when the recall's record arrives.
     expect((await council.state()).mandates).toEqual([]);

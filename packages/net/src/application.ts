@@ -87,7 +87,8 @@ export async function acceptApplication(
   if (state.members.some((m) => m.devices.includes(from as never))) return application.record;
   if (!state.proposals.some((p) => p.id === application.record)) {
     const why = state.excluded.find((e) => e.id === application.record);
-    throw new ApplicationRefusedError(why ? why.detail : "the application opened no admission proposal");
+    // Not an `ApplicationRefusedError`: the record is stored now, so the applicant must not start its chain afresh.
+    throw new Error(`stored, but it opened no admission proposal: ${why ? why.detail : "not derived yet"}`);
   }
   return application.record;
 }
