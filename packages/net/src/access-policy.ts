@@ -99,6 +99,8 @@ export class AccessPolicy {
     const next = new Set(councils);
     const out = new Set(withdrawn);
     const prev = this.#federations.get(federation);
+    // Not registered (or forgotten when the node left it): an update still under way must not bring it back.
+    if (prev === undefined) return false;
     const prevOut = this.#withdrawn.get(federation) ?? new Set();
     if (
       prev !== undefined &&

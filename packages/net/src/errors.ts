@@ -118,3 +118,11 @@ export class ApplicationRefusedError extends Error {
     this.name = "ApplicationRefusedError";
   }
 }
+
+/** Thrown by an open of a federation that `leaveFederation` left while the open was under way. */
+export class FederationLeftError extends Error {
+  constructor(federation: string) {
+    super(`federation ${federation} was left while it was being opened`);
+    this.name = "FederationLeftError";
+  }
+}

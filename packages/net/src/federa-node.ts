@@ -47,7 +47,7 @@ import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
-import { DocumentUnavailableError, NodeStoppedError, PeerBannedError } from "./errors.js";
+import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
@@ -155,6 +155,9 @@ export class FederaNode {
   readonly #stopping = new AbortController();
   #stopped: Promise<void> | undefined;
   readonly #redials = new Set<() => void>();
+  /** Leaves so far, and the count at each federation's latest: an open started before it must not hold it again. */
+  #leaves = 0;
+  readonly #leftAt = new Map<FederationId, number>();
   /** Withdrawals announced (or being announced), by federation, council and recall, so each is written once. */
   readonly #announced = new Set<string>();
 
@@ -511,11 +514,12 @@ export class FederaNode {
    */
   async holdFederation(doc: A.Doc<FederationDoc>): Promise<HeldFederation> {
     this.#requireRunning();
+    const started = this.#leaves;
     const id = doc.federa.federation as FederationId;
     const existing = this.#federations.get(id);
     if (existing !== undefined) return { federation: existing.federation, handle: existing.handle };
     return this.#once(this.#holdingFederations, id, () =>
-      this.#holdFederation(this.repo.import<FederationDoc>(A.save(doc))),
+      this.#holdFederation(this.repo.import<FederationDoc>(A.save(doc)), started),
     );
   }
 
@@ -528,6 +532,7 @@ export class FederaNode {
     options: { signal?: AbortSignal; timeoutMs?: number; federation?: FederationId } = {},
   ): Promise<HeldFederation> {
     const signal = this.#waitSignal(options);
+    const started = this.#leaves;
     const handle = await this.#find<FederationDoc>(url, signal);
     const id = handle.doc().federa?.federation as FederationId;
     // The id a document claims is its own content: one that is not the federation an invitation named is refused.
@@ -535,7 +540,7 @@ export class FederaNode {
       throw new UnknownDocumentError(`${url} is not federation ${options.federation}`);
     const existing = this.#federations.get(id);
     if (existing) return { federation: existing.federation, handle: existing.handle };
-    const held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle));
+    const held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle, started));
     const links = handle.doc().federa.councils ?? {};
     for (const council of this.memberCouncils(held)) {
       const councilUrl = links[council];
@@ -566,14 +571,16 @@ export class FederaNode {
   /**
    * Stops following a federation: its document is no longer synced or shared from here, its vouches end, and the
    * councils held stop sharing with its other councils on its account (they stay held until the node stops). Returns
-   * false when it was not held. The document stays in storage.
+   * false when it was not held (an open of it under way then fails). The document stays in storage.
    */
   leaveFederation(federation: FederationId): boolean {
+    // Also ends an open of it under way: it throws `FederationLeftError` rather than hold it.
+    this.#leftAt.set(federation, ++this.#leaves);
     const held = this.#federations.get(federation);
+    this.access.forgetFederation(federation);
     if (held === undefined) return false;
     held.handle.off("change", held.refresh);
     this.#federations.delete(federation);
-    this.access.forgetFederation(federation);
     return true;
   }
 
@@ -582,7 +589,12 @@ export class FederaNode {
     this.access.distrustFor(federation, peer);
   }
 
-  async #holdFederation(handle: DocHandle<FederationDoc>): Promise<HeldFederation> {
+  /** True when `federation` was left after `started` (the count of leaves when an open of it began). */
+  #leftSince(federation: FederationId, started: number): boolean {
+    return (this.#leftAt.get(federation) ?? -1) >= started + 1;
+  }
+
+  async #holdFederation(handle: DocHandle<FederationDoc>, started: number): Promise<HeldFederation> {
     const states = () => new Map(this.councils().map((h) => [h.council.id, h.council.current()] as const));
     const federation = await Federation.open(this.#live(handle), {
       councils: states,
@@ -592,9 +604,11 @@ export class FederaNode {
       ...(this.#init.checkActs ? { checkActs: true } : {}),
     });
     const id = handle.doc().federa.federation as FederationId;
+    if (this.#leftSince(id, started)) throw new FederationLeftError(id);
     this.access.registerFederation(id, handle.documentId);
     const update = async () => {
       await federation.refresh();
+      if (this.#leftSince(id, started)) return; // left meanwhile: nothing of it is shared or written any more
       const state = federation.current();
       const withdrawn = state.councils.filter((c) => c.withdrawn).map((c) => c.id);
       this.access.updateFederation(id, this.memberCouncils({ federation, handle }), state.name, withdrawn);
@@ -602,6 +616,7 @@ export class FederaNode {
     };
     const refresh = this.#debounced(update);
     await update();
+    if (this.#leftSince(id, started)) throw new FederationLeftError(id);
     handle.on("change", refresh);
     this.#federations.set(id, { federation, handle, refresh });
     return { federation, handle };

@@ -67,6 +67,7 @@ export {
   BadInvitationError,
   DocumentUnavailableError,
   DuplicateStreamError,
+  FederationLeftError,
   FrameTooLargeError,
   HandshakeTimeoutError,
   IncompatibleVersionError,

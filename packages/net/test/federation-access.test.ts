@@ -15,7 +15,7 @@ import {
   type ProposalId,
 } from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FederaNode, HeldCouncil } from "../src/index.js";
+import { type FederaNode, FederationLeftError, type HeldCouncil } from "../src/index.js";
 import { DurableFsStorageAdapter } from "../src/node/index.js";
 import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { waitFor } from "./support/wait.js";
@@ -203,6 +203,13 @@ describe("a council's consent", () => {
     expect(b.federations()).toEqual([]);
     expect(b.access.allows(ana.device.id, f.handle.documentId)).toBe(false);
     expect(b.leaveFederation(fid)).toBe(false);
+    // An open under way when the node leaves does not hold it again; one started afterwards does (a re-join).
+    const opening = b.openFederation(f.handle.url as AutomergeUrl, { timeoutMs: 5_000 });
+    b.leaveFederation(fid);
+    await expect(opening).rejects.toBeInstanceOf(FederationLeftError);
+    expect(b.federations()).toEqual([]);
+    await b.openFederation(f.handle.url as AutomergeUrl, { timeoutMs: 5_000 });
+    expect(b.federations().map((held) => held.federation.id)).toEqual([fid]);
   });
 
   it("never takes the federation document's links for members, even when its genesis record was deleted", async () => {
