@@ -147,6 +147,13 @@ describe("minutes", () => {
     await council.editMinutes(minutes, 5, 0, "!");
     await council.editMinutes(minutes, 0, 1, "H");
     expect(council.minutesText(minutes)).toBe("Hello!");
+
+    // Minutes opened by a `minutes.open` act through `write` have their text too.
+    const [written] = await council.write([
+      { kind: "minutes.open", body: { meeting: "2026-04-01", title: "Spring meeting", decisions: [] } },
+    ]);
+    await council.editMinutes(written!, 0, 0, "Agenda");
+    expect(council.minutesText(written!)).toBe("Agenda");
   });
 });
 

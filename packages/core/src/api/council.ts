@@ -338,6 +338,12 @@ export class Council {
         },
       );
       this.#apply(change.added, change.removed);
+      // Minutes opened (by `openMinutes` or a `minutes.open` act) get their text, which `editMinutes` then edits.
+      const opened = sealed.filter((s) => s.record.kind === "minutes.open").map((s) => s.id);
+      if (opened.length > 0)
+        this.#sources.council.change((d) => {
+          for (const id of opened) if (d.minutes[id] === undefined) d.minutes[id] = "";
+        });
       return sealed.map((s) => s.id);
     });
   }
@@ -483,11 +489,7 @@ export class Council {
 
   /** Opens minutes for a meeting: a record, and a collaborative text keyed by it. */
   async openMinutes(meeting: string, title: string, decisions: readonly RecordId[] = []): Promise<RecordId> {
-    const id = await this.#one("minutes.open", { meeting, title, decisions: [...decisions] });
-    this.#sources.council.change((d) => {
-      if (d.minutes[id] === undefined) d.minutes[id] = "";
-    });
-    return id;
+    return this.#one("minutes.open", { meeting, title, decisions: [...decisions] });
   }
 
   /**
