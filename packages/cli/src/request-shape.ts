@@ -16,8 +16,11 @@ type Kind =
   | "strings?"
   | "object"
   | "object?"
-  | "objects"
-  | "numbers?";
+  | "numbers?"
+  | "approval"
+  | "allowance?"
+  | "card?"
+  | "cards";
 
 /** Every field of every request, named: the compiler holds this table to the `Request` type. */
 type Shapes = { readonly [K in Op]: { readonly [F in Exclude<keyof Extract<Request, { op: K }>, "op">]-?: Kind } };
@@ -41,14 +44,14 @@ const SHAPES: Shapes = {
   },
   "fund.create": { fund: "string", type: "string", description: "string?", council },
   donate: { fund: "string", amount: "number", from: "string?", council },
-  spend: { fund: "string", amount: "number", payee: "string", approval: "object", memo: "string?", council },
+  spend: { fund: "string", amount: "number", payee: "string", approval: "approval", memo: "string?", council },
   swap: { fund: "string", provider: "string", minutes: "number", note: "string?", council },
   "mandate.issue": {
     delegate: "string",
     body: "string",
     instructions: "string",
     positions: "object",
-    allowance: "object?",
+    allowance: "allowance?",
     startsAt: "number",
     expiresAt: "number",
     recall: "object?",
@@ -62,7 +65,7 @@ const SHAPES: Shapes = {
   "device.revoke": { device: "string", force: "boolean?", council },
   "device.list": { council },
   "council.fetch": { council },
-  "federation.create": { name: "string", with: "objects", council },
+  "federation.create": { name: "string", with: "cards", council },
   "federation.list": {},
   "federation.leave": { federation },
   "federation.invite": { federation },
@@ -73,7 +76,7 @@ const SHAPES: Shapes = {
     topic: "string?",
     closesAt: "number?",
     council,
-    admit: "object?",
+    admit: "card?",
     federation,
   },
   "federation.tick": { council, federation },
@@ -106,6 +109,18 @@ const SHAPES: Shapes = {
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/** Another council as its delegate's token names it: stored as it comes, so every field must be there. */
+function isCard(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    typeof v.council === "string" &&
+    typeof v.url === "string" &&
+    typeof v.peer === "string" &&
+    isStrings(v.addresses)
+  );
+}
 
 function fits(kind: Kind, value: unknown): boolean {
   switch (kind.replace("?", "")) {
@@ -116,11 +131,21 @@ function fits(kind: Kind, value: unknown): boolean {
     case "boolean":
       return typeof value === "boolean";
     case "strings":
-      return Array.isArray(value) && value.every((v) => typeof v === "string");
+      return isStrings(value);
     case "object":
       return isObject(value);
-    case "objects":
-      return Array.isArray(value) && value.every(isObject);
+    case "approval":
+      return (
+        isObject(value) &&
+        (value.kind === "petty" ||
+          ((value.kind === "budget" || value.kind === "mandate") && typeof value.id === "string"))
+      );
+    case "allowance":
+      return isObject(value) && typeof value.fund === "string" && fits("number", value.amount);
+    case "card":
+      return isCard(value);
+    case "cards":
+      return Array.isArray(value) && value.every(isCard);
     default:
       return isObject(value) && Object.values(value).every((v) => typeof v === "number" && Number.isFinite(v));
   }
@@ -132,7 +157,10 @@ const DESCRIBED: Record<string, string> = {
   boolean: "true or false",
   strings: "an array of strings",
   object: "an object",
-  objects: "an array of objects",
+  approval: '{ kind: "petty" } or { kind: "budget" or "mandate", id }',
+  allowance: "{ fund, amount }",
+  card: "a council's card { council, url, peer, addresses }",
+  cards: "an array of council cards { council, url, peer, addresses }",
   numbers: "an object of numbers",
 };
 

@@ -141,7 +141,24 @@ describe("federa node", { timeout: 180_000 }, () => {
       [{ op: "donate", fund: 7, amount: 10 }, /field "fund" must be a string/],
       [{ op: "donate", fund: "parts", amount: 10, council: ["x"] }, /field "council" must be a string/],
       [{ op: "vote", proposal: "p", scores: { a: "1" } }, /field "scores" must be an object of numbers/],
-      [{ op: "federation.create", name: "F", with: ["token"] }, /field "with" must be an array of objects/],
+      [{ op: "federation.create", name: "F", with: ["token"] }, /field "with" must be an array of council cards/],
+      // A card missing its node would be stored as it is, and federations.json read as damaged from then on.
+      [{ op: "federation.create", name: "F", with: [{ council: "c", url: "u" }] }, /field "with" must be an array/],
+      [{ op: "federation.propose", title: "T", admit: { council: "c" } }, /field "admit" must be a council's card/],
+      [{ op: "spend", fund: "parts", amount: 5, payee: "Pat", approval: { kind: "budget" } }, /field "approval"/],
+      [
+        {
+          op: "mandate.issue",
+          delegate: "me",
+          body: "F",
+          instructions: "",
+          positions: {},
+          startsAt: 0,
+          expiresAt: 1,
+          allowance: { fund: "parts" },
+        },
+        /field "allowance" must be \{ fund, amount \}/,
+      ],
       [{ op: "propose", input: null }, /field "input" must be an object/],
       [{ op: "drop tables" }, /unknown request "drop tables"/],
     ] as const;
