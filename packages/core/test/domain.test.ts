@@ -22,23 +22,11 @@ import {
   NotAMemberError,
   PlainDocument,
 } from "../src/index.js";
+import { Clock, START } from "./support/clock.js";
 
-const START = 1_700_000_000_000;
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 const MORE_THAN_HALF_OF_ELIGIBLE: Threshold = { ratio: { num: 1, den: 2 }, of: "eligible", cmp: ">" };
-
-/** A deterministic wall clock shared by every member: each reading is one second later; `jump` skips ahead. */
-class Clock {
-  t = START;
-  readonly now = (): number => {
-    this.t += 1000;
-    return this.t;
-  };
-  jumpPast(ms: number): void {
-    this.t = Math.max(this.t, ms + 1);
-  }
-}
 
 interface Replica {
   readonly council: PlainDocument<CouncilDoc>;

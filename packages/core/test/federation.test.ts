@@ -31,24 +31,12 @@ import {
   NotAMemberError,
   PlainDocument,
 } from "../src/index.js";
+import { Clock } from "./support/clock.js";
 
-const START = 1_700_000_000_000;
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const FEDERATION = "Northern Solidarity Federation";
-
-/** A deterministic wall clock shared by everybody: each reading is one second later; `jumpPast` skips ahead. */
-class Clock {
-  t = START;
-  readonly now = (): number => {
-    this.t += 1000;
-    return this.t;
-  };
-  jumpPast(ms: number): void {
-    this.t = Math.max(this.t, ms + 1);
-  }
-}
 
 interface Replica {
   readonly council: PlainDocument<CouncilDoc>;

@@ -1,24 +1,14 @@
 /** Councils with delegates mandated to one federation, in memory on a shared deterministic clock, for federation tests. */
 import type { CouncilDoc, CouncilId, LedgerDoc, MandateId, Positions } from "../../src/index.js";
 import { Council, createIdentity, foundCouncil, PlainDocument } from "../../src/index.js";
+import type { Clock } from "./clock.js";
 
-export const START = 1_700_000_000_000;
+export { Clock } from "./clock.js";
+
 export const MINUTE = 60 * 1000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 export const FEDERATION = "Northern Solidarity Federation";
-
-/** A deterministic wall clock shared by everybody: each reading is one second later; `jumpPast` skips ahead. */
-export class Clock {
-  t = START;
-  readonly now = (): number => {
-    this.t += 1000;
-    return this.t;
-  };
-  jumpPast(ms: number): void {
-    this.t = Math.max(this.t, ms + 1);
-  }
-}
 
 export interface Assembly {
   readonly id: CouncilId;
