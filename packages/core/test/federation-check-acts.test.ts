@@ -134,7 +134,7 @@ const cases: readonly Case[] = [
       return () => w.fc.vote(earlier, { council: w.c.id, mandate: w.cm, position: "yes" });
     },
     reason: "invalid-act",
-    detail: /not a member council when the proposal opened/,
+    detail: /not in the proposal's electorate/,
     excluded: ["invalid-act"],
     conflicts: [],
   },

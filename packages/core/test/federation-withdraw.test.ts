@@ -40,6 +40,9 @@ describe("a council withdrawing from a federation", () => {
     const consent = async (f: Federation) => (await f.state()).councils.find((c) => c.id === tenants.id)!;
     expect(await consent(atBakery)).toMatchObject({ consents: true, withdrawn: false, withdrawnAt: null });
 
+    // A question opened while both councils are in: both are its electorate.
+    const question = await atBakery.propose({ title: "Joint rent strike", closesAt: clock.t + 2 * HOUR });
+
     // The tenants recall Tia, and announce it in the federation's document.
     const closesAt = clock.t + MINUTE;
     const recall = await tia.proposeRecall(tm, undefined, closesAt);
@@ -53,7 +56,6 @@ describe("a council withdrawing from a federation", () => {
     expect((await consent(atBakery)).withdrawnAt).not.toBeNull();
 
     // A vote Tia casts afterwards (her own council sees it recalled) is not counted at the bakery either.
-    const question = await atBakery.propose({ title: "Joint rent strike", closesAt: clock.t + HOUR });
     const late = await atTenants.vote(question, { council: tenants.id, mandate: tm, position: "yes" });
     const atBakeryNow = await atBakery.state();
     expect(atBakeryNow.conflicts).toContainEqual(
@@ -61,6 +63,10 @@ describe("a council withdrawing from a federation", () => {
     );
     expect(atBakeryNow.proposals.find((p) => p.id === question)?.votes[tenants.id]).toBeUndefined();
     expect(withdrawal).not.toBe(late);
+    // A question opened while they stand withdrawn leaves them out of its electorate, so their silence weighs on no
+    // quorum; it stays so when they come back, as an electorate is frozen when a proposal opens.
+    const meanwhile = await atBakery.propose({ title: "Shared van", closesAt: clock.t + 2 * HOUR });
+    expect((await atBakery.state()).proposals.find((p) => p.id === meanwhile)?.electorate).toEqual([bakery.id]);
 
     // The tenants mandate Tom; once their documents are shared again, the bakery sees them back.
     const back = await mandate(clock, tenants, tom, { "*": ["yes", "no"] });
@@ -79,5 +85,15 @@ describe("a council withdrawing from a federation", () => {
     await atBakery.vote(question, { council: bakery.id, mandate: am, position: "yes" });
     const votes = (await atBakery.state()).proposals.find((p) => p.id === question)!.votes;
     expect(Object.keys(votes).sort()).toEqual([bakery.id, tenants.id].sort());
+    const outside = await atTenantsTom.vote(meanwhile, {
+      council: tenants.id,
+      mandate: back as MandateId,
+      position: "no",
+    });
+    const after = await atBakery.state();
+    expect(after.proposals.find((p) => p.id === meanwhile)?.votes[tenants.id]).toBeUndefined();
+    expect(after.excluded).toContainEqual(
+      expect.objectContaining({ id: outside, reason: "invalid-act", detail: expect.stringContaining("electorate") }),
+    );
   });
 });

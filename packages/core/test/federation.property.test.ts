@@ -565,6 +565,16 @@ function breaches(
   const byId = new Map(records.map((r) => [r.id as string, r]));
   const counted = new Set<string>();
   for (const p of state.proposals) {
+    // Restated: the member councils admitted before the proposal opened, less those withdrawn then.
+    const opened = byId.get(p.id)!;
+    const electorate = state.councils
+      .filter((c) => compareHlc(c.since, opened.at) < 0 && !withdrawnAt(state, records, states, c.id, opened))
+      .map((c) => c.id)
+      .sort();
+    if (canonicalJson(electorate) !== canonicalJson(p.electorate))
+      problems.push(
+        `proposal ${p.id.slice(0, 8)} has electorate ${p.electorate.length}, the rules say ${electorate.length}`,
+      );
     const expected = new Map<string, string>();
     for (const r of records.slice(position.get(p.id)! + 1)) {
       if (r.kind !== "federation.vote") continue;
@@ -672,6 +682,9 @@ function coverage(state: FederationState, states: ReadonlyMap<CouncilId, Council
     notDelegate: reasons("not-the-delegate"),
     withdrawn: reasons("council-withdrawn"),
     withdrawals: state.councils.filter((c) => c.withdrawnAt !== null).length,
+    leftOutWithdrawn: state.proposals.filter((p) =>
+      state.councils.some((c) => compareHlc(c.since, p.openedAt) < 0 && !p.electorate.includes(c.id)),
+    ).length,
     ratified: state.convergences.reduce((n, c) => n + c.actions.reduce((m, a) => m + a.ratifiedBy.length, 0), 0),
     outsideWindow: state.conflicts.filter((c) => c.type === "outside-window").length,
     met: state.alerts.reduce((n, a) => n + a.pledges.filter((p) => p.status === "met").length, 0),

@@ -13,7 +13,7 @@ import type { FederationMethod } from "../records/schemas.js";
 import type { FederationModel, FederationProposalModel, ResolvedEffect } from "./federation-model.js";
 import { flag } from "./federation-model.js";
 import type { Step } from "./member-councils.js";
-import { actingFor, countsUnderMandate } from "./member-councils.js";
+import { actingFor, countsUnderMandate, withdrawnAt } from "./member-councils.js";
 
 /** The positions a delegate may state under each method: the choices of its ballot. */
 export const FEDERATION_POSITIONS: { readonly [M in FederationMethod]: readonly string[] } = {
@@ -58,7 +58,8 @@ export function applyFederationProposal(step: Step, r: FederaRecord<"federation.
     quorum: r.body.quorum ?? charter.quorum,
     openedAt: r.at,
     closesAt,
-    electorate: [...model.councils.keys()].sort(),
+    // Frozen at opening, as a council's electorate is; a council withdrawn by then has no delegate to vote.
+    electorate: [...model.councils.keys()].filter((c) => !withdrawnAt(step, c, r.at)).sort(),
     effect,
     ...opening(),
   };
@@ -85,7 +86,12 @@ export function applyFederationVote(step: Step, r: FederaRecord<"federation.vote
   const council = actingFor(step, r, r.body.council);
   if (council === null) return;
   if (!p.electorate.includes(council))
-    return reject(model, r, "invalid-act", "the council was not a member council when the proposal opened");
+    return reject(
+      model,
+      r,
+      "invalid-act",
+      "the council was not in the proposal's electorate: not a member council, or withdrawn, when it opened",
+    );
   if (p.status !== "open") {
     flag(model, {
       type: "late-vote",

@@ -163,6 +163,13 @@ export function judgeMandate(
   return verdict.ok ? { ok: true, mandate } : verdict;
 }
 
+/** Whether member council `council` stood withdrawn from the federation at clock `at` (see `stillWithdrawn`). */
+export function withdrawnAt(step: Step, council: CouncilId, at: Hlc): boolean {
+  const { model } = step;
+  const mandates = step.facts.get(council)?.mandates.values() ?? [];
+  return stillWithdrawn(model.withdrawals.get(council), mandates, { id: model.federation!, name: model.name }, at);
+}
+
 /**
  * Whether a delegate's vote or ratification counts under its council's mandate; when it does not, flags it as
  * out-of-mandate, `what` naming the act in the flag's detail.
@@ -185,7 +192,7 @@ export function countsUnderMandate(
   });
   // A council that announced its withdrawal has recalled its delegates, whether or not the recall is here yet.
   const verdict =
-    judged.ok && stillWithdrawn(model.withdrawals.get(council), facts.mandates.values(), federation, r.at)
+    judged.ok && withdrawnAt(step, council, r.at)
       ? { ok: false as const, reason: "council-withdrawn" as const }
       : judged;
   if (verdict.ok) return true;
