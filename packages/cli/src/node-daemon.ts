@@ -26,6 +26,8 @@ export interface NodeRunOptions {
   readonly mdns: boolean;
   /** Milliseconds a peer breaking the sync protocol is refused (0: never); the node's default when omitted. */
   readonly banMs?: number;
+  /** Milliseconds to wait for peers to send a council or federation not stored here (`NodeWorkspace`'s default when omitted). */
+  readonly openWait?: number;
 }
 
 /** How often councils still pending and undelivered applications are tried again, and the verified cache saved. */
@@ -158,7 +160,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     const first = failed.length > 0 ? `could not listen on ${failed.join("; ")}` : lines[0];
     throw new CliError(CliErrorCodes.NODE_START, `the node could not start: ${first}`);
   });
-  const ws = new NodeWorkspace(dir, node);
+  const ws = new NodeWorkspace(dir, node, options.openWait);
   let control: ControlServer | undefined;
   const timers: NodeJS.Timeout[] = [];
   const stops: (() => void)[] = [];

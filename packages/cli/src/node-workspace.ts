@@ -12,7 +12,7 @@ import { type Application, contactsOf, type FederationEntry, type NodeDir, vouch
 import { refusedCandidates } from "./refused-candidates.js";
 import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
 
-/** How long opening a council not in local storage waits for connected members to send it. */
+/** How long opening a council not in local storage waits for connected members to send it, unless told otherwise. */
 const OPEN_TIMEOUT_MS = 5_000;
 
 /** Settles with `work`, or rejects after `ms` (a find waiting on peers may not settle on its own). */
@@ -33,6 +33,7 @@ export class NodeWorkspace implements Workspace {
   readonly dir: NodeDir;
   readonly identity: Identity;
   readonly #node: FederaNode;
+  readonly #openTimeoutMs: number;
   /** Councils whose documents have not arrived yet: opening them is retried in the background, not on request. */
   readonly #pending = new Set<string>();
   readonly #opening = new Map<string, Promise<OpenCouncil>>();
@@ -42,8 +43,9 @@ export class NodeWorkspace implements Workspace {
   onFederationOpen: (held: OpenFederation) => void = () => {};
   readonly #announced = new Set<string>();
 
-  constructor(dir: NodeDir, node: FederaNode) {
+  constructor(dir: NodeDir, node: FederaNode, openTimeoutMs = OPEN_TIMEOUT_MS) {
     this.dir = dir;
+    this.#openTimeoutMs = openTimeoutMs;
     this.identity = node.identity;
     this.#node = node;
   }
@@ -57,7 +59,7 @@ export class NodeWorkspace implements Workspace {
     const held = this.#node.council(id);
     if (held !== undefined) return held;
     if (this.#pending.has(id)) throw new CouncilUnavailableError(id);
-    return this.#tryOpen(id, url, OPEN_TIMEOUT_MS);
+    return this.#tryOpen(id, url, this.#openTimeoutMs);
   }
 
   /** One attempt to open a council, waiting at most `timeoutMs` for its documents; marks it pending on failure. */
@@ -99,14 +101,14 @@ export class NodeWorkspace implements Workspace {
   /** Opens every council of the directory; those not here yet stay pending for `retryPending`. */
   async openAll(): Promise<void> {
     const councils = await this.dir.councils();
-    await Promise.allSettled(Object.entries(councils).map(([id, url]) => this.#tryOpen(id, url, OPEN_TIMEOUT_MS)));
+    await Promise.allSettled(Object.entries(councils).map(([id, url]) => this.#tryOpen(id, url, this.#openTimeoutMs)));
   }
 
   /** Tries the pending councils again (after a new peer connects, or on a timer). */
   async retryPending(): Promise<void> {
     const councils = await this.dir.councils();
     await Promise.allSettled(
-      [...this.#pending].map((id) => (councils[id] ? this.#tryOpen(id, councils[id], OPEN_TIMEOUT_MS) : undefined)),
+      [...this.#pending].map((id) => (councils[id] ? this.#tryOpen(id, councils[id], this.#openTimeoutMs) : undefined)),
     );
   }
 
@@ -127,7 +129,7 @@ export class NodeWorkspace implements Workspace {
     const held =
       this.#node.federations().find((f) => f.federation.id === id) ??
       (await this.#node
-        .openFederation(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS, federation: id })
+        .openFederation(url as AutomergeUrl, { timeoutMs: this.#openTimeoutMs, federation: id })
         .catch(() => undefined));
     if (held === undefined) throw new FederationUnavailableError(id);
     return this.#federationOpened(held);
@@ -193,7 +195,7 @@ export class NodeWorkspace implements Workspace {
       const opened =
         member ??
         (await this.#node
-          .openCouncil(url as AutomergeUrl, { timeoutMs: OPEN_TIMEOUT_MS, council })
+          .openCouncil(url as AutomergeUrl, { timeoutMs: this.#openTimeoutMs, council })
           .catch(() => undefined));
       if (opened === undefined) continue;
       this.#opened(opened);

@@ -121,13 +121,20 @@ describe("federa node", { timeout: 180_000 }, () => {
     const { token } = await federaJson<{ token: string }>(["invite", "--dir", eli]);
     // Eli's node is not running: Fay's application waits, and so does the council's document.
     expect(await federaJson<{ delivered: boolean }>(["join", token, "--dir", fay])).toMatchObject({ delivered: false });
-    const node = await startNode(fay);
-    // At its address line the node starts opening the councils it follows, which waits 5 s for peers to have them.
+    // At its address line the node starts opening the councils it follows, which waits 2 minutes here for peers to
+    // have them; sitting that out would also run past the node's 15 s limit on a clean shutdown.
+    const node = await startNode(fay, { args: ["--open-wait", "120"] });
+    // Past the default wait of 5 s, it still waits.
+    await new Promise((resolve) => setTimeout(resolve, 6_500));
+    expect(logLines(node, "documents not here yet")).toEqual([]);
     const asked = Date.now();
     expect(await stop(node)).toBe(0);
-    expect(Date.now() - asked).toBeLessThan(4_500);
+    expect(Date.now() - asked).toBeLessThan(12_000);
     expect(logLines(node, "SIGTERM: stopping")).toHaveLength(1);
     expect(logLines(node, "documents not here yet")).toEqual([]);
+    const refused = await federa(["node", "--dir", fay, "--open-wait", "0"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--open-wait.*more than 0/);
   });
 
   it("refuses malformed requests on its control socket by field, and keeps serving", async () => {

@@ -8,12 +8,21 @@ interface NodeOptions extends CommonOptions {
   readonly bootstrap?: string[];
   readonly mdns: boolean;
   readonly banMs?: number;
+  /** `--open-wait`, parsed to milliseconds. */
+  readonly openWait?: number;
 }
 
 function parseBanMs(value: string): number {
   const ms = Number(value);
   if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError("a whole number of milliseconds, 0 or more");
   return ms;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+    throw new InvalidArgumentError("a number of seconds, more than 0 and at most 3600");
+  return Math.round(seconds * 1000);
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -36,6 +45,11 @@ export function registerNode(program: Command): void {
         "--ban-ms <ms>",
         "how long a peer that breaks the sync protocol is refused, doubling on each repeat (0: never; default 600000)",
         parseBanMs,
+      )
+      .option(
+        "--open-wait <seconds>",
+        "how long to wait for connected members to send a council or federation not stored here, before trying again later (default 5)",
+        parseSeconds,
       ),
   ).action(async (options: NodeOptions) => {
     // Caught before anything slow: a node told to stop while it starts still stops cleanly, exit code 0.
