@@ -553,17 +553,19 @@ function mandateProblem(mandate: Mandate, federation: { readonly id: string; rea
 }
 
 /**
- * The mandate the delegate acts under in `council` (the one named, else their only one that can count: not recalled,
- * for this federation, its term covering `at`), refused before anything is written when it cannot count or does not
- * allow `position` on `topic`: an act it cannot cover would stay in the document for good.
+ * The mandate the delegate acts under in `council` for the federation `id` whose state is `state` (the one named, else
+ * their only one that can count: not recalled, for this federation, its term covering the act's stamp), refused before
+ * anything is written when it cannot count or does not allow `position` on `topic`: an act it cannot cover would stay
+ * in the document for good.
  */
 function delegateMandate(
   ws: Workspace,
   council: { readonly id: CouncilId; readonly state: CouncilState },
-  federation: { readonly id: string; readonly name: string },
-  at: number,
+  { id, state }: { readonly id: string; readonly state: FederationState },
   act: { readonly ref: string | undefined; readonly topic: string; readonly position: string; readonly what: string },
 ): Mandate {
+  const federation = { id, name: state.name };
+  const at = stampFor(state, council);
   const mine = council.state.mandates.filter((m) => m.delegate === ws.identity.member);
   if (mine.length === 0)
     throw new NotFoundCliError(`council ${council.id} has issued you no mandate: see \`federa mandate issue\``);
@@ -961,8 +963,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const mandate = delegateMandate(
         ws,
         council,
-        { id: held.federation.id, name: state.name },
-        stampFor(state, council),
+        { id: held.federation.id, state },
         {
           ref: req.mandate,
           topic: proposal.topic,
@@ -1038,8 +1039,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       const mandate = delegateMandate(
         ws,
         council,
-        { id: held.federation.id, name: state.name },
-        stampFor(state, council),
+        { id: held.federation.id, state },
         {
           ref: req.mandate,
           topic: convergence.topic,
