@@ -3,6 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
 import type { CouncilDoc, FederaDoc } from "@federa/core";
+import { bucketOf, storageKeyOf, storedValue } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { describe, expect, it } from "vitest";
 import { HighWaterStore, marksOf, mergeMarks, parseHighWater, rolledBack } from "../src/high-water.js";
@@ -93,19 +94,19 @@ function documentAt(url: string) {
 
 /** Deletes one record's key from its bucket, as a member's device could, and saves it; returns the record's bytes. */
 function deleteRecord(handle: DocHandle<FederaDoc>, record: string): Uint8Array {
-  const bytes = handle.doc().records[record.slice(0, 2)]?.[record];
-  if (bytes === undefined) throw new Error(`record ${record} is not in the document`);
+  const bytes = storedValue(handle.doc(), record);
+  if (!(bytes instanceof Uint8Array)) throw new Error(`record ${record} is not in the document`);
   const kept = new Uint8Array(bytes);
   handle.change((d) => {
-    delete d.records[record.slice(0, 2)]![record];
+    delete d.records[bucketOf(record)]![storageKeyOf(record)];
   });
   return kept;
 }
 
-/** Puts a record's bytes back under its id (a peer holding the genuine record would sync it back). */
+/** Puts a record's bytes back where they were (a peer holding the genuine record would sync it back). */
 function restoreRecord(handle: DocHandle<FederaDoc>, record: string, bytes: Uint8Array): void {
   handle.change((d) => {
-    d.records[record.slice(0, 2)]![record] = bytes;
+    d.records[bucketOf(record)]![storageKeyOf(record)] = bytes;
   });
 }
 

@@ -3,7 +3,7 @@ import * as A from "@automerge/automerge";
 import { councilReducer } from "../src/derive/council-reducer.js";
 import { Fold } from "../src/derive/fold.js";
 import type { Act, CouncilDoc, CouncilSources, DeviceId, FederaRecord, LedgerDoc } from "../src/index.js";
-import { Council, foundCouncil, MemoryVerifiedCache, PlainDocument } from "../src/index.js";
+import { bucketOf, Council, foundCouncil, MemoryVerifiedCache, PlainDocument, storageKeyOf } from "../src/index.js";
 import { type Spent, stopwatch } from "./stopwatch.js";
 import { type Cast, type Payload, PETTY_CASH_LIMIT, rng } from "./workload.js";
 
@@ -241,7 +241,7 @@ function automergeAppends(ledgerBytes: Uint8Array, samples: number): number[] {
     for (let k = 0; k < 64; k++) id += Math.floor(next() * 16).toString(16);
     const t0 = performance.now();
     ledger = A.change(ledger, (d) => {
-      d.records[id.slice(0, 2)]![id] = value;
+      d.records[bucketOf(id)]![storageKeyOf(id)] = value;
     });
     if (i >= WARMUP) times.push(performance.now() - t0);
   }

@@ -41,7 +41,7 @@ export type { FoldStats } from "./derive/fold.js";
 export type { Alert, Conflict, ConflictType, EntryType, LedgerEntry, OutcomeStep } from "./derive/model.js";
 export type { CouncilState, FundState, MemberState, ProposalState, RoleState } from "./derive/view.js";
 export type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./documents/layout.js";
-export { bucketOf, linkCouncil } from "./documents/layout.js";
+export { bucketOf, linkCouncil, putRecords, storageKeyOf, storedValue } from "./documents/layout.js";
 export type { DocSource } from "./documents/source.js";
 export { PlainDocument } from "./documents/source.js";
 export type { ErrorCode } from "./errors.js";

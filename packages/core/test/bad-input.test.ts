@@ -1,7 +1,7 @@
 /** Bad input from peers: forged, altered, replayed or malformed records are excluded with a reason, never thrown. */
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import { allEntries, bucketOf } from "../src/documents/layout.js";
+import { allEntries, bucketOf, storageKeyOf } from "../src/documents/layout.js";
 import type {
   CouncilDoc,
   CouncilId,
@@ -35,6 +35,7 @@ import {
   rekey,
   replaceBytes,
   signRaw,
+  storedBytes,
   type Writable,
 } from "./support/forge.js";
 
@@ -232,7 +233,7 @@ describe("forged and altered records", () => {
 
   it("excludes a body altered after signing, re-keyed under its new hash, as bad-signature", async () => {
     const fx = await setup();
-    const original = fx.docs.ledger.doc().records[bucketOf(fx.donation)]![fx.donation]!;
+    const original = storedBytes(fx.docs.ledger.doc(), fx.donation);
     // 5000 is CBOR 19 13 88; 50000 is 19 c3 50: same length, so only the amount changes.
     const altered = replaceBytes(original, Uint8Array.of(0x19, 0x13, 0x88), Uint8Array.of(0x19, 0xc3, 0x50));
     const rekeyed = rekey(altered); // the original signature, under the altered payload's hash
@@ -250,11 +251,11 @@ describe("forged and altered records", () => {
     const bobs: Replica = { council: fx.docs.council.fork(), ledger: fx.docs.ledger.fork() };
     const bobOwn = await Council.open(bobs, { identity: fx.bob, now: fx.clock.now });
     const genuine = await bobOwn.ledger.donate("common", 5_000);
-    const bytes = bobs.ledger.doc().records[bucketOf(genuine)]![genuine]!;
+    const bytes = storedBytes(bobs.ledger.doc(), genuine);
     const altered = replaceBytes(bytes, Uint8Array.of(0x19, 0x13, 0x88), Uint8Array.of(0x19, 0xc3, 0x50));
-    fromPeer(fx, "council", (doc) => putRaw(doc, genuine, altered));
+    fromPeer(fx, "council", (doc) => putRaw(doc, storageKeyOf(genuine), altered));
     const after = await observe(fx);
-    expectExcluded(after, [{ id: genuine, reason: "bad-id", detail: /not the hash of its content/ }]);
+    expectExcluded(after, [{ id: storageKeyOf(genuine), reason: "bad-id", detail: /not the hash of its content/ }]);
     expect(rest(after)).toEqual(rest(fx.honest));
 
     // The altered copy must not shadow the genuine record once sync brings it.
@@ -268,7 +269,7 @@ describe("forged and altered records", () => {
 describe("replayed and duplicated records", () => {
   it("counts a record once however often its bytes are written, in either document and any bucket", async () => {
     const fx = await setup();
-    const bytes = fx.docs.ledger.doc().records[bucketOf(fx.donation)]![fx.donation]!;
+    const bytes = storedBytes(fx.docs.ledger.doc(), fx.donation);
     fromPeer(fx, "council", (doc) => putRaw(doc, fx.donation, bytes));
     const otherBucket = bucketOf(fx.donation) === "ff" ? "00" : "ff";
     fromPeer(fx, "ledger", (doc) => putRaw(doc, fx.donation, bytes, otherBucket));
@@ -281,7 +282,7 @@ describe("replayed and duplicated records", () => {
 
   it("excludes the same bytes under another key as bad-id", async () => {
     const fx = await setup();
-    const bytes = fx.docs.ledger.doc().records[bucketOf(fx.donation)]![fx.donation]!;
+    const bytes = storedBytes(fx.docs.ledger.doc(), fx.donation);
     const key = `${"0".repeat(63)}1`;
     fromPeer(fx, "ledger", (doc) => putRaw(doc, key, bytes));
     const after = await observe(fx);
@@ -291,7 +292,7 @@ describe("replayed and duplicated records", () => {
 
   it("excludes a record replayed into another council as wrong-council", async () => {
     const fx = await setup();
-    const bytes = fx.docs.ledger.doc().records[bucketOf(fx.donation)]![fx.donation]!;
+    const bytes = storedBytes(fx.docs.ledger.doc(), fx.donation);
     const other = await foundCouncil(fx.alice, { name: "Other", now: fx.clock.now });
     const docs: Replica = { council: new PlainDocument(other.council), ledger: new PlainDocument(other.ledger) };
     const council = await Council.open(docs, { identity: fx.alice, now: fx.clock.now });
@@ -587,7 +588,7 @@ describe("malformed records", () => {
       ...nextOf(fx, fx.alice),
       council: elsewhere.id,
     });
-    const genesis = [...allEntries(elsewhere.council)].find(([key]) => key === elsewhere.id)!;
+    const genesis = [...allEntries(elsewhere.council)].find(([key]) => key === storageKeyOf(elsewhere.id))!;
     inject(fx, "ledger", [forged]);
     fromPeer(fx, "council", (doc) => putRaw(doc, genesis[0], genesis[1]));
     const after = await observe(fx);

@@ -3,8 +3,8 @@
  * `sealApplication`), checked against the council held here, and written into its document as an admission proposal
  * (or, from a founder named at founding, a device authorisation).
  */
-import type { CouncilDoc, DocSource, FederaRecord, RecordId, SealedApplication } from "@federa/core";
-import { bucketOf, Council, scratchDocuments } from "@federa/core";
+import type { CouncilDoc, DocSource, Exclusion, FederaRecord, RecordId, SealedApplication } from "@federa/core";
+import { Council, putRecords, scratchDocuments, storageKeyOf, storedValue } from "@federa/core";
 import { ApplicationRefusedError } from "./errors.js";
 
 /** The council an application is checked against and written into: a held council's derived state and document. */
@@ -31,14 +31,14 @@ export async function checkApplication(
   const doc = held.councilHandle.doc()!;
   const earlier = council.records
     .filter((r) => r.signer === r.author)
-    .map((r) => ({ record: r.id, bytes: doc.records[bucketOf(r.id)]?.[r.id] }))
+    .map((r) => ({ record: r.id, bytes: storedValue(doc, r.id) }))
     .filter((r): r is SealedApplication => r.bytes instanceof Uint8Array);
   const check = await Council.openPlain(scratchDocuments(council.id, [...earlier, application]), {});
   const record = check.records.find((r) => r.id === application.record);
   const state = await council.state();
   const isMember = (id: string | undefined) => state.members.some((m) => m.id === id);
   if (record === undefined) {
-    const why = check.current().excluded.find((e) => e.id === application.record);
+    const why = check.current().excluded.find((e) => isAbout(e, application.record));
     // A member's key signing a second seq 0 shows up as equivocation: the plain reason is more useful.
     if (why?.signer !== undefined && isMember(why.signer)) throw new ApplicationRefusedError("already a member");
     throw new ApplicationRefusedError(why ? `${why.reason}: ${why.detail}` : "the record does not decode under its id");
@@ -74,21 +74,21 @@ export async function acceptApplication(
   from: string,
   now?: number,
 ): Promise<RecordId> {
-  const existing = held.councilHandle.doc()?.records[bucketOf(application.record)]?.[application.record];
-  if (existing === undefined) {
+  if (storedValue(held.councilHandle.doc(), application.record) === undefined) {
     await checkApplication(held, application, from, now);
-    held.councilHandle.change((d) => {
-      const bucket = d.records[bucketOf(application.record)];
-      if (bucket === undefined) d.records[bucketOf(application.record)] = { [application.record]: application.bytes };
-      else if (bucket[application.record] === undefined) bucket[application.record] = application.bytes;
-    });
+    held.councilHandle.change((d) => putRecords(d, [{ id: application.record, bytes: application.bytes }]));
   }
   const state = await held.council.state();
   if (state.members.some((m) => m.devices.includes(from as never))) return application.record;
   if (!state.proposals.some((p) => p.id === application.record)) {
-    const why = state.excluded.find((e) => e.id === application.record);
+    const why = state.excluded.find((e) => isAbout(e, application.record));
     // Not an `ApplicationRefusedError`: the record is stored now, so the applicant must not start its chain afresh.
     throw new Error(`stored, but it opened no admission proposal: ${why ? why.detail : "not derived yet"}`);
   }
   return application.record;
+}
+
+/** Whether an exclusion is about record `id`: one whose bytes do not decode is named by the key they sit under. */
+function isAbout(exclusion: Exclusion, id: RecordId): boolean {
+  return exclusion.id === id || exclusion.id === storageKeyOf(id);
 }

@@ -13,6 +13,7 @@ import {
   type MandateId,
   type MemberId,
   type ProposalId,
+  storageKeyOf,
 } from "@federa/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type FederaNode, FederationLeftError, type HeldCouncil } from "../src/index.js";
@@ -229,7 +230,7 @@ describe("a council's consent", () => {
     expect(a.access.allows(cal.device.id, x.councilHandle.documentId)).toBe(false);
     // Anyone the federation document reaches can edit it: the genesis record goes.
     f.handle.change((d) => {
-      delete d.records[bucketOf(fid)]![fid];
+      delete d.records[bucketOf(fid)]![storageKeyOf(fid)];
     });
     await a.stop();
 

@@ -6,12 +6,10 @@
 import * as A from "@automerge/automerge";
 import { stringifyAutomergeUrl } from "@automerge/automerge-repo";
 import type {
-  CouncilDoc,
   CouncilId,
   FederationDoc,
   FederationId,
   Identity,
-  LedgerDoc,
   MandateId,
   MemberId,
   ProposalId,
@@ -24,6 +22,7 @@ import {
   foundFederation,
   keypairFromSeed,
   MemoryVerifiedCache,
+  storedValue,
 } from "@federa/core";
 import { Rebuilder, SimDocument, TeeSource } from "./document.js";
 import type { DocKey, Replica, SimNode } from "./network.js";
@@ -524,6 +523,5 @@ function relayPeerIds(random: Random): string {
 
 /** Whether a document holds a record (by the layout every Federa document shares). */
 export function hasRecord(doc: A.Doc<unknown>, id: string): boolean {
-  const records = (doc as Partial<CouncilDoc | LedgerDoc | FederationDoc>).records;
-  return records?.[id.slice(0, 2)]?.[id] !== undefined;
+  return storedValue(doc, id) !== undefined;
 }

@@ -4,7 +4,7 @@
  */
 import * as A from "@automerge/automerge";
 import type { CouncilDoc, LedgerDoc } from "../documents/layout.js";
-import { bucketOf } from "../documents/layout.js";
+import { putRecords, storedValue } from "../documents/layout.js";
 import type { Identity } from "../identity.js";
 import type { CouncilId, RecordId } from "../ids.js";
 import { Council } from "./council.js";
@@ -31,9 +31,10 @@ export function scratchDocuments(
   records: readonly SealedApplication[] = [],
 ): { council: A.Doc<CouncilDoc>; ledger: A.Doc<LedgerDoc> } {
   const doc: CouncilDoc = { federa: { type: "council", version: 1, council }, records: {}, minutes: {} };
-  for (const { record, bytes } of records) {
-    doc.records[bucketOf(record)] = { ...doc.records[bucketOf(record)], [record]: bytes };
-  }
+  putRecords(
+    doc,
+    records.map(({ record, bytes }) => ({ id: record, bytes })),
+  );
   return {
     council: A.from<CouncilDoc>(doc),
     ledger: A.from<LedgerDoc>({ federa: { type: "ledger", version: 1, council }, records: {} }),
@@ -52,7 +53,7 @@ export async function sealApplication(
     ...(options.now ? { now: options.now } : {}),
   });
   const record = options.alreadyMember ? await opened.authorizeDevice(identity.device.id) : await opened.apply(note);
-  const bytes = opened.sources.council.doc()?.records[bucketOf(record)]?.[record];
-  if (bytes === undefined) throw new Error("the sealed application was not written");
+  const bytes = storedValue(opened.sources.council.doc(), record);
+  if (!(bytes instanceof Uint8Array)) throw new Error("the sealed application was not written");
   return { record, bytes: new Uint8Array(bytes) };
 }

@@ -1,14 +1,14 @@
 /**
- * How records sit in an Automerge document: each record's exact signed bytes under its id, in 256 buckets made at
- * creation (by the first two hex digits of the id), so an append never copies a large map and no two peers ever
- * create the same bucket concurrently.
+ * How records sit in an Automerge document: each record's exact signed bytes under its storage key (the first half of
+ * its id), in 256 buckets made at creation (by the first two hex digits of the id), so an append never copies a large
+ * map and no two peers ever create the same bucket concurrently.
  */
 import type * as A from "@automerge/automerge";
 import type { CouncilId, FederationId, RecordId } from "../ids.js";
 
 export const LAYOUT_VERSION = 1;
 
-/** Records by bucket, then by id. */
+/** Records by bucket, then by storage key. */
 export type RecordBuckets = { [bucket: string]: { [id: string]: Uint8Array } };
 
 /** The council document: governance records and the collaborative minutes. */
@@ -37,6 +37,31 @@ export type FederaDoc = CouncilDoc | LedgerDoc | FederationDoc;
 /** The bucket of a record id. */
 export function bucketOf(id: RecordId | string): string {
   return id.slice(0, 2);
+}
+
+// 128 bits: a record's bytes are still checked against its whole id; the key only has to be hard to collide with.
+const STORAGE_KEY_LENGTH = 32;
+
+/**
+ * The key a record is stored under: the first 128 bits of its id, in hex. The id is recomputed from the bytes on
+ * every read, so storing all 256 bits would only add 32 bytes a record to every document and sync message.
+ */
+export function storageKeyOf(id: RecordId | string): string {
+  return id.slice(0, STORAGE_KEY_LENGTH);
+}
+
+/** Whether `key` is where a record of id `id` may sit: its storage key, or its whole id as documents held it before. */
+export function isStorageKeyOf(key: string, id: RecordId | string): boolean {
+  return key.length === STORAGE_KEY_LENGTH ? id.startsWith(key) : key === id;
+}
+
+/** The value stored for record `id` (under its storage key, or its whole id), whatever its shape; undefined when absent. */
+export function storedValue(doc: A.Doc<unknown> | FederaDoc | undefined, id: RecordId | string): unknown {
+  const records = (doc as { records?: unknown } | undefined)?.records;
+  if (!isMap(records)) return undefined;
+  const bucket = records[bucketOf(id)];
+  if (!isMap(bucket)) return undefined;
+  return bucket[storageKeyOf(id)] ?? bucket[id];
 }
 
 function emptyBuckets(): RecordBuckets {
@@ -69,14 +94,15 @@ export function linkCouncil(doc: FederationDoc, council: CouncilId, url: string)
   if (doc.federa.councils[council] !== url) doc.federa.councils[council] = url;
 }
 
-/** Writes records (id and stored bytes) into a document inside a change. */
+/** Writes records (id and stored bytes) into a document inside a change; a record already stored stays as it is. */
 export function putRecords(doc: FederaDoc, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
   // A peer may have put another value where a map belongs: a new map takes its place, so writing never throws.
   if (!isMap(doc.records)) doc.records = {};
   for (const { id, bytes } of records) {
+    const key = storageKeyOf(id);
     const bucket: unknown = doc.records[bucketOf(id)];
-    if (!isMap(bucket)) doc.records[bucketOf(id)] = { [id]: bytes };
-    else if (bucket[id] === undefined) bucket[id] = bytes;
+    if (!isMap(bucket)) doc.records[bucketOf(id)] = { [key]: bytes };
+    else if (bucket[key] === undefined && bucket[id] === undefined) bucket[key] = bytes;
   }
 }
 

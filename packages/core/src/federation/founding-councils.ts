@@ -4,17 +4,13 @@
  * the list it names is the founders' own. The document's council links are a hint anyone with it can edit, never this.
  */
 import type { FederationDoc } from "../documents/layout.js";
-import { bucketOf } from "../documents/layout.js";
+import { storageKeyOf, storedValue } from "../documents/layout.js";
 import type { CouncilId, FederationId } from "../ids.js";
 import { decodeRecord } from "../records/record.js";
 
 /** The founding councils of federation `id` from its document; empty when its genesis record is missing or altered. */
 export function foundingCouncils(doc: FederationDoc, id: FederationId): CouncilId[] {
-  const buckets = (doc as { records?: unknown }).records;
-  const bucket =
-    typeof buckets === "object" && buckets !== null ? (buckets as Record<string, unknown>)[bucketOf(id)] : undefined;
-  const bytes = typeof bucket === "object" && bucket !== null ? (bucket as Record<string, unknown>)[id] : undefined;
-  const decoded = decodeRecord(id, bytes);
+  const decoded = decodeRecord(storageKeyOf(id), storedValue(doc, id));
   if (!("record" in decoded) || decoded.problem !== undefined || decoded.record.kind !== "federation.genesis")
     return [];
   const body = decoded.record.body as { readonly councils: readonly string[] };

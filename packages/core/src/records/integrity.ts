@@ -2,6 +2,7 @@
  * The integrity index: turns the raw records found in a council's documents into the set of authentic records,
  * checking ids, shapes, signatures and each signer's hash chain, and lists every excluded record with its reason.
  */
+import { storageKeyOf } from "../documents/layout.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
@@ -28,6 +29,7 @@ export type ExclusionReason =
 
 /** One excluded record and why. */
 export interface Exclusion {
+  /** The record's id; for a stored value that does not decode (`bad-shape`, `bad-id`), the key it is stored under. */
   readonly id: string;
   readonly reason: ExclusionReason;
   readonly detail: string;
@@ -61,7 +63,10 @@ export interface IntegrityIndexInit {
 export class IntegrityIndex {
   readonly #council: CouncilId | FederationId;
   readonly #verified: VerifiedCache | undefined;
+  /** Keys read; the ids of the records found; both keys each of them may sit under (its storage key, its id). */
   readonly #seen = new Set<string>();
+  readonly #seenIds = new Set<string>();
+  readonly #covered = new Set<string>();
   readonly #badRecords = new Map<string, Exclusion>();
   readonly #chains = new Map<SignerId, Chain>();
   readonly #badSignatures = new Set<string>();
@@ -80,9 +85,9 @@ export class IntegrityIndex {
     this.#verified = init.verified;
   }
 
-  /** Number of distinct stored entries seen. */
+  /** Number of distinct records seen. */
   get size(): number {
-    return this.#seen.size;
+    return this.#seenIds.size;
   }
 
   /**
@@ -97,18 +102,23 @@ export class IntegrityIndex {
       if (this.#seen.has(key)) continue;
       const decoded = decodeRecord(key, bytes);
       if ("reason" in decoded) {
-        // Not marked seen: garbage under a record's key must not shadow the genuine bytes found elsewhere.
-        this.#badRecords.set(key, { id: key, ...decoded });
+        // Not marked seen: garbage under a record's key must not shadow the genuine bytes, here or under its other key.
+        if (!this.#covered.has(key)) this.#badRecords.set(key, { id: key, ...decoded }); // `id` when it was computed
         continue;
       }
       this.#seen.add(key);
-      this.#badRecords.delete(key);
-      if (decoded.problem !== undefined) this.#problems.set(key, decoded.problem);
       const r = decoded.record;
+      if (this.#seenIds.has(r.id)) continue;
+      this.#seenIds.add(r.id);
+      for (const k of [r.id, storageKeyOf(r.id)]) {
+        this.#covered.add(k);
+        this.#badRecords.delete(k);
+      }
+      if (decoded.problem !== undefined) this.#problems.set(r.id, decoded.problem);
       const isGenesis = GENESIS_KINDS.has(r.kind);
       if (isGenesis ? r.id !== this.#council : r.council !== this.#council) {
         this.#badRecords.set(key, {
-          id: key,
+          id: r.id,
           reason: "wrong-council",
           detail: isGenesis ? "a genesis record of another council" : "a record of another council",
           signer: r.signer,

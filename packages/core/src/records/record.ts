@@ -1,6 +1,7 @@
 /** The signed record: canonical encoding, content id, signature, and decoding of untrusted bytes into a checked shape. */
 import * as cbor from "@ipld/dag-cbor";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { isStorageKeyOf } from "../documents/layout.js";
 import type { Hlc } from "../hlc.js";
 import { isHlc } from "../hlc.js";
 import type { Keypair } from "../identity.js";
@@ -50,10 +51,10 @@ export interface UnsignedRecord<K extends RecordKind = RecordKind> {
   readonly body: BodyOf<K>;
 }
 
-/** Why a record's bytes could not become a record. */
+/** Why a record's bytes could not become a record; `id` when it was computed (the bytes matched their key). */
 export type DecodeFailure =
   | { readonly reason: "bad-id"; readonly detail: string }
-  | { readonly reason: "bad-shape"; readonly detail: string }
+  | { readonly reason: "bad-shape"; readonly id?: RecordId; readonly detail: string }
   | { readonly reason: "unknown-kind"; readonly detail: string };
 
 const idCache = new Map<string, MemberId>();
@@ -131,35 +132,36 @@ function isKey(value: unknown): value is Uint8Array {
 }
 
 /**
- * Decodes untrusted stored bytes found under `key`: checks framing, that the key is the hash of the payload,
+ * Decodes untrusted stored bytes found under `key`: checks framing, that the key is (the start of) the payload's hash,
  * the envelope shape, the kind and the body schema. Never throws. The signature is checked later (async, cached).
  */
 export function decodeRecord(key: string, bytes: unknown): DecodedRecord | DecodeFailure {
   const framed = unframe(bytes);
   if (framed === null) return { reason: "bad-shape", detail: "stored value is not a framed record" };
   const id = recordIdOf(framed.payload);
-  if (id !== key)
+  if (!isStorageKeyOf(key, id))
     return { reason: "bad-id", detail: "stored under a key that is not the hash of its content (altered?)" };
   let raw: unknown;
   try {
     raw = cbor.decode(framed.payload);
   } catch (e) {
-    return { reason: "bad-shape", detail: `payload is not canonical CBOR: ${(e as Error).message}` };
+    return { reason: "bad-shape", id, detail: `payload is not canonical CBOR: ${(e as Error).message}` };
   }
-  if (typeof raw !== "object" || raw === null) return { reason: "bad-shape", detail: "payload is not a map" };
+  if (typeof raw !== "object" || raw === null) return { reason: "bad-shape", id, detail: "payload is not a map" };
   const p = raw as Record<string, unknown>;
-  if (p.v !== RECORD_VERSION) return { reason: "bad-shape", detail: `unsupported record version ${String(p.v)}` };
-  if (!isKey(p.a)) return { reason: "bad-shape", detail: "author is not an Ed25519 key" };
-  if (p.s !== undefined && !isKey(p.s)) return { reason: "bad-shape", detail: "signer is not an Ed25519 key" };
-  if (p.c !== undefined && !isKey(p.c)) return { reason: "bad-shape", detail: "council is not a record id" };
-  if (p.p !== undefined && !isKey(p.p)) return { reason: "bad-shape", detail: "prev is not a record id" };
+  if (p.v !== RECORD_VERSION) return { reason: "bad-shape", id, detail: `unsupported record version ${String(p.v)}` };
+  if (!isKey(p.a)) return { reason: "bad-shape", id, detail: "author is not an Ed25519 key" };
+  if (p.s !== undefined && !isKey(p.s)) return { reason: "bad-shape", id, detail: "signer is not an Ed25519 key" };
+  if (p.c !== undefined && !isKey(p.c)) return { reason: "bad-shape", id, detail: "council is not a record id" };
+  if (p.p !== undefined && !isKey(p.p)) return { reason: "bad-shape", id, detail: "prev is not a record id" };
   if (!Number.isSafeInteger(p.n) || (p.n as number) < 0)
-    return { reason: "bad-shape", detail: "seq is not a natural number" };
+    return { reason: "bad-shape", id, detail: "seq is not a natural number" };
   if ((p.n === 0) !== (p.p === undefined))
-    return { reason: "bad-shape", detail: "only the first record of a chain has no prev" };
+    return { reason: "bad-shape", id, detail: "only the first record of a chain has no prev" };
   const at = { ms: p.t, c: p.l };
-  if (!isHlc(at)) return { reason: "bad-shape", detail: "clock is not a pair of natural numbers" };
-  if (typeof p.k !== "string" || p.k.length > 100) return { reason: "bad-shape", detail: "kind is not a short string" };
+  if (!isHlc(at)) return { reason: "bad-shape", id, detail: "clock is not a pair of natural numbers" };
+  if (typeof p.k !== "string" || p.k.length > 100)
+    return { reason: "bad-shape", id, detail: "kind is not a short string" };
   // A well-formed envelope keeps its place in the signer's chain even when its kind or body is not understood here
   // (a newer version's record, or a bad body): only derivation skips it.
   let problem: DecodeFailure | undefined;

@@ -1,5 +1,6 @@
 /** Test helpers that forge raw records as a hostile or buggy peer would: crafted payloads, altered bytes, raw puts. */
-import { bucketOf, putRecords } from "../../src/documents/layout.js";
+import type * as A from "@automerge/automerge";
+import { bucketOf, putRecords, storedValue } from "../../src/documents/layout.js";
 import type { FederaDoc, Hlc, Keypair, MemberId, RecordId } from "../../src/index.js";
 import type { UnsignedRecord } from "../../src/records/record.js";
 import { encodePayload, recordIdOf, sealRecord } from "../../src/records/record.js";
@@ -113,6 +114,13 @@ export function float64(value: number): Uint8Array {
 /** Writes forged records into a document through the normal layout (each under its id, in its bucket). */
 export function putForged(doc: Writable, records: readonly { id: RecordId; bytes: Uint8Array }[]): void {
   doc.change((d) => putRecords(d, records));
+}
+
+/** The bytes stored for record `id` in a document, wherever the layout put them. */
+export function storedBytes(doc: A.Doc<unknown> | undefined, id: RecordId): Uint8Array {
+  const value = storedValue(doc, id);
+  if (!(value instanceof Uint8Array)) throw new Error(`record ${id} is not stored in this document`);
+  return value;
 }
 
 /** Writes any value under any key, in the key's bucket or a chosen one, creating the bucket if needed. */
