@@ -46,6 +46,7 @@ import { AccessPolicy } from "./access-policy.js";
 import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
+import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
@@ -206,13 +207,19 @@ export class FederaNode {
     if (libp2p.peerId.toString() !== init.identity.device.id)
       throw new Error("libp2p key does not match the device key");
     const access = new AccessPolicy(libp2p.peerId.toString(), init.now);
-    const adapter = new Libp2pNetworkAdapter({ libp2p, allowPeer: (peer: string) => access.knows(peer) });
+    let ahead: ChangesAhead | undefined; // needs the Repo, which needs the adapter
+    const adapter = new Libp2pNetworkAdapter({
+      libp2p,
+      allowPeer: (peer: string) => access.knows(peer),
+      changesAhead: (message) => ahead?.(message),
+    });
     const repo = new Repo({
       peerId: adapter.peerId,
       network: [adapter],
       ...(init.storage ? { storage: init.storage } : {}),
       shareConfig: access.shareConfig(),
     });
+    ahead = changesAhead(repo, (peer, document) => access.allows(peer, document));
     access.onChange = () => {
       repo.shareConfigChanged();
       void adapter.reconsider();

@@ -48,6 +48,8 @@ export {
   writeApplyMessage,
 } from "./apply-protocol.js";
 export type { BanRecord } from "./ban-list.js";
+export type { ChangesAhead } from "./changes-ahead.js";
+export { CHANGES_AHEAD_BYTES, changesAhead } from "./changes-ahead.js";
 export {
   DEFAULT_BAN_MS,
   DEFAULT_HANDSHAKE_TIMEOUT,

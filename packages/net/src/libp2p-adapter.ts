@@ -7,6 +7,7 @@ import { NetworkAdapter } from "@automerge/automerge-repo/slim";
 import type { Connection, IdentifyResult, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
 import type { Uint8ArrayList } from "uint8arraylist";
+import type { ChangesAhead } from "./changes-ahead.js";
 import {
   ACTIVATE_MINOR_VERSION,
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -75,6 +76,12 @@ export interface Libp2pNetworkAdapterInit {
    * peer. `false` syncs over every stream at once, as protocol 1.0 peers always do.
    */
   readonly syncTree?: Partial<SyncTreeOptions> | false;
+  /**
+   * Called with each received message before the Repo gets it: it may apply the message's changes itself and return
+   * what is left, which then reaches the Repo on a later event-loop turn, before any other message of that stream
+   * (see changes-ahead.ts). A hook that throws is logged and the message goes to the Repo whole.
+   */
+  readonly changesAhead?: ChangesAhead;
 }
 
 /** Payload of `peer:rejected`. */
@@ -154,6 +161,8 @@ class SyncSession {
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
+  /** What the changes-ahead hook left of the last message, until it reaches the Repo. */
+  rest: Message | undefined = undefined;
   /** The peer closed its side while frames still waited in the inbox: the session ends once they are handled. */
   remoteEnded = false;
   /** Inside `stream.resume()`, which may hand over buffered bytes. */
@@ -269,6 +278,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#turnedAway.delete(event.detail.toString());
   };
   readonly #started: Promise<void>;
+  readonly #changesAhead: ChangesAhead | undefined;
   #ready = false;
   #state: AdapterState = "idle";
   #topologyId: string | undefined;
@@ -285,6 +295,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
     this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS;
     this.#relayEphemeral = init.relayEphemeral ?? false;
+    this.#changesAhead = init.changesAhead;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.peerId = repoPeerId(init.libp2p.peerId);
     this.#started = this.#start();
@@ -591,6 +602,41 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
+  /**
+   * Lets the changes-ahead hook take this turn; what it leaves reaches the Repo on a timer armed before the hook runs,
+   * so before the Repo's own sync round, which the applied changes schedule on a timer too: that round must see the
+   * sender's heads and bloom filter from this message, or it sends the sender back what the sender just sent.
+   */
+  #applyAhead(session: SyncSession, message: Message): boolean {
+    if (this.#changesAhead === undefined) return false;
+    const timer = setTimeout(() => this.#deliverRest(session), 0);
+    let rest: Message | undefined;
+    try {
+      rest = this.#changesAhead(message);
+    } catch (err) {
+      this.#log.error("could not apply a %s message's changes ahead - %e", message.type, err);
+    }
+    if (rest === undefined) {
+      clearTimeout(timer);
+      return false;
+    }
+    session.rest = rest;
+    return true;
+  }
+
+  /** Hands the Repo what the changes-ahead hook left of a message, unless it was handed over already. */
+  #deliverRest(session: SyncSession): void {
+    const rest = session.rest;
+    if (rest === undefined) return;
+    session.rest = undefined;
+    if (session.ended) return;
+    try {
+      this.emit("message", rest);
+    } catch (err) {
+      this.#log.error("a message listener threw - %e", err);
+    }
+  }
+
   /** Every received frame of a session is handled: reading goes on, or the session ends if its peer closed. */
   #drained(session: SyncSession): void {
     if (session.ended) return;
@@ -605,7 +651,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       }
       this.#pauseIfFull(session);
     }
-    if (session.remoteEnded && !this.#inbox.has(session)) this.#onRemoteEnd(session);
+    if (session.remoteEnded && !this.#inbox.has(session)) {
+      this.#deliverRest(session);
+      this.#onRemoteEnd(session);
+    }
   }
 
   /**
@@ -631,6 +680,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
+    this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
     const message = decodeFrame(frame, this.#maxFrameSize);
     this.#frames++;
     if (isActivate(message)) {
@@ -653,6 +703,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         return true; // decoding it (inflating, maybe) was this turn's work
       }
     }
+    if (this.#applyAhead(session, message)) return true;
     try {
       this.emit("message", message);
     } catch (err) {
