@@ -5,15 +5,7 @@
  */
 import * as A from "@automerge/automerge";
 import { stringifyAutomergeUrl } from "@automerge/automerge-repo";
-import type {
-  CouncilId,
-  FederationDoc,
-  FederationId,
-  Identity,
-  MandateId,
-  MemberId,
-  ProposalId,
-} from "@federa/core";
+import type { CouncilId, FederationDoc, FederationId, Identity, MandateId, MemberId, ProposalId } from "@federa/core";
 import {
   Council,
   defaultFederationCharter,
