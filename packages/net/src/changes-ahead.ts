@@ -11,8 +11,11 @@ import type { DocHandle, DocumentId, Message, Repo } from "@automerge/automerge-
 /** Sync messages at least this large have their changes applied ahead; smaller ones are cheap enough whole. */
 export const CHANGES_AHEAD_BYTES = 16 * 1024;
 
-/** Applies a received message's changes ahead; returns what is left for the Repo, or undefined to hand it over whole. */
-export type ChangesAhead = (message: Message) => Message | undefined;
+/**
+ * Decides, without touching anything, whether a received message's changes are applied ahead: undefined hands it to
+ * the Repo whole; otherwise the returned function applies them and returns what is left for the Repo.
+ */
+export type ChangesAhead = (message: Message) => (() => Message) | undefined;
 
 /**
  * The hook for a node's adapter: applies the changes of a large sync message to the held document when the Repo would
@@ -28,10 +31,12 @@ export function changesAhead(repo: Repo, allows: (peer: string, document: Docume
     if (handle === undefined || !handle.isReady() || !allows(senderId, documentId)) return undefined;
     const decoded = A.decodeSyncMessage(data);
     if (decoded.changes.length === 0) return undefined;
-    const chunks = decoded.changes.length === 1 ? decoded.changes[0]! : concat(decoded.changes);
-    // The Repo applies a peer's changes through the same call; a whole document or a bundle loads like changes.
-    handle.update((doc) => A.loadIncremental(doc, chunks));
-    return { ...message, data: A.encodeSyncMessage({ ...decoded, changes: [] }) };
+    return () => {
+      const chunks = decoded.changes.length === 1 ? decoded.changes[0]! : concat(decoded.changes);
+      // The Repo applies a peer's changes through the same call; a whole document or a bundle loads like changes.
+      handle.update((doc) => A.loadIncremental(doc, chunks));
+      return { ...message, data: A.encodeSyncMessage({ ...decoded, changes: [] }) };
+    };
   };
 }
 

@@ -603,25 +603,23 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   /**
-   * Lets the changes-ahead hook take this turn; what it leaves reaches the Repo on a timer armed before the hook runs,
-   * so before the Repo's own sync round, which the applied changes schedule on a timer too: that round must see the
-   * sender's heads and bloom filter from this message, or it sends the sender back what the sender just sent.
+   * Lets the changes-ahead hook take this turn; what it leaves reaches the Repo on a timer armed before the changes
+   * are applied, so before the Repo's own sync round, which the applied changes schedule on a timer too: that round
+   * must see the sender's heads and bloom filter from this message, or it sends the sender back what it just sent.
    */
   #applyAhead(session: SyncSession, message: Message): boolean {
-    if (this.#changesAhead === undefined) return false;
-    const timer = setTimeout(() => this.#deliverRest(session), 0);
-    let rest: Message | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      rest = this.#changesAhead(message);
+      const apply = this.#changesAhead?.(message);
+      if (apply === undefined) return false;
+      timer = setTimeout(() => this.#deliverRest(session), 0);
+      session.rest = apply();
+      return true;
     } catch (err) {
-      this.#log.error("could not apply a %s message's changes ahead - %e", message.type, err);
-    }
-    if (rest === undefined) {
       clearTimeout(timer);
+      this.#log.error("could not apply a %s message's changes ahead - %e", message.type, err);
       return false;
     }
-    session.rest = rest;
-    return true;
   }
 
   /** Hands the Repo what the changes-ahead hook left of a message, unless it was handed over already. */

@@ -26,8 +26,10 @@ async function watchedPeer(hook: (peer: SyncPeer) => ChangesAhead): Promise<Sync
   let pending: { bytes: number; restBytes: number; heads: string; laterJob: boolean } | undefined;
   const peer = await createSyncPeer("memory", {
     changesAhead: (message) => {
-      const rest = inner(message);
-      if (rest !== undefined) {
+      const apply = inner(message);
+      if (apply === undefined) return undefined;
+      return () => {
+        const rest = apply();
         const doc = peer.repo.handles[message.documentId!]!.doc()!;
         const entry = {
           bytes: (message.data as Uint8Array).byteLength,
@@ -39,8 +41,8 @@ async function watchedPeer(hook: (peer: SyncPeer) => ChangesAhead): Promise<Sync
           entry.laterJob = true;
         });
         pending = entry;
-      }
-      return rest;
+        return rest;
+      };
     },
   });
   inner = hook(peer);
@@ -128,10 +130,16 @@ describe("changes applied ahead of the Repo", () => {
   it("hands the Repo a message whole when the hook throws, and keeps syncing", async () => {
     const a = await createSyncPeer("memory");
     let calls = 0;
-    const b = await watchedPeer(() => () => {
-      calls++;
-      throw new Error("hook failure");
-    });
+    // It takes every large message, then fails to apply it (as a document that will not load would).
+    const b = await watchedPeer(
+      () => (message) =>
+        ((message.data as Uint8Array | undefined)?.byteLength ?? 0) >= CHANGES_AHEAD_BYTES
+          ? () => {
+              calls++;
+              throw new Error("hook failure");
+            }
+          : undefined,
+    );
     const documentId = shareDocument(a, b);
     await meet(a, b);
     writeMany(a, documentId, 1_000);

@@ -63,9 +63,8 @@ export interface IntegrityIndexInit {
 export class IntegrityIndex {
   readonly #council: CouncilId | FederationId;
   readonly #verified: VerifiedCache | undefined;
-  /** Keys read; the ids of the records found; both keys each of them may sit under (its storage key, its id). */
+  /** Keys read; and both keys each record found may sit under (its id and its storage key), the id marking it read. */
   readonly #seen = new Set<string>();
-  readonly #seenIds = new Set<string>();
   readonly #covered = new Set<string>();
   readonly #badRecords = new Map<string, Exclusion>();
   readonly #chains = new Map<SignerId, Chain>();
@@ -83,11 +82,6 @@ export class IntegrityIndex {
   constructor(init: IntegrityIndexInit) {
     this.#council = init.council;
     this.#verified = init.verified;
-  }
-
-  /** Number of distinct records seen. */
-  get size(): number {
-    return this.#seenIds.size;
   }
 
   /**
@@ -108,8 +102,7 @@ export class IntegrityIndex {
       }
       this.#seen.add(key);
       const r = decoded.record;
-      if (this.#seenIds.has(r.id)) continue;
-      this.#seenIds.add(r.id);
+      if (this.#covered.has(r.id)) continue; // the same record under its other key
       for (const k of [r.id, storageKeyOf(r.id)]) {
         this.#covered.add(k);
         this.#badRecords.delete(k);
