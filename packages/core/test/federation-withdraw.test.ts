@@ -96,4 +96,59 @@ describe("a council withdrawing from a federation", () => {
       expect.objectContaining({ id: outside, reason: "invalid-act", detail: expect.stringContaining("electorate") }),
     );
   });
+
+  it("judges an act at the very clock of an announcement by the announcement before it, in either fold order", async () => {
+    const clock = new Clock();
+    const bakery = await assembly(clock, "Bakery co-op");
+    const tenants = await assembly(clock, "Tenants' union");
+    const [ana, ben] = bakery.people as [Council, Council];
+    const [tia] = tenants.people as [Council];
+    await mandate(clock, bakery, ana, { "*": ["yes", "no"] });
+    await mandate(clock, tenants, tia, { "*": ["yes", "no"] });
+    const founded = await foundFederation(ana.identity!, {
+      name: "Northern Solidarity Federation",
+      councils: [bakery.id, tenants.id],
+      now: clock.now,
+    });
+    // Devices whose clocks read the same millisecond, each writing to its own replica.
+    let t = clock.t + HOUR;
+    const now = () => t;
+    const open = (doc: PlainDocument<FederationDoc>, who: Council) =>
+      Federation.open(doc, { identity: who.identity!, councils: [bakery.reader, tenants.reader], now });
+    const atBakery = new PlainDocument<FederationDoc>(founded.federation);
+    const bakeryFed = await open(atBakery, ana);
+    const electorateOf = async (id: string) => (await bakeryFed.state()).proposals.find((p) => p.id === id)!.electorate;
+    // A proposal by `who` at the shared clock whose id folds before (or after) `pivot`'s: records at one clock fold
+    // in id order, so both orders are tried. Titles are tried until one gives an id on the wanted side.
+    const proposeAround = async (who: Council, from: PlainDocument<FederationDoc>, pivot: string, below: boolean) => {
+      for (let i = 0; i < 200; i++) {
+        const fork = from.fork();
+        const id = await (await open(fork, who)).propose({ title: `Question ${i}`, closesAt: t + HOUR });
+        if (id < pivot === below) return { id, fork };
+      }
+      throw new Error("no title gave an id on that side");
+    };
+
+    // Alone at its clock, an announcement is concurrent with a proposal at that clock: the tenants stay in its
+    // electorate, whichever of the two ids folds first.
+    const atTenants = atBakery.fork();
+    const withdrawal = await (await open(atTenants, tia)).withdraw({ since: t - MINUTE });
+    const first = [
+      await proposeAround(ana, atBakery, withdrawal, true),
+      await proposeAround(ben, atBakery, withdrawal, false),
+    ];
+    for (const { fork } of first) atBakery.merge(fork);
+    atBakery.merge(atTenants);
+    for (const { id } of first) expect(await electorateOf(id)).toEqual([bakery.id, tenants.id].sort());
+
+    // A second announcement, at a later clock, does not hide the first from a proposal at that later clock: the
+    // first still stands (no mandate since), so the tenants are out of its electorate whichever id folds first.
+    t += MINUTE;
+    const again = atBakery.fork();
+    const second = await (await open(again, tia)).withdraw({ since: t - MINUTE });
+    const later = [await proposeAround(ana, atBakery, second, true), await proposeAround(ben, atBakery, second, false)];
+    for (const { fork } of later) atBakery.merge(fork);
+    atBakery.merge(again);
+    for (const { id } of later) expect(await electorateOf(id)).toEqual([bakery.id]);
+  });
 });

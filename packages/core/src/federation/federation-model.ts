@@ -16,6 +16,8 @@ export interface MemberCouncilModel {
 export interface Withdrawal {
   readonly at: Hlc;
   readonly since: number;
+  /** The latest announced at an earlier clock: what acts at this one's very clock are judged by. */
+  readonly earlier?: Withdrawal;
 }
 
 /** A delegate's vote or ratification that counts, with the mandate it was cast under. */

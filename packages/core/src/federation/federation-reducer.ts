@@ -6,6 +6,7 @@
 import { reject } from "../derive/context.js";
 import type { Reducer } from "../derive/fold.js";
 import { restoreModel, snapshotModel } from "../derive/model.js";
+import { compareHlc } from "../hlc.js";
 import type { CouncilId, FederationId, ProposalId } from "../ids.js";
 import type { FederaRecord } from "../records/record.js";
 import type { RecordKind } from "../records/schemas.js";
@@ -47,7 +48,12 @@ function isStepKind(kind: RecordKind): kind is StepKind {
 function applyWithdraw(step: Step, r: FederaRecord<"federation.withdraw">): void {
   if (r.body.since > r.at.ms) return reject(step.model, r, "invalid-act", "announces a recall after its own clock");
   const council = actingFor(step, r, r.body.council);
-  if (council !== null) step.model.withdrawals.set(council, { at: r.at, since: r.body.since });
+  if (council === null) return;
+  const prior = step.model.withdrawals.get(council);
+  // Records fold in clock order, so the prior announcement is at this clock or before it; keep one depth of history.
+  const earlier =
+    prior !== undefined && compareHlc(prior.at, r.at) < 0 ? { at: prior.at, since: prior.since } : prior?.earlier;
+  step.model.withdrawals.set(council, { at: r.at, since: r.body.since, ...(earlier === undefined ? {} : { earlier }) });
 }
 
 /** Fires every deadline strictly before `ms`, in (time, key) order. */

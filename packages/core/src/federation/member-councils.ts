@@ -167,7 +167,10 @@ export function judgeMandate(
 export function withdrawnAt(step: Step, council: CouncilId, at: Hlc): boolean {
   const { model } = step;
   const mandates = step.facts.get(council)?.mandates.values() ?? [];
-  return stillWithdrawn(model.withdrawals.get(council), mandates, { id: model.federation!, name: model.name }, at);
+  let withdrawal = model.withdrawals.get(council);
+  // An act at the very clock of an announcement is concurrent with it: judged by the announcement before, if any.
+  while (withdrawal !== undefined && compareHlc(at, withdrawal.at) <= 0) withdrawal = withdrawal.earlier;
+  return stillWithdrawn(withdrawal, mandates, { id: model.federation!, name: model.name }, at);
 }
 
 /**
