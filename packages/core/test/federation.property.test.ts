@@ -740,19 +740,23 @@ async function converge(spec: Spec, orders: readonly (readonly number[])[]): Pro
 }
 
 describe("federation convergence of partitioned histories", () => {
-  it("derives one state in any merge order, incrementally or from scratch, keeping every invariant", async () => {
-    const runs: Record<string, number>[] = [];
-    await fc.assert(
-      fc.asyncProperty(specArb, ordersArb, async (spec, orders) => {
-        runs.push(await converge(spec, orders));
-      }),
-      { numRuns: RUNS },
-    );
-    const reached = (key: string) => runs.filter((r) => (r[key] ?? 0) > 0).length;
-    console.log(Object.fromEntries(Object.keys(runs[0]!).map((key) => [key, reached(key)])));
-    // The property is only as strong as its histories: they must count and refuse votes and ratifications.
-    // (Acts refused for a withdrawal alone are rarer; federation-withdraw.test.ts shows one.)
-    for (const key of ["counted", "outOfMandate", "ratified", "outsideWindow", "met", "missedOrLate", "withdrawals"])
-      expect(reached(key), `runs that reached ${key}`).toBeGreaterThan(0);
-  }, TIMEOUT);
+  it(
+    "derives one state in any merge order, incrementally or from scratch, keeping every invariant",
+    async () => {
+      const runs: Record<string, number>[] = [];
+      await fc.assert(
+        fc.asyncProperty(specArb, ordersArb, async (spec, orders) => {
+          runs.push(await converge(spec, orders));
+        }),
+        { numRuns: RUNS },
+      );
+      const reached = (key: string) => runs.filter((r) => (r[key] ?? 0) > 0).length;
+      console.log(Object.fromEntries(Object.keys(runs[0]!).map((key) => [key, reached(key)])));
+      // The property is only as strong as its histories: they must count and refuse votes and ratifications.
+      // (Acts refused for a withdrawal alone are rarer; federation-withdraw.test.ts shows one.)
+      for (const key of ["counted", "outOfMandate", "ratified", "outsideWindow", "met", "missedOrLate", "withdrawals"])
+        expect(reached(key), `runs that reached ${key}`).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
 });
