@@ -28,6 +28,8 @@ import type { HubDoc } from "./worker.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), "worker.ts");
+/** Extra Node or V8 flags for every node process, to see what a runtime setting changes (`--single-threaded`, say). */
+const NODE_FLAGS = (process.env.FEDERA_BENCH_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
 
 /** The systems compared: Federa nodes dialling each other (a full mesh, as mDNS gives on a LAN), Federa nodes each
  * bootstrapped from one earlier node (a tree of branching 4), and automerge-repo's WebSocket hub with N clients. */
@@ -61,12 +63,15 @@ export interface SystemRun {
   readonly cpuMs: number;
   /** Whole-process CPU from heal to the end, summed over processes (signature checks run on the thread pool). */
   readonly processCpuMs: number;
+  /** CPU from heal to the end by kind of thread (main, thread pool, V8 helpers, other), summed over processes. */
+  readonly threadsCpuMs: Readonly<Record<string, number>>;
   readonly perNode: readonly {
     records: number;
     stalls: Stalls;
     sent: Wire;
     cpuMs: number;
     processCpuMs: number;
+    threadsCpuMs: Readonly<Record<string, number>>;
     rssMb: number;
     counters: Readonly<Record<string, number>>;
   }[];
@@ -160,7 +165,7 @@ class Worker {
 
   constructor(name: string) {
     this.name = name;
-    this.child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, "--import", "tsx", WORKER], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -315,7 +320,7 @@ async function heal(
   log: (line: string) => void,
   label: string,
 ): Promise<
-  Pick<SystemRun, "convergeMs" | "converged" | "perNode" | "cpuMs" | "processCpuMs"> & {
+  Pick<SystemRun, "convergeMs" | "converged" | "perNode" | "cpuMs" | "processCpuMs" | "threadsCpuMs"> & {
     all: { name: string; stalls: Stalls; sent: Wire; received: Wire }[];
   }
 > {
@@ -355,6 +360,7 @@ async function heal(
     sent: s.sent,
     cpuMs: s.cpuMs,
     processCpuMs: s.processCpuMs,
+    threadsCpuMs: s.threadsCpuMs,
     rssMb: s.rssMb,
     counters: s.counters,
   }));
@@ -364,6 +370,7 @@ async function heal(
     perNode,
     cpuMs: round(stats.reduce((sum, s) => sum + s.cpuMs, 0)),
     processCpuMs: round(stats.reduce((sum, s) => sum + s.processCpuMs, 0)),
+    threadsCpuMs: sumKinds(stats.map((s) => s.threadsCpuMs)),
     all: stats.map((s, i) => ({ name: everyone[i]!.name, stalls: s.stalls, sent: s.sent, received: s.received })),
   };
 }
@@ -389,8 +396,16 @@ function failed(system: System, n: number, capS: number, err: unknown): SystemRu
     writeMs: 0,
     cpuMs: 0,
     processCpuMs: 0,
+    threadsCpuMs: {},
     perNode: [],
   };
+}
+
+/** Per-kind CPU summed over processes. */
+function sumKinds(list: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const kinds of list) for (const [kind, ms] of Object.entries(kinds)) out[kind] = round((out[kind] ?? 0) + ms);
+  return out;
 }
 
 /** Which earlier nodes node i dials when healing. */
@@ -445,6 +460,7 @@ async function runFedera(
         writeMs: part.writeMs,
         cpuMs: healed.cpuMs,
         processCpuMs: healed.processCpuMs,
+        threadsCpuMs: healed.threadsCpuMs,
         perNode: healed.perNode,
       },
       changes: part.changes,
@@ -524,6 +540,7 @@ async function runHub(
         writeMs: part.writeMs,
         cpuMs: healed.cpuMs,
         processCpuMs: healed.processCpuMs,
+        threadsCpuMs: healed.threadsCpuMs,
         perNode: healed.perNode,
       },
       changes: part.changes,
@@ -623,6 +640,12 @@ function fmtConverge(run: SystemRun): string {
     : fmtMs(run.convergeMs);
 }
 
+/** CPU of V8's helper threads (compiling, collecting garbage) and of libuv's pool; a dash where threads are not listed. */
+function fmtHelpers(threads: Readonly<Record<string, number>>): string {
+  if (Object.keys(threads).length === 0) return "—";
+  return `${fmtMs(threads["V8 helpers"] ?? 0)} / ${fmtMs(threads["thread pool"] ?? 0)}`;
+}
+
 /** How many times faster this run converged than the hub (a lower bound when the hub did not converge). */
 function fmtVsHub(run: SystemRun, hub: SystemRun | undefined): string {
   if (run.system === "hub" || hub === undefined || run.convergeMs === null) return "—";
@@ -655,17 +678,17 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
   }
   lines.push(
     "",
-    "| N | K | system | CPU after healing: main threads / whole processes | sync streams lost | " +
-      "offline appending, slowest node |",
-    "|---:|---:|---|---:|---:|---:|",
+    "| N | K | system | CPU after healing: main threads / whole processes | of which V8's helpers / thread pool | " +
+      "sync streams lost | offline appending, slowest node |",
+    "|---:|---:|---|---:|---:|---:|---:|",
   );
   for (const row of r.rows) {
     for (const run of row.runs) {
       if (run.failure !== undefined) continue;
       const lost = run.perNode.reduce((sum, p) => sum + (p.counters["peer-disconnected"] ?? 0), 0);
       lines.push(
-        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtMs(run.cpuMs)} / ${fmtMs(run.processCpuMs)} | ${lost} | ` +
-          `${fmtMs(run.writeMs)} |`,
+        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtMs(run.cpuMs)} / ${fmtMs(run.processCpuMs)} | ` +
+          `${fmtHelpers(run.threadsCpuMs)} | ${lost} | ${fmtMs(run.writeMs)} |`,
       );
     }
   }

@@ -3,6 +3,8 @@
  * the worker's stdin and stdout), and the probe that measures each process's longest event-loop stall.
  */
 
+import { readdirSync, readFileSync } from "node:fs";
+
 /** A document handed to a worker: its automerge-repo id and its saved bytes (base64). */
 export interface DocBytes {
   readonly docId: string;
@@ -82,6 +84,8 @@ export type Event =
       readonly cpuMs: number;
       /** The whole process's CPU time since the heal command (thread-pool work such as signature checks included). */
       readonly processCpuMs: number;
+      /** CPU time since the heal command by kind of thread (Linux only; empty elsewhere). */
+      readonly threadsCpuMs: Readonly<Record<string, number>>;
       /** Peer events since the process started (announced, lost, refused streams by reason). */
       readonly counters: Readonly<Record<string, number>>;
       readonly rssMb: number;
@@ -153,6 +157,51 @@ export function threadCpuMs(): number {
 export function processCpuMs(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1_000;
+}
+
+/** Kinds of thread, from the names Node, V8 and libuv give them (`/proc/self/task/<tid>/comm`). */
+function threadKind(comm: string, isMain: boolean): string {
+  if (isMain) return "main";
+  if (comm.startsWith("libuv-worker")) return "thread pool";
+  if (comm.startsWith("V8Worker") || comm.startsWith("V8 DefaultWorke")) return "V8 helpers";
+  return "other";
+}
+
+/**
+ * CPU time (ms) every thread of this process has used, summed by kind: the main thread, libuv's thread pool (crypto,
+ * zlib, file system), V8's helpers (garbage collection, compiling JavaScript and wasm) and the rest. Linux only.
+ */
+export function threadsCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  const ticksPerMs = 100 / 1_000; // USER_HZ is 100 on every Linux Node supports
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      // The name is in parentheses and may hold spaces; utime and stime are fields 14 and 15.
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      const kind = threadKind(comm, tid === String(process.pid));
+      out[kind] = (out[kind] ?? 0) + ticks / ticksPerMs;
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return out;
+}
+
+/** `after` minus `before`, kind by kind. */
+export function cpuSince(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>) {
+  const out: Record<string, number> = {};
+  for (const [kind, ms] of Object.entries(after)) out[kind] = round(ms - (before[kind] ?? 0));
+  return out;
 }
 
 export function round(ms: number, digits = 1): number {

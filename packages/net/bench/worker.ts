@@ -25,6 +25,7 @@ import { createNode, type FederaNode, type HeldCouncil, type Libp2pNetworkAdapte
 import { MDNS_INTERVAL_MS, nodeOptions } from "../src/node/index.js";
 import {
   type Command,
+  cpuSince,
   type DocBytes,
   type Event,
   fromBase64,
@@ -35,6 +36,7 @@ import {
   round,
   StallProbe,
   threadCpuMs,
+  threadsCpuMs,
   toBase64,
   type Wire,
   wallClock,
@@ -97,6 +99,7 @@ let role: Role | undefined;
 let target = Number.POSITIVE_INFINITY;
 let healedCpu = 0;
 let healedProcessCpu = 0;
+let healedThreads: Record<string, number> = {};
 let sentBefore: Wire = { messages: 0, bytes: 0 };
 let receivedBefore: Wire = { messages: 0, bytes: 0 };
 
@@ -326,6 +329,7 @@ async function handle(command: Command): Promise<void> {
       receivedBefore = role!.received();
       healedCpu = threadCpuMs();
       healedProcessCpu = processCpuMs();
+      healedThreads = threadsCpuMs();
       let converged = false;
       probe.start(() => {
         if (!converged && role!.records() >= target) {
@@ -354,6 +358,7 @@ async function handle(command: Command): Promise<void> {
         records: role!.records(),
         cpuMs: round(threadCpuMs() - healedCpu),
         processCpuMs: round(processCpuMs() - healedProcessCpu),
+        threadsCpuMs: cpuSince(healedThreads, threadsCpuMs()),
         counters: { ...counters },
         rssMb: round(process.memoryUsage().rss / 2 ** 20),
       });
