@@ -14,6 +14,7 @@ import type { CouncilDoc, DeviceId, Identity, LedgerDoc } from "@federa/core";
 import { Council, createIdentity, exportIdentity, foundCouncil, PlainDocument } from "@federa/core";
 import type { Machine } from "../../core/bench/core-bench.js";
 import {
+  addKinds,
   type Command,
   type DocBytes,
   type Event,
@@ -370,7 +371,7 @@ async function heal(
     perNode,
     cpuMs: round(stats.reduce((sum, s) => sum + s.cpuMs, 0)),
     processCpuMs: round(stats.reduce((sum, s) => sum + s.processCpuMs, 0)),
-    threadsCpuMs: sumKinds(stats.map((s) => s.threadsCpuMs)),
+    threadsCpuMs: stats.reduce((sum, s) => addKinds(sum, s.threadsCpuMs), {}),
     all: stats.map((s, i) => ({ name: everyone[i]!.name, stalls: s.stalls, sent: s.sent, received: s.received })),
   };
 }
@@ -399,13 +400,6 @@ function failed(system: System, n: number, capS: number, err: unknown): SystemRu
     threadsCpuMs: {},
     perNode: [],
   };
-}
-
-/** Per-kind CPU summed over processes. */
-function sumKinds(list: readonly Readonly<Record<string, number>>[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const kinds of list) for (const [kind, ms] of Object.entries(kinds)) out[kind] = round((out[kind] ?? 0) + ms);
-  return out;
 }
 
 /** Which earlier nodes node i dials when healing. */

@@ -163,7 +163,7 @@ export function processCpuMs(): number {
 function threadKind(comm: string, isMain: boolean): string {
   if (isMain) return "main";
   if (comm.startsWith("libuv-worker")) return "thread pool";
-  if (comm.startsWith("V8Worker") || comm.startsWith("V8 DefaultWorke")) return "V8 helpers";
+  if (comm.startsWith("V8Worker")) return "V8 helpers";
   return "other";
 }
 
@@ -197,10 +197,14 @@ export function threadsCpuMs(): Record<string, number> {
   return out;
 }
 
-/** `after` minus `before`, kind by kind. */
-export function cpuSince(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>) {
-  const out: Record<string, number> = {};
-  for (const [kind, ms] of Object.entries(after)) out[kind] = round(ms - (before[kind] ?? 0));
+/** `a` plus `scale` times `b`, kind by kind: a difference of two readings, or a sum over processes. */
+export function addKinds(
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>,
+  scale = 1,
+): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [kind, ms] of Object.entries(b)) out[kind] = round((out[kind] ?? 0) + scale * ms);
   return out;
 }
 

@@ -24,8 +24,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { createNode, type FederaNode, type HeldCouncil, type Libp2pNetworkAdapter } from "../src/index.js";
 import { MDNS_INTERVAL_MS, nodeOptions } from "../src/node/index.js";
 import {
+  addKinds,
   type Command,
-  cpuSince,
   type DocBytes,
   type Event,
   fromBase64,
@@ -358,7 +358,7 @@ async function handle(command: Command): Promise<void> {
         records: role!.records(),
         cpuMs: round(threadCpuMs() - healedCpu),
         processCpuMs: round(processCpuMs() - healedProcessCpu),
-        threadsCpuMs: cpuSince(healedThreads, threadsCpuMs()),
+        threadsCpuMs: addKinds(threadsCpuMs(), healedThreads, -1),
         counters: { ...counters },
         rssMb: round(process.memoryUsage().rss / 2 ** 20),
       });
