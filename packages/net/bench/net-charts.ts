@@ -28,6 +28,17 @@ export function netCharts(r: NetBenchResult): PanelChart[] {
         title: `${size}: longest stall (ms)`,
         bars: row.runs.map((run) => bar(run, run.stalls.maxBusyMs, (v) => `${v.toFixed(0)} ms`)),
       },
+      ...(row.runs.some((run) => run.again !== undefined)
+        ? [
+            {
+              title: `${size}: meeting again, converged (s)`,
+              bars: row.runs.map((run) => {
+                const ms = run.again === undefined ? null : run.again.convergeMs;
+                return bar(run, ms === null ? null : ms / 1_000, (v) => `${v.toFixed(v < 10 ? 2 : 1)} s`);
+              }),
+            },
+          ]
+        : []),
     ];
   });
   return [

@@ -19,8 +19,8 @@ export interface InitFedera {
   readonly identity: { member: string; deviceSeed: string; memberSeed?: string };
   readonly council: DocBytes;
   readonly ledger: DocBytes;
-  /** Valid records every node holds once converged (setup and every node's appends). */
-  readonly target: number;
+  /** Where the node keeps its documents (its durable storage, as `federa node` does); in memory when absent. */
+  readonly storageDir?: string;
 }
 
 /** The hub: automerge-repo's stock WebSocket server with a Repo holding the shared document. */
@@ -28,6 +28,8 @@ export interface InitHubServer {
   readonly cmd: "init";
   readonly mode: "hub-server";
   readonly doc: DocBytes;
+  /** Where the server's Repo keeps documents (`NodeFSStorageAdapter`, as automerge-repo's sync server); in memory when absent. */
+  readonly storageDir?: string;
 }
 
 /** A hub client: a Repo with the shared document, offline until it is told to connect to the hub. */
@@ -36,18 +38,26 @@ export interface InitHubClient {
   readonly mode: "hub-client";
   readonly index: number;
   readonly doc: DocBytes;
-  /** Records every client holds once converged. */
-  readonly target: number;
+  /** Where the client's Repo keeps documents (`NodeFSStorageAdapter`); in memory when absent. */
+  readonly storageDir?: string;
 }
 
 export type Command =
   | InitFedera
   | InitHubServer
   | InitHubClient
-  /** Append `k` records while offline, one record per change. */
+  /** Append `k` more records while offline, one record per change. */
   | { readonly cmd: "write"; readonly k: number }
-  /** Federa: dial these multiaddrs; hub client: connect to this WebSocket URL. */
-  | { readonly cmd: "heal"; readonly peers: readonly string[] }
+  /**
+   * Federa: dial these multiaddrs; hub client: connect to this WebSocket URL; the hub's server: nothing to dial. Every
+   * process starts measuring here; one with a `target` says it has converged once it holds that many records
+   * (Federa: valid records, setup included; hub: entries).
+   */
+  | { readonly cmd: "heal"; readonly peers: readonly string[]; readonly target?: number }
+  /** Stop dialling again (Federa) or disconnect from the hub (client), so that the nodes can be parted. */
+  | { readonly cmd: "part" }
+  /** Close every connection (Federa, once every node stopped dialling); answered once none is left. */
+  | { readonly cmd: "hangup" }
   | { readonly cmd: "stats" }
   | { readonly cmd: "stop" };
 
@@ -70,6 +80,8 @@ export type Event =
   | { readonly ev: "ready"; readonly addresses?: readonly string[]; readonly port?: number }
   /** Appended: the time it took, the stall meanwhile, and the Automerge changes made (base64), for the floor. */
   | { readonly ev: "written"; readonly ms: number; readonly stalls: Stalls; readonly changes: readonly string[] }
+  /** Acknowledges `part` and `hangup`. */
+  | { readonly ev: "parted" }
   /** Holds every record; `at` is the wall clock (ms since the epoch, sub-ms precision). */
   | { readonly ev: "converged"; readonly at: number }
   | {
@@ -86,7 +98,7 @@ export type Event =
       readonly processCpuMs: number;
       /** CPU time since the heal command by kind of thread (Linux only; empty elsewhere). */
       readonly threadsCpuMs: Readonly<Record<string, number>>;
-      /** Peer events since the process started (announced, lost, refused streams by reason). */
+      /** Peer events since the heal command (announced, lost, refused streams by reason). */
       readonly counters: Readonly<Record<string, number>>;
       readonly rssMb: number;
     }

@@ -17,6 +17,7 @@ import {
   stringifyAutomergeUrl,
 } from "@automerge/automerge-repo";
 import { NodeWSServerAdapter, WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
 import type { CouncilDoc, LedgerDoc } from "@federa/core";
 import { importIdentity } from "@federa/core";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -67,15 +68,20 @@ function send(event: Event): void {
 }
 
 interface Role {
+  /** Appends `k` more records offline; returns the changes they made. */
   write(k: number): Promise<Uint8Array[]>;
   heal(peers: readonly string[]): Promise<void>;
+  /** Stops reconnecting (dialling again, or the hub client's socket). */
+  part(): Promise<void>;
+  /** Closes the connections left; resolves once none is. */
+  hangup(): Promise<void>;
   records(): number;
   sent(): Wire;
   received(): Wire;
   stop(): Promise<void>;
 }
 
-/** Peers announced to and lost by the Repo, and streams refused or dropped, since the process started. */
+/** Peers announced to and lost by the Repo, and streams refused or dropped, since the last heal. */
 const counters: Record<string, number> = {};
 
 function count(what: string): void {
@@ -96,7 +102,6 @@ const probe = new StallProbe(
 );
 let profiler: Session | undefined;
 let role: Role | undefined;
-let target = Number.POSITIVE_INFINITY;
 let healedCpu = 0;
 let healedProcessCpu = 0;
 let healedThreads: Record<string, number> = {};
@@ -109,7 +114,7 @@ function docUrl(doc: DocBytes): AutomergeUrl {
 
 async function federa(init: InitFedera): Promise<{ role: Role; addresses: string[] }> {
   const identity = await importIdentity(init.identity);
-  const defaults = nodeOptions({ listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false });
+  const defaults = nodeOptions({ listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false, storageDir: init.storageDir });
   const node: FederaNode = await createNode({
     identity,
     ...defaults,
@@ -120,7 +125,7 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   node.repo.import<LedgerDoc>(fromBase64(init.ledger.bytes), { docId: init.ledger.docId as DocumentId });
   const held: HeldCouncil = await node.openCouncil(docUrl(init.council));
   const adapter = node.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
-  const genesis = A.load<LedgerDoc>(fromBase64(init.ledger.bytes));
+  let written = 0;
   let redial: ReturnType<typeof setInterval> | undefined;
   watchPeers(adapter);
   node.libp2p.addEventListener("connection:close", () => count("connection closed"));
@@ -128,11 +133,13 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   if (process.env.FEDERA_BENCH_TRACE) trace(init.index, node, adapter, held);
   const role: Role = {
     async write(k) {
-      for (let i = 0; i < k; i++) {
+      const heads = A.getHeads(held.ledgerHandle.doc());
+      for (let i = written; i < written + k; i++) {
         const { amount, from } = donation(init.index, i);
         await held.council.ledger.donate("general", amount, from);
       }
-      return A.getChanges(genesis, held.ledgerHandle.doc());
+      written += k;
+      return A.getChangesSince(held.ledgerHandle.doc(), heads);
     },
     async heal(peers) {
       await Promise.all(peers.map((p) => dialWithRetries(node, p)));
@@ -146,6 +153,15 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
           }
         }
       }, MDNS_INTERVAL_MS);
+    },
+    async part() {
+      clearInterval(redial);
+    },
+    async hangup() {
+      // Both ends hang up at once here, so a graceful close can fail (EPIPE, timeout): the connection is aborted then.
+      const closing = node.libp2p.getConnections().map((c) => c.close().catch((e) => c.abort(e as Error)));
+      await Promise.all(closing);
+      while (node.libp2p.getConnections().length > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     },
     records: () => held.council.records.length,
     sent: () => ({ messages: adapter.traffic.framesSent, bytes: adapter.traffic.bytesSent }),
@@ -216,6 +232,11 @@ async function dialWithRetries(node: FederaNode, address: string): Promise<void>
   }
 }
 
+/** The hub's storage on disk, as automerge-repo's sync server and its Node clients keep documents; none in memory. */
+function hubStorage(dir: string | undefined): NodeFSStorageAdapter | undefined {
+  return dir === undefined ? undefined : new NodeFSStorageAdapter(dir);
+}
+
 async function hubServer(init: InitHubServer): Promise<{ role: Role; port: number }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
@@ -235,7 +256,7 @@ async function hubServer(init: InitHubServer): Promise<{ role: Role; port: numbe
   });
   const adapter = new NodeWSServerAdapter(wss as never);
   watchPeers(adapter);
-  const repo = new Repo({ network: [adapter], peerId: "hub" as PeerId });
+  const repo = new Repo({ network: [adapter], peerId: "hub" as PeerId, storage: hubStorage(init.storageDir) });
   const handle = repo.import<HubDoc>(fromBase64(init.doc.bytes), { docId: init.doc.docId as DocumentId });
   const address = wss.address();
   const port = typeof address === "object" && address !== null ? address.port : 0;
@@ -244,6 +265,8 @@ async function hubServer(init: InitHubServer): Promise<{ role: Role; port: numbe
     role: {
       write: async () => [],
       heal: async () => {},
+      part: async () => {},
+      hangup: async () => {},
       records: () => Object.keys(handle.doc()?.records ?? {}).length,
       sent: () => ({ ...sent }),
       received: () => ({ ...received }),
@@ -257,30 +280,42 @@ async function hubServer(init: InitHubServer): Promise<{ role: Role; port: numbe
 }
 
 async function hubClient(init: InitHubClient): Promise<Role> {
-  const repo = new Repo({ network: [], peerId: `client-${init.index}` as PeerId });
+  const repo = new Repo({
+    network: [],
+    peerId: `client-${init.index}` as PeerId,
+    storage: hubStorage(init.storageDir),
+  });
   const handle: DocHandle<HubDoc> = repo.import<HubDoc>(fromBase64(init.doc.bytes), {
     docId: init.doc.docId as DocumentId,
   });
   await handle.whenReady();
-  const genesis = A.load<HubDoc>(fromBase64(init.doc.bytes));
   const author = `member-${init.index}`;
+  let written = 0;
   let adapter: WebSocketClientAdapter | undefined;
   return {
     async write(k) {
-      for (let i = 0; i < k; i++) {
+      const heads = A.getHeads(handle.doc());
+      for (let i = written; i < written + k; i++) {
         const { amount, from } = donation(init.index, i);
         const id = createHash("sha256").update(`${init.index}:${i}`).digest("hex");
         handle.change((d) => {
           d.records[id] = { kind: "donation", fund: "general", amount, from, author, at: Date.now() };
         });
       }
-      return A.getChanges(genesis, handle.doc());
+      written += k;
+      return A.getChangesSince(handle.doc(), heads);
     },
     async heal([url]) {
       adapter = new WebSocketClientAdapter(url!);
       watchPeers(adapter);
       repo.networkSubsystem.addNetworkAdapter(adapter);
     },
+    async part() {
+      // Closes the socket without the adapter's retries; the next heal connects a new adapter.
+      if (adapter !== undefined) repo.networkSubsystem.removeNetworkAdapter(adapter);
+      adapter = undefined;
+    },
+    hangup: async () => {},
     records: () => Object.keys(handle.doc().records).length,
     sent: () => ({ messages: 0, bytes: 0 }),
     received: () => ({ messages: 0, bytes: 0 }),
@@ -294,7 +329,6 @@ async function handle(command: Command): Promise<void> {
   switch (command.cmd) {
     case "init": {
       if (command.mode === "federa") {
-        target = command.target;
         const node = await federa(command);
         role = node.role;
         send({ ev: "ready", addresses: node.addresses });
@@ -303,7 +337,6 @@ async function handle(command: Command): Promise<void> {
         role = server.role;
         send({ ev: "ready", port: server.port });
       } else {
-        target = command.target;
         role = await hubClient(command);
         send({ ev: "ready" });
       }
@@ -325,6 +358,8 @@ async function handle(command: Command): Promise<void> {
         await profiler.post("Profiler.setSamplingInterval", { interval: 200 });
         await profiler.post("Profiler.start");
       }
+      const target = command.target;
+      for (const what of Object.keys(counters)) delete counters[what];
       sentBefore = role!.sent();
       receivedBefore = role!.received();
       healedCpu = threadCpuMs();
@@ -332,12 +367,18 @@ async function handle(command: Command): Promise<void> {
       healedThreads = threadsCpuMs();
       let converged = false;
       probe.start(() => {
-        if (!converged && role!.records() >= target) {
+        if (!converged && target !== undefined && role!.records() >= target) {
           converged = true;
           send({ ev: "converged", at: wallClock() });
         }
       });
       await role!.heal(command.peers);
+      return;
+    }
+    case "part":
+    case "hangup": {
+      await (command.cmd === "part" ? role!.part() : role!.hangup());
+      send({ ev: "parted" });
       return;
     }
     case "stats": {
