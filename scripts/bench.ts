@@ -49,8 +49,8 @@ function usage(): string {
     ...names,
     "",
     "core options: --quick, --naive-budget=SECONDS, --naive-n=N",
-    "net options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --storage=memory|disk, --hub-cap=SECONDS,",
-    "             --federa-cap=SECONDS",
+    "net options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --meetings=1|2, --storage=memory|disk,",
+    "             --hub-cap=SECONDS, --federa-cap=SECONDS",
   ].join("\n");
 }
 

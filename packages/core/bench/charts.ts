@@ -14,4 +14,6 @@ export interface PanelChart {
   readonly title: string;
   readonly subtitle: string;
   readonly panels: readonly { readonly title: string; readonly bars: readonly PanelBar[] }[];
+  /** Panels per row (3 unless given). */
+  readonly columns?: number;
 }

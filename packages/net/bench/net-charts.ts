@@ -11,6 +11,7 @@ function bar(run: SystemRun, value: number | null, note: (v: number) => string) 
 }
 
 export function netCharts(r: NetBenchResult): PanelChart[] {
+  const again = r.meetings === 2;
   const panels = r.rows.flatMap((row) => {
     const size = `N = ${row.n}, K = ${row.k}`;
     return [
@@ -28,10 +29,10 @@ export function netCharts(r: NetBenchResult): PanelChart[] {
         title: `${size}: longest stall (ms)`,
         bars: row.runs.map((run) => bar(run, run.stalls.maxBusyMs, (v) => `${v.toFixed(0)} ms`)),
       },
-      ...(row.runs.some((run) => run.again !== undefined)
+      ...(again
         ? [
             {
-              title: `${size}: meeting again, converged (s)`,
+              title: `${size}: meeting again (s)`,
               bars: row.runs.map((run) => {
                 const ms = run.again === undefined ? null : run.again.convergeMs;
                 return bar(run, ms === null ? null : ms / 1_000, (v) => `${v.toFixed(v < 10 ? 2 : 1)} s`);
@@ -44,6 +45,8 @@ export function netCharts(r: NetBenchResult): PanelChart[] {
   return [
     {
       name: "net",
+      // One row per size: converged, bytes, stall, and converged when meeting again.
+      columns: again ? 4 : 3,
       title: "N node processes heal a partition: Federa against the automerge-repo WebSocket hub",
       subtitle: "lower is better; aims: 10x faster than the hub, no more bytes, no stall over 100 ms",
       panels,

@@ -234,8 +234,10 @@ export function barPanels(init: {
   title: string;
   subtitle?: string;
   panels: readonly { title: string; bars: readonly Bar[] }[];
+  /** Panels per row (3 unless given). */
+  columns?: number;
 }): string {
-  const columns = Math.min(3, init.panels.length);
+  const columns = Math.min(init.columns ?? 3, init.panels.length);
   const rows = Math.ceil(init.panels.length / columns);
   const panelW = 300;
   const panelH = 230;
