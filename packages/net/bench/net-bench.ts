@@ -760,14 +760,27 @@ function fmtHelpers(threads: Readonly<Record<string, number>>): string {
   return `${fmtMs(threads["V8 helpers"] ?? 0)} / ${fmtMs(threads["thread pool"] ?? 0)}`;
 }
 
-/** How many times faster this run converged than the hub (a lower bound when the hub did not converge). */
-function fmtVsHub(run: SystemRun, hub: SystemRun | undefined, again = false): string {
-  const mine = again ? run.again : run;
-  const hubs = again ? hub?.again : hub;
-  if (run.system === "hub" || hub === undefined || mine === undefined || mine.convergeMs === null) return "—";
-  if (hubs === undefined || hubs.convergeMs === null)
-    return hub.failure === undefined && hubs !== undefined ? `> ${fmtRatio(hub.capS * 1_000, mine.convergeMs)}` : "—";
+/** How many times faster `mine` converged than the hub's same meeting (a lower bound when the hub did not converge). */
+function fmtVsHub(run: SystemRun, mine: Meeting, hub: SystemRun | undefined, hubs: Meeting | undefined): string {
+  if (run.system === "hub" || hub === undefined || hubs === undefined || mine.convergeMs === null) return "—";
+  if (hubs.convergeMs === null)
+    return hub.failure === undefined ? `> ${fmtRatio(hub.capS * 1_000, mine.convergeMs)}` : "—";
   return fmtRatio(hubs.convergeMs, mine.convergeMs);
+}
+
+/** One meeting's cells: converged in, ÷ floor, hub ÷ this, bytes, messages, longest stall. */
+function meetingCells(run: SystemRun, mine: Meeting, floor: Floor | null, vsHub: string): string {
+  const ok = run.failure === undefined;
+  return (
+    `${fmtConverge(run, mine)} | ${fmtRatio(mine.convergeMs, floor?.applyMs)} | ${vsHub} | ` +
+    `${ok ? fmtBytes(mine.wire.bytes) : "—"} | ${ok ? mine.wire.messages : "—"} | ` +
+    `${ok ? `${fmtMs(mine.stalls.maxBusyMs)} / ${fmtMs(mine.stalls.maxDelayMs)}` : "—"}`
+  );
+}
+
+/** One meeting's CPU cells: main threads / whole processes, and V8's helpers / thread pool. */
+function cpuCells(mine: Meeting): string {
+  return `${fmtMs(mine.cpuMs)} / ${fmtMs(mine.processCpuMs)} | ${fmtHelpers(mine.threadsCpuMs)}`;
 }
 
 /** The report: one row per size and system, then the floors and the work behind them. */
@@ -784,12 +797,8 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
     const hub = row.runs.find((run) => run.system === "hub");
     for (const run of row.runs) {
       const floor = run.system === "hub" ? row.hubFloor : row.federaFloor;
-      const ok = run.failure === undefined;
-      lines.push(
-        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtConverge(run)} | ${fmtRatio(run.convergeMs, floor?.applyMs)} | ` +
-          `${fmtVsHub(run, hub)} | ${ok ? fmtBytes(run.wire.bytes) : "—"} | ${ok ? run.wire.messages : "—"} | ` +
-          `${ok ? `${fmtMs(run.stalls.maxBusyMs)} / ${fmtMs(run.stalls.maxDelayMs)}` : "—"} |`,
-      );
+      const cells = meetingCells(run, run, floor, fmtVsHub(run, run, hub, hub));
+      lines.push(`| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${cells} |`);
     }
   }
   lines.push(
@@ -802,10 +811,7 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
     for (const run of row.runs) {
       if (run.failure !== undefined) continue;
       const lost = run.perNode.reduce((sum, p) => sum + (p.counters["peer-disconnected"] ?? 0), 0);
-      lines.push(
-        `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtMs(run.cpuMs)} / ${fmtMs(run.processCpuMs)} | ` +
-          `${fmtHelpers(run.threadsCpuMs)} | ${lost} | ${fmtMs(run.writeMs)} |`,
-      );
+      lines.push(`| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${cpuCells(run)} | ${lost} | ${fmtMs(run.writeMs)} |`);
     }
   }
   if (r.rows.some((row) => row.runs.some((run) => run.again !== undefined))) {
@@ -823,12 +829,8 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
         const again = run.again;
         if (again === undefined) continue;
         const floor = run.system === "hub" ? row.hubFloorAgain : row.federaFloorAgain;
-        lines.push(
-          `| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${fmtConverge(run, again)} | ` +
-            `${fmtRatio(again.convergeMs, floor?.applyMs)} | ${fmtVsHub(run, hub, true)} | ${fmtBytes(again.wire.bytes)} | ` +
-            `${again.wire.messages} | ${fmtMs(again.stalls.maxBusyMs)} / ${fmtMs(again.stalls.maxDelayMs)} | ` +
-            `${fmtMs(again.cpuMs)} / ${fmtMs(again.processCpuMs)} | ${fmtHelpers(again.threadsCpuMs)} |`,
-        );
+        const cells = meetingCells(run, again, floor, fmtVsHub(run, again, hub, hub?.again));
+        lines.push(`| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${cells} | ${cpuCells(again)} |`);
       }
     }
   }

@@ -4,6 +4,8 @@ import type { NetBenchResult, System, SystemRun } from "./net-bench.js";
 
 const LABELS: Record<System, string> = { mesh: "Federa mesh", tree: "Federa tree", hub: "hub" };
 
+const seconds = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} s`;
+
 function bar(run: SystemRun, value: number | null, note: (v: number) => string) {
   if (run.failure !== undefined) return { label: LABELS[run.system], value: 0, note: "failed" };
   if (value === null) return { label: LABELS[run.system], value: run.capS, note: `> ${run.capS} s` };
@@ -17,9 +19,7 @@ export function netCharts(r: NetBenchResult): PanelChart[] {
     return [
       {
         title: `${size}: converged (s)`,
-        bars: row.runs.map((run) =>
-          bar(run, run.convergeMs === null ? null : run.convergeMs / 1_000, (v) => `${v.toFixed(v < 10 ? 2 : 1)} s`),
-        ),
+        bars: row.runs.map((run) => bar(run, run.convergeMs === null ? null : run.convergeMs / 1_000, seconds)),
       },
       {
         title: `${size}: bytes on the wire (MB)`,
@@ -35,7 +35,7 @@ export function netCharts(r: NetBenchResult): PanelChart[] {
               title: `${size}: meeting again (s)`,
               bars: row.runs.map((run) => {
                 const ms = run.again === undefined ? null : run.again.convergeMs;
-                return bar(run, ms === null ? null : ms / 1_000, (v) => `${v.toFixed(v < 10 ? 2 : 1)} s`);
+                return bar(run, ms === null ? null : ms / 1_000, seconds);
               }),
             },
           ]

@@ -44,7 +44,7 @@ describe("./dev bench net", () => {
       // Every node holds both meetings' records: Federa counts valid records (setup included), the hub entries.
       const held = run.again!.perNode.map((node) => node.records);
       expect(held).toEqual(Array(N).fill(run.system === "hub" ? 2 * N * K : row!.setupRecords + 2 * N * K));
-      // Each meeting is counted from its own heal: a node's first-meeting records are fewer than its second's.
+      // The first meeting's counts were taken before the second meeting's records were written.
       expect(run.perNode[0]!.records).toBeLessThan(held[0]!);
     }
     expect(row!.federaFloor?.changes).toBe(N * K);
