@@ -178,6 +178,7 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
 function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, held: HeldCouncil): void {
   const log = (...parts: unknown[]) => console.error(index, (wallClock() % 100_000).toFixed(1), ...parts);
   const short = (peer: string) => peer.slice(-4);
+  log("is process", process.pid); // the stall probe's lines name the process
   node.libp2p.addEventListener("connection:open", (e) => log("connection open", short(e.detail.remotePeer.toString())));
   node.libp2p.addEventListener("connection:close", (e) =>
     log("connection closed", short(e.detail.remotePeer.toString())),

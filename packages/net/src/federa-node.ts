@@ -52,6 +52,7 @@ import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBa
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
+import { SlicedChanges } from "./sliced-changes.js";
 
 /** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
 export interface FederaNodeInit {
@@ -145,6 +146,8 @@ export class FederaNode {
   readonly adapter: Libp2pNetworkAdapter;
   /** The node's own events. */
   readonly events = new EventEmitter<FederaNodeEvents>();
+  /** Changes received in large sync messages, applied a slice per event-loop turn (`idle()` waits for them). */
+  readonly slices: SlicedChanges;
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
@@ -167,6 +170,7 @@ export class FederaNode {
     repo: Repo,
     access: AccessPolicy,
     adapter: Libp2pNetworkAdapter,
+    slices: SlicedChanges,
     bans: BanList,
     init: FederaNodeInit,
   ) {
@@ -174,6 +178,7 @@ export class FederaNode {
     this.repo = repo;
     this.access = access;
     this.adapter = adapter;
+    this.slices = slices;
     this.identity = init.identity;
     this.#init = init;
     this.#bans = bans;
@@ -219,12 +224,14 @@ export class FederaNode {
       ...(init.storage ? { storage: init.storage } : {}),
       shareConfig: access.shareConfig(),
     });
-    ahead = changesAhead(repo, (peer, document) => access.allows(peer, document));
+    const log = libp2p.logger.forComponent("federa:node");
+    const slices = new SlicedChanges({ onError: (err) => log.error("received changes would not apply - %e", err) });
+    ahead = changesAhead(repo, (peer, document) => access.allows(peer, document), slices);
     access.onChange = () => {
       repo.shareConfigChanged();
       void adapter.reconsider();
     };
-    const node = new FederaNode(libp2p, repo, access, adapter, bans, init);
+    const node = new FederaNode(libp2p, repo, access, adapter, slices, bans, init);
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
       if (!isViolation(error) || peerId === adapter.peerId) return;
       try {
@@ -671,6 +678,7 @@ export class FederaNode {
    * resolves before automerge-repo has saved it (saves are batched), so call this before telling anyone it is kept.
    */
   async flush(): Promise<void> {
+    this.slices.drain(); // what was received is kept too
     await this.repo.flush(this.#heldDocuments());
   }
 
@@ -691,6 +699,7 @@ export class FederaNode {
       this.#stopping.abort(new NodeStoppedError());
       for (const stop of [...this.#redials]) stop();
       await Promise.allSettled([...this.#pending]);
+      this.slices.drain();
       await this.repo.flush(this.#heldDocuments()).catch(() => {});
       await this.repo.shutdown().catch(() => {});
       await this.libp2p.stop();

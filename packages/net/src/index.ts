@@ -47,6 +47,7 @@ export {
   serveApplications,
   writeApplyMessage,
 } from "./apply-protocol.js";
+export { changesOf } from "./automerge-chunks.js";
 export type { BanRecord } from "./ban-list.js";
 export type { ChangesAhead } from "./changes-ahead.js";
 export { CHANGES_AHEAD_BYTES, changesAhead } from "./changes-ahead.js";
@@ -109,4 +110,6 @@ export type {
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
 export type { Admission, RateLimitInit } from "./rate-limit.js";
 export { RateLimiter, rateLimitedMessage } from "./rate-limit.js";
+export type { SlicedChangesInit } from "./sliced-changes.js";
+export { SLICE_MS, SlicedChanges, WHOLE_MS } from "./sliced-changes.js";
 export type { SyncTreeOptions } from "./sync-tree.js";

@@ -1,9 +1,14 @@
-/** A large sync message's changes are applied in a turn of their own, and the Repo gets the rest on a later turn. */
+/**
+ * A large sync message's changes are taken out, the Repo gets the rest first, and the changes are applied in slices,
+ * one event-loop turn each.
+ */
 import * as A from "@automerge/automerge";
 import type { DocumentId, Message } from "@automerge/automerge-repo";
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
+import { CHANGE_CHUNK, changesOf, chunkType, DOCUMENT_CHUNK, splitChunks } from "../src/automerge-chunks.js";
 import { CHANGES_AHEAD_BYTES, type ChangesAhead, changesAhead } from "../src/changes-ahead.js";
+import { SlicedChanges } from "../src/sliced-changes.js";
 import { createSyncPeer, meet, type SyncPeer, stopAll } from "./support/nodes.js";
 import { waitFor } from "./support/wait.js";
 
@@ -13,34 +18,33 @@ afterEach(stopAll);
 
 /** What a receiving peer's hook did, and how each sync message reached its Repo. */
 interface Watch {
-  /** Messages whose changes the hook applied, and how what was left of them reached the Repo. */
-  readonly ahead: { bytes: number; restBytes: number; laterJob: boolean; changesThere: boolean }[];
+  /** Messages whose changes the hook took, with the changes the document held when the hook returned. */
+  readonly ahead: { bytes: number; restBytes: number; heldThen: number }[];
+  /** Of each rest, the changes the document held when the Repo got it. */
+  readonly heldAtRest: number[];
   /** Sizes of the sync messages the Repo received. */
   readonly delivered: number[];
 }
 
+function changesHeld(peer: SyncPeer, documentId: DocumentId): number {
+  return A.getAllChanges(peer.repo.handles[documentId]!.doc()!).length;
+}
+
 /** A peer whose adapter runs `hook(repo)` (late-bound: the Repo is made after the adapter) and is watched. */
 async function watchedPeer(hook: (peer: SyncPeer) => ChangesAhead): Promise<SyncPeer & { watch: Watch }> {
-  const watch: Watch = { ahead: [], delivered: [] };
+  const watch: Watch = { ahead: [], heldAtRest: [], delivered: [] };
   let inner: ChangesAhead = () => undefined;
-  let pending: { bytes: number; restBytes: number; heads: string; laterJob: boolean } | undefined;
+  const rests = new Set<number>();
   const peer = await createSyncPeer("memory", {
     changesAhead: (message) => {
-      const apply = inner(message);
-      if (apply === undefined) return undefined;
+      const take = inner(message);
+      if (take === undefined) return undefined;
       return () => {
-        const rest = apply();
-        const doc = peer.repo.handles[message.documentId!]!.doc()!;
-        const entry = {
-          bytes: (message.data as Uint8Array).byteLength,
-          restBytes: (rest.data as Uint8Array).byteLength,
-          heads: JSON.stringify(A.getHeads(doc)),
-          laterJob: false,
-        };
-        queueMicrotask(() => {
-          entry.laterJob = true;
-        });
-        pending = entry;
+        const rest = take();
+        const restBytes = (rest.data as Uint8Array).byteLength;
+        const heldThen = changesHeld(peer, message.documentId!);
+        watch.ahead.push({ bytes: (message.data as Uint8Array).byteLength, restBytes, heldThen });
+        rests.add(restBytes);
         return rest;
       };
     },
@@ -50,12 +54,7 @@ async function watchedPeer(hook: (peer: SyncPeer) => ChangesAhead): Promise<Sync
     if (message.type !== "sync") return;
     const bytes = (message.data as Uint8Array).byteLength;
     watch.delivered.push(bytes);
-    if (pending !== undefined && bytes === pending.restBytes) {
-      const doc = peer.repo.handles[message.documentId!]!.doc()!;
-      const { heads, ...rest } = pending;
-      watch.ahead.push({ ...rest, changesThere: JSON.stringify(A.getHeads(doc)) === heads });
-      pending = undefined;
-    }
+    if (rests.delete(bytes)) watch.heldAtRest.push(changesHeld(peer, message.documentId!));
   });
   return { ...peer, watch };
 }
@@ -77,6 +76,45 @@ function writeMany(peer: SyncPeer, documentId: DocumentId, count: number): void 
   });
 }
 
+/** Writes `count` entries one change each, as Federa writes records. */
+function writeEach(peer: SyncPeer, documentId: DocumentId, count: number, prefix = "r"): void {
+  const handle = peer.repo.handles[documentId]!;
+  for (let i = 0; i < count; i++) {
+    handle.change((d: Doc) => {
+      d.entries[`${prefix}${i}`] = crypto.getRandomValues(new Uint8Array(64));
+    });
+  }
+}
+
+/** Two replicas of one document and the sync state each keeps of the other, as two connected peers hold them. */
+interface Pair {
+  a: A.Doc<Doc>;
+  b: A.Doc<Doc>;
+  sa: A.SyncState;
+  sb: A.SyncState;
+}
+
+/**
+ * Runs the sync protocol between the pair until it is quiet; with `stopAtChanges`, returns instead the first chunk
+ * of changes `a` sends (not delivered).
+ */
+function syncPair(p: Pair, stopAtChanges: boolean): Uint8Array | undefined {
+  for (let round = 0; round < 20; round++) {
+    let message: Uint8Array | null;
+    [p.sa, message] = A.generateSyncMessage(p.a, p.sa);
+    if (message !== null) {
+      const { changes } = A.decodeSyncMessage(message);
+      if (stopAtChanges && changes.length > 0) return changes[0];
+      [p.b, p.sb] = A.receiveSyncMessage(p.b, p.sb, message);
+    }
+    let answer: Uint8Array | null;
+    [p.sb, answer] = A.generateSyncMessage(p.b, p.sb);
+    if (answer !== null) [p.a, p.sa] = A.receiveSyncMessage(p.a, p.sa, answer);
+    if (message === null && answer === null) return undefined;
+  }
+  throw new Error("the pair did not settle");
+}
+
 function sameHeads(a: SyncPeer, b: SyncPeer, documentId: DocumentId): boolean {
   const da = a.repo.handles[documentId]?.doc();
   const db = b.repo.handles[documentId]?.doc();
@@ -85,28 +123,137 @@ function sameHeads(a: SyncPeer, b: SyncPeer, documentId: DocumentId): boolean {
 }
 
 describe("changes applied ahead of the Repo", () => {
-  it("applies a large message's changes itself and hands the Repo the rest afterwards, on its own", async () => {
+  it("takes a costly message's changes out, hands the Repo the rest first, and applies them a slice a turn", async () => {
     const a = await createSyncPeer("memory");
-    const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true));
+    // Every message counts as costly here, and slices are small, so 1,000 records take several.
+    const slices = new SlicedChanges({ wholeMs: 0, sliceMs: 2 });
+    const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true, slices));
     const documentId = shareDocument(a, b);
     await meet(a, b);
-    writeMany(a, documentId, 1_000);
+    const handle = b.repo.handles[documentId]!;
+    const applied: number[] = []; // changes held after each update of b's document
+    handle.on("heads-changed", () => applied.push(changesHeld(b, documentId)));
+    const before = changesHeld(b, documentId);
+    let sentBack = 0; // changes in b's sync messages while it only received
+    const send = b.adapter.send.bind(b.adapter);
+    b.adapter.send = (message) => {
+      if (message.type === "sync")
+        sentBack += changesOf(A.decodeSyncMessage(message.data as Uint8Array).changes).length;
+      send(message);
+    };
+    writeEach(a, documentId, 1_000);
     await waitFor(() => sameHeads(a, b, documentId), "the peers to converge");
 
-    // The changes are there before the Repo has seen the message; the rest reaches it on a later turn.
-    await waitFor(() => b.watch.ahead.length > 0, "the rest of the message to reach the Repo");
-    for (const { bytes, restBytes, laterJob, changesThere } of b.watch.ahead) {
+    expect(b.watch.ahead.length).toBeGreaterThan(0);
+    for (const { bytes, restBytes, heldThen } of b.watch.ahead) {
       expect(bytes).toBeGreaterThanOrEqual(CHANGES_AHEAD_BYTES);
-      expect(restBytes).toBeLessThan(1_000); // heads, needs and the bloom filter, no changes
-      expect(laterJob).toBe(true); // not in the call that applied the changes
-      expect(changesThere).toBe(true); // the document held them when the Repo got the rest
+      expect(restBytes).toBeLessThan(2_000); // heads, needs and the bloom filter, no changes
+      expect(heldThen).toBe(before); // taking them out applies nothing
     }
+    // The Repo saw what the sender holds before the first of those changes landed...
+    expect(b.watch.heldAtRest[0]).toBe(before);
+    // ...and they landed in several updates, none of them all at once.
+    const steps = applied.map((n, i) => n - (applied[i - 1] ?? before));
+    expect(steps.length).toBeGreaterThan(2);
+    expect(Math.max(...steps)).toBeLessThan(1_000);
     expect(Math.max(...b.watch.delivered)).toBeLessThan(CHANGES_AHEAD_BYTES);
-    expect(Object.keys(b.repo.handles[documentId]!.doc()!.entries as object)).toHaveLength(1_000);
+    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(1_000);
+    expect(slices.pending).toBe(0);
+    // Nothing went back: b's sync rounds meanwhile knew a held those changes.
+    expect(sentBack).toBe(0);
 
     // And the peers go on syncing both ways afterwards.
-    writeMany(b, documentId, 10);
+    writeEach(b, documentId, 10, "b");
     await waitFor(() => sameHeads(a, b, documentId), "the peers to converge again");
+  });
+
+  it("applies a cheap message's changes at once, before the Repo gets the rest, which it then only answers", async () => {
+    const a = await createSyncPeer("memory");
+    const slices = new SlicedChanges({ wholeMs: Number.POSITIVE_INFINITY });
+    const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true, slices));
+    const documentId = shareDocument(a, b);
+    await meet(a, b);
+    const handle = b.repo.handles[documentId]!;
+    let updates = 0;
+    handle.on("heads-changed", () => updates++);
+    const before = changesHeld(b, documentId);
+    writeEach(a, documentId, 1_000);
+    await waitFor(() => sameHeads(a, b, documentId), "the peers to converge");
+    await waitFor(() => b.watch.heldAtRest.length > 0, "the rest of the message to reach the Repo");
+
+    const first = b.watch.ahead[0]!;
+    expect(first.bytes).toBeGreaterThanOrEqual(CHANGES_AHEAD_BYTES);
+    expect(first.heldThen).toBeGreaterThan(before); // applied in the call that took them
+    expect(b.watch.heldAtRest[0]).toBe(first.heldThen); // and there when the Repo got the rest
+    expect(updates).toBeLessThanOrEqual(b.watch.ahead.length + 2);
+    expect(Math.max(...b.watch.delivered)).toBeLessThan(CHANGES_AHEAD_BYTES);
+    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(1_000);
+  });
+
+  it("drains what is queued at once, in order, and resolves idle() when nothing is left", async () => {
+    const a = await createSyncPeer("memory");
+    const slices = new SlicedChanges({ wholeMs: 0 });
+    const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true, slices));
+    const documentId = shareDocument(a, b);
+    const chunks = (() => {
+      const start = A.getHeads(a.repo.handles[documentId]!.doc()!);
+      writeEach(a, documentId, 300);
+      return A.getChangesSince(a.repo.handles[documentId]!.doc()!, start);
+    })();
+    const handle = b.repo.handles[documentId]!;
+    expect(slices.take(handle, chunks.slice(0, 150))).toBe(false);
+    expect(slices.take(handle, chunks.slice(150))).toBe(false);
+    expect(slices.pending).toBe(300);
+    let idle = false;
+    void slices.idle().then(() => {
+      idle = true;
+    });
+    slices.drain();
+    expect(slices.pending).toBe(0);
+    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(300);
+    await Promise.resolve();
+    expect(idle).toBe(true);
+  });
+
+  it.each([
+    { held: 100, chunk: CHANGE_CHUNK, what: "change chunks laid end to end" },
+    { held: 1, chunk: DOCUMENT_CHUNK, what: "one chunk of the document format (the peer lacks most of it)" },
+  ])("gives a sync message's changes back one by one, in causal order, from $what", ({ held, chunk: type }) => {
+    let base = A.from<Doc>({ entries: {} });
+    for (let i = 1; i < held; i++) {
+      base = A.change(base, (d) => {
+        d.entries[`b${i}`] = new Uint8Array([i % 256]);
+      });
+    }
+    const p: Pair = { a: A.clone(base), b: A.clone(base), sa: A.initSyncState(), sb: A.initSyncState() };
+    syncPair(p, false);
+    const start = A.getHeads(p.a);
+    for (let i = 0; i < 50; i++) {
+      p.a = A.change(p.a, (d) => {
+        d.entries[`e${i}`] = new Uint8Array([i]);
+      });
+    }
+    const lacking = A.getChangesSince(p.a, start).map((c) => A.decodeChange(c).hash);
+    const chunk = syncPair(p, true)!;
+    expect(chunkType(chunk)).toBe(type);
+    const singly = changesOf([chunk]).map((c) => A.decodeChange(c));
+    expect(singly.map((c) => c.hash)).toEqual(expect.arrayContaining(lacking));
+    // Each comes after its dependencies, so slices apply in order.
+    const known = new Set(A.getAllChanges(p.b).map((c) => A.decodeChange(c).hash));
+    for (const change of singly) {
+      for (const dep of change.deps) expect(known.has(dep)).toBe(true);
+      known.add(change.hash!);
+    }
+    let b = p.b;
+    for (const change of changesOf([chunk])) [b] = A.applyChanges(b, [change]);
+    expect(A.getHeads(b)).toEqual(A.getHeads(p.a));
+  });
+
+  it("keeps whole what does not parse as chunks, for Automerge to judge", () => {
+    const junk = new Uint8Array([0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 200]); // a length past the end
+    expect(changesOf([junk])).toEqual([junk]);
+    expect(splitChunks(junk)).toBeUndefined();
+    expect(changesOf([new Uint8Array([1, 2, 3])])).toEqual([new Uint8Array([1, 2, 3])]);
   });
 
   it("hands the Repo a message whole when it would not take that document from that peer", async () => {
