@@ -1,11 +1,9 @@
 /**
  * Automerge's storage chunks, as far as Federa reads them: each starts with a 4-byte magic number, a 4-byte checksum,
- * a type byte and a LEB128 length. A sync message carries the changes a peer lacks either as one chunk of the
- * document format or as change chunks laid end to end in one byte array; finding where each chunk ends is all it
- * takes to hand them over one by one.
+ * a type byte and a LEB128 length. A sync message carries the changes a peer lacks as change chunks laid end to end in
+ * one byte array (or, when the peer lacks most of the document, as one chunk of the document format); finding where
+ * each chunk ends is all it takes to hand them over one by one.
  */
-import * as A from "@automerge/automerge";
-
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83] as const;
 const TYPE_AT = 8;
 
@@ -22,7 +20,7 @@ export function chunkType(bytes: Uint8Array): number | undefined {
 
 /**
  * The chunks laid end to end in `bytes` (views, not copies), or undefined if they are not whole chunks: a bad magic
- * number, a length past the end or a length that does not fit in 32 bits.
+ * number, or a length past the end (or longer than five LEB128 bytes).
  */
 export function splitChunks(bytes: Uint8Array): Uint8Array[] | undefined {
   const out: Uint8Array[] = [];
@@ -43,31 +41,6 @@ export function splitChunks(bytes: Uint8Array): Uint8Array[] | undefined {
     if (end > bytes.length) return undefined;
     out.push(bytes.subarray(at, end));
     at = end;
-  }
-  return out;
-}
-
-/**
- * The changes of a sync message one by one, in causal order. Automerge sends the changes a peer lacks as change chunks
- * laid end to end in one byte array, or (when the peer lacks most of the document) as one chunk of its document
- * format, which loads on its own, its missing history allowed, and gives its changes back singly. Anything that does
- * not parse as chunks is kept as it is, for Automerge to judge when it is applied.
- */
-export function changesOf(parts: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const part of parts) {
-    for (const chunk of splitChunks(part) ?? [part]) {
-      if (chunkType(chunk) !== DOCUMENT_CHUNK) {
-        out.push(chunk);
-        continue;
-      }
-      const document = A.load(chunk, { allowMissingChanges: true });
-      try {
-        for (const change of A.getAllChanges(document)) out.push(change);
-      } finally {
-        A.free(document);
-      }
-    }
   }
   return out;
 }

@@ -40,7 +40,7 @@ export function changesAhead(
     const decoded = A.decodeSyncMessage(data);
     if (decoded.changes.length === 0) return undefined;
     return () => {
-      slices.take(handle, decoded.changes);
+      slices.take(handle, decoded.changes, () => allows(senderId, documentId));
       return { ...message, data: A.encodeSyncMessage({ ...decoded, changes: [] }) };
     };
   };

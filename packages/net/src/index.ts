@@ -47,7 +47,6 @@ export {
   serveApplications,
   writeApplyMessage,
 } from "./apply-protocol.js";
-export { changesOf } from "./automerge-chunks.js";
 export type { BanRecord } from "./ban-list.js";
 export type { ChangesAhead } from "./changes-ahead.js";
 export { CHANGES_AHEAD_BYTES, changesAhead } from "./changes-ahead.js";

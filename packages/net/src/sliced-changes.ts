@@ -6,25 +6,35 @@
  */
 import * as A from "@automerge/automerge";
 import type { DocHandle } from "@automerge/automerge-repo/slim";
-import { changesOf, concat } from "./automerge-chunks.js";
+import { CHANGE_CHUNK, COMPRESSED_CHANGE_CHUNK, chunkType, concat, splitChunks } from "./automerge-chunks.js";
 import { nextTurn } from "./inbox.js";
 
-/** How long one slice should hold the event loop, in milliseconds of this thread's CPU. */
+/** How long one slice should hold the event loop, in milliseconds of this thread's CPU where Node tells it. */
 export const SLICE_MS = 20;
 /** Changes estimated to apply within this many milliseconds are applied at once, unsliced. */
 export const WHOLE_MS = 40;
-/** What applying one byte of changes is taken to cost before anything was timed (a Federa record, warm: 0.1 ms). */
+/** What applying one byte of change chunks is taken to cost before anything was timed (a Federa record, warm). */
 const FIRST_ESTIMATE_MS_PER_BYTE = 0.1 / 300;
+/** Applies smaller than this say too little about speed (a coarse clock reads them as 0) to update the estimate. */
+const MIN_SAMPLE_BYTES = 4 * 1024;
+/** Applies of this many bytes or more replace the estimate; smaller ones move it in proportion. */
+const FULL_SAMPLE_BYTES = 64 * 1024;
+
+/** Changes from one message, with the check that they may still be applied (their sender may lose access). */
+interface Batch {
+  readonly changes: Uint8Array[];
+  readonly allowed: () => boolean;
+}
 
 interface Queue {
   readonly handle: DocHandle<unknown>;
-  /** Changes waiting, oldest first. */
-  readonly changes: Uint8Array[];
+  /** Batches waiting, oldest first. */
+  readonly batches: Batch[];
 }
 
 /** Options, for tuning and tests. */
 export interface SlicedChangesInit {
-  /** Hears of changes that would not apply (the Repo's sync fetches them again once the peer reconnects). */
+  /** Hears of queued changes that would not apply (the Repo's sync fetches them again once the peer reconnects). */
   readonly onError?: (error: unknown) => void;
   readonly sliceMs?: number;
   readonly wholeMs?: number;
@@ -33,17 +43,13 @@ export interface SlicedChangesInit {
 /** Received changes, applied at once when cheap, else queued per document and applied one slice a turn. */
 export class SlicedChanges {
   readonly #queues = new Map<string, Queue>();
-  /** Changes handed over whose timer has not fired yet, in the order they were handed over. */
-  readonly #arriving: {
-    handle: DocHandle<unknown>;
-    changes: readonly Uint8Array[];
-    timer: ReturnType<typeof setTimeout>;
-  }[] = [];
+  /** Batches handed over whose timer has not fired yet, in the order they were handed over. */
+  readonly #arriving: { handle: DocHandle<unknown>; batch: Batch; timer: ReturnType<typeof setTimeout> }[] = [];
   readonly #onError: (error: unknown) => void;
   readonly #sliceMs: number;
   readonly #wholeMs: number;
   #scheduled = false;
-  /** Milliseconds a byte of changes took to apply, averaged over recent applies: sizes what comes next. */
+  /** Milliseconds a byte of change chunks took to apply, averaged over recent applies: sizes what comes next. */
   #msPerByte = FIRST_ESTIMATE_MS_PER_BYTE;
   #waiters: (() => void)[] = [];
 
@@ -54,36 +60,38 @@ export class SlicedChanges {
   }
 
   /**
-   * Takes the change chunks of a received sync message for `handle`: applies them now and returns true when they are
-   * cheap (and nothing of that document waits), else splits them into single changes, queues them and returns false.
-   * Queued changes join their queue on a timer, after anything armed on a timer before this call: the adapter hands
-   * the Repo the rest of the message that way, so the Repo knows what the sender holds before any of it lands.
+   * Takes the change chunks of a received sync message for `handle`. Applies them now and returns true when they are
+   * cheap, or cannot be split (a chunk of Automerge's document format, sent when the peer lacks most of the
+   * document), and nothing of that document waits; a failure then throws, so the caller can hand the Repo the whole
+   * message. Else splits them into single changes, queues them and returns false: they join the queue on a timer,
+   * after anything armed on a timer before this call (the adapter hands the Repo the rest of the message that way,
+   * so the Repo knows what the sender holds before any of it lands), and each slice is applied only while `allowed`.
    */
-  take(handle: DocHandle<unknown>, parts: readonly Uint8Array[]): boolean {
+  take(handle: DocHandle<unknown>, parts: readonly Uint8Array[], allowed: () => boolean = () => true): boolean {
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
     if (bytes === 0) return true;
     const waiting = this.#queues.has(handle.documentId) || this.#arriving.some((e) => e.handle === handle);
-    if (!waiting && bytes * this.#msPerByte <= this.#wholeMs) {
+    const changes = waiting || bytes * this.#msPerByte > this.#wholeMs ? splitChanges(parts) : undefined;
+    if (changes === undefined) {
       this.#apply(handle, parts);
       return true;
     }
-    const changes = changesOf(parts);
-    const entry = { handle, changes, timer: setTimeout(() => this.#arrive(), 0) };
-    this.#arriving.push(entry);
+    const batch = { changes, allowed };
+    this.#arriving.push({ handle, batch, timer: setTimeout(() => this.#arrive(), 0) });
     return false;
   }
 
   /** Changes queued and not applied yet, over every document. */
   get pending(): number {
     let n = 0;
-    for (const entry of this.#arriving) n += entry.changes.length;
-    for (const queue of this.#queues.values()) n += queue.changes.length;
+    for (const entry of this.#arriving) n += entry.batch.changes.length;
+    for (const queue of this.#queues.values()) for (const batch of queue.batches) n += batch.changes.length;
     return n;
   }
 
   /** Resolves once every queued change is applied. */
   idle(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.#empty()) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -95,22 +103,24 @@ export class SlicedChanges {
     }
     for (const [id, queue] of [...this.#queues]) {
       this.#queues.delete(id);
-      this.#apply(queue.handle, queue.changes.splice(0));
+      for (const batch of queue.batches) {
+        if (batch.allowed()) this.#tryApply(queue.handle, batch.changes);
+      }
     }
     this.#settle();
   }
 
-  /** The oldest changes handed over join their document's queue. */
+  /** The oldest batch handed over joins its document's queue. */
   #arrive(): void {
     const entry = this.#arriving.shift();
     if (entry === undefined) return;
     const id = entry.handle.documentId;
     let queue = this.#queues.get(id);
     if (queue === undefined) {
-      queue = { handle: entry.handle, changes: [] };
+      queue = { handle: entry.handle, batches: [] };
       this.#queues.set(id, queue);
     }
-    for (const change of entry.changes) queue.changes.push(change);
+    queue.batches.push(entry.batch);
     this.#schedule();
   }
 
@@ -123,49 +133,91 @@ export class SlicedChanges {
   /** Applies one slice of the first document in line, then sends that document to the back of the line. */
   #turn(): void {
     this.#scheduled = false;
-    const next = this.#queues.entries().next();
-    if (!next.done) {
+    try {
+      const next = this.#queues.entries().next();
+      if (next.done) return;
       const [id, queue] = next.value;
-      const budget = this.#sliceMs / this.#msPerByte;
-      let count = 0;
-      let bytes = 0;
-      while (count < queue.changes.length && (count === 0 || bytes + queue.changes[count]!.byteLength <= budget)) {
-        bytes += queue.changes[count]!.byteLength;
-        count++;
-      }
-      this.#apply(queue.handle, queue.changes.splice(0, count));
       this.#queues.delete(id);
-      if (queue.changes.length > 0) this.#queues.set(id, queue); // to the back of the line
+      const batch = queue.batches[0]!;
+      if (batch.allowed()) {
+        const budget = this.#sliceMs / this.#msPerByte;
+        let count = 0;
+        let bytes = 0;
+        while (count < batch.changes.length && (count === 0 || bytes + batch.changes[count]!.byteLength <= budget)) {
+          bytes += batch.changes[count]!.byteLength;
+          count++;
+        }
+        this.#tryApply(queue.handle, batch.changes.splice(0, count));
+      } else {
+        batch.changes.length = 0; // its sender lost access to the document meanwhile
+      }
+      if (batch.changes.length === 0) queue.batches.shift();
+      if (queue.batches.length > 0) this.#queues.set(id, queue); // to the back of the line
+    } finally {
+      this.#settle();
+      this.#schedule();
     }
-    this.#settle();
-    this.#schedule();
   }
 
-  /** Applies change chunks to the document, timing them to size what comes next. */
+  /** Applies queued changes; a failure goes to `onError`, whose own failure must not stop the queue. */
+  #tryApply(handle: DocHandle<unknown>, changes: readonly Uint8Array[]): void {
+    try {
+      this.#apply(handle, changes);
+    } catch (err) {
+      try {
+        this.#onError(err);
+      } catch {
+        // The queue goes on.
+      }
+    }
+  }
+
+  /** Applies change chunks to the document; when they are change chunks, times them to size what comes next. */
   #apply(handle: DocHandle<unknown>, parts: readonly Uint8Array[]): void {
     if (parts.length === 0) return;
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
     const started = busyMs();
-    try {
-      // The same call the Repo makes for a received message: it takes any chunks laid end to end.
-      handle.update((doc) => A.loadIncremental(doc, parts.length === 1 ? parts[0]! : concat(parts)));
-    } catch (err) {
-      this.#onError(err);
-      return;
-    }
-    const took = (busyMs() - started) / bytes;
-    this.#msPerByte = Math.max(1e-7, (this.#msPerByte + took) / 2);
+    // The same call the Repo makes for a received message: it takes any chunks laid end to end.
+    handle.update((doc) => A.loadIncremental(doc, parts.length === 1 ? parts[0]! : concat(parts)));
+    const took = busyMs() - started;
+    const kind = chunkType(parts[0]!);
+    // Document chunks pack the same changes several times tighter: their bytes would skew the estimate.
+    if (bytes < MIN_SAMPLE_BYTES || took <= 0 || (kind !== CHANGE_CHUNK && kind !== COMPRESSED_CHANGE_CHUNK)) return;
+    const weight = Math.min(1, bytes / FULL_SAMPLE_BYTES);
+    this.#msPerByte += weight * (took / bytes - this.#msPerByte);
+  }
+
+  #empty(): boolean {
+    return this.#queues.size === 0 && this.#arriving.length === 0;
   }
 
   #settle(): void {
-    if (this.#queues.size > 0 || this.#arriving.length > 0) return;
+    if (!this.#empty()) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const resolve of waiters) resolve();
   }
 }
 
-/** This thread's CPU time where the platform tells it (Node), else the clock: other processes' time is not ours. */
+/**
+ * The single changes of a message's parts, or undefined when a part is not change chunks laid end to end (a chunk of
+ * the document format, or bytes that do not parse): those are applied whole, as the Repo would.
+ */
+function splitChanges(parts: readonly Uint8Array[]): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  for (const part of parts) {
+    const chunks = splitChunks(part);
+    if (chunks === undefined) return undefined;
+    for (const chunk of chunks) {
+      const kind = chunkType(chunk);
+      if (kind !== CHANGE_CHUNK && kind !== COMPRESSED_CHANGE_CHUNK) return undefined;
+      out.push(chunk);
+    }
+  }
+  return out;
+}
+
+/** This thread's CPU time where the platform tells it (Node 23.9+), else the clock. */
 const busyMs: () => number =
   typeof process !== "undefined" && typeof (process as { threadCpuUsage?: unknown }).threadCpuUsage === "function"
     ? () => {

@@ -6,7 +6,7 @@ import * as A from "@automerge/automerge";
 import type { DocumentId, Message } from "@automerge/automerge-repo";
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import { CHANGE_CHUNK, changesOf, chunkType, DOCUMENT_CHUNK, splitChunks } from "../src/automerge-chunks.js";
+import { splitChunks } from "../src/automerge-chunks.js";
 import { CHANGES_AHEAD_BYTES, type ChangesAhead, changesAhead } from "../src/changes-ahead.js";
 import { SlicedChanges } from "../src/sliced-changes.js";
 import { createSyncPeer, meet, type SyncPeer, stopAll } from "./support/nodes.js";
@@ -86,35 +86,6 @@ function writeEach(peer: SyncPeer, documentId: DocumentId, count: number, prefix
   }
 }
 
-/** Two replicas of one document and the sync state each keeps of the other, as two connected peers hold them. */
-interface Pair {
-  a: A.Doc<Doc>;
-  b: A.Doc<Doc>;
-  sa: A.SyncState;
-  sb: A.SyncState;
-}
-
-/**
- * Runs the sync protocol between the pair until it is quiet; with `stopAtChanges`, returns instead the first chunk
- * of changes `a` sends (not delivered).
- */
-function syncPair(p: Pair, stopAtChanges: boolean): Uint8Array | undefined {
-  for (let round = 0; round < 20; round++) {
-    let message: Uint8Array | null;
-    [p.sa, message] = A.generateSyncMessage(p.a, p.sa);
-    if (message !== null) {
-      const { changes } = A.decodeSyncMessage(message);
-      if (stopAtChanges && changes.length > 0) return changes[0];
-      [p.b, p.sb] = A.receiveSyncMessage(p.b, p.sb, message);
-    }
-    let answer: Uint8Array | null;
-    [p.sb, answer] = A.generateSyncMessage(p.b, p.sb);
-    if (answer !== null) [p.a, p.sa] = A.receiveSyncMessage(p.a, p.sa, answer);
-    if (message === null && answer === null) return undefined;
-  }
-  throw new Error("the pair did not settle");
-}
-
 function sameHeads(a: SyncPeer, b: SyncPeer, documentId: DocumentId): boolean {
   const da = a.repo.handles[documentId]?.doc();
   const db = b.repo.handles[documentId]?.doc();
@@ -130,6 +101,11 @@ describe("changes applied ahead of the Repo", () => {
     const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true, slices));
     const documentId = shareDocument(a, b);
     await meet(a, b);
+    // b first holds most of the document: a merge is then sent as change chunks, which split.
+    writeEach(a, documentId, 800, "old");
+    await waitFor(() => sameHeads(a, b, documentId) && slices.pending === 0, "the first records to arrive");
+    b.watch.ahead.length = 0;
+    b.watch.heldAtRest.length = 0;
     const handle = b.repo.handles[documentId]!;
     const applied: number[] = []; // changes held after each update of b's document
     handle.on("heads-changed", () => applied.push(changesHeld(b, documentId)));
@@ -138,10 +114,11 @@ describe("changes applied ahead of the Repo", () => {
     const send = b.adapter.send.bind(b.adapter);
     b.adapter.send = (message) => {
       if (message.type === "sync")
-        sentBack += changesOf(A.decodeSyncMessage(message.data as Uint8Array).changes).length;
+        for (const part of A.decodeSyncMessage(message.data as Uint8Array).changes)
+          sentBack += splitChunks(part)!.length;
       send(message);
     };
-    writeEach(a, documentId, 1_000);
+    writeEach(a, documentId, 400);
     await waitFor(() => sameHeads(a, b, documentId), "the peers to converge");
 
     expect(b.watch.ahead.length).toBeGreaterThan(0);
@@ -155,9 +132,8 @@ describe("changes applied ahead of the Repo", () => {
     // ...and they landed in several updates, none of them all at once.
     const steps = applied.map((n, i) => n - (applied[i - 1] ?? before));
     expect(steps.length).toBeGreaterThan(2);
-    expect(Math.max(...steps)).toBeLessThan(1_000);
-    expect(Math.max(...b.watch.delivered)).toBeLessThan(CHANGES_AHEAD_BYTES);
-    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(1_000);
+    expect(Math.max(...steps)).toBeLessThan(400);
+    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(1_200);
     expect(slices.pending).toBe(0);
     // Nothing went back: b's sync rounds meanwhile knew a held those changes.
     expect(sentBack).toBe(0);
@@ -188,72 +164,6 @@ describe("changes applied ahead of the Repo", () => {
     expect(updates).toBeLessThanOrEqual(b.watch.ahead.length + 2);
     expect(Math.max(...b.watch.delivered)).toBeLessThan(CHANGES_AHEAD_BYTES);
     expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(1_000);
-  });
-
-  it("drains what is queued at once, in order, and resolves idle() when nothing is left", async () => {
-    const a = await createSyncPeer("memory");
-    const slices = new SlicedChanges({ wholeMs: 0 });
-    const b = await watchedPeer((peer) => changesAhead(peer.repo, () => true, slices));
-    const documentId = shareDocument(a, b);
-    const chunks = (() => {
-      const start = A.getHeads(a.repo.handles[documentId]!.doc()!);
-      writeEach(a, documentId, 300);
-      return A.getChangesSince(a.repo.handles[documentId]!.doc()!, start);
-    })();
-    const handle = b.repo.handles[documentId]!;
-    expect(slices.take(handle, chunks.slice(0, 150))).toBe(false);
-    expect(slices.take(handle, chunks.slice(150))).toBe(false);
-    expect(slices.pending).toBe(300);
-    let idle = false;
-    void slices.idle().then(() => {
-      idle = true;
-    });
-    slices.drain();
-    expect(slices.pending).toBe(0);
-    expect(Object.keys(handle.doc()!.entries as object)).toHaveLength(300);
-    await Promise.resolve();
-    expect(idle).toBe(true);
-  });
-
-  it.each([
-    { held: 100, chunk: CHANGE_CHUNK, what: "change chunks laid end to end" },
-    { held: 1, chunk: DOCUMENT_CHUNK, what: "one chunk of the document format (the peer lacks most of it)" },
-  ])("gives a sync message's changes back one by one, in causal order, from $what", ({ held, chunk: type }) => {
-    let base = A.from<Doc>({ entries: {} });
-    for (let i = 1; i < held; i++) {
-      base = A.change(base, (d) => {
-        d.entries[`b${i}`] = new Uint8Array([i % 256]);
-      });
-    }
-    const p: Pair = { a: A.clone(base), b: A.clone(base), sa: A.initSyncState(), sb: A.initSyncState() };
-    syncPair(p, false);
-    const start = A.getHeads(p.a);
-    for (let i = 0; i < 50; i++) {
-      p.a = A.change(p.a, (d) => {
-        d.entries[`e${i}`] = new Uint8Array([i]);
-      });
-    }
-    const lacking = A.getChangesSince(p.a, start).map((c) => A.decodeChange(c).hash);
-    const chunk = syncPair(p, true)!;
-    expect(chunkType(chunk)).toBe(type);
-    const singly = changesOf([chunk]).map((c) => A.decodeChange(c));
-    expect(singly.map((c) => c.hash)).toEqual(expect.arrayContaining(lacking));
-    // Each comes after its dependencies, so slices apply in order.
-    const known = new Set(A.getAllChanges(p.b).map((c) => A.decodeChange(c).hash));
-    for (const change of singly) {
-      for (const dep of change.deps) expect(known.has(dep)).toBe(true);
-      known.add(change.hash!);
-    }
-    let b = p.b;
-    for (const change of changesOf([chunk])) [b] = A.applyChanges(b, [change]);
-    expect(A.getHeads(b)).toEqual(A.getHeads(p.a));
-  });
-
-  it("keeps whole what does not parse as chunks, for Automerge to judge", () => {
-    const junk = new Uint8Array([0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 200]); // a length past the end
-    expect(changesOf([junk])).toEqual([junk]);
-    expect(splitChunks(junk)).toBeUndefined();
-    expect(changesOf([new Uint8Array([1, 2, 3])])).toEqual([new Uint8Array([1, 2, 3])]);
   });
 
   it("hands the Repo a message whole when it would not take that document from that peer", async () => {

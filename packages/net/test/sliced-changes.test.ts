@@ -1,0 +1,114 @@
+/** Received changes applied at once when cheap, else queued per document and applied a slice per turn. */
+import * as A from "@automerge/automerge";
+import { type DocHandle, Repo } from "@automerge/automerge-repo";
+import { describe, expect, it } from "vitest";
+import { chunkType, concat, DOCUMENT_CHUNK, splitChunks } from "../src/automerge-chunks.js";
+import { SlicedChanges } from "../src/sliced-changes.js";
+import { waitFor } from "./support/wait.js";
+
+type Doc = { entries: { [key: string]: Uint8Array } };
+
+/** A Repo with no network holding a document of `held` entries, and `more` entries' changes it lacks, end to end. */
+function localDocument(held: number, more: number): { handle: DocHandle<Doc>; part: Uint8Array; all: A.Doc<Doc> } {
+  let doc = A.from<Doc>({ entries: {} });
+  for (let i = 0; i < held; i++) {
+    doc = A.change(doc, (d) => {
+      d.entries[`h${i}`] = crypto.getRandomValues(new Uint8Array(64));
+    });
+  }
+  const repo = new Repo();
+  const handle = repo.import<Doc>(A.save(doc));
+  const start = A.getHeads(doc);
+  for (let i = 0; i < more; i++) {
+    doc = A.change(doc, (d) => {
+      d.entries[`m${i}`] = crypto.getRandomValues(new Uint8Array(64));
+    });
+  }
+  return { handle, part: concat(A.getChangesSince(doc, start)), all: doc };
+}
+
+function entries(handle: DocHandle<Doc>): number {
+  return Object.keys(handle.doc().entries).length;
+}
+
+describe("SlicedChanges", () => {
+  it("applies cheap changes at once, and queues costly ones, and cheap ones behind them, applying all in turns", async () => {
+    const { handle, part } = localDocument(10, 300);
+    const [first, second] = [splitChunks(part)!.slice(0, 299), splitChunks(part)!.slice(299)];
+    const slices = new SlicedChanges({ wholeMs: 1, sliceMs: 1 }); // about 3 kB counts as costly
+    expect(slices.take(handle, [concat(first)])).toBe(false);
+    expect(slices.take(handle, [second[0]!])).toBe(false); // cheap, but its document has changes waiting
+    expect(slices.pending).toBe(300);
+    expect(entries(handle)).toBe(10); // nothing applied in the call
+    let updates = 0;
+    handle.on("heads-changed", () => updates++);
+    await slices.idle();
+    expect(entries(handle)).toBe(310);
+    expect(updates).toBeGreaterThan(2);
+    // Nothing waits now: cheap changes are applied in the call.
+    const other = localDocument(10, 5);
+    expect(slices.take(other.handle, [other.part])).toBe(true);
+    expect(entries(other.handle)).toBe(15);
+  });
+
+  it("drains what is queued at once and resolves idle()", async () => {
+    const { handle, part } = localDocument(10, 300);
+    const slices = new SlicedChanges({ wholeMs: 0 });
+    const chunks = splitChunks(part)!;
+    expect(slices.take(handle, [concat(chunks.slice(0, 150))])).toBe(false);
+    expect(slices.take(handle, [concat(chunks.slice(150))])).toBe(false);
+    expect(slices.pending).toBe(300);
+    let idle = false;
+    void slices.idle().then(() => {
+      idle = true;
+    });
+    slices.drain();
+    expect(slices.pending).toBe(0);
+    expect(entries(handle)).toBe(310);
+    await Promise.resolve();
+    expect(idle).toBe(true);
+  });
+
+  it("applies a chunk of the document format whole, since it does not split", () => {
+    const { handle, all } = localDocument(3, 200);
+    const slices = new SlicedChanges({ wholeMs: 0 });
+    expect(chunkType(A.save(all))).toBe(DOCUMENT_CHUNK);
+    expect(slices.take(handle, [A.save(all)])).toBe(true);
+    expect(entries(handle)).toBe(203);
+  });
+
+  it("drops queued changes once their sender may no longer give that document", async () => {
+    const { handle, part } = localDocument(10, 300);
+    const slices = new SlicedChanges({ wholeMs: 0, sliceMs: 0.5 });
+    let allowed = true;
+    slices.take(handle, [part], () => allowed);
+    await waitFor(() => entries(handle) > 10, "a first slice");
+    allowed = false;
+    await slices.idle();
+    expect(entries(handle)).toBeLessThan(310);
+    expect(slices.pending).toBe(0);
+  });
+
+  it("reports changes that will not apply and goes on, even when the report throws", async () => {
+    const { handle, part } = localDocument(10, 50);
+    const errors: unknown[] = [];
+    const slices = new SlicedChanges({
+      wholeMs: 0,
+      onError: (err) => {
+        errors.push(err);
+        throw new Error("a failing listener");
+      },
+    });
+    const broken = {
+      documentId: "broken",
+      update: () => {
+        throw new Error("no such document");
+      },
+    } as unknown as DocHandle<unknown>;
+    slices.take(broken, [part]);
+    slices.take(handle, [part]);
+    await slices.idle();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(entries(handle)).toBe(60);
+  });
+});
