@@ -6,7 +6,14 @@
  */
 import * as A from "@automerge/automerge";
 import type { DocHandle } from "@automerge/automerge-repo/slim";
-import { CHANGE_CHUNK, COMPRESSED_CHANGE_CHUNK, chunkType, concat, splitChunks } from "./automerge-chunks.js";
+import {
+  CHANGE_CHUNK,
+  COMPRESSED_CHANGE_CHUNK,
+  chunkType,
+  concat,
+  DOCUMENT_CHUNK,
+  splitChunks,
+} from "./automerge-chunks.js";
 import { nextTurn } from "./inbox.js";
 
 /** How long one slice should hold the event loop, in milliseconds of this thread's CPU where Node tells it. */
@@ -19,6 +26,10 @@ const FIRST_ESTIMATE_MS_PER_BYTE = 0.1 / 300;
 const MIN_SAMPLE_BYTES = 4 * 1024;
 /** Applies of this many bytes or more replace the estimate; smaller ones move it in proportion. */
 const FULL_SAMPLE_BYTES = 64 * 1024;
+/** A chunk of the document format holds about this many times the changes of change chunks of its size. */
+const DOCUMENT_DENSITY = 3;
+/** More changes than this per byte of a document chunk is no honest document: it is applied whole, not expanded. */
+export const MAX_CHANGES_PER_BYTE = 1 / 4;
 
 /** Changes from one message, with the check that they may still be applied (their sender may lose access). */
 interface Batch {
@@ -61,9 +72,8 @@ export class SlicedChanges {
 
   /**
    * Takes the change chunks of a received sync message for `handle`. Applies them now and returns true when they are
-   * cheap, or cannot be split (a chunk of Automerge's document format, sent when the peer lacks most of the
-   * document), and nothing of that document waits; a failure then throws, so the caller can hand the Repo the whole
-   * message. Else splits them into single changes, queues them and returns false: they join the queue on a timer,
+   * cheap, or do not split, and nothing of that document waits; a failure then throws, so the caller can hand the
+   * Repo the whole message. Else splits them into single changes, queues them and returns false: they join the queue on a timer,
    * after anything armed on a timer before this call (the adapter hands the Repo the rest of the message that way,
    * so the Repo knows what the sender holds before any of it lands), and each slice is applied only while `allowed`.
    */
@@ -71,7 +81,9 @@ export class SlicedChanges {
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
     if (bytes === 0) return true;
     const waiting = this.#queues.has(handle.documentId) || this.#arriving.some((e) => e.handle === handle);
-    const changes = waiting || bytes * this.#msPerByte > this.#wholeMs ? splitChanges(parts) : undefined;
+    const density = parts.some((p) => chunkType(p) === DOCUMENT_CHUNK) ? DOCUMENT_DENSITY : 1;
+    const costly = bytes * density * this.#msPerByte > this.#wholeMs;
+    const changes = waiting || costly ? splitChanges(parts) : undefined;
     if (changes === undefined) {
       this.#apply(handle, parts);
       return true;
@@ -200,21 +212,36 @@ export class SlicedChanges {
 }
 
 /**
- * The single changes of a message's parts, or undefined when a part is not change chunks laid end to end (a chunk of
- * the document format, or bytes that do not parse): those are applied whole, as the Repo would.
+ * The single changes of a message's parts, in causal order, or undefined when they do not split: bytes that do not
+ * parse as chunks, or a document chunk that would expand to too many changes. Those are applied whole, as the Repo
+ * would. Change chunks split at their headers; a chunk of the document format (sent when the peer lacks most of the
+ * document) is loaded on its own, its missing history allowed, and gives its changes back.
  */
-function splitChanges(parts: readonly Uint8Array[]): Uint8Array[] | undefined {
+export function splitChanges(parts: readonly Uint8Array[]): Uint8Array[] | undefined {
   const out: Uint8Array[] = [];
   for (const part of parts) {
     const chunks = splitChunks(part);
     if (chunks === undefined) return undefined;
     for (const chunk of chunks) {
       const kind = chunkType(chunk);
-      if (kind !== CHANGE_CHUNK && kind !== COMPRESSED_CHANGE_CHUNK) return undefined;
-      out.push(chunk);
+      if (kind === CHANGE_CHUNK || kind === COMPRESSED_CHANGE_CHUNK) out.push(chunk);
+      else if (kind !== DOCUMENT_CHUNK || !expandDocument(chunk, out)) return undefined;
     }
   }
   return out;
+}
+
+/** Appends a document chunk's changes to `out`; false, appending nothing, when it holds implausibly many. */
+function expandDocument(chunk: Uint8Array, out: Uint8Array[]): boolean {
+  const document = A.load(chunk, { allowMissingChanges: true });
+  try {
+    // Columns are run-length encoded: a few bytes can stand for millions of empty changes.
+    if (A.stats(document).numChanges > chunk.byteLength * MAX_CHANGES_PER_BYTE) return false;
+    for (const change of A.getAllChanges(document)) out.push(change);
+    return true;
+  } finally {
+    A.free(document);
+  }
 }
 
 /** This thread's CPU time where the platform tells it (Node 23.9+), else the clock. */

@@ -3,7 +3,7 @@ import * as A from "@automerge/automerge";
 import { type DocHandle, Repo } from "@automerge/automerge-repo";
 import { describe, expect, it } from "vitest";
 import { chunkType, concat, DOCUMENT_CHUNK, splitChunks } from "../src/automerge-chunks.js";
-import { SlicedChanges } from "../src/sliced-changes.js";
+import { MAX_CHANGES_PER_BYTE, SlicedChanges, splitChanges } from "../src/sliced-changes.js";
 import { waitFor } from "./support/wait.js";
 
 type Doc = { entries: { [key: string]: Uint8Array } };
@@ -69,12 +69,29 @@ describe("SlicedChanges", () => {
     expect(idle).toBe(true);
   });
 
-  it("applies a chunk of the document format whole, since it does not split", () => {
+  it("splits a costly chunk of the document format too, loading it on its own", async () => {
     const { handle, all } = localDocument(3, 200);
+    const chunk = A.save(all); // what Automerge sends a peer that lacks most of the document
+    expect(chunkType(chunk)).toBe(DOCUMENT_CHUNK);
+    const singly = splitChanges([chunk])!;
+    expect(singly.map((c) => A.decodeChange(c).hash)).toEqual(A.getAllChanges(all).map((c) => A.decodeChange(c).hash));
     const slices = new SlicedChanges({ wholeMs: 0 });
-    expect(chunkType(A.save(all))).toBe(DOCUMENT_CHUNK);
-    expect(slices.take(handle, [A.save(all)])).toBe(true);
+    expect(slices.take(handle, [chunk])).toBe(false);
+    await slices.idle();
     expect(entries(handle)).toBe(203);
+  });
+
+  it("applies whole a document chunk that would expand to implausibly many changes", () => {
+    let doc = A.from<Doc>({ entries: {} });
+    for (let i = 0; i < 3_000; i++) doc = A.emptyChange(doc);
+    const chunk = A.save(doc);
+    expect(A.getAllChanges(doc).length).toBeGreaterThan(chunk.byteLength * MAX_CHANGES_PER_BYTE);
+    expect(splitChanges([chunk])).toBeUndefined();
+    const repo = new Repo();
+    const handle = repo.import<Doc>(A.save(A.from<Doc>({ entries: {} })));
+    const slices = new SlicedChanges({ wholeMs: 0 });
+    expect(slices.take(handle, [chunk])).toBe(true);
+    expect(slices.pending).toBe(0);
   });
 
   it("drops queued changes once their sender may no longer give that document", async () => {
