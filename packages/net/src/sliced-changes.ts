@@ -1,6 +1,6 @@
 /**
  * Received changes applied a slice per event-loop turn. Applying a merge of a thousand records to a document in one
- * Automerge call held a node for 100 to 200 ms; in slices of about 20 ms, timers, I/O, other peers' messages and a
+ * Automerge call held a node for 100 to 200 ms; in slices of about 35 ms, timers, I/O, other peers' messages and a
  * page's UI run between them. Changes cheap enough to apply at once are applied at once: each slice is a change of the
  * document, which automerge-repo answers with a sync round to every peer, so slicing costs messages and bytes.
  */
@@ -17,9 +17,9 @@ import {
 import { nextTurn } from "./inbox.js";
 
 /** How long one slice should hold the event loop, in milliseconds of this thread's CPU where Node tells it. */
-export const SLICE_MS = 20;
+export const SLICE_MS = 35;
 /** Changes estimated to apply within this many milliseconds are applied at once, unsliced. */
-export const WHOLE_MS = 40;
+export const WHOLE_MS = 60;
 /** What applying one byte of change chunks is taken to cost before anything was timed (a Federa record, warm). */
 const FIRST_ESTIMATE_MS_PER_BYTE = 0.1 / 300;
 /** Applies smaller than this say too little about speed (a coarse clock reads them as 0) to update the estimate. */
