@@ -603,9 +603,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   /**
-   * Lets the changes-ahead hook take this turn; what it leaves reaches the Repo on a timer armed before the changes
-   * are applied, so before the Repo's own sync round, which the applied changes schedule on a timer too: that round
-   * must see the sender's heads and bloom filter from this message, or it sends the sender back what it just sent.
+   * Lets the changes-ahead hook take this turn; what it leaves reaches the Repo on a timer armed before the hook runs,
+   * so before the Repo's own sync round, which changes the hook applies at once schedule on a timer too, and before
+   * the first slice of changes it queues: that round must see the sender's heads and bloom filter from this message,
+   * or it sends the sender back what it just sent.
    */
   #applyAhead(session: SyncSession, message: Message): boolean {
     let timer: ReturnType<typeof setTimeout> | undefined;
