@@ -4,8 +4,13 @@
  * one byte array (or, when the peer lacks most of the document, as one chunk of the document format); finding where
  * each chunk ends is all it takes to hand them over one by one.
  */
+import { Uint8ArrayList } from "uint8arraylist";
+import { readVarint } from "./frames.js";
+
 const MAGIC = [0x85, 0x6f, 0x4a, 0x83] as const;
 const TYPE_AT = 8;
+/** A chunk's length takes at most this many LEB128 bytes here (35 bits, past any frame this node accepts). */
+const MAX_LENGTH_BYTES = 5;
 
 /** Chunk types. */
 export const DOCUMENT_CHUNK = 0;
@@ -27,17 +32,9 @@ export function splitChunks(bytes: Uint8Array): Uint8Array[] | undefined {
   let at = 0;
   while (at < bytes.length) {
     if (chunkType(bytes.subarray(at)) === undefined) return undefined;
-    let length = 0;
-    let scale = 1;
-    let i = at + TYPE_AT + 1;
-    for (;;) {
-      if (i >= bytes.length || scale > 2 ** 28) return undefined;
-      const byte = bytes[i++] as number;
-      length += (byte & 0x7f) * scale;
-      scale *= 128;
-      if ((byte & 0x80) === 0) break;
-    }
-    const end = i + length;
+    const length = readVarint((i) => bytes[i] as number, at + TYPE_AT + 1, bytes.length, MAX_LENGTH_BYTES);
+    if (length === undefined) return undefined;
+    const end = at + TYPE_AT + 1 + length.size + length.value;
     if (end > bytes.length) return undefined;
     out.push(bytes.subarray(at, end));
     at = end;
@@ -47,11 +44,5 @@ export function splitChunks(bytes: Uint8Array): Uint8Array[] | undefined {
 
 /** Concatenates byte chunks into one array. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return new Uint8ArrayList(...parts).subarray();
 }

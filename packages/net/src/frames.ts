@@ -58,6 +58,25 @@ export function encodeLength(length: number): Uint8Array {
 }
 
 /**
+ * Reads an unsigned varint (LEB128, as libp2p's framing and Automerge's chunks write lengths) starting at `from`: its
+ * value and the bytes it took, or undefined when it does not end within the `available` bytes or `maxBytes`.
+ */
+export function readVarint(
+  byteAt: (i: number) => number,
+  from: number,
+  available: number,
+  maxBytes: number,
+): { value: number; size: number } | undefined {
+  let value = 0;
+  for (let i = 0; i < Math.min(available - from, maxBytes); i++) {
+    const byte = byteAt(from + i);
+    value += (byte & 0x7f) * 2 ** (7 * i);
+    if ((byte & 0x80) === 0) return { value, size: i + 1 };
+  }
+  return undefined;
+}
+
+/**
  * Splits a byte stream into frames. The limit is enforced on the length prefix alone, before any payload is buffered,
  * and a prefix longer than the limit can need is rejected at once rather than waited on.
  */
@@ -104,24 +123,20 @@ export class FrameDecoder {
 
   /** Reads and consumes a complete length prefix, or returns undefined when more bytes are needed. */
   #readPrefix(): number | undefined {
-    let length = 0;
-    for (let i = 0; i < this.#buffer.byteLength; i++) {
-      if (i >= this.#maxPrefixLength) break;
-      const byte = this.#buffer.get(i);
-      length += (byte & 0x7f) * 2 ** (7 * i);
-      if ((byte & 0x80) === 0) {
-        if (length > this.#maxFrameSize) {
-          throw new FrameTooLargeError(`Frame of ${length} bytes exceeds the limit of ${this.#maxFrameSize}`);
-        }
-        if (length === 0) throw new InvalidFrameError("Empty frame");
-        this.#buffer.consume(i + 1);
-        return length;
+    const buffered = this.#buffer.byteLength;
+    const prefix = readVarint((i) => this.#buffer.get(i), 0, buffered, this.#maxPrefixLength);
+    if (prefix === undefined) {
+      if (buffered >= this.#maxPrefixLength) {
+        throw new FrameTooLargeError(`Frame length prefix exceeds the limit of ${this.#maxFrameSize}`);
       }
+      return undefined;
     }
-    if (this.#buffer.byteLength >= this.#maxPrefixLength) {
-      throw new FrameTooLargeError(`Frame length prefix exceeds the limit of ${this.#maxFrameSize}`);
+    if (prefix.value > this.#maxFrameSize) {
+      throw new FrameTooLargeError(`Frame of ${prefix.value} bytes exceeds the limit of ${this.#maxFrameSize}`);
     }
-    return undefined;
+    if (prefix.value === 0) throw new InvalidFrameError("Empty frame");
+    this.#buffer.consume(prefix.size);
+    return prefix.value;
   }
 }
 

@@ -72,10 +72,11 @@ export class SlicedChanges {
 
   /**
    * Takes the change chunks of a received sync message for `handle`. Applies them now and returns true when they are
-   * cheap, or do not split, and nothing of that document waits; a failure then throws, so the caller can hand the
-   * Repo the whole message. Else splits them into single changes, queues them and returns false: they join the queue on a timer,
-   * after anything armed on a timer before this call (the adapter hands the Repo the rest of the message that way,
-   * so the Repo knows what the sender holds before any of it lands), and each slice is applied only while `allowed`.
+   * cheap and nothing of that document waits, or when they do not split; a failure then throws, so the caller can
+   * hand the Repo the whole message. Else splits them into single changes, queues them and returns false: they join
+   * the queue on a timer, after anything armed on a timer before this call (the adapter hands the Repo the rest of the
+   * message that way, so the Repo knows what the sender holds before any of it lands), and each slice is applied only
+   * while `allowed`.
    */
   take(handle: DocHandle<unknown>, parts: readonly Uint8Array[], allowed: () => boolean = () => true): boolean {
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
@@ -187,12 +188,13 @@ export class SlicedChanges {
   /** Applies change chunks to the document; when they are change chunks, times them to size what comes next. */
   #apply(handle: DocHandle<unknown>, parts: readonly Uint8Array[]): void {
     if (parts.length === 0) return;
-    const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
+    const data = parts.length === 1 ? parts[0]! : concat(parts);
+    const bytes = data.byteLength;
     const started = busyMs();
     // The same call the Repo makes for a received message: it takes any chunks laid end to end.
-    handle.update((doc) => A.loadIncremental(doc, parts.length === 1 ? parts[0]! : concat(parts)));
+    handle.update((doc) => A.loadIncremental(doc, data));
     const took = busyMs() - started;
-    const kind = chunkType(parts[0]!);
+    const kind = chunkType(data);
     // Document chunks pack the same changes several times tighter: their bytes would skew the estimate.
     if (bytes < MIN_SAMPLE_BYTES || took <= 0 || (kind !== CHANGE_CHUNK && kind !== COMPRESSED_CHANGE_CHUNK)) return;
     const weight = Math.min(1, bytes / FULL_SAMPLE_BYTES);
