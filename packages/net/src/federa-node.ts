@@ -699,7 +699,7 @@ export class FederaNode {
       this.#stopping.abort(new NodeStoppedError());
       for (const stop of [...this.#redials]) stop();
       await Promise.allSettled([...this.#pending]);
-      this.slices.drain();
+      this.slices.close(); // and anything received until libp2p stops is applied at once
       await this.repo.flush(this.#heldDocuments()).catch(() => {});
       await this.repo.shutdown().catch(() => {});
       await this.libp2p.stop();

@@ -110,5 +110,5 @@ export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
 export type { Admission, RateLimitInit } from "./rate-limit.js";
 export { RateLimiter, rateLimitedMessage } from "./rate-limit.js";
 export type { SlicedChangesInit } from "./sliced-changes.js";
-export { SLICE_MS, SlicedChanges, WHOLE_MS } from "./sliced-changes.js";
+export { MAX_QUEUED_BYTES, SLICE_MS, SlicedChanges, WHOLE_MS } from "./sliced-changes.js";
 export type { SyncTreeOptions } from "./sync-tree.js";

@@ -30,11 +30,16 @@ const FULL_SAMPLE_BYTES = 64 * 1024;
 const DOCUMENT_DENSITY = 3;
 /** More changes than this per byte of a document chunk is no honest document: it is applied whole, not expanded. */
 export const MAX_CHANGES_PER_BYTE = 1 / 4;
+/** Bytes of changes queued at most, unless one message alone is larger: beyond them, what arrives is applied at once,
+ * so peers faster than the slices cost a stall rather than unbounded memory (about 6 s of slices at the first estimate). */
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /** Changes from one message, with the check that they may still be applied (their sender may lose access). */
 interface Batch {
   readonly changes: Uint8Array[];
   readonly allowed: () => boolean;
+  /** Bytes of `changes` not applied yet. */
+  bytes: number;
 }
 
 interface Queue {
@@ -49,6 +54,8 @@ export interface SlicedChangesInit {
   readonly onError?: (error: unknown) => void;
   readonly sliceMs?: number;
   readonly wholeMs?: number;
+  /** Bytes queued at most (`MAX_QUEUED_BYTES`). */
+  readonly maxQueuedBytes?: number;
 }
 
 /** Received changes, applied at once when cheap, else queued per document and applied one slice a turn. */
@@ -59,7 +66,10 @@ export class SlicedChanges {
   readonly #onError: (error: unknown) => void;
   readonly #sliceMs: number;
   readonly #wholeMs: number;
+  readonly #maxQueuedBytes: number;
+  #queuedBytes = 0;
   #scheduled = false;
+  #closed = false;
   /** Milliseconds a byte of change chunks took to apply, averaged over recent applies: sizes what comes next. */
   #msPerByte = FIRST_ESTIMATE_MS_PER_BYTE;
   #waiters: (() => void)[] = [];
@@ -68,12 +78,13 @@ export class SlicedChanges {
     this.#onError = init.onError ?? (() => {});
     this.#sliceMs = init.sliceMs ?? SLICE_MS;
     this.#wholeMs = init.wholeMs ?? WHOLE_MS;
+    this.#maxQueuedBytes = init.maxQueuedBytes ?? MAX_QUEUED_BYTES;
   }
 
   /**
    * Takes the change chunks of a received sync message for `handle`. Applies them now and returns true when they are
-   * cheap and nothing of that document waits, or when they do not split; a failure then throws, so the caller can
-   * hand the Repo the whole message. Else splits them into single changes, queues them and returns false: they join
+   * cheap and nothing of that document waits, when they do not split, when the queue is full or once `close()` was
+   * called; a failure then throws, so the caller can hand the Repo the whole message. Else splits them into single changes, queues them and returns false: they join
    * the queue on a timer, after anything armed on a timer before this call (the adapter hands the Repo the rest of the
    * message that way, so the Repo knows what the sender holds before any of it lands), and each slice is applied only
    * while `allowed`.
@@ -84,12 +95,15 @@ export class SlicedChanges {
     const waiting = this.#queues.has(handle.documentId) || this.#arriving.some((e) => e.handle === handle);
     const density = parts.some((p) => chunkType(p) === DOCUMENT_CHUNK) ? DOCUMENT_DENSITY : 1;
     const costly = bytes * density * this.#msPerByte > this.#wholeMs;
-    const changes = waiting || costly ? splitChanges(parts) : undefined;
+    // One message always fits (frames are capped already): the bound is on messages piling up behind it.
+    const room = !this.#closed && (this.#queuedBytes === 0 || this.#queuedBytes + bytes <= this.#maxQueuedBytes);
+    const changes = room && (waiting || costly) ? splitChanges(parts) : undefined;
     if (changes === undefined) {
       this.#apply(handle, parts);
       return true;
     }
-    const batch = { changes, allowed };
+    const batch = { changes, allowed, bytes: changes.reduce((n, c) => n + c.byteLength, 0) };
+    this.#queuedBytes += batch.bytes;
     this.#arriving.push({ handle, batch, timer: setTimeout(() => this.#arrive(), 0) });
     return false;
   }
@@ -100,6 +114,11 @@ export class SlicedChanges {
     for (const entry of this.#arriving) n += entry.batch.changes.length;
     for (const queue of this.#queues.values()) for (const batch of queue.batches) n += batch.changes.length;
     return n;
+  }
+
+  /** Bytes of changes queued and not applied yet. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Resolves once every queued change is applied. */
@@ -118,9 +137,22 @@ export class SlicedChanges {
       this.#queues.delete(id);
       for (const batch of queue.batches) {
         if (batch.allowed()) this.#tryApply(queue.handle, batch.changes);
+        this.#spent(batch, batch.bytes);
       }
     }
     this.#settle();
+  }
+
+  /** Drains, and from now on applies whatever arrives at once: for a node stopping, whose timers may never fire. */
+  close(): void {
+    this.#closed = true;
+    this.drain();
+  }
+
+  /** Counts `bytes` of `batch` as no longer queued. */
+  #spent(batch: Batch, bytes: number): void {
+    batch.bytes -= bytes;
+    this.#queuedBytes -= bytes;
   }
 
   /** The oldest batch handed over joins its document's queue. */
@@ -161,8 +193,10 @@ export class SlicedChanges {
           count++;
         }
         this.#tryApply(queue.handle, batch.changes.splice(0, count));
+        this.#spent(batch, bytes);
       } else {
         batch.changes.length = 0; // its sender lost access to the document meanwhile
+        this.#spent(batch, batch.bytes);
       }
       if (batch.changes.length === 0) queue.batches.shift();
       if (queue.batches.length > 0) this.#queues.set(id, queue); // to the back of the line

@@ -128,4 +128,35 @@ describe("SlicedChanges", () => {
     expect(errors.length).toBeGreaterThan(0);
     expect(entries(handle)).toBe(60);
   });
+
+  it("bounds what is queued: past the bound, what arrives is applied at once", async () => {
+    const first = localDocument(10, 300);
+    const second = localDocument(10, 300);
+    const slices = new SlicedChanges({ wholeMs: 0, maxQueuedBytes: first.part.byteLength + 1 });
+    expect(slices.take(first.handle, [first.part])).toBe(false);
+    // One message always fits, however large: what counts is what is queued behind it.
+    expect(slices.queuedBytes).toBe(splitChunks(first.part)!.reduce((n, c) => n + c.byteLength, 0));
+    expect(slices.take(second.handle, [second.part])).toBe(true);
+    expect(entries(second.handle)).toBe(310);
+    await slices.idle();
+    expect(entries(first.handle)).toBe(310);
+    expect(slices.queuedBytes).toBe(0);
+    // Room again once the queue has drained.
+    const third = localDocument(10, 300);
+    expect(slices.take(third.handle, [third.part])).toBe(false);
+    await slices.idle();
+    expect(slices.queuedBytes).toBe(0);
+  });
+
+  it("once closed, drains what is queued and applies whatever arrives at once", () => {
+    const first = localDocument(10, 300);
+    const second = localDocument(10, 300);
+    const slices = new SlicedChanges({ wholeMs: 0 });
+    expect(slices.take(first.handle, [first.part])).toBe(false);
+    slices.close();
+    expect(entries(first.handle)).toBe(310);
+    expect(slices.take(second.handle, [second.part])).toBe(true);
+    expect(entries(second.handle)).toBe(310);
+    expect(slices.pending).toBe(0);
+  });
 });
