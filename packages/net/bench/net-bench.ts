@@ -34,8 +34,9 @@ const WORKER = join(dirname(fileURLToPath(import.meta.url)), "worker.ts");
 /** Extra Node or V8 flags for every node process, to see what a runtime setting changes (`--single-threaded`, say). */
 const NODE_FLAGS = (process.env.FEDERA_BENCH_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
 
-/** The systems compared: Federa nodes dialling each other (a full mesh, as mDNS gives on a LAN), Federa nodes each
- * bootstrapped from one earlier node (a tree of branching 4), and automerge-repo's WebSocket hub with N clients. */
+/** The systems compared: Federa nodes on a LAN (`mesh`: each told of every other, as mDNS does, dialling whom its sync
+ * tree asks for), Federa nodes each bootstrapped from one earlier node (a tree of branching 4), and automerge-repo's
+ * WebSocket hub with N clients. */
 export type System = "mesh" | "tree" | "hub";
 
 export const SYSTEMS: readonly System[] = ["mesh", "tree", "hub"];
@@ -361,6 +362,7 @@ async function heal(
   capS: number,
   log: (line: string) => void,
   label: string,
+  discover: boolean,
 ): Promise<
   Pick<Meeting, "convergeMs" | "converged" | "perNode" | "cpuMs" | "processCpuMs" | "threadsCpuMs"> & {
     all: { name: string; stalls: Stalls; sent: Wire; received: Wire }[];
@@ -370,7 +372,7 @@ async function heal(
   const deadline = performance.now() + capS * 1_000;
   // The others (the hub's server) start measuring too: their CPU and stalls count from here.
   for (const w of others) w.send({ cmd: "heal", peers: [] });
-  for (const [i, w] of nodes.entries()) w.send({ cmd: "heal", peers: peersOf(i), target });
+  for (const [i, w] of nodes.entries()) w.send({ cmd: "heal", peers: peersOf(i), target, discover });
   let last = t0;
   let converged = 0;
   let timedOut = false;
@@ -462,9 +464,9 @@ class RunStorage {
   }
 }
 
-/** Which earlier nodes node i dials when healing. */
+/** The peers node i is told of when healing (every other, on a LAN) or dials (its parent in a bootstrap tree). */
 function peersOf(system: "mesh" | "tree", addresses: readonly string[], i: number): string[] {
-  if (system === "mesh") return addresses.slice(0, i);
+  if (system === "mesh") return addresses.filter((_, j) => j !== i);
   return i === 0 ? [] : [addresses[Math.floor((i - 1) / TREE_BRANCHING)]!];
 }
 
@@ -498,7 +500,16 @@ async function meet(meet: Meet, k: number, count: 1 | 2, capS: number, log: (lin
     }
     const part = await partitioned(meet.nodes, k);
     log(`${label}: appended ${k} records each in ${(part.writeMs / 1_000).toFixed(2)} s; healing: ${meet.how}`);
-    const healed = await heal(meet.nodes, meet.others, meet.peersOf, meet.target(m), capS, log, label);
+    const healed = await heal(
+      meet.nodes,
+      meet.others,
+      meet.peersOf,
+      meet.target(m),
+      capS,
+      log,
+      label,
+      meet.system === "mesh",
+    );
     meetings.push({
       convergeMs: healed.convergeMs,
       converged: healed.converged,
@@ -558,7 +569,7 @@ async function runFedera(
         wire: (all) => sumWire(all.map((s) => s.sent)),
         how:
           system === "mesh"
-            ? "every node dials every other (as mDNS does)"
+            ? "every node is told of every other (as mDNS does) and dials whom its sync tree asks for"
             : `node i dials node (i - 1) / ${TREE_BRANCHING} (a bootstrap tree)`,
       },
       k,
@@ -742,7 +753,7 @@ function fmtRatio(a: number | null | undefined, b: number | null | undefined): s
 }
 
 const NAMES: Record<System, string> = {
-  mesh: "Federa, full mesh",
+  mesh: "Federa, LAN discovery",
   tree: `Federa, bootstrap tree (${TREE_BRANCHING})`,
   hub: "automerge-repo WebSocket hub",
 };

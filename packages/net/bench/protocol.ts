@@ -53,7 +53,13 @@ export type Command =
    * process starts measuring here; one with a `target` says it has converged once it holds that many records
    * (Federa: valid records, setup included; hub: entries).
    */
-  | { readonly cmd: "heal"; readonly peers: readonly string[]; readonly target?: number }
+  | {
+      readonly cmd: "heal";
+      readonly peers: readonly string[];
+      readonly target?: number;
+      /** Announce the peers as discovered (as mDNS does) and let the node choose whom to dial, rather than dial them. */
+      readonly discover?: boolean;
+    }
   /** Stop dialling again (Federa) or disconnect from the hub (client), so that the nodes can be parted. */
   | { readonly cmd: "part" }
   /** Close every connection (Federa, once every node stopped dialling); answered once none is left. */

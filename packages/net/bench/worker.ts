@@ -20,6 +20,7 @@ import { NodeWSServerAdapter, WebSocketClientAdapter } from "@automerge/automerg
 import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs";
 import type { CouncilDoc, LedgerDoc } from "@federa/core";
 import { importIdentity } from "@federa/core";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { type WebSocket, WebSocketServer } from "ws";
 import { createNode, type FederaNode, type HeldCouncil, type Libp2pNetworkAdapter } from "../src/index.js";
@@ -70,7 +71,7 @@ function send(event: Event): void {
 interface Role {
   /** Appends `k` more records offline; returns the changes they made. */
   write(k: number): Promise<Uint8Array[]>;
-  heal(peers: readonly string[]): Promise<void>;
+  heal(peers: readonly string[], discover: boolean): Promise<void>;
   /** Stops reconnecting (dialling again, or the hub client's socket). */
   part(): Promise<void>;
   /** Closes the connections left; resolves once none is. */
@@ -115,11 +116,17 @@ function docUrl(doc: DocBytes): AutomergeUrl {
 async function federa(init: InitFedera): Promise<{ role: Role; addresses: string[] }> {
   const identity = await importIdentity(init.identity);
   const defaults = nodeOptions({ listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false, storageDir: init.storageDir });
+  // Parted, as on a network split: dials fail and inbound connections are refused until the heal.
+  let parted = false;
   const node: FederaNode = await createNode({
     identity,
     ...defaults,
-    // Every node shares one host here, which libp2p's per-host inbound rate limit (5 a second) would refuse.
-    libp2p: { ...defaults.libp2p, connectionManager: { allow: ["/ip4/127.0.0.1/ipcidr/32"] } },
+    libp2p: {
+      ...defaults.libp2p,
+      // Every node shares one host here, which libp2p's per-host inbound rate limit (5 a second) would refuse.
+      connectionManager: { allow: ["/ip4/127.0.0.1/ipcidr/32"] },
+      connectionGater: { denyDialPeer: async () => parted, denyInboundConnection: async () => parted },
+    },
   });
   node.repo.import<CouncilDoc>(fromBase64(init.council.bytes), { docId: init.council.docId as DocumentId });
   node.repo.import<LedgerDoc>(fromBase64(init.ledger.bytes), { docId: init.ledger.docId as DocumentId });
@@ -141,7 +148,23 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
       written += k;
       return A.getChangesSince(held.ledgerHandle.doc(), heads);
     },
-    async heal(peers) {
+    async heal(peers, discover) {
+      parted = false;
+      if (discover) {
+        // As mDNS does: every peer announced at once and again every interval; the node dials whom its trees ask for.
+        const announce = () => {
+          for (const p of peers) {
+            const address = multiaddr(p);
+            const id = peerIdFromString(p.slice(p.lastIndexOf("/") + 1));
+            void node.libp2p.peerStore
+              .merge(id, { multiaddrs: [address] })
+              .then(() => node.libp2p.safeDispatchEvent("peer:discovery", { detail: { id, multiaddrs: [address] } }));
+          }
+        };
+        announce();
+        redial = setInterval(announce, MDNS_INTERVAL_MS);
+        return;
+      }
       await Promise.all(peers.map((p) => dialWithRetries(node, p)));
       // As discovery does (an mDNS answer, a bootstrap redial, every 5 s): a dropped connection is dialled again.
       redial = setInterval(() => {
@@ -156,6 +179,7 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
     },
     async part() {
       clearInterval(redial);
+      parted = true;
     },
     async hangup() {
       // Both ends hang up at once here, so a graceful close can fail (EPIPE, timeout): the connection is aborted then.
@@ -373,7 +397,7 @@ async function handle(command: Command): Promise<void> {
           send({ ev: "converged", at: wallClock() });
         }
       });
-      await role!.heal(command.peers);
+      await role!.heal(command.peers, command.discover ?? false);
       return;
     }
     case "part":

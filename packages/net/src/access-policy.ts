@@ -247,6 +247,26 @@ export class AccessPolicy {
     return false;
   }
 
+  /**
+   * The peers among `peers` that share documents with this node, grouped by document (one group per distinct set):
+   * each group's members must stay connected among themselves for its documents to reach all of them. A peer this node
+   * knows but shares no document with yet (an inviter, say) is a group of its own.
+   */
+  sharing(peers: Iterable<string>): ReadonlySet<string>[] {
+    const candidates = [...new Set(peers)].filter((p) => p !== this.#self);
+    const groups = new Map<string, Set<string>>();
+    const grouped = new Set<string>();
+    const documents = new Set([...this.#documents.keys(), ...this.#federationDocs.keys(), ...this.#wanted]);
+    for (const document of documents) {
+      const group = candidates.filter((p) => this.allows(p, document)).sort();
+      if (group.length === 0) continue;
+      groups.set(group.join(" "), new Set(group));
+      for (const p of group) grouped.add(p);
+    }
+    for (const p of candidates) if (!grouped.has(p) && this.knows(p)) groups.set(p, new Set([p]));
+    return [...groups.values()];
+  }
+
   /** The Repo's share configuration backed by this policy. */
   shareConfig(): ShareConfig {
     return {

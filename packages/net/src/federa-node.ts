@@ -39,7 +39,7 @@ import {
 } from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
-import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { Libp2p } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
@@ -47,7 +47,8 @@ import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
-import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS } from "./constants.js";
+import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constants.js";
+import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -66,7 +67,7 @@ export interface FederaNodeInit {
   readonly libp2p?: Partial<Libp2pOptions<Record<string, unknown>>>;
   /** Remembers verified signatures across restarts. */
   readonly verified?: VerifiedCache;
-  /** Dial peers as they are discovered (mDNS, bootstrap, DHT), up to this many connections. */
+  /** Dial the discovered peers (mDNS, bootstrap, DHT) this node's sync trees ask for (`DiscoveryDials`) while fewer connections than this are open. */
   readonly maxDials?: number;
   /** The wall clock for stamping records and timing bans (tests pass a fake one). */
   readonly now?: () => number;
@@ -148,6 +149,8 @@ export class FederaNode {
   readonly events = new EventEmitter<FederaNodeEvents>();
   /** Changes received in large sync messages, applied a slice per event-loop turn (`idle()` waits for them). */
   readonly slices: SlicedChanges;
+  /** Which discovered peers are dialled: this node's neighbours in the sync tree of each group it shares documents with. */
+  readonly dials: DiscoveryDials;
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
@@ -171,6 +174,7 @@ export class FederaNode {
     access: AccessPolicy,
     adapter: Libp2pNetworkAdapter,
     slices: SlicedChanges,
+    dials: DiscoveryDials,
     bans: BanList,
     init: FederaNodeInit,
   ) {
@@ -179,6 +183,7 @@ export class FederaNode {
     this.access = access;
     this.adapter = adapter;
     this.slices = slices;
+    this.dials = dials;
     this.identity = init.identity;
     this.#init = init;
     this.#bans = bans;
@@ -227,11 +232,17 @@ export class FederaNode {
     const log = libp2p.logger.forComponent("federa:node");
     const slices = new SlicedChanges({ onError: (err) => log.error("received changes would not apply - %e", err) });
     ahead = changesAhead(repo, (peer, document) => access.allows(peer, document), slices);
+    const dials = new DiscoveryDials(libp2p, {
+      maxConnections: init.maxDials ?? DEFAULT_MAX_DIALS,
+      fanout: DEFAULT_SYNC_TREE.fanout,
+      groups: (peers) => access.sharing(peers),
+    });
     access.onChange = () => {
       repo.shareConfigChanged();
       void adapter.reconsider();
+      dials.reconsider(); // a new member's devices are dialled, a departed one's left out
     };
-    const node = new FederaNode(libp2p, repo, access, adapter, slices, bans, init);
+    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, bans, init);
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
       if (!isViolation(error) || peerId === adapter.peerId) return;
       try {
@@ -245,7 +256,6 @@ export class FederaNode {
       const peer = event.detail.remotePeer.toString();
       if (bans.has(peer)) event.detail.abort(new PeerBannedError(`Peer ${peer} is banned`));
     });
-    node.#dialDiscovered(init.maxDials ?? DEFAULT_MAX_DIALS);
     if (init.bootstrap !== undefined && init.bootstrap.length > 0) node.keepDialling(init.bootstrap);
     return node;
   }
@@ -664,15 +674,6 @@ export class FederaNode {
     }
   }
 
-  #dialDiscovered(max: number): void {
-    this.libp2p.addEventListener("peer:discovery", (event) => {
-      const peer: PeerId = event.detail.id;
-      if (peer.equals(this.libp2p.peerId) || this.libp2p.getConnections(peer).length > 0) return;
-      if (this.libp2p.getConnections().length >= max) return;
-      this.libp2p.dial(peer).catch(() => {}); // discovery is best effort; a failed dial is retried on the next announcement
-    });
-  }
-
   /**
    * Writes what the councils and federations held have changed to storage, and resolves once it is there: a write
    * resolves before automerge-repo has saved it (saves are batched), so call this before telling anyone it is kept.
@@ -698,6 +699,7 @@ export class FederaNode {
     this.#stopped ??= (async () => {
       this.#stopping.abort(new NodeStoppedError());
       for (const stop of [...this.#redials]) stop();
+      this.dials.stop();
       await Promise.allSettled([...this.#pending]);
       this.slices.close(); // and anything received until libp2p stops is applied at once
       await this.repo.flush(this.#heldDocuments()).catch(() => {});

@@ -165,4 +165,41 @@ describe("syncTreeNeighbours", () => {
       { numRuns: RUNS },
     );
   });
+
+  it("dialled over stale views, connects the nodes still here once each drops the gone peers it failed to reach", () => {
+    // How DiscoveryDials lays it: a node counts peers that left until a dial to one it needs fails.
+    const staleArb = fc.integer({ min: 1, max: 5 }).chain((fanout) =>
+      fc.uniqueArray(idArb, { minLength: 2, maxLength: 40 }).chain((ids) =>
+        fc.record({
+          fanout: fc.constant(fanout),
+          ids: fc.constant(ids),
+          gone: fc.subarray(ids, { maxLength: ids.length - 1 }),
+          counts: fc.func(fc.boolean()),
+        }),
+      ),
+    );
+    fc.assert(
+      fc.property(staleArb, ({ ids, fanout, gone, counts }) => {
+        const left = new Set(gone);
+        const here = ids.filter((id) => !left.has(id));
+        const undirected = new Map(here.map((id) => [id, new Set<string>()]));
+        for (const self of here) {
+          // Each node still counts some of the gone peers, its own pick.
+          const view = new Set([...here, ...gone.filter((peer) => counts(self, peer))]);
+          let neighbours = syncTreeNeighbours(self, view, fanout);
+          for (let dead = [...neighbours].find((p) => left.has(p)); dead !== undefined; ) {
+            view.delete(dead);
+            neighbours = syncTreeNeighbours(self, view, fanout);
+            dead = [...neighbours].find((p) => left.has(p));
+          }
+          for (const other of neighbours) {
+            undirected.get(self)?.add(other);
+            undirected.get(other)?.add(self);
+          }
+        }
+        expect(reachable(here, undirected).size).toBe(here.length);
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });

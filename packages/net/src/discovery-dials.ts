@@ -1,0 +1,173 @@
+/**
+ * Which discovered peers a node dials. On a LAN, mDNS tells every node of every other; dialling them all made a full
+ * mesh, whose n(n − 1) / 2 connections (a Noise handshake, identify and Yamux each) held 16 nodes on 2 cores for
+ * seconds before any document synced. The peers a node shares documents with fall in groups (the devices a council's
+ * documents go to, say); over each group's peers it has discovered, the node lays the sync tree and dials its
+ * neighbours in it (all of them while they are few). Every member of a group that knows the same peers lays the same
+ * tree, so a LAN gets about one connection per tree edge, and the adapter then syncs over all of them at once.
+ * Strangers are not dialled; connections other nodes open are kept whatever the tree says; a peer that cannot be
+ * dialled is left out of the trees until it is announced again.
+ */
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { SYNC_PROTOCOL } from "./constants.js";
+import { syncTreeNeighbours } from "./sync-tree.js";
+
+/** A peer whose dial failed stays out of the tree this long, unless discovery announces it again. */
+export const UNREACHABLE_MS = 30_000;
+/** A peer is dialled again no sooner than this after its last dial (one that accepts and hangs up is not hammered). */
+const MIN_REDIAL_MS = 1_000;
+/**
+ * Dials wait until no peer was announced for this long (mDNS answers to one query arrive within a few hundred ms):
+ * a tree laid over each partial view would dial edges the full view does not need.
+ */
+export const SETTLE_MS = 300;
+/** ...but no longer than this after the first announcement waiting. */
+const MAX_SETTLE_MS = 2_000;
+
+/** Limits of the dialling. */
+export interface DiscoveryDialsInit {
+  /** No dial is started while this many connections are open. */
+  readonly maxConnections: number;
+  /** The sync tree's fan-out: a node dials its parent and up to this many children. */
+  readonly fanout: number;
+  /** Milliseconds a peer that could not be dialled is left out (`UNREACHABLE_MS`). */
+  readonly unreachableMs?: number;
+  /** Milliseconds without an announcement before dialling (`SETTLE_MS`). */
+  readonly settleMs?: number;
+  /**
+   * The groups of `peers` that must stay connected among themselves (`AccessPolicy.sharing`); peers in none are not
+   * dialled. By default, all of them form one group.
+   */
+  readonly groups?: (peers: ReadonlySet<string>) => Iterable<ReadonlySet<string>>;
+}
+
+/** Dials the discovered peers a node's sync tree asks for, and again whenever a connection closes. */
+export class DiscoveryDials {
+  readonly #libp2p: Libp2p;
+  readonly #self: string;
+  readonly #init: Required<DiscoveryDialsInit>;
+  /** Peers announced by discovery, by id. */
+  readonly #known = new Map<string, PeerId>();
+  /** Peers identify says do not speak the sync protocol: no use dialling them for syncing. */
+  readonly #notSync = new Set<string>();
+  /** Peers whose last dial failed, and until when they stay out of the tree. */
+  readonly #unreachable = new Map<string, number>();
+  readonly #dialling = new Set<string>();
+  /** When each peer was last dialled. */
+  readonly #dialled = new Map<string, number>();
+  #stopped = false;
+  #settle: ReturnType<typeof setTimeout> | undefined;
+  /** Evaluates again once a peer skipped for having been dialled just now may be dialled. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  /** When the first announcement still waiting for the tree arrived. */
+  #settlingSince: number | undefined;
+
+  constructor(libp2p: Libp2p, init: DiscoveryDialsInit) {
+    this.#libp2p = libp2p;
+    this.#self = libp2p.peerId.toString();
+    this.#init = { unreachableMs: UNREACHABLE_MS, settleMs: SETTLE_MS, groups: (peers) => [peers], ...init };
+    libp2p.addEventListener("peer:discovery", (event) => this.discovered(event.detail.id));
+    libp2p.addEventListener("connection:close", () => this.#evaluate());
+    libp2p.addEventListener("peer:identify", (event) => {
+      const peer = event.detail.peerId.toString();
+      if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#notSync.delete(peer);
+      else if (this.#known.has(peer) && !this.#notSync.has(peer)) {
+        this.#notSync.add(peer);
+        this.#evaluate(); // the tree is laid again without it
+      }
+    });
+  }
+
+  /** A peer was announced (discovery does this for you): it joins the tree, as reachable, and the tree is dialled. */
+  discovered(peer: PeerId): void {
+    const id = peer.toString();
+    if (id === this.#self) return;
+    const news = !this.#known.has(id) || this.#unreachable.has(id);
+    this.#known.set(id, peer);
+    this.#unreachable.delete(id);
+    if (news) this.#settleThenEvaluate();
+    else this.#evaluate(); // a repeated announcement: a dropped link to it is dialled again
+  }
+
+  /** The peers the node means to be connected to now: its neighbours in each group's tree over the peers it knows. */
+  wanted(): Set<string> {
+    const now = Date.now();
+    const view = new Set<string>();
+    for (const id of this.#known.keys()) {
+      const until = this.#unreachable.get(id);
+      if (!this.#notSync.has(id) && (until === undefined || until <= now)) view.add(id);
+    }
+    for (const connection of this.#libp2p.getConnections()) {
+      const id = connection.remotePeer.toString();
+      if (connection.status === "open" && !this.#notSync.has(id)) view.add(id);
+    }
+    const wanted = new Set<string>();
+    for (const group of this.#init.groups(view)) {
+      for (const peer of syncTreeNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) wanted.add(peer);
+    }
+    return wanted;
+  }
+
+  /** Lays the trees again and dials what they ask for: call it when the groups change (membership, devices). */
+  reconsider(): void {
+    this.#evaluate();
+  }
+
+  /** Dials nothing more. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#settle);
+    clearTimeout(this.#retry);
+  }
+
+  #retryIn(ms: number): void {
+    if (this.#retry !== undefined) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#evaluate();
+    }, ms);
+    (this.#retry as { unref?: () => void }).unref?.();
+  }
+
+  /** Evaluates once announcements stop arriving for `settleMs`, or `MAX_SETTLE_MS` after the first of them. */
+  #settleThenEvaluate(): void {
+    const now = Date.now();
+    this.#settlingSince ??= now;
+    clearTimeout(this.#settle);
+    const wait = Math.max(0, Math.min(this.#init.settleMs, this.#settlingSince + MAX_SETTLE_MS - now));
+    this.#settle = setTimeout(() => {
+      this.#settle = undefined;
+      this.#settlingSince = undefined;
+      this.#evaluate();
+    }, wait);
+    (this.#settle as { unref?: () => void }).unref?.();
+  }
+
+  /** Dials the wanted peers not connected or being dialled, while connections are under the limit. */
+  #evaluate(): void {
+    if (this.#stopped || this.#settle !== undefined || this.#libp2p.status !== "started") return;
+    const now = Date.now();
+    for (const id of this.wanted()) {
+      if (this.#libp2p.getConnections().length >= this.#init.maxConnections) return;
+      const peer = this.#known.get(id);
+      if (peer === undefined || this.#dialling.has(id) || this.#libp2p.getConnections(peer).length > 0) continue;
+      const since = now - (this.#dialled.get(id) ?? -Infinity);
+      if (since < MIN_REDIAL_MS) {
+        this.#retryIn(MIN_REDIAL_MS - since);
+        continue;
+      }
+      this.#dialled.set(id, now);
+      this.#dialling.add(id);
+      this.#libp2p
+        .dial(peer)
+        .catch(() => {
+          // Discovery is best effort: the tree is laid around the peer until it is announced again.
+          this.#unreachable.set(id, Date.now() + this.#init.unreachableMs);
+        })
+        .finally(() => {
+          this.#dialling.delete(id);
+          this.#evaluate();
+        });
+    }
+  }
+}
