@@ -23,6 +23,11 @@ const MIN_REDIAL_MS = 1_000;
 export const SETTLE_MS = 300;
 /** ...but no longer than this after the first announcement waiting. */
 const MAX_SETTLE_MS = 2_000;
+/**
+ * Of two neighbours, the one with the smaller peer id dials; the other dials only if no connection came this long after
+ * it wanted one (the other may lay a different tree). Both dialling at once opened two connections per link.
+ */
+export const DIAL_BACK_MS = 2_000;
 
 /** Limits of the dialling. */
 export interface DiscoveryDialsInit {
@@ -55,10 +60,13 @@ export class DiscoveryDials {
   readonly #dialling = new Set<string>();
   /** When each peer was last dialled. */
   readonly #dialled = new Map<string, number>();
+  /** Since when each wanted peer with a smaller id than this node's has been wanted without a connection. */
+  readonly #waitingFor = new Map<string, number>();
   #stopped = false;
   #settle: ReturnType<typeof setTimeout> | undefined;
   /** Evaluates again once a peer skipped for having been dialled just now may be dialled. */
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #retryAt = 0;
   /** When the first announcement still waiting for the tree arrived. */
   #settlingSince: number | undefined;
 
@@ -120,8 +128,12 @@ export class DiscoveryDials {
     clearTimeout(this.#retry);
   }
 
+  /** Evaluates again in `ms`, unless a retry is armed for sooner. */
   #retryIn(ms: number): void {
-    if (this.#retry !== undefined) return;
+    const at = Date.now() + ms;
+    if (this.#retry !== undefined && this.#retryAt <= at) return;
+    clearTimeout(this.#retry);
+    this.#retryAt = at;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       this.#evaluate();
@@ -147,10 +159,24 @@ export class DiscoveryDials {
   #evaluate(): void {
     if (this.#stopped || this.#settle !== undefined || this.#libp2p.status !== "started") return;
     const now = Date.now();
-    for (const id of this.wanted()) {
+    const wanted = this.wanted();
+    for (const id of this.#waitingFor.keys()) if (!wanted.has(id)) this.#waitingFor.delete(id);
+    for (const id of wanted) {
       if (this.#libp2p.getConnections().length >= this.#init.maxConnections) return;
       const peer = this.#known.get(id);
-      if (peer === undefined || this.#dialling.has(id) || this.#libp2p.getConnections(peer).length > 0) continue;
+      if (peer === undefined || this.#dialling.has(id)) continue;
+      if (this.#libp2p.getConnections(peer).length > 0) {
+        this.#waitingFor.delete(id);
+        continue;
+      }
+      if (id < this.#self) {
+        const since = this.#waitingFor.get(id) ?? now;
+        this.#waitingFor.set(id, since);
+        if (now - since < DIAL_BACK_MS) {
+          this.#retryIn(since + DIAL_BACK_MS - now);
+          continue;
+        }
+      }
       const since = now - (this.#dialled.get(id) ?? -Infinity);
       if (since < MIN_REDIAL_MS) {
         this.#retryIn(MIN_REDIAL_MS - since);
