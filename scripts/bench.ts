@@ -30,7 +30,8 @@ const benches: Record<string, Bench> = {
     },
   },
   net: {
-    summary: "N node processes on loopback heal a partition: Federa's mesh against the automerge-repo WebSocket hub",
+    summary:
+      "N node processes on loopback heal a partition: Federa on a LAN and over a tree against the automerge-repo WebSocket hub",
     async run(args, machine) {
       const { formatNetReport, runNetBench } = await import("../packages/net/bench/net-bench.js");
       const { netCharts } = await import("../packages/net/bench/net-charts.js");

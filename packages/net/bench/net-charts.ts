@@ -2,7 +2,7 @@
 import type { PanelChart } from "../../core/bench/charts.js";
 import type { NetBenchResult, System, SystemRun } from "./net-bench.js";
 
-const LABELS: Record<System, string> = { mesh: "Federa mesh", tree: "Federa tree", hub: "hub" };
+const LABELS: Record<System, string> = { mesh: "Federa LAN", tree: "Federa tree", hub: "hub" };
 
 const seconds = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} s`;
 
