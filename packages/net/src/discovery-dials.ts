@@ -14,6 +14,8 @@ import { syncTreeNeighbours } from "./sync-tree.js";
 
 /** A peer whose dial failed stays out of the tree this long, unless discovery announces it again. */
 export const UNREACHABLE_MS = 30_000;
+/** Announced peers remembered at most (DHT walks announce many strangers): past it, the longest unannounced is forgotten. */
+export const MAX_KNOWN = 1_024;
 /** A peer is dialled again no sooner than this after its last dial (one that accepts and hangs up is not hammered). */
 const MIN_REDIAL_MS = 1_000;
 /**
@@ -39,6 +41,8 @@ export interface DiscoveryDialsInit {
   readonly unreachableMs?: number;
   /** Milliseconds without an announcement before dialling (`SETTLE_MS`). */
   readonly settleMs?: number;
+  /** Announced peers remembered at most (`MAX_KNOWN`). */
+  readonly maxKnown?: number;
   /**
    * The groups of `peers` that must stay connected among themselves (`AccessPolicy.sharing`); peers in none are not
    * dialled. By default, all of them form one group.
@@ -73,7 +77,13 @@ export class DiscoveryDials {
   constructor(libp2p: Libp2p, init: DiscoveryDialsInit) {
     this.#libp2p = libp2p;
     this.#self = libp2p.peerId.toString();
-    this.#init = { unreachableMs: UNREACHABLE_MS, settleMs: SETTLE_MS, groups: (peers) => [peers], ...init };
+    this.#init = {
+      unreachableMs: UNREACHABLE_MS,
+      settleMs: SETTLE_MS,
+      maxKnown: MAX_KNOWN,
+      groups: (peers) => [peers],
+      ...init,
+    };
     libp2p.addEventListener("peer:discovery", (event) => this.discovered(event.detail.id));
     libp2p.addEventListener("connection:close", () => this.#evaluate());
     libp2p.addEventListener("peer:identify", (event) => {
@@ -91,8 +101,10 @@ export class DiscoveryDials {
     const id = peer.toString();
     if (id === this.#self) return;
     const news = !this.#known.has(id) || this.#unreachable.has(id);
+    this.#known.delete(id); // re-inserted last: the map stays in order of last announcement
     this.#known.set(id, peer);
     this.#unreachable.delete(id);
+    this.#forgetOldest();
     if (news) this.#settleThenEvaluate();
     else this.#evaluate(); // a repeated announcement: a dropped link to it is dialled again
   }
@@ -119,6 +131,23 @@ export class DiscoveryDials {
   /** Lays the trees again and dials what they ask for: call it when the groups change (membership, devices). */
   reconsider(): void {
     this.#evaluate();
+  }
+
+  /** Peers announced and remembered. */
+  get known(): number {
+    return this.#known.size;
+  }
+
+  /** Forgets the peers announced longest ago, past `maxKnown`: they are dialled again once announced again. */
+  #forgetOldest(): void {
+    for (const id of this.#known.keys()) {
+      if (this.#known.size <= this.#init.maxKnown) return;
+      this.#known.delete(id);
+      this.#unreachable.delete(id);
+      this.#notSync.delete(id);
+      this.#dialled.delete(id);
+      this.#waitingFor.delete(id);
+    }
   }
 
   /** Dials nothing more. */

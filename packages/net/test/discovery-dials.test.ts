@@ -2,7 +2,9 @@
  * Discovery dials over real libp2p (memory transport): nodes that discover each other connect along the sync tree,
  * not as a full mesh, stay connected when one leaves, and never dial peers outside the groups they share documents with.
  */
+import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { afterEach, describe, expect, it } from "vitest";
 import { DiscoveryDials } from "../src/discovery-dials.js";
 import { createSyncPeer, type SyncPeer, stopAll } from "./support/nodes.js";
@@ -135,5 +137,18 @@ describe("DiscoveryDials", () => {
     await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
     a.dials.discovered(b.peer.node.peerId);
     await waitFor(() => a.peer.node.getConnections(b.peer.node.peerId).length > 0, "dialled once announced again");
+  });
+
+  it("remembers at most maxKnown announced peers, forgetting the one announced longest ago", async () => {
+    const [node] = await nodes(1);
+    const dials = new DiscoveryDials(node!.peer.node, { maxConnections: 32, fanout: 2, maxKnown: 2 });
+    dials.stop(); // remembering only: nothing is dialled
+    const ids = await Promise.all([1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair("Ed25519"))));
+    dials.discovered(ids[0]!);
+    dials.discovered(ids[1]!);
+    dials.discovered(ids[0]!); // announced again: now the latest
+    dials.discovered(ids[2]!);
+    expect(dials.known).toBe(2);
+    expect([...dials.wanted()].sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
   });
 });
