@@ -28,12 +28,7 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 4;
  * A mesh syncs first over a tree of its peers (parent and four children, chosen once streams settle for 1 s), the
  * other streams once traffic is quiet for 5 s or after 30 s: a 16-node LAN merges over a few dozen streams, not 120.
  */
-export const DEFAULT_SYNC_TREE = {
-  fanout: 4,
-  settleMs: Number(process.env.FX_SETTLE ?? 1_000),
-  quietMs: 5_000,
-  maxDeferMs: 30_000,
-} as const;
+export const DEFAULT_SYNC_TREE = { fanout: 4, settleMs: 1_000, quietMs: 5_000, maxDeferMs: 30_000 } as const;
 
 /** Connections a node opens on its own to discovered peers (mDNS, bootstrap, DHT); inbound ones are not counted against it. */
 export const DEFAULT_MAX_DIALS = 32;

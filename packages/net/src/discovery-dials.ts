@@ -8,12 +8,14 @@
  * Strangers are not dialled; connections other nodes open are kept whatever the tree says; a peer that cannot be
  * dialled is left out of the trees until it is announced again.
  */
-import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { IdentifyResult, Libp2p, PeerId, PeerInfo } from "@libp2p/interface";
 import { SYNC_PROTOCOL } from "./constants.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
-/** A peer whose dial failed stays out of the tree this long, unless discovery announces it again. */
+/** A peer whose dial failed stays out of the tree this long (doubling with each failure), unless announced again. */
 export const UNREACHABLE_MS = 30_000;
+/** After this many failed dials in a row with no announcement between, a peer not connected is forgotten. */
+const FORGET_AFTER_FAILURES = 3;
 /** Announced peers remembered at most (DHT walks announce many strangers): past it, the longest unannounced is forgotten. */
 export const MAX_KNOWN = 1_024;
 /** A peer is dialled again no sooner than this after its last dial (one that accepts and hangs up is not hammered). */
@@ -33,7 +35,7 @@ export const DIAL_BACK_MS = 2_000;
 
 /** Limits of the dialling. */
 export interface DiscoveryDialsInit {
-  /** No dial is started while this many connections are open. */
+  /** No dial is started while this many outbound connections are open (inbound ones, strangers' too, do not count). */
   readonly maxConnections: number;
   /** The sync tree's fan-out: a node dials its parent and up to this many children. */
   readonly fanout: number;
@@ -61,6 +63,8 @@ export class DiscoveryDials {
   readonly #notSync = new Set<string>();
   /** Peers whose last dial failed, and until when they stay out of the tree. */
   readonly #unreachable = new Map<string, number>();
+  /** Failed dials in a row per peer since it was last announced. */
+  readonly #failures = new Map<string, number>();
   readonly #dialling = new Set<string>();
   /** When each peer was last dialled. */
   readonly #dialled = new Map<string, number>();
@@ -84,26 +88,33 @@ export class DiscoveryDials {
       groups: (peers) => [peers],
       ...init,
     };
-    libp2p.addEventListener("peer:discovery", (event) => this.discovered(event.detail.id));
-    libp2p.addEventListener("connection:close", () => this.#evaluate());
-    libp2p.addEventListener("peer:identify", (event) => {
-      const peer = event.detail.peerId.toString();
-      if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#notSync.delete(peer);
-      else if (this.#known.has(peer) && !this.#notSync.has(peer)) {
-        this.#notSync.add(peer);
-        this.#evaluate(); // the tree is laid again without it
-      }
-    });
+    libp2p.addEventListener("peer:discovery", this.#onDiscovery);
+    libp2p.addEventListener("connection:close", this.#onClose);
+    libp2p.addEventListener("peer:identify", this.#onIdentify);
   }
+
+  readonly #onDiscovery = (event: CustomEvent<PeerInfo>): void => this.discovered(event.detail.id);
+  readonly #onClose = (): void => this.#evaluate();
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const peer = event.detail.peerId.toString();
+    if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#notSync.delete(peer);
+    else if (this.#known.has(peer) && !this.#notSync.has(peer)) {
+      this.#notSync.add(peer);
+      this.#evaluate(); // the tree is laid again without it
+    }
+  };
 
   /** A peer was announced (discovery does this for you): it joins the tree, as reachable, and the tree is dialled. */
   discovered(peer: PeerId): void {
     const id = peer.toString();
-    if (id === this.#self) return;
+    if (id === this.#self || this.#stopped) return;
     const news = !this.#known.has(id) || this.#unreachable.has(id);
     this.#known.delete(id); // re-inserted last: the map stays in order of last announcement
     this.#known.set(id, peer);
     this.#unreachable.delete(id);
+    this.#failures.delete(id);
+    // Identify saw no sync protocol (a node stopping, say): an announcement while apart earns it another try.
+    if (this.#libp2p.getConnections(peer).length === 0) this.#notSync.delete(id);
     this.#forgetOldest();
     if (news) this.#settleThenEvaluate();
     else this.#evaluate(); // a repeated announcement: a dropped link to it is dialled again
@@ -142,12 +153,18 @@ export class DiscoveryDials {
   #forgetOldest(): void {
     for (const id of this.#known.keys()) {
       if (this.#known.size <= this.#init.maxKnown) return;
-      this.#known.delete(id);
-      this.#unreachable.delete(id);
-      this.#notSync.delete(id);
-      this.#dialled.delete(id);
-      this.#waitingFor.delete(id);
+      this.#forget(id);
     }
+  }
+
+  /** Forgets all this node holds of a peer. */
+  #forget(id: string): void {
+    this.#known.delete(id);
+    this.#unreachable.delete(id);
+    this.#failures.delete(id);
+    this.#notSync.delete(id);
+    this.#dialled.delete(id);
+    this.#waitingFor.delete(id);
   }
 
   /** Dials nothing more. */
@@ -155,6 +172,14 @@ export class DiscoveryDials {
     this.#stopped = true;
     clearTimeout(this.#settle);
     clearTimeout(this.#retry);
+    this.#libp2p.removeEventListener("peer:discovery", this.#onDiscovery);
+    this.#libp2p.removeEventListener("connection:close", this.#onClose);
+    this.#libp2p.removeEventListener("peer:identify", this.#onIdentify);
+  }
+
+  /** Outbound connections open: the ones the limit counts. */
+  #outbound(): number {
+    return this.#libp2p.getConnections().filter((c) => c.direction === "outbound").length;
   }
 
   /** Evaluates again in `ms`, unless a retry is armed for sooner. */
@@ -191,7 +216,7 @@ export class DiscoveryDials {
     const wanted = this.wanted();
     for (const id of this.#waitingFor.keys()) if (!wanted.has(id)) this.#waitingFor.delete(id);
     for (const id of wanted) {
-      if (this.#libp2p.getConnections().length >= this.#init.maxConnections) return;
+      if (this.#outbound() >= this.#init.maxConnections) return;
       const peer = this.#known.get(id);
       if (peer === undefined || this.#dialling.has(id)) continue;
       if (this.#libp2p.getConnections(peer).length > 0) {
@@ -216,8 +241,16 @@ export class DiscoveryDials {
       this.#libp2p
         .dial(peer)
         .catch(() => {
-          // Discovery is best effort: the tree is laid around the peer until it is announced again.
-          this.#unreachable.set(id, Date.now() + this.#init.unreachableMs);
+          // Discovery is best effort: the tree is laid around the peer until it is announced again or its time is up.
+          const failures = (this.#failures.get(id) ?? 0) + 1;
+          if (failures >= FORGET_AFTER_FAILURES && this.#libp2p.getConnections(peer).length === 0) {
+            this.#forget(id); // gone for good, it seems: an announcement brings it back
+            return;
+          }
+          this.#failures.set(id, failures);
+          const out = this.#init.unreachableMs * 2 ** (failures - 1);
+          this.#unreachable.set(id, Date.now() + out);
+          this.#retryIn(out);
         })
         .finally(() => {
           this.#dialling.delete(id);

@@ -67,7 +67,7 @@ export interface FederaNodeInit {
   readonly libp2p?: Partial<Libp2pOptions<Record<string, unknown>>>;
   /** Remembers verified signatures across restarts. */
   readonly verified?: VerifiedCache;
-  /** Dial the discovered peers (mDNS, bootstrap, DHT) this node's sync trees ask for (`DiscoveryDials`) while fewer connections than this are open. */
+  /** Dial the discovered peers (mDNS, bootstrap, DHT) this node's sync trees ask for (`DiscoveryDials`) while fewer outbound connections than this are open. */
   readonly maxDials?: number;
   /** The wall clock for stamping records and timing bans (tests pass a fake one). */
   readonly now?: () => number;

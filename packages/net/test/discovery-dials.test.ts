@@ -141,8 +141,7 @@ describe("DiscoveryDials", () => {
 
   it("remembers at most maxKnown announced peers, forgetting the one announced longest ago", async () => {
     const [node] = await nodes(1);
-    const dials = new DiscoveryDials(node!.peer.node, { maxConnections: 32, fanout: 2, maxKnown: 2 });
-    dials.stop(); // remembering only: nothing is dialled
+    const dials = new DiscoveryDials(node!.peer.node, { maxConnections: 0, fanout: 2, maxKnown: 2 }); // dials nothing
     const ids = await Promise.all([1, 2, 3].map(async () => peerIdFromPrivateKey(await generateKeyPair("Ed25519"))));
     dials.discovered(ids[0]!);
     dials.discovered(ids[1]!);
@@ -150,5 +149,21 @@ describe("DiscoveryDials", () => {
     dials.discovered(ids[2]!);
     expect(dials.known).toBe(2);
     expect([...dials.wanted()].sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
+  });
+
+  it("forgets a peer whose dials keep failing with no announcement between, until it is announced again", async () => {
+    const [a, b] = (await nodes(2)) as [Dialler, Dialler];
+    a.dials.stop();
+    const dials = new DiscoveryDials(a.peer.node, { maxConnections: 32, fanout: 2, unreachableMs: 50, settleMs: 0 });
+    await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
+    await b.peer.node.stop();
+    dials.discovered(b.peer.node.peerId);
+    expect(dials.known).toBe(1);
+    await waitFor(() => dials.known === 0, "the peer forgotten after three failed dials");
+    await b.peer.node.start();
+    await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
+    dials.discovered(b.peer.node.peerId);
+    await waitFor(() => a.peer.node.getConnections(b.peer.node.peerId).length > 0, "dialled once announced again");
+    dials.stop();
   });
 });
