@@ -237,6 +237,8 @@ export class NodeWorkspace implements Workspace {
       peerId: this.#node.libp2p.peerId.toString(),
       addresses: this.#node.addresses(),
       peers: this.#node.peers(),
+      discovered: this.#node.dials.discoveredPeers(),
+      links: [...this.#node.dials.wanted()],
     };
   }
 

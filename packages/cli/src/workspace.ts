@@ -42,7 +42,12 @@ export interface FoundFederation {
 export interface NodeView {
   readonly peerId: string;
   readonly addresses: readonly string[];
+  /** Peers connected now. */
   readonly peers: readonly string[];
+  /** Peers discovery announced (mDNS, bootstrap, DHT), remembered. */
+  readonly discovered: readonly string[];
+  /** The peers this node's sync trees link it to: the ones it dials, or waits for. */
+  readonly links: readonly string[];
 }
 
 /** The councils of one node directory, offline or in a running node. */

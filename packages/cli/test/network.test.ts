@@ -247,13 +247,18 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
     await waitFor(
       async () => {
         const all = await Promise.all(dirs.map(nodeStatus));
-        const meshed = all.every((s, i) => members.every((m, j) => i === j || s.peers.includes(m.device)));
-        if (!meshed) return undefined;
+        // Every node heard of the two others, and is connected to each peer its sync tree links it to: three devices
+        // form a path through the smallest id, not three links.
+        const found = all.every((s, i) => members.every((m, j) => i === j || s.node.discovered?.includes(m.device)));
+        const linked = all.every(
+          (s) => (s.node.links ?? []).length > 0 && s.node.links!.every((p) => s.peers.includes(p)),
+        );
+        if (!found || !linked) return undefined;
         if ((await converged(dirs)) === undefined) return undefined;
         const ids = ledgerIds(await report(A.dir));
         return acts.every((x) => ids.has(x.record));
       },
-      "every node to discover the two others and converge",
+      "every node to discover the two others, link up and converge",
       60_000,
     );
     await stopAll(nodes);

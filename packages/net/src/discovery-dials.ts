@@ -3,14 +3,14 @@
  * mesh, whose n(n − 1) / 2 connections (a Noise handshake, identify and Yamux each) held 16 nodes on 2 cores for
  * seconds before any document synced. The peers a node shares documents with fall in groups (the devices a council's
  * documents go to, say); over each group's peers it has discovered, the node lays the sync tree and dials its
- * neighbours in it (all of them while they are few). Every member of a group that knows the same peers lays the same
- * tree, so a LAN gets about one connection per tree edge, and the adapter then syncs over all of them at once.
+ * neighbours in it, however few. Every member of a group that knows the same peers lays the same tree, so a LAN gets
+ * one connection per tree edge (a star of four, not six links), and the adapter then syncs over all of them at once.
  * Strangers are not dialled; connections other nodes open are kept whatever the tree says; a peer that cannot be
  * dialled is left out of the trees until it is announced again.
  */
 import type { IdentifyResult, Libp2p, PeerId, PeerInfo } from "@libp2p/interface";
 import { SYNC_PROTOCOL } from "./constants.js";
-import { syncTreeNeighbours } from "./sync-tree.js";
+import { heapNeighbours } from "./sync-tree.js";
 
 /** A peer whose dial failed stays out of the tree this long (doubling with each failure), unless announced again. */
 export const UNREACHABLE_MS = 30_000;
@@ -120,6 +120,11 @@ export class DiscoveryDials {
     else this.#evaluate(); // a repeated announcement: a dropped link to it is dialled again
   }
 
+  /** Peers announced and remembered, by id. */
+  discoveredPeers(): string[] {
+    return [...this.#known.keys()];
+  }
+
   /** The peers the node means to be connected to now: its neighbours in each group's tree over the peers it knows. */
   wanted(): Set<string> {
     const now = Date.now();
@@ -134,7 +139,7 @@ export class DiscoveryDials {
     }
     const wanted = new Set<string>();
     for (const group of this.#init.groups(view)) {
-      for (const peer of syncTreeNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) wanted.add(peer);
+      for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) wanted.add(peer);
     }
     return wanted;
   }

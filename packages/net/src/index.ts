@@ -64,6 +64,8 @@ export {
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
+export type { DiscoveryDialsInit } from "./discovery-dials.js";
+export { DIAL_BACK_MS, DiscoveryDials, MAX_KNOWN, SETTLE_MS, UNREACHABLE_MS } from "./discovery-dials.js";
 export {
   ApplicationRefusedError,
   BadInvitationError,

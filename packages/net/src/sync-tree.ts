@@ -21,11 +21,21 @@ export interface SyncTreeOptions {
  * computing this over the same set gets the same tree, connected and acyclic when there are more.
  */
 export function syncTreeNeighbours(self: string, peers: Iterable<string>, fanout: number): Set<string> {
-  if (!Number.isSafeInteger(fanout) || fanout < 1) throw new RangeError(`fanout must be a positive integer: ${fanout}`);
-  const sorted = [...new Set([self, ...peers])].sort();
+  checkFanout(fanout);
+  const all = new Set([self, ...peers]);
   // A node with no more peers than a tree node has neighbours keeps them all: its fan-out is bounded already, and a
   // sparse mesh (a bootstrap tree, two LANs joined by one link) then keeps every link it has.
-  if (sorted.length <= fanout + 2) return new Set(sorted.filter((peer) => peer !== self));
+  if (all.size <= fanout + 2) return new Set([...all].filter((peer) => peer !== self));
+  return heapNeighbours(self, all, fanout);
+}
+
+/**
+ * `self`'s parent and children in the heap of the sorted ids of `peers` and `self`, whatever their number: the tree
+ * itself, connected and acyclic, which is how discovered peers are dialled (a LAN of four is a star, not six links).
+ */
+export function heapNeighbours(self: string, peers: Iterable<string>, fanout: number): Set<string> {
+  checkFanout(fanout);
+  const sorted = [...new Set([self, ...peers])].sort();
   const at = sorted.indexOf(self);
   const neighbours = new Set<string>();
   if (at > 0) neighbours.add(sorted[Math.floor((at - 1) / fanout)] as string);
@@ -33,4 +43,8 @@ export function syncTreeNeighbours(self: string, peers: Iterable<string>, fanout
     neighbours.add(sorted[child] as string);
   }
   return neighbours;
+}
+
+function checkFanout(fanout: number): void {
+  if (!Number.isSafeInteger(fanout) || fanout < 1) throw new RangeError(`fanout must be a positive integer: ${fanout}`);
 }

@@ -17,14 +17,18 @@ interface Dialler {
   readonly dials: DiscoveryDials;
 }
 
-async function nodes(n: number, groups?: (self: string) => (peers: ReadonlySet<string>) => ReadonlySet<string>[]) {
+async function nodes(
+  n: number,
+  groups?: (self: string) => (peers: ReadonlySet<string>) => ReadonlySet<string>[],
+  fanout = 2,
+) {
   const out: Dialler[] = [];
   for (let i = 0; i < n; i++) {
     const peer = await createSyncPeer("memory");
     const self = peer.node.peerId.toString();
     const dials = new DiscoveryDials(peer.node, {
       maxConnections: 32,
-      fanout: 2,
+      fanout,
       ...(groups ? { groups: groups(self) } : {}),
     });
     out.push({ peer, dials });
@@ -91,6 +95,17 @@ describe("DiscoveryDials", () => {
       for (const wanted of d.dials.wanted())
         expect(d.peer.node.getConnections().map((c) => id(c.remotePeer))).toContain(wanted);
     }
+  });
+
+  it("links a small LAN as a tree too: four nodes make a star of three links, not six", async () => {
+    const all = await nodes(4, undefined, 4);
+    await discoverAll(all);
+    const libp2ps = all.map((d) => d.peer.node);
+    await waitFor(() => connected(libp2ps), "every node connected");
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(links(libp2ps).size).toBe(3);
+    const hub = [...libp2ps].sort((a, b) => (id(a) < id(b) ? -1 : 1))[0]!;
+    expect(hub.getConnections().length).toBe(3); // the smallest id is the root
   });
 
   it("lays the tree again around a node that leaves, so the others stay connected", async () => {

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { syncTreeNeighbours } from "../src/sync-tree.js";
+import { heapNeighbours, syncTreeNeighbours } from "../src/sync-tree.js";
 
 // The function is pure and cheap: search wide by default; raise FEDERA_PROPERTY_RUNS to search wider still.
 const RUNS = Math.max(300, Number(process.env.FEDERA_PROPERTY_RUNS ?? 300));
@@ -191,10 +191,10 @@ describe("syncTreeNeighbours", () => {
           const smallest = [...here].sort()[0];
           const seen = here.filter((peer) => peer === self || peer === smallest || !misses(self, peer));
           const view = new Set([...seen, ...gone.filter((peer) => counts(self, peer))]);
-          let neighbours = syncTreeNeighbours(self, view, fanout);
+          let neighbours = heapNeighbours(self, view, fanout);
           for (let dead = [...neighbours].find((p) => left.has(p)); dead !== undefined; ) {
             view.delete(dead);
-            neighbours = syncTreeNeighbours(self, view, fanout);
+            neighbours = heapNeighbours(self, view, fanout);
             dead = [...neighbours].find((p) => left.has(p));
           }
           for (const other of neighbours) {
@@ -203,6 +203,20 @@ describe("syncTreeNeighbours", () => {
           }
         }
         expect(reachable(here, undirected).size).toBe(here.length);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("heapNeighbours, as discovered peers are dialled: at any size, one spanning tree of symmetric links", () => {
+    fc.assert(
+      fc.property(meshArb, ({ ids, fanout }) => {
+        const hoods = new Map(ids.map((id) => [id, heapNeighbours(id, ids, fanout)]));
+        for (const [self, neighbours] of hoods) {
+          for (const other of neighbours) expect(hoods.get(other)?.has(self)).toBe(true);
+        }
+        expect(reachable(ids, hoods).size).toBe(ids.length);
+        expect(edges(hoods).size).toBe(ids.length - 1);
       }),
       { numRuns: RUNS },
     );

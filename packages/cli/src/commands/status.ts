@@ -25,9 +25,19 @@ function rolledBack(c: CouncilSummary): string[] {
 }
 
 function human(r: Record<string, unknown>): string[] {
-  const node = r.node as { running: boolean; peerId?: string; addresses?: string[]; peers?: string[] };
+  const node = r.node as {
+    running: boolean;
+    peerId?: string;
+    addresses?: string[];
+    peers?: string[];
+    discovered?: string[];
+  };
   const lines = [`member  ${String(r.member)}${r.name ? ` (${String(r.name)})` : ""}`, `device  ${String(r.device)}`];
-  lines.push(node.running ? `node    running, ${node.peers?.length ?? 0} peer(s)` : "node    not running");
+  lines.push(
+    node.running
+      ? `node    running, ${node.peers?.length ?? 0} peer(s) connected, ${node.discovered?.length ?? 0} discovered`
+      : "node    not running",
+  );
   for (const p of node.peers ?? []) lines.push(`  peer ${p}`);
   for (const c of r.councils as CouncilSummary[]) {
     lines.push("");

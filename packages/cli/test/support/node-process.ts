@@ -47,7 +47,14 @@ export interface NodeStart {
 export interface StatusJson {
   readonly member: string;
   readonly device: string;
-  readonly node: { running: boolean; peerId?: string; addresses?: string[]; peers?: string[] };
+  readonly node: {
+    running: boolean;
+    peerId?: string;
+    addresses?: string[];
+    peers?: string[];
+    discovered?: string[];
+    links?: string[];
+  };
   readonly peers: string[];
   readonly councils: CouncilSummary[];
 }
