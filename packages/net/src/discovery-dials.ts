@@ -113,6 +113,7 @@ export class DiscoveryDials {
     this.#known.set(id, peer);
     this.#unreachable.delete(id);
     this.#failures.delete(id);
+    if (news) this.#dialled.delete(id); // back after failing or unknown: dial it now, however recent the last try
     // Identify saw no sync protocol (a node stopping, say): an announcement while apart earns it another try.
     if (this.#libp2p.getConnections(peer).length === 0) this.#notSync.delete(id);
     this.#forgetOldest();
