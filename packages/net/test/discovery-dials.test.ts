@@ -163,7 +163,7 @@ describe("DiscoveryDials", () => {
     dials.discovered(ids[0]!); // announced again: now the latest
     dials.discovered(ids[2]!);
     expect(dials.known).toBe(2);
-    expect([...dials.wanted()].sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
+    expect(dials.discoveredPeers().sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
   });
 
   it("forgets a peer whose dials keep failing with no announcement between, until it is announced again", async () => {
