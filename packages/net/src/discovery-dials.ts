@@ -52,24 +52,29 @@ export interface DiscoveryDialsInit {
   readonly groups?: (peers: ReadonlySet<string>) => Iterable<ReadonlySet<string>>;
 }
 
+/** What a node holds of one announced peer. */
+interface Known {
+  readonly peer: PeerId;
+  /** Identify says it does not speak the sync protocol: no use dialling it for syncing. */
+  notSync: boolean;
+  /** Its last dial failed: left out of the tree until then (ms since the epoch). */
+  unreachableUntil: number | undefined;
+  /** Failed dials in a row since it was last announced. */
+  failures: number;
+  dialling: boolean;
+  /** When it was last dialled. */
+  dialledAt: number;
+  /** Since when it has been wanted without a connection, when its id is the smaller and it should dial this node. */
+  waitingSince: number | undefined;
+}
+
 /** Dials the discovered peers a node's sync tree asks for, and again whenever a connection closes. */
 export class DiscoveryDials {
   readonly #libp2p: Libp2p;
   readonly #self: string;
   readonly #init: Required<DiscoveryDialsInit>;
-  /** Peers announced by discovery, by id. */
-  readonly #known = new Map<string, PeerId>();
-  /** Peers identify says do not speak the sync protocol: no use dialling them for syncing. */
-  readonly #notSync = new Set<string>();
-  /** Peers whose last dial failed, and until when they stay out of the tree. */
-  readonly #unreachable = new Map<string, number>();
-  /** Failed dials in a row per peer since it was last announced. */
-  readonly #failures = new Map<string, number>();
-  readonly #dialling = new Set<string>();
-  /** When each peer was last dialled. */
-  readonly #dialled = new Map<string, number>();
-  /** Since when each wanted peer with a smaller id than this node's has been wanted without a connection. */
-  readonly #waitingFor = new Map<string, number>();
+  /** Peers announced by discovery, by id, in the order of their last announcement. */
+  readonly #known = new Map<string, Known>();
   #stopped = false;
   #settle: ReturnType<typeof setTimeout> | undefined;
   /** Evaluates again once a peer skipped for having been dialled just now may be dialled. */
@@ -96,26 +101,32 @@ export class DiscoveryDials {
   readonly #onDiscovery = (event: CustomEvent<PeerInfo>): void => this.discovered(event.detail.id);
   readonly #onClose = (): void => this.#evaluate();
   readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    const peer = event.detail.peerId.toString();
-    if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#notSync.delete(peer);
-    else if (this.#known.has(peer) && !this.#notSync.has(peer)) {
-      this.#notSync.add(peer);
-      this.#evaluate(); // the tree is laid again without it
-    }
+    const known = this.#known.get(event.detail.peerId.toString());
+    if (known === undefined) return;
+    const notSync = !event.detail.protocols.includes(SYNC_PROTOCOL);
+    if (notSync === known.notSync) return;
+    known.notSync = notSync;
+    if (notSync) this.#evaluate(); // the tree is laid again without it
   };
 
   /** A peer was announced (discovery does this for you): it joins the tree, as reachable, and the tree is dialled. */
   discovered(peer: PeerId): void {
     const id = peer.toString();
     if (id === this.#self || this.#stopped) return;
-    const news = !this.#known.has(id) || this.#unreachable.has(id);
+    const before = this.#known.get(id);
+    const news = before === undefined || before.unreachableUntil !== undefined;
     this.#known.delete(id); // re-inserted last: the map stays in order of last announcement
-    this.#known.set(id, peer);
-    this.#unreachable.delete(id);
-    this.#failures.delete(id);
-    if (news) this.#dialled.delete(id); // back after failing or unknown: dial it now, however recent the last try
-    // Identify saw no sync protocol (a node stopping, say): an announcement while apart earns it another try.
-    if (this.#libp2p.getConnections(peer).length === 0) this.#notSync.delete(id);
+    this.#known.set(id, {
+      peer,
+      // Identify saw no sync protocol (a node stopping, say): an announcement while apart earns it another try.
+      notSync: (before?.notSync ?? false) && this.#libp2p.getConnections(peer).length > 0,
+      unreachableUntil: undefined,
+      failures: 0,
+      dialling: before?.dialling ?? false,
+      // Back after failing, or new: dialled now, however recent the last try.
+      dialledAt: news ? Number.NEGATIVE_INFINITY : before.dialledAt,
+      waitingSince: before?.waitingSince,
+    });
     this.#forgetOldest();
     if (news) this.#settleThenEvaluate();
     else this.#evaluate(); // a repeated announcement: a dropped link to it is dialled again
@@ -130,13 +141,12 @@ export class DiscoveryDials {
   wanted(): Set<string> {
     const now = Date.now();
     const view = new Set<string>();
-    for (const id of this.#known.keys()) {
-      const until = this.#unreachable.get(id);
-      if (!this.#notSync.has(id) && (until === undefined || until <= now)) view.add(id);
+    for (const [id, known] of this.#known) {
+      if (!known.notSync && (known.unreachableUntil ?? 0) <= now) view.add(id);
     }
     for (const connection of this.#libp2p.getConnections()) {
       const id = connection.remotePeer.toString();
-      if (connection.status === "open" && !this.#notSync.has(id)) view.add(id);
+      if (connection.status === "open" && this.#known.get(id)?.notSync !== true) view.add(id);
     }
     const wanted = new Set<string>();
     for (const group of this.#init.groups(view)) {
@@ -150,27 +160,12 @@ export class DiscoveryDials {
     this.#evaluate();
   }
 
-  /** Peers announced and remembered. */
-  get known(): number {
-    return this.#known.size;
-  }
-
   /** Forgets the peers announced longest ago, past `maxKnown`: they are dialled again once announced again. */
   #forgetOldest(): void {
     for (const id of this.#known.keys()) {
       if (this.#known.size <= this.#init.maxKnown) return;
-      this.#forget(id);
+      this.#known.delete(id);
     }
-  }
-
-  /** Forgets all this node holds of a peer. */
-  #forget(id: string): void {
-    this.#known.delete(id);
-    this.#unreachable.delete(id);
-    this.#failures.delete(id);
-    this.#notSync.delete(id);
-    this.#dialled.delete(id);
-    this.#waitingFor.delete(id);
   }
 
   /** Dials nothing more. */
@@ -220,48 +215,52 @@ export class DiscoveryDials {
     if (this.#stopped || this.#settle !== undefined || this.#libp2p.status !== "started") return;
     const now = Date.now();
     const wanted = this.wanted();
-    for (const id of this.#waitingFor.keys()) if (!wanted.has(id)) this.#waitingFor.delete(id);
+    for (const [id, known] of this.#known) if (!wanted.has(id)) known.waitingSince = undefined;
     for (const id of wanted) {
       if (this.#outbound() >= this.#init.maxConnections) return;
-      const peer = this.#known.get(id);
-      if (peer === undefined || this.#dialling.has(id)) continue;
-      if (this.#libp2p.getConnections(peer).length > 0) {
-        this.#waitingFor.delete(id);
+      const known = this.#known.get(id);
+      if (known === undefined || known.dialling) continue;
+      if (this.#libp2p.getConnections(known.peer).length > 0) {
+        known.waitingSince = undefined;
         continue;
       }
       if (id < this.#self) {
-        const since = this.#waitingFor.get(id) ?? now;
-        this.#waitingFor.set(id, since);
-        if (now - since < DIAL_BACK_MS) {
-          this.#retryIn(since + DIAL_BACK_MS - now);
+        known.waitingSince ??= now;
+        if (now - known.waitingSince < DIAL_BACK_MS) {
+          this.#retryIn(known.waitingSince + DIAL_BACK_MS - now);
           continue;
         }
       }
-      const since = now - (this.#dialled.get(id) ?? -Infinity);
-      if (since < MIN_REDIAL_MS) {
-        this.#retryIn(MIN_REDIAL_MS - since);
+      if (now - known.dialledAt < MIN_REDIAL_MS) {
+        this.#retryIn(known.dialledAt + MIN_REDIAL_MS - now);
         continue;
       }
-      this.#dialled.set(id, now);
-      this.#dialling.add(id);
-      this.#libp2p
-        .dial(peer)
-        .catch(() => {
-          // Discovery is best effort: the tree is laid around the peer until it is announced again or its time is up.
-          const failures = (this.#failures.get(id) ?? 0) + 1;
-          if (failures >= FORGET_AFTER_FAILURES && this.#libp2p.getConnections(peer).length === 0) {
-            this.#forget(id); // gone for good, it seems: an announcement brings it back
-            return;
-          }
-          this.#failures.set(id, failures);
-          const out = this.#init.unreachableMs * 2 ** (failures - 1);
-          this.#unreachable.set(id, Date.now() + out);
-          this.#retryIn(out);
-        })
-        .finally(() => {
-          this.#dialling.delete(id);
-          this.#evaluate();
-        });
+      this.#dial(id, known);
     }
+  }
+
+  #dial(id: string, known: Known): void {
+    known.dialledAt = Date.now();
+    known.dialling = true;
+    this.#libp2p
+      .dial(known.peer)
+      .catch(() => {
+        // Discovery is best effort: the tree is laid around the peer until it is announced again or its time is up.
+        if (this.#known.get(id) !== known) return; // announced again meanwhile
+        known.failures++;
+        if (known.failures >= FORGET_AFTER_FAILURES && this.#libp2p.getConnections(known.peer).length === 0) {
+          this.#known.delete(id); // gone for good, it seems: an announcement brings it back
+          return;
+        }
+        const out = this.#init.unreachableMs * 2 ** (known.failures - 1);
+        known.unreachableUntil = Date.now() + out;
+        this.#retryIn(out);
+      })
+      .finally(() => {
+        known.dialling = false;
+        const current = this.#known.get(id);
+        if (current !== undefined && current !== known) current.dialling = false;
+        this.#evaluate();
+      });
   }
 }

@@ -191,3 +191,25 @@ describe("AccessPolicy in a federation", () => {
     expect(changes).toBe(1);
   });
 });
+
+describe("AccessPolicy.sharing", () => {
+  it("groups peers by the documents they share with this node: one group per council, strangers in none", () => {
+    const policy = new AccessPolicy("self");
+    policy.register(OURS, [doc("ours-council"), doc("ours-ledger")]);
+    policy.update(OURS, councilState(["self", "ada", "ben"], []));
+    policy.register(THEIRS, [doc("theirs-council")]);
+    policy.update(THEIRS, councilState(["self", "cai"], []));
+    policy.trust("inviter");
+    const groups = policy.sharing(["ada", "ben", "cai", "inviter", "stranger", "self"]).map((g) => [...g].sort());
+    // Both documents of our council go to the same devices: one group, not two.
+    expect(groups.sort()).toEqual([["ada", "ben"], ["cai"], ["inviter"]]);
+  });
+
+  it("puts a federation's document in a group of its own, over the member councils' devices", () => {
+    const policy = cityFederation();
+    policy.update(OURS, councilState(["ada"], [{ body: FEDERATION, recalled: false }]));
+    policy.update(THEIRS, councilState(["tia"], [{ body: FEDERATION, recalled: false }]));
+    const groups = policy.sharing(["ada", "tia"]).map((g) => [...g].sort());
+    expect(groups).toContainEqual(["ada", "tia"]);
+  });
+});

@@ -162,7 +162,7 @@ describe("DiscoveryDials", () => {
     dials.discovered(ids[1]!);
     dials.discovered(ids[0]!); // announced again: now the latest
     dials.discovered(ids[2]!);
-    expect(dials.known).toBe(2);
+    expect(dials.discoveredPeers()).toHaveLength(2);
     expect(dials.discoveredPeers().sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
   });
 
@@ -173,8 +173,8 @@ describe("DiscoveryDials", () => {
     await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
     await b.peer.node.stop();
     dials.discovered(b.peer.node.peerId);
-    expect(dials.known).toBe(1);
-    await waitFor(() => dials.known === 0, "the peer forgotten after three failed dials");
+    expect(dials.discoveredPeers()).toHaveLength(1);
+    await waitFor(() => dials.discoveredPeers().length === 0, "the peer forgotten after three failed dials");
     await b.peer.node.start();
     await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
     dials.discovered(b.peer.node.peerId);
