@@ -1,10 +1,10 @@
 /**
- * How the command assembles a Federa node for a node directory: TCP and WebSocket transports, mDNS when asked, the
- * directory's storage and verified-signature cache.
+ * How the command assembles a Federa node for a node directory: TCP and WebSocket transports, mDNS and a DHT when
+ * asked, the directory's storage and verified-signature cache.
  */
 import type { MemoryVerifiedCache } from "@federa/core";
 import { type BanRecord, createNode, type FederaNode } from "@federa/net";
-import { DEFAULT_LISTEN as NODE_DEFAULT_LISTEN, nodeOptions } from "@federa/net/node";
+import { type DhtOptions, DEFAULT_LISTEN as NODE_DEFAULT_LISTEN, nodeOptions } from "@federa/net/node";
 import { multiaddr } from "@multiformats/multiaddr";
 import { now } from "./clock.js";
 import { UsageError } from "./errors.js";
@@ -18,6 +18,8 @@ export interface NetworkOptions {
   readonly listen: readonly string[];
   readonly bootstrap: readonly string[];
   readonly mdns: boolean;
+  /** Join a DHT to look up the councils' devices (`nodeOptions`' `dht`); off when omitted. */
+  readonly dht?: boolean | DhtOptions;
   /** Use the directory's storage and verified cache (a short-lived delivery node uses neither). */
   readonly storage: boolean;
   readonly verified?: MemoryVerifiedCache;
@@ -68,6 +70,7 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
     ...nodeOptions({
       listen: options.listen,
       mdns: options.mdns,
+      dht: options.dht ?? false,
       ...(options.storage ? { storageDir: dir.repoPath } : {}),
     }),
     ...(options.verified ? { verified: options.verified } : {}),

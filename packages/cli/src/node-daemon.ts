@@ -24,6 +24,10 @@ export interface NodeRunOptions {
   readonly listen?: readonly string[];
   readonly bootstrap?: readonly string[];
   readonly mdns: boolean;
+  /** Join a DHT (through the bootstrap peers) to look up the councils' devices beyond the LAN. */
+  readonly dht?: boolean;
+  /** ...keeping private and loopback addresses in it. */
+  readonly dhtPrivate?: boolean;
   /** Milliseconds a peer breaking the sync protocol is refused (0: never); the node's default when omitted. */
   readonly banMs?: number;
   /** Milliseconds to wait for peers to send a council or federation not stored here (`NodeWorkspace`'s default when omitted). */
@@ -145,6 +149,7 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     listen: options.listen ?? [...DEFAULT_LISTEN],
     bootstrap: options.bootstrap ?? [],
     mdns: options.mdns,
+    dht: options.dhtPrivate === true ? { privateAddresses: true } : options.dht === true,
     storage: true,
     verified,
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),

@@ -1,7 +1,7 @@
 /**
- * Federa nodes as separate OS processes on loopback: discovery by a bootstrap address and by mDNS alone, convergence
- * after a partition, acknowledged writes surviving SIGKILL, nothing for a stranger, and misbehaving peers dropped
- * while members keep syncing.
+ * Federa nodes as separate OS processes on loopback: discovery by a bootstrap address, by mDNS alone and through a
+ * DHT entered at a stranger's node, convergence after a partition, acknowledged writes surviving SIGKILL, nothing for a
+ * stranger, and misbehaving peers dropped while members keep syncing.
  */
 import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
@@ -75,6 +75,20 @@ async function converged(dirs: readonly string[]): Promise<CouncilSummary | unde
   if (first.length !== 1 || !first[0]!.available) return undefined;
   const text = JSON.stringify(first);
   return all.every((s) => JSON.stringify(s.councils) === text) ? first[0] : undefined;
+}
+
+/**
+ * True once every member's node has discovered the two others, is connected to each peer its sync tree links it to
+ * (three devices form a path through the smallest id, not three links), and all converged with `acts` merged.
+ */
+async function linkedAndConverged(acts: readonly Acted[]): Promise<boolean> {
+  const dirs = members.map((m) => m.dir);
+  const all = await Promise.all(dirs.map(nodeStatus));
+  const found = all.every((s, i) => members.every((m, j) => i === j || s.node.discovered?.includes(m.device)));
+  const linked = all.every((s) => (s.node.links ?? []).length > 0 && s.node.links!.every((p) => s.peers.includes(p)));
+  if (!found || !linked || (await converged(dirs)) === undefined) return false;
+  const ids = ledgerIds(await report(A.dir));
+  return acts.every((x) => ids.has(x.record));
 }
 
 /** Runs acts one after another on a directory with no node running; each must succeed offline. */
@@ -238,30 +252,35 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
 
   it("find each other by mDNS alone on one link and converge", async () => {
     await makeNetns();
-    const dirs = members.map((m) => m.dir);
     const acts = await Promise.all(
       members.map(async (m, i) => (await offline(m, [["donate", "food", String(7 + i)]]))[0]!),
     );
     // No bootstrap address and fresh peer stores: only multicast announcements can introduce the nodes.
     const nodes = await Promise.all(members.map((m) => startNode(m.dir, { mdns: true, netns: NETNS })));
     await waitFor(
-      async () => {
-        const all = await Promise.all(dirs.map(nodeStatus));
-        // Every node heard of the two others, and is connected to each peer its sync tree links it to: three devices
-        // form a path through the smallest id, not three links.
-        const found = all.every((s, i) => members.every((m, j) => i === j || s.node.discovered?.includes(m.device)));
-        const linked = all.every(
-          (s) => (s.node.links ?? []).length > 0 && s.node.links!.every((p) => s.peers.includes(p)),
-        );
-        if (!found || !linked) return undefined;
-        if ((await converged(dirs)) === undefined) return undefined;
-        const ids = ledgerIds(await report(A.dir));
-        return acts.every((x) => ids.has(x.record));
-      },
+      () => linkedAndConverged(acts),
       "every node to discover the two others, link up and converge",
       60_000,
     );
     await stopAll(nodes);
+  });
+
+  it("find each other through a DHT, knowing only a stranger's node, and converge", async () => {
+    const acts = await Promise.all(
+      members.map(async (m, i) => (await offline(m, [["donate", "food", String(20 + i)]]))[0]!),
+    );
+    // Sam's node, a member of nothing, is the one address the members have: beyond a LAN, a DHT's entry point.
+    const dht = ["--dht-private"];
+    const rendezvous = await startNode(S.dir, { args: dht });
+    const meet = [rendezvous.addresses[0]!];
+    const nodes = await Promise.all(members.map((m) => startNode(m.dir, { bootstrap: meet, args: dht })));
+    await waitFor(
+      () => linkedAndConverged(acts),
+      "every node to find the two others through the DHT, link up and converge",
+      60_000,
+    );
+    expect((await nodeStatus(S.dir)).councils).toEqual([]);
+    await stopAll([...nodes, rendezvous]);
   });
 
   it("keep every acknowledged write when killed with SIGKILL in the middle of syncing", async () => {

@@ -247,6 +247,16 @@ export class AccessPolicy {
     return false;
   }
 
+  /** Every peer `knows` accepts (but this node): the devices to look for on the network. */
+  peers(): Set<string> {
+    const all = new Set(this.#trusted);
+    for (const devices of this.#devices.values()) for (const d of devices) all.add(d);
+    for (const [federation, vouches] of this.#trustedFor)
+      for (const peer of vouches.keys()) if (this.#vouched(peer, federation, false)) all.add(peer);
+    all.delete(this.#self);
+    return all;
+  }
+
   /**
    * The peers among `peers` that share documents with this node, grouped by document (one group per distinct set):
    * each group's members must stay connected among themselves for its documents to reach all of them. A peer this node

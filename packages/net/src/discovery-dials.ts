@@ -35,8 +35,13 @@ export const DIAL_BACK_MS = 2_000;
 
 /** Limits of the dialling. */
 export interface DiscoveryDialsInit {
-  /** No dial is started while this many outbound connections are open (inbound ones, strangers' too, do not count). */
+  /**
+   * No dial is started while this many outbound connections to `counted` peers are open (inbound ones do not count, nor
+   * those a DHT opens to strangers as it walks).
+   */
   readonly maxConnections: number;
+  /** The peers whose outbound connections the limit counts (default: all). */
+  readonly counted?: (peer: string) => boolean;
   /** The sync tree's fan-out: a node dials its parent and up to this many children. */
   readonly fanout: number;
   /** Milliseconds a peer that could not be dialled is left out (`UNREACHABLE_MS`). */
@@ -91,6 +96,7 @@ export class DiscoveryDials {
       settleMs: SETTLE_MS,
       maxKnown: MAX_KNOWN,
       groups: (peers) => [peers],
+      counted: () => true,
       ...init,
     };
     libp2p.addEventListener("peer:discovery", this.#onDiscovery);
@@ -137,6 +143,12 @@ export class DiscoveryDials {
     return [...this.#known.keys()];
   }
 
+  /** True while `peer` is announced and its last dial did not fail: discovery has an address to try. */
+  reachable(peer: string): boolean {
+    const known = this.#known.get(peer);
+    return known !== undefined && known.unreachableUntil === undefined;
+  }
+
   /** The peers the node means to be connected to now: its neighbours in each group's tree over the peers it knows. */
   wanted(): Set<string> {
     const now = Date.now();
@@ -178,9 +190,11 @@ export class DiscoveryDials {
     this.#libp2p.removeEventListener("peer:identify", this.#onIdentify);
   }
 
-  /** Outbound connections open: the ones the limit counts. */
+  /** Outbound connections open to counted peers: the ones the limit counts. */
   #outbound(): number {
-    return this.#libp2p.getConnections().filter((c) => c.direction === "outbound").length;
+    return this.#libp2p
+      .getConnections()
+      .filter((c) => c.direction === "outbound" && this.#init.counted(c.remotePeer.toString())).length;
   }
 
   /** Evaluates again in `ms`, unless a retry is armed for sooner. */

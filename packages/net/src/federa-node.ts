@@ -51,6 +51,7 @@ import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constant
 import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import { PeerLookups } from "./peer-lookups.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
 import { SlicedChanges } from "./sliced-changes.js";
@@ -151,6 +152,11 @@ export class FederaNode {
   readonly slices: SlicedChanges;
   /** Which discovered peers are dialled: this node's neighbours in the sync tree of each group it shares documents with. */
   readonly dials: DiscoveryDials;
+  /**
+   * Devices to reach and not found by other means are looked up through libp2p's peer routing (a DHT), when it has
+   * one, and handed to `dials`.
+   */
+  readonly lookups: PeerLookups;
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
@@ -175,6 +181,7 @@ export class FederaNode {
     adapter: Libp2pNetworkAdapter,
     slices: SlicedChanges,
     dials: DiscoveryDials,
+    lookups: PeerLookups,
     bans: BanList,
     init: FederaNodeInit,
   ) {
@@ -184,6 +191,7 @@ export class FederaNode {
     this.adapter = adapter;
     this.slices = slices;
     this.dials = dials;
+    this.lookups = lookups;
     this.identity = init.identity;
     this.#init = init;
     this.#bans = bans;
@@ -236,13 +244,20 @@ export class FederaNode {
       maxConnections: init.maxDials ?? DEFAULT_MAX_DIALS,
       fanout: DEFAULT_SYNC_TREE.fanout,
       groups: (peers) => access.sharing(peers),
+      counted: (peer) => access.knows(peer),
+    });
+    const lookups = new PeerLookups(libp2p, {
+      targets: () => access.peers(),
+      reachable: (peer) => dials.reachable(peer),
+      found: (peer) => dials.discovered(peer),
     });
     access.onChange = () => {
       repo.shareConfigChanged();
       void adapter.reconsider();
       dials.reconsider(); // a new member's devices are dialled, a departed one's left out
+      lookups.reconsider();
     };
-    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, bans, init);
+    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, lookups, bans, init);
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
       if (!isViolation(error) || peerId === adapter.peerId) return;
       try {
@@ -700,6 +715,7 @@ export class FederaNode {
       this.#stopping.abort(new NodeStoppedError());
       for (const stop of [...this.#redials]) stop();
       this.dials.stop();
+      this.lookups.stop();
       await Promise.allSettled([...this.#pending]);
       this.slices.close(); // and anything received until libp2p stops is applied at once
       await this.repo.flush(this.#heldDocuments()).catch(() => {});

@@ -213,3 +213,24 @@ describe("AccessPolicy.sharing", () => {
     expect(groups).toContainEqual(["ada", "tia"]);
   });
 });
+
+describe("AccessPolicy.peers", () => {
+  it("lists the devices to look for: members' devices of every council held, trusted and vouched peers, not strangers", () => {
+    const policy = new AccessPolicy("self");
+    policy.register(OURS, [doc("ours-council")]);
+    policy.registerFederation(FEDERATION, doc("federation"));
+    policy.updateFederation(FEDERATION, [OURS, THEIRS], "City federation");
+    policy.update(OURS, councilState(["self", "ada", "ben"], []));
+    policy.trust("inviter");
+    // Vouched for while the other council's documents are not here yet.
+    policy.trustFor(FEDERATION, "delegate");
+    expect([...policy.peers()].sort()).toEqual(["ada", "ben", "delegate", "inviter"]);
+    // Once they are, its members' devices are looked for, and membership alone decides.
+    policy.register(THEIRS, [doc("theirs-council")]);
+    policy.update(THEIRS, councilState(["cai"], []));
+    expect([...policy.peers()].sort()).toEqual(["ada", "ben", "cai", "inviter"]);
+    // A member who leaves: their device is looked for no more.
+    policy.update(OURS, councilState(["self", "ada"], []));
+    expect(policy.peers().has("ben")).toBe(false);
+  });
+});

@@ -7,6 +7,8 @@ interface NodeOptions extends CommonOptions {
   readonly listen?: string[];
   readonly bootstrap?: string[];
   readonly mdns: boolean;
+  readonly dht?: boolean;
+  readonly dhtPrivate?: boolean;
   readonly banMs?: number;
   /** `--open-wait`, parsed to milliseconds. */
   readonly openWait?: number;
@@ -41,6 +43,11 @@ export function registerNode(program: Command): void {
       )
       .option("--bootstrap <multiaddr>", "a peer to dial and keep dialling (repeatable)", collect)
       .option("--no-mdns", "do not discover peers on the local network")
+      .option("--dht", "find the councils' devices beyond the local network through a DHT (join it with --bootstrap)")
+      .option(
+        "--dht-private",
+        "like --dht, keeping private and loopback addresses in the DHT (one organisation's network, or one machine)",
+      )
       .option(
         "--ban-ms <ms>",
         "how long a peer that breaks the sync protocol is refused, doubling on each repeat (0: never; default 600000)",

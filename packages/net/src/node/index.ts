@@ -6,7 +6,7 @@
  */
 export type { DurableFsStorageInit, StorageFileFailure } from "./durable-fs-storage.js";
 export { DurableFsStorageAdapter, StorageBusyError, StorageDirectoryError } from "./durable-fs-storage.js";
-export type { NodeOptionsInit } from "./node-options.js";
+export type { DhtOptions, NodeOptionsInit } from "./node-options.js";
 export { DEFAULT_LISTEN, FEDERA_DHT_PROTOCOL, MDNS_INTERVAL_MS, nodeOptions } from "./node-options.js";
 export type { LockHolder } from "./pid-lock.js";
 export { PidLock } from "./pid-lock.js";

@@ -3,7 +3,7 @@
  * request, and storage on disk. Browser builds never import this module (it pulls in Node-only transports).
  */
 import { bootstrap } from "@libp2p/bootstrap";
-import { kadDHT, removePrivateAddressesMapper } from "@libp2p/kad-dht";
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from "@libp2p/kad-dht";
 import { mdns } from "@libp2p/mdns";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
@@ -25,12 +25,22 @@ export interface NodeOptionsInit {
   readonly bootstrap?: readonly string[];
   /** mDNS discovery on the LAN (default on). */
   readonly mdns?: boolean;
-  /** kad-dht for discovery beyond the LAN (default off). */
-  readonly dht?: boolean;
+  /**
+   * kad-dht for discovery beyond the LAN (default off): the node looks up its councils' devices by peer id there.
+   * `{ privateAddresses: true }` keeps private and loopback addresses in what it publishes and accepts, for a DHT
+   * inside one organisation's network or on one machine; by default only public addresses are.
+   */
+  readonly dht?: boolean | DhtOptions;
   /** Directory of the automerge-repo storage (crash-safe, `DurableFsStorageAdapter`); omitted: memory only. */
   readonly storageDir?: string;
   /** Told of each stored file that cannot be read and is skipped; default: a process warning. */
   readonly onStorageError?: (failure: StorageFileFailure) => void;
+}
+
+/** How a node takes part in the DHT. */
+export interface DhtOptions {
+  /** Publish and accept private (LAN) and loopback addresses too (default false: public ones only). */
+  readonly privateAddresses?: boolean;
 }
 
 /** The parts of `FederaNodeInit` a Node.js node takes from its defaults. */
@@ -44,7 +54,7 @@ export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "l
       addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN)] },
       transports: [tcp(), webSockets()],
       peerDiscovery,
-      ...(init.dht
+      ...(init.dht !== undefined && init.dht !== false
         ? {
             services: {
               ping: ping(),
@@ -52,7 +62,10 @@ export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "l
               dht: kadDHT({
                 protocol: FEDERA_DHT_PROTOCOL,
                 clientMode: false,
-                peerInfoMapper: removePrivateAddressesMapper,
+                peerInfoMapper:
+                  init.dht !== true && init.dht.privateAddresses === true
+                    ? passthroughMapper
+                    : removePrivateAddressesMapper,
               }) as never,
             },
           }
