@@ -39,6 +39,15 @@ const benches: Record<string, Bench> = {
       return { report: formatNetReport(results, machine()), results, charts: netCharts(results) };
     },
   },
+  dht: {
+    summary: "a council's devices finding each other in a DHT of strangers: looking members up against DHT walks only",
+    async run(args, machine) {
+      const { formatDhtReport, runDhtBench } = await import("../packages/net/bench/dht-bench.js");
+      const { dhtCharts } = await import("../packages/net/bench/dht-charts.js");
+      const results = await runDhtBench(args);
+      return { report: formatDhtReport(results, machine()), results, charts: dhtCharts(results) };
+    },
+  },
 };
 
 function usage(): string {
@@ -52,6 +61,7 @@ function usage(): string {
     "core options: --quick, --naive-budget=SECONDS, --naive-n=N",
     "net options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --meetings=1|2, --storage=memory|disk,",
     "             --hub-cap=SECONDS, --federa-cap=SECONDS",
+    "dht options: --quick, --sizes=NODES,..., --members=M, --modes=lookups,walks, --cap=SECONDS",
   ].join("\n");
 }
 

@@ -7,8 +7,11 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 
-/** A device looked up and still not connected is looked up again after this long, doubling each time. */
-export const LOOKUP_RETRY_MS = 5_000;
+/**
+ * A device looked up and still not connected is looked up again after this long, doubling each time (a device that
+ * joins the DHT as this node looks it up is findable once its own first walk is done, a second or two on).
+ */
+export const LOOKUP_RETRY_MS = 2_000;
 /** ...up to this long between lookups of a device that stays away. */
 export const MAX_LOOKUP_RETRY_MS = 300_000;
 /** One lookup gives up after this long (a DHT walk of a large network takes seconds). */
@@ -45,6 +48,9 @@ export class PeerLookups {
   #running = 0;
   #lookedUp = 0;
   #sweeping: ReturnType<typeof setInterval> | undefined;
+  /** Wakes the lookups when the next device waiting may be looked up again. */
+  #wake: ReturnType<typeof setTimeout> | undefined;
+  #wakeAt = Number.POSITIVE_INFINITY;
   /** libp2p has no peer router: nothing to ask, ever. */
   #noRouter = false;
 
@@ -85,15 +91,33 @@ export class PeerLookups {
       if (this.#init.reachable(id)) continue; // discovery has an address to try first
       const lookup = this.#lookups.get(id) ?? { nextAt: 0, tries: 0, running: false };
       this.#lookups.set(id, lookup);
-      if (lookup.running || lookup.nextAt > now) continue;
-      void this.#lookUp(peer, lookup);
+      if (lookup.running) continue;
+      if (lookup.nextAt > now) this.#wakeBy(lookup.nextAt);
+      else void this.#lookUp(peer, lookup);
     }
+  }
+
+  /** Arms the wake-up timer for `at`, unless it is armed for sooner. */
+  #wakeBy(at: number): void {
+    if (this.#wake !== undefined && this.#wakeAt <= at) return;
+    clearTimeout(this.#wake);
+    this.#wakeAt = at;
+    this.#wake = setTimeout(
+      () => {
+        this.#wake = undefined;
+        this.#wakeAt = Number.POSITIVE_INFINITY;
+        this.reconsider();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    (this.#wake as { unref?: () => void }).unref?.();
   }
 
   /** Looks up nothing more. */
   stop(): void {
     this.#abort.abort();
     clearInterval(this.#sweeping);
+    clearTimeout(this.#wake);
     this.#libp2p.removeEventListener("peer:identify", this.#onChange);
     this.#libp2p.removeEventListener("connection:close", this.#onChange);
   }

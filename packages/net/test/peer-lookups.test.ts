@@ -144,7 +144,7 @@ describe("PeerLookups", () => {
     const calls = () => libp2p.peerRouting.findPeer.mock.calls.length;
     await vi.advanceTimersByTimeAsync(0);
     expect(calls()).toBe(1);
-    // Missing: tried again after 5 s, then 10 s, then 20 s (each sweep in between does nothing).
+    // Missing: tried again after the retry wait, then twice it, then four times (sweeps in between do nothing).
     await vi.advanceTimersByTimeAsync(LOOKUP_RETRY_MS + 10);
     expect(calls()).toBe(2);
     await vi.advanceTimersByTimeAsync(LOOKUP_RETRY_MS + 10);
@@ -155,7 +155,7 @@ describe("PeerLookups", () => {
     await vi.advanceTimersByTimeAsync(4 * LOOKUP_RETRY_MS);
     expect(calls()).toBe(4);
     expect(found).toEqual([target.toString()]);
-    // Found but never connected: the waits keep growing (40 s next), so a device at addresses that do not answer is
+    // Found but never connected: the waits keep growing (eight times the first next), so a device at addresses that do not answer is
     // not looked up every few seconds.
     await vi.advanceTimersByTimeAsync(7 * LOOKUP_RETRY_MS);
     expect(calls()).toBe(4);
