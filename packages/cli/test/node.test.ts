@@ -135,6 +135,9 @@ describe("federa node", { timeout: 180_000 }, () => {
     const refused = await federa(["node", "--dir", fay, "--open-wait", "0"]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--open-wait.*more than 0/);
+    const both = await federa(["node", "--dir", fay, "--dht", "--dht-private"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/'--dht-private' cannot be used with option '--dht'/);
   });
 
   it("refuses malformed requests on its control socket by field, and keeps serving", async () => {

@@ -99,7 +99,7 @@ function dhtNode(privateKey?: PrivateKey): Promise<Libp2p> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts `n` strangers, each joining through up to three earlier ones, and lets their routing tables fill. */
-async function strangers(n: number): Promise<Libp2p[]> {
+export async function strangers(n: number): Promise<Libp2p[]> {
   const nodes: Libp2p[] = [];
   for (let i = 0; i < n; i++) {
     const node = await dhtNode();

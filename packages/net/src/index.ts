@@ -110,7 +110,13 @@ export type {
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
 export type { PeerLookupsInit } from "./peer-lookups.js";
-export { LOOKUP_RETRY_MS, LOOKUP_TIMEOUT_MS, MAX_LOOKUP_RETRY_MS, PeerLookups } from "./peer-lookups.js";
+export {
+  LOOKUP_CONCURRENCY,
+  LOOKUP_RETRY_MS,
+  LOOKUP_TIMEOUT_MS,
+  MAX_LOOKUP_RETRY_MS,
+  PeerLookups,
+} from "./peer-lookups.js";
 export type { Admission, RateLimitInit } from "./rate-limit.js";
 export { RateLimiter, rateLimitedMessage } from "./rate-limit.js";
 export type { SlicedChangesInit } from "./sliced-changes.js";

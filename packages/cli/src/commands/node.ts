@@ -1,5 +1,5 @@
 /** `federa node`: runs the node of a directory until SIGINT or SIGTERM (see node-daemon.ts). */
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { catchStopSignals } from "../signals.js";
 import { type CommonOptions, common, contextOf } from "./common.js";
 
@@ -43,10 +43,17 @@ export function registerNode(program: Command): void {
       )
       .option("--bootstrap <multiaddr>", "a peer to dial and keep dialling (repeatable)", collect)
       .option("--no-mdns", "do not discover peers on the local network")
-      .option("--dht", "find the councils' devices beyond the local network through a DHT (join it with --bootstrap)")
-      .option(
-        "--dht-private",
-        "like --dht, keeping private and loopback addresses in the DHT (one organisation's network, or one machine)",
+      .addOption(
+        new Option(
+          "--dht",
+          "find the councils' devices beyond the local network through a DHT (join it with --bootstrap)",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--dht-private",
+          "like --dht, keeping private and loopback addresses in the DHT (one organisation's network, or one machine)",
+        ).conflicts("dht"),
       )
       .option(
         "--ban-ms <ms>",
