@@ -207,6 +207,16 @@ function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, h
   node.libp2p.addEventListener("connection:close", (e) =>
     log("connection closed", short(e.detail.remotePeer.toString())),
   );
+  // Dials that fail (a peer not healed yet refuses them) leave it out of a LAN node's tree until announced again.
+  const dial = node.libp2p.dial.bind(node.libp2p);
+  node.libp2p.dial = (async (...args: Parameters<typeof dial>) => {
+    try {
+      return await dial(...args);
+    } catch (e) {
+      log("dial failed", short(String(args[0])), (e as Error).name);
+      throw e;
+    }
+  }) as typeof dial;
   adapter.on("peer-candidate", (e) => log("sync stream", short(e.peerId)));
   adapter.on("peer-disconnected", (e) => log("sync stream closed", short(e.peerId)));
   // Wraps the adapter's emit so each received message's effect on the ledger (new changes applied) is logged.
