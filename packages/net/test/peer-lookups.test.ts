@@ -79,6 +79,19 @@ describe("members' nodes in a DHT", { timeout: 60_000 }, () => {
     expect(rendezvous.lookups.started).toBe(0); // it knows no one to look for
   });
 
+  it("serve the DHT only with a public address, unless kept to private addresses", async () => {
+    const here = { listen: ["/ip4/127.0.0.1/tcp/0"], mdns: false };
+    const mode = (node: FederaNode) => (node.libp2p.services as { dht: { getMode(): string } }).dht.getMode();
+    // Only a loopback address: across the internet no one could dial it, so it asks and serves no one.
+    const alone = await startFederaNode(await createIdentity(), nodeOptions({ ...here, dht: true }));
+    expect(mode(alone)).toBe("client");
+    const kept = await startFederaNode(
+      await createIdentity(),
+      nodeOptions({ ...here, dht: { privateAddresses: true } }),
+    );
+    expect(mode(kept)).toBe("server");
+  });
+
   it("look each other up where the DHT's own walks meet only strangers", async () => {
     // Twenty strangers: a node's first walks stop at the twenty peers they meet first, strangers here.
     const dht = await strangers(20);

@@ -55,25 +55,30 @@ export function nodeOptions(init: NodeOptionsInit = {}): Pick<FederaNodeInit, "l
       transports: [tcp(), webSockets()],
       peerDiscovery,
       ...(init.dht !== undefined && init.dht !== false
-        ? {
-            services: {
-              ping: ping(),
-              // The DHT's components include ping, registered above; the generic service map cannot express that.
-              dht: kadDHT({
-                protocol: FEDERA_DHT_PROTOCOL,
-                clientMode: false,
-                peerInfoMapper:
-                  init.dht !== true && init.dht.privateAddresses === true
-                    ? passthroughMapper
-                    : removePrivateAddressesMapper,
-              }) as never,
-            },
-          }
+        ? { services: dhtServices(init.dht === true ? {} : init.dht) }
         : {}),
     },
     ...(init.bootstrap !== undefined && init.bootstrap.length > 0 ? { bootstrap: [...init.bootstrap] } : {}),
     ...(init.storageDir !== undefined
       ? { storage: new DurableFsStorageAdapter(init.storageDir, { onError: init.onStorageError }) }
       : {}),
+  };
+}
+
+/**
+ * The DHT and the ping it needs. Across the internet a node serves the DHT only while it has a public address (kad-dht
+ * decides as its addresses change): one behind a NAT could not be dialled by those its routing entry would send to it,
+ * so it only asks. Kept to private addresses, every node serves, or no one would.
+ */
+function dhtServices(options: DhtOptions) {
+  const privateAddresses = options.privateAddresses === true;
+  return {
+    ping: ping(),
+    // The DHT's components include ping, registered above; the generic service map cannot express that.
+    dht: kadDHT({
+      protocol: FEDERA_DHT_PROTOCOL,
+      ...(privateAddresses ? { clientMode: false } : {}),
+      peerInfoMapper: privateAddresses ? passthroughMapper : removePrivateAddressesMapper,
+    }) as never,
   };
 }
