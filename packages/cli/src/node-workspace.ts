@@ -239,6 +239,7 @@ export class NodeWorkspace implements Workspace {
       peers: this.#node.peers(),
       discovered: this.#node.dials.discoveredPeers(),
       links: [...this.#node.dials.wanted()],
+      lookups: this.#node.lookups.started,
     };
   }
 

@@ -48,6 +48,8 @@ export interface NodeView {
   readonly discovered: readonly string[];
   /** The peers this node's sync trees link it to: the ones it dials, or waits for. */
   readonly links: readonly string[];
+  /** Devices looked up in the DHT since the node started (0 without `--dht`, or with every device reached). */
+  readonly lookups: number;
 }
 
 /** The councils of one node directory, offline or in a running node. */

@@ -55,5 +55,6 @@ describe("an applicant's node in a DHT", { timeout: 180_000 }, () => {
     );
     expect(zoe.councils[0]!.id).toBe(council);
     expect(zoe.councils[0]!.members).toContain(zoe.member);
+    expect(zoe.node.lookups).toBeGreaterThan(0); // it looked for Ada's device
   });
 });

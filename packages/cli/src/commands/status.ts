@@ -31,11 +31,13 @@ function human(r: Record<string, unknown>): string[] {
     addresses?: string[];
     peers?: string[];
     discovered?: string[];
+    lookups?: number;
   };
   const lines = [`member  ${String(r.member)}${r.name ? ` (${String(r.name)})` : ""}`, `device  ${String(r.device)}`];
   lines.push(
     node.running
-      ? `node    running, ${node.peers?.length ?? 0} peer(s) connected, ${node.discovered?.length ?? 0} discovered`
+      ? `node    running, ${node.peers?.length ?? 0} peer(s) connected, ${node.discovered?.length ?? 0} discovered` +
+          (node.lookups ? `, ${node.lookups} DHT lookup(s)` : "")
       : "node    not running",
   );
   for (const p of node.peers ?? []) lines.push(`  peer ${p}`);

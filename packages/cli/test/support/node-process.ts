@@ -54,6 +54,7 @@ export interface StatusJson {
     peers?: string[];
     discovered?: string[];
     links?: string[];
+    lookups?: number;
   };
   readonly peers: string[];
   readonly councils: CouncilSummary[];
