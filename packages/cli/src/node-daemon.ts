@@ -267,6 +267,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   if (out.json) process.stdout.write(`${JSON.stringify({ peerId, addresses })}\n`);
   else process.stdout.write(`${addresses.join("\n")}\n`);
   log(`node ${peerId} listening on ${addresses.length} address(es); control socket ${dir.socketPath}`);
+  if ((options.dht || options.dhtPrivate) && (options.bootstrap ?? []).length === 0)
+    log("DHT on, no --bootstrap: it is joined only through peers found on the local network");
 
   // Federations this directory follows: vouch for their delegates, open them and fetch their member councils.
   const followed = new Set<string>();

@@ -15,6 +15,7 @@ import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
 import {
   askNode,
   killNodes,
+  logLines,
   nodeStatus,
   type RunningNode,
   runScript,
@@ -280,6 +281,9 @@ describe("federa nodes on a network", { timeout: 120_000 }, () => {
       60_000,
     );
     expect((await nodeStatus(S.dir)).councils).toEqual([]);
+    // The entry point has no bootstrap peer of its own: its log says how it joins the DHT; the members' say nothing.
+    expect(logLines(rendezvous, "DHT on, no --bootstrap")).toHaveLength(1);
+    for (const node of nodes) expect(logLines(node, "DHT on, no --bootstrap")).toEqual([]);
     await stopAll([...nodes, rendezvous]);
   });
 
