@@ -41,3 +41,6 @@ export const MAX_BAN_MS = 24 * 60 * 60_000;
 
 /** How often a node dials again a peer it keeps dialling (its bootstrap list) while that peer is not connected. */
 export const REDIAL_INTERVAL_MS = 5_000;
+
+/** The DHT protocol of Federa nodes, apart from the public IPFS DHT (a browser's kad-dht client uses it too). */
+export const FEDERA_DHT_PROTOCOL = "/federa/kad/1.0.0";

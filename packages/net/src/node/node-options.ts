@@ -8,6 +8,7 @@ import { mdns } from "@libp2p/mdns";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
+import { FEDERA_DHT_PROTOCOL } from "../constants.js";
 import type { FederaNodeInit } from "../federa-node.js";
 import { DurableFsStorageAdapter, type StorageFileFailure } from "./durable-fs-storage.js";
 
@@ -15,8 +16,6 @@ import { DurableFsStorageAdapter, type StorageFileFailure } from "./durable-fs-s
 export const DEFAULT_LISTEN: readonly string[] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/tcp/0/ws"];
 /** How often mDNS announces the node on the local network. */
 export const MDNS_INTERVAL_MS = 5_000;
-/** The DHT protocol of Federa nodes, apart from the public IPFS DHT. */
-export const FEDERA_DHT_PROTOCOL = "/federa/kad/1.0.0";
 
 /** How a Node.js node listens and finds peers. */
 export interface NodeOptionsInit {
