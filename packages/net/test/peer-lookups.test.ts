@@ -237,6 +237,27 @@ describe("PeerLookups", () => {
     expect(count()).toBe(5);
   });
 
+  it("looks up at once when a DHT peer comes back after the node lost them all, whatever the waits earned", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "setInterval", "Date"] });
+    const { libp2p, connect, disconnect } = fakeLibp2p(async () => {
+      throw Object.assign(new Error("not found"), { name: "NotFoundError" });
+    });
+    const lookups = new PeerLookups(libp2p as unknown as Libp2p, {
+      targets: () => [ids[0]!],
+      reachable: () => false,
+      found: () => {},
+    });
+    connect(dhtPeer);
+    await vi.advanceTimersByTimeAsync(6 * LOOKUP_RETRY_MS + 10); // at 0, 1 and 3 retry waits: the next due at 7
+    expect(lookups.started).toBe(3);
+    disconnect(dhtPeer);
+    await vi.advanceTimersByTimeAsync(LOOKUP_RETRY_MS / 4);
+    connect(ids[1]!); // another DHT peer: the lookups that had no one to ask go now
+    await vi.advanceTimersByTimeAsync(0);
+    expect(lookups.started).toBe(4);
+    lookups.stop();
+  });
+
   it("waits for a peer that speaks a DHT protocol, and stops for good without a peer router", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "setInterval", "Date"] });
     const { libp2p, connect } = fakeLibp2p(async () => {
