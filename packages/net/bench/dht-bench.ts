@@ -11,7 +11,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { kadDHT, passthroughMapper } from "@libp2p/kad-dht";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
@@ -19,6 +19,7 @@ import type { Machine } from "../../core/bench/core-bench.js";
 import { DEFAULT_SYNC_TREE, SYNC_PROTOCOL } from "../src/constants.js";
 import { DiscoveryDials } from "../src/discovery-dials.js";
 import { FEDERA_DHT_PROTOCOL } from "../src/node/index.js";
+import { PeerExchange } from "../src/peer-exchange.js";
 import { PeerLookups } from "../src/peer-lookups.js";
 
 /** How members learn of each other: by looking each other up, or only from the DHT's own walks. */
@@ -118,6 +119,7 @@ interface Member {
   readonly node: Libp2p;
   readonly dials: DiscoveryDials;
   readonly lookups: PeerLookups | undefined;
+  readonly exchange: PeerExchange | undefined;
 }
 
 /** A member's device: its libp2p in the DHT with Federa's discovery dials (and lookups, in that mode) over `ids`. */
@@ -139,11 +141,24 @@ async function member(key: PrivateKey, ids: ReadonlySet<string>, mode: Mode): Pr
           found: (peer) => dials.discovered(peer),
         })
       : undefined;
-  return { node, dials, lookups };
+  // What a Federa node does besides: members that meet tell each other where the others are.
+  const exchange =
+    mode === "lookups"
+      ? await PeerExchange.start(node, {
+          knows: (peer) => ids.has(peer),
+          tell: () => ids,
+          wants: (peer) => ids.has(peer),
+          missing: () =>
+            [...ids].some((p) => !dials.reachable(p) && node.getConnections(peerIdFromString(p)).length === 0),
+          heard: (peer) => dials.discovered(peer),
+        })
+      : undefined;
+  return { node, dials, lookups, exchange };
 }
 
 async function stopMember(m: Member): Promise<void> {
   m.lookups?.stop();
+  m.exchange?.stop();
   m.dials.stop();
   await m.node.stop();
 }

@@ -51,6 +51,7 @@ import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constant
 import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import { PeerExchange } from "./peer-exchange.js";
 import { PeerLookups } from "./peer-lookups.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
@@ -157,6 +158,8 @@ export class FederaNode {
    * one, and handed to `dials`.
    */
   readonly lookups: PeerLookups;
+  /** Tells the members' devices this node reaches where the others it shares documents with are. */
+  readonly peerExchange: PeerExchange;
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
@@ -182,6 +185,7 @@ export class FederaNode {
     slices: SlicedChanges,
     dials: DiscoveryDials,
     lookups: PeerLookups,
+    peerExchange: PeerExchange,
     bans: BanList,
     init: FederaNodeInit,
   ) {
@@ -192,6 +196,7 @@ export class FederaNode {
     this.slices = slices;
     this.dials = dials;
     this.lookups = lookups;
+    this.peerExchange = peerExchange;
     this.identity = init.identity;
     this.#init = init;
     this.#bans = bans;
@@ -251,13 +256,30 @@ export class FederaNode {
       reachable: (peer) => dials.reachable(peer),
       found: (peer) => dials.discovered(peer),
     });
+    const peerExchange = await PeerExchange.start(libp2p, {
+      knows: (peer) => access.knows(peer),
+      tell: (to) => {
+        const told = new Set<string>();
+        for (const group of access.sharing([to, ...access.peers()]))
+          if (group.has(to)) for (const p of group) told.add(p);
+        told.delete(to);
+        return told;
+      },
+      wants: (peer) => access.peers().has(peer),
+      missing: () =>
+        [...access.peers()].some(
+          (p) => !dials.reachable(p) && !libp2p.getConnections().some((c) => c.remotePeer.toString() === p),
+        ),
+      heard: (peer) => dials.discovered(peer),
+    });
     access.onChange = () => {
       repo.shareConfigChanged();
       void adapter.reconsider();
       dials.reconsider(); // a new member's devices are dialled, a departed one's left out
       lookups.reconsider();
+      peerExchange.reconsider(); // the peers known may know where the devices now wanted are
     };
-    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, lookups, bans, init);
+    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, lookups, peerExchange, bans, init);
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
       if (!isViolation(error) || peerId === adapter.peerId) return;
       try {
@@ -716,6 +738,7 @@ export class FederaNode {
       for (const stop of [...this.#redials]) stop();
       this.dials.stop();
       this.lookups.stop();
+      this.peerExchange.stop();
       await Promise.allSettled([...this.#pending]);
       this.slices.close(); // and anything received until libp2p stops is applied at once
       await this.repo.flush(this.#heldDocuments()).catch(() => {});

@@ -110,6 +110,8 @@ export type {
   PeerRejectedPayload,
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
+export type { PeerExchangeInit } from "./peer-exchange.js";
+export { MAX_PEERS_TOLD, PEERS_PROTOCOL, PeerExchange } from "./peer-exchange.js";
 export type { PeerLookupsInit } from "./peer-lookups.js";
 export {
   LOOKUP_CONCURRENCY,

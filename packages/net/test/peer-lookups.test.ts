@@ -14,6 +14,7 @@ import { type FederaNode, LOOKUP_RETRY_MS, MAX_LOOKUP_RETRY_MS, PeerLookups } fr
 import { nodeOptions } from "../src/node/index.js";
 import { authorizeOnCopy } from "./support/authorize.js";
 import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
+import { linked } from "./support/linked.js";
 import { waitFor } from "./support/wait.js";
 
 afterEach(stopFederaNodes);
@@ -53,27 +54,14 @@ async function council(entry: () => readonly string[]) {
   const all = [held, ...joined.map((j) => j.held)];
   const balances = () => Promise.all(all.map(async (h) => (await h.council.state()).funds[0]?.balance));
   await waitFor(async () => (await balances()).every((b) => b === 40), "Cai's donation on every node");
-  return { nodes: [a, ...joined.map((j) => j.node)], devices: [ana!, ben!, cai!].map((i) => i.device.id) };
-}
-
-/** True once each node knows of the others and is connected to every link its sync tree asks for. */
-function linked(nodes: readonly FederaNode[], devices: readonly string[]): boolean {
-  return nodes.every((node) => {
-    const self = node.identity.device.id;
-    const connected = new Set(node.libp2p.getConnections().map((c) => c.remotePeer.toString()));
-    const known = new Set(node.dials.discoveredPeers());
-    return (
-      devices.every((d) => d === self || known.has(d) || connected.has(d)) &&
-      [...node.dials.wanted()].every((link) => connected.has(link))
-    );
-  });
+  return { nodes: [a, ...joined.map((j) => j.node)] };
 }
 
 describe("members' nodes in a DHT", { timeout: 60_000 }, () => {
   it("find each other through a stranger's rendezvous node they alone know, and sync; it gets no document", async () => {
     const rendezvous = await inDht(await createIdentity());
-    const { nodes, devices } = await council(() => rendezvous.addresses());
-    await waitFor(() => linked(nodes, devices), "each node to know the others and hold its links");
+    const { nodes } = await council(() => rendezvous.addresses());
+    await waitFor(() => linked(nodes), "each node to know the others and hold its links");
     // The rendezvous routed them to each other and holds nothing of theirs.
     expect(Object.keys(rendezvous.repo.handles)).toEqual([]);
     expect(rendezvous.lookups.started).toBe(0); // it knows no one to look for
@@ -98,8 +86,8 @@ describe("members' nodes in a DHT", { timeout: 60_000 }, () => {
     try {
       const entries = dht.map((n) => n.getMultiaddrs().map(String)).sort(() => Math.random() - 0.5);
       let next = 0;
-      const { nodes, devices } = await council(() => entries[next++]!);
-      await waitFor(() => linked(nodes, devices), "each node to know the others and hold its links");
+      const { nodes } = await council(() => entries[next++]!);
+      await waitFor(() => linked(nodes), "each node to know the others and hold its links");
       for (const node of nodes) expect(node.lookups.started).toBeGreaterThan(0);
     } finally {
       await Promise.all(dht.map((n) => n.stop()));
