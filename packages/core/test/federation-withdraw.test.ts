@@ -129,10 +129,20 @@ describe("a council withdrawing from a federation", () => {
       throw new Error("no title gave an id on that side");
     };
 
+    // An announcement by Tia at the shared clock whose id is away from both ends of the id space, so that proposals
+    // can fold on either side of it within the titles tried (an id near an end left one side out of reach).
+    const withdrawMid = async (from: PlainDocument<FederationDoc>, since: number) => {
+      for (let i = 0; i < 100; i++) {
+        const fork = from.fork();
+        const id = await (await open(fork, tia)).withdraw({ since: since - i });
+        if (id >= "2" && id < "e") return { id, fork };
+      }
+      throw new Error("no announcement id away from the ends");
+    };
+
     // Alone at its clock, an announcement is concurrent with a proposal at that clock: the tenants stay in its
     // electorate, whichever of the two ids folds first.
-    const atTenants = atBakery.fork();
-    const withdrawal = await (await open(atTenants, tia)).withdraw({ since: t - MINUTE });
+    const { id: withdrawal, fork: atTenants } = await withdrawMid(atBakery, t - MINUTE);
     const first = [
       await proposeAround(ana, atBakery, withdrawal, true),
       await proposeAround(ben, atBakery, withdrawal, false),
@@ -144,8 +154,7 @@ describe("a council withdrawing from a federation", () => {
     // A second announcement, at a later clock, does not hide the first from a proposal at that later clock: the
     // first still stands (no mandate since), so the tenants are out of its electorate whichever id folds first.
     t += MINUTE;
-    const again = atBakery.fork();
-    const second = await (await open(again, tia)).withdraw({ since: t - MINUTE });
+    const { id: second, fork: again } = await withdrawMid(atBakery, t - MINUTE);
     const later = [await proposeAround(ana, atBakery, second, true), await proposeAround(ben, atBakery, second, false)];
     for (const { fork } of later) atBakery.merge(fork);
     atBakery.merge(again);
