@@ -11,7 +11,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { kadDHT, passthroughMapper } from "@libp2p/kad-dht";
-import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
@@ -148,8 +148,7 @@ async function member(key: PrivateKey, ids: ReadonlySet<string>, mode: Mode): Pr
           knows: (peer) => ids.has(peer),
           tell: () => ids,
           wants: (peer) => ids.has(peer),
-          missing: () =>
-            [...ids].some((p) => !dials.reachable(p) && node.getConnections(peerIdFromString(p)).length === 0),
+          missing: () => lookups?.missing() ?? false,
           heard: (peer) => dials.discovered(peer),
         })
       : undefined;

@@ -30,7 +30,7 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 4;
  */
 export const DEFAULT_SYNC_TREE = { fanout: 4, settleMs: 1_000, quietMs: 5_000, maxDeferMs: 30_000 } as const;
 
-/** Connections a node opens on its own to discovered peers (mDNS, bootstrap, DHT); inbound ones are not counted against it. */
+/** Connections a node opens on its own to known peers it discovered (mDNS, bootstrap, DHT); inbound ones, and a DHT's to strangers, are not counted against it. */
 export const DEFAULT_MAX_DIALS = 32;
 
 /** How long a peer that broke the sync protocol is refused (hung up on, not dialled, its connections denied). */

@@ -69,7 +69,7 @@ export interface FederaNodeInit {
   readonly libp2p?: Partial<Libp2pOptions<Record<string, unknown>>>;
   /** Remembers verified signatures across restarts. */
   readonly verified?: VerifiedCache;
-  /** Dial the discovered peers (mDNS, bootstrap, DHT) this node's sync trees ask for (`DiscoveryDials`) while fewer outbound connections than this are open. */
+  /** Dial the discovered peers (mDNS, bootstrap, DHT) this node's sync trees ask for (`DiscoveryDials`) while fewer outbound connections to known peers than this are open. */
   readonly maxDials?: number;
   /** The wall clock for stamping records and timing bans (tests pass a fake one). */
   readonly now?: () => number;
@@ -266,10 +266,7 @@ export class FederaNode {
         return told;
       },
       wants: (peer) => access.peers().has(peer),
-      missing: () =>
-        [...access.peers()].some(
-          (p) => !dials.reachable(p) && !libp2p.getConnections().some((c) => c.remotePeer.toString() === p),
-        ),
+      missing: () => lookups.missing(),
       heard: (peer) => dials.discovered(peer),
     });
     access.onChange = () => {

@@ -111,7 +111,7 @@ export type {
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";
 export type { PeerExchangeInit } from "./peer-exchange.js";
-export { MAX_PEERS_TOLD, PEERS_PROTOCOL, PeerExchange } from "./peer-exchange.js";
+export { ASK_AGAIN_MS, MAX_ASK_AGAIN_MS, MAX_PEERS_TOLD, PEERS_PROTOCOL, PeerExchange } from "./peer-exchange.js";
 export type { PeerLookupsInit } from "./peer-lookups.js";
 export {
   LOOKUP_CONCURRENCY,

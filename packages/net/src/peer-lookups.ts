@@ -119,6 +119,16 @@ export class PeerLookups {
     }
   }
 
+  /** True while some target is neither connected nor known to discovery at an address that has not failed. */
+  missing(): boolean {
+    for (const id of this.#init.targets()) {
+      if (id === this.#self || this.#init.reachable(id)) continue;
+      const peer = this.#lookups.get(id)?.peer ?? asPeerId(id);
+      if (peer !== undefined && this.#libp2p.getConnections(peer).length === 0) return true;
+    }
+    return false;
+  }
+
   /** Looks up nothing more. */
   stop(): void {
     this.#abort.abort();
