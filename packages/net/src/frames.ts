@@ -197,7 +197,14 @@ function decodePeerMetadata(value: unknown): PeerMetadata {
   if (value.isEphemeral !== undefined && typeof value.isEphemeral !== "boolean") {
     throw new InvalidFrameError("Hello ephemeral flag is not a boolean");
   }
-  return { ...value } as PeerMetadata;
+  const { storageId, ...rest } = value;
+  // The Repo stores sync state under the storage id: one that is no plain name would be a storage key it cannot write.
+  return (isStorageId(storageId) ? { ...rest, storageId } : rest) as PeerMetadata;
+}
+
+/** True for a storage id that is a plain name: automerge-repo makes them UUIDs. */
+export function isStorageId(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(value);
 }
 
 /** The activate frame: the sender starts syncing over this stream, so the receiver should too (protocol 1.1). */

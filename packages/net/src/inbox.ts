@@ -43,6 +43,8 @@ export class Inbox<Owner> {
   readonly #handlers: InboxHandlers<Owner>;
   /** Owners with frames waiting, in the order they get their next turn. */
   readonly #queues = new Map<Owner, Queue>();
+  /** Owners whose frames wait without turns until released. */
+  readonly #held = new Set<Owner>();
   #scheduled = false;
 
   constructor(handlers: InboxHandlers<Owner>) {
@@ -75,10 +77,26 @@ export class Inbox<Owner> {
   /** Forgets the frames waiting from `owner` (its stream ended). */
   drop(owner: Owner): void {
     this.#queues.delete(owner);
+    this.#held.delete(owner);
+  }
+
+  /** Gives `owner` no turns until `release`: its frames wait (its answers are not being read). */
+  hold(owner: Owner): void {
+    this.#held.add(owner);
+  }
+
+  /** Gives `owner` turns again. */
+  release(owner: Owner): void {
+    if (this.#held.delete(owner)) this.#schedule();
+  }
+
+  /** Whether `owner` is held. */
+  isHeld(owner: Owner): boolean {
+    return this.#held.has(owner);
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#queues.size === 0) return;
+    if (this.#scheduled || this.#next() === undefined) return;
     this.#scheduled = true;
     nextTurn(() => {
       this.#scheduled = false;
@@ -90,11 +108,17 @@ export class Inbox<Owner> {
     });
   }
 
+  /** The first owner in line that is not held. */
+  #next(): [Owner, Queue] | undefined {
+    for (const entry of this.#queues) if (!this.#held.has(entry[0])) return entry;
+    return undefined;
+  }
+
   /** Gives the first owner in line one turn. */
   #turn(): void {
-    const next = this.#queues.entries().next();
-    if (next.done) return;
-    const [owner, queue] = next.value;
+    const next = this.#next();
+    if (next === undefined) return;
+    const [owner, queue] = next;
     try {
       this.#give(owner, queue);
     } catch (err) {

@@ -2,7 +2,7 @@
  * The automerge-repo network adapter over libp2p: one authenticated sync stream per peer, whose automerge-repo peer id
  * is the Noise-authenticated libp2p peer id, carrying length-prefixed CBOR frames with backpressure.
  */
-import type { Message, PeerId, PeerMetadata } from "@automerge/automerge-repo/slim";
+import type { Message, PeerId, PeerMetadata, StorageId } from "@automerge/automerge-repo/slim";
 import { NetworkAdapter } from "@automerge/automerge-repo/slim";
 import type { Connection, IdentifyResult, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
@@ -82,6 +82,14 @@ export interface Libp2pNetworkAdapterInit {
    * (see changes-ahead.ts). A hook that throws is logged and the message goes to the Repo whole.
    */
   readonly changesAhead?: ChangesAhead;
+  /**
+   * Decides which received messages the Repo sees; the others are dropped, unanswered. The Repo answers a message about
+   * a document the peer may not read, and keeps a note of each such document and ephemeral session for good: a peer
+   * sending them for ever new ids would grow its memory without end. Default: every message.
+   */
+  readonly admit?: (message: Message) => boolean;
+  /** Bytes waiting to be sent to one peer past which its stream is closed (`OUTBOX_MAX_BYTES`). */
+  readonly maxOutboxBytes?: number;
 }
 
 /** Payload of `peer:rejected`. */
@@ -100,6 +108,13 @@ export interface Libp2pNetworkAdapterEvents {
 /** A stream whose received frames wait unhandled past this many bytes is paused (its peer stops sending) until they
  * are handled. */
 const INBOX_PAUSE_BYTES = 8 * 1024 * 1024;
+
+/** A stream whose frames to send wait past this many bytes (its peer reads slower than it asks) has its received frames
+ * left unhandled, and its reading paused, until they are sent: each message handled may add an answer. */
+export const OUTBOX_HOLD_BYTES = 8 * 1024 * 1024;
+
+/** A stream whose frames to send wait past this many bytes is closed (its peer may sync again later): memory is bounded. */
+export const OUTBOX_MAX_BYTES = 128 * 1024 * 1024;
 
 /** Yamux's largest stream window: what a peer may still have in flight when its stream is paused. */
 const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
@@ -170,6 +185,10 @@ class SyncSession {
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
   readonly #queue: Uint8ArrayList[] = [];
+  /** Bytes of the frames in `#queue`. */
+  queuedBytes = 0;
+  /** Called whenever the queue has been written out. */
+  onSent: () => void = () => {};
   #pumping = false;
 
   constructor(stream: Stream, connection: Connection, maxFrameSize: number, preApproved: boolean, log: Logger) {
@@ -199,6 +218,7 @@ class SyncSession {
   /** Queues a frame; frames go out in order, waiting for the stream to drain whenever `send` says it is full. */
   write(frame: Uint8ArrayList): void {
     this.#queue.push(frame);
+    this.queuedBytes += frame.byteLength;
     if (!this.#pumping) {
       this.#pump().catch((err) => this.#log.trace("stopped writing to %s - %e", this.peerId, err));
     }
@@ -211,14 +231,17 @@ class SyncSession {
       while (frame !== undefined) {
         if (this.ended) {
           this.#queue.length = 0;
+          this.queuedBytes = 0;
           return;
         }
+        this.queuedBytes -= frame.byteLength;
         if (!this.stream.send(frame)) await this.stream.onDrain();
         frame = this.#queue.shift();
       }
     } finally {
       this.#pumping = false;
     }
+    this.onSent();
   }
 }
 
@@ -256,6 +279,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   /** Checks in a row that saw no frame; counted in checks, not time, so a busy event loop never looks quiet. */
   #quietChecks = 0;
   readonly #sessions = new Map<string, SyncSession>();
+  /** The storage id each peer first announced (see `#pinned`). */
+  readonly #storageIds = new Map<string, StorageId>();
   /** Frames received and not yet handled: one message per event-loop turn, streams in turn. */
   readonly #inbox = new Inbox<SyncSession>({
     handle: (session, frame) => this.#handleFrame(session, frame),
@@ -279,6 +304,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   };
   readonly #started: Promise<void>;
   readonly #changesAhead: ChangesAhead | undefined;
+  readonly #admit: (message: Message) => boolean;
+  readonly #maxOutboxBytes: number;
   #ready = false;
   #state: AdapterState = "idle";
   #topologyId: string | undefined;
@@ -296,6 +323,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS;
     this.#relayEphemeral = init.relayEphemeral ?? false;
     this.#changesAhead = init.changesAhead;
+    this.#admit = init.admit ?? (() => true);
+    this.#maxOutboxBytes = init.maxOutboxBytes ?? OUTBOX_MAX_BYTES;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.peerId = repoPeerId(init.libp2p.peerId);
     this.#started = this.#start();
@@ -376,6 +405,19 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
     session.write(frame);
+    if (session.queuedBytes > this.#maxOutboxBytes) {
+      this.#log.error("closing the sync stream with %s: %d bytes wait to be sent", session.peerId, session.queuedBytes);
+      // Not inside the Repo's send: it may be sending to its other peers in the same loop.
+      queueMicrotask(() => this.#end(session, new Error("Peer does not read what it is sent")));
+    } else if (session.queuedBytes > OUTBOX_HOLD_BYTES && !this.#inbox.isHeld(session)) {
+      // Its answers pile up: take nothing more from it until they are out (its reading pauses once the inbox fills).
+      this.#log("%s reads slowly: its messages wait until %d bytes are sent", session.peerId, session.queuedBytes);
+      this.#inbox.hold(session);
+      session.onSent = () => {
+        session.onSent = () => {};
+        this.#inbox.release(session);
+      };
+    }
   }
 
   /** Called by the Repo: closes every sync stream (peers see them go) and refuses new ones until `connect`. */
@@ -623,6 +665,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
+  /** The `admit` hook's answer; one that throws admits nothing (the peer did nothing wrong). */
+  #admits(message: Message): boolean {
+    try {
+      return this.#admit(message);
+    } catch (err) {
+      this.#log.error("admit threw for a %s message, dropping it - %e", message.type, err);
+      return false;
+    }
+  }
+
   /** Hands the Repo what the changes-ahead hook left of a message, unless it was handed over already. */
   #deliverRest(session: SyncSession): void {
     const rest = session.rest;
@@ -702,6 +754,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         return true; // decoding it (inflating, maybe) was this turn's work
       }
     }
+    if (!this.#admits(message)) {
+      this.#log.trace("dropping a %s message from %s: not admitted", message.type, session.peerId);
+      return true;
+    }
     if (this.#applyAhead(session, message)) return true;
     try {
       this.emit("message", message);
@@ -751,7 +807,28 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     session.announced = true;
     session.heldSince = undefined;
     this.#log("syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
-    this.emit("peer-candidate", { peerId: session.peerId, peerMetadata: session.remoteHello.peerMetadata });
+    this.emit("peer-candidate", { peerId: session.peerId, peerMetadata: this.#pinned(session) });
+  }
+
+  /**
+   * The peer's metadata with the first storage id it announced here: the Repo keeps sync state per storage id, so a
+   * peer announcing a new one on every stream would have it store a copy per document each time. A peer whose storage
+   * really changed syncs as well without (its sync state is then not kept) until this node restarts.
+   */
+  #pinned(session: SyncSession): PeerMetadata {
+    const metadata = session.remoteHello?.peerMetadata ?? {};
+    if (metadata.storageId === undefined) return metadata;
+    const pinned = this.#storageIds.get(session.peerId);
+    if (pinned === undefined) this.#storageIds.set(session.peerId, metadata.storageId);
+    if (pinned === undefined || pinned === metadata.storageId) return metadata;
+    this.#log(
+      "%s announced storage id %s, not %s as before: its sync state is not kept",
+      session.peerId,
+      metadata.storageId,
+      pinned,
+    );
+    const { storageId: _changed, ...rest } = metadata;
+    return rest;
   }
 
   /** Chooses the tree once streams have stopped arriving and leaving for `settleMs`. */

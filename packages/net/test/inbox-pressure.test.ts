@@ -1,12 +1,14 @@
 /** The adapter's inbox under pressure: paused streams, peers closing their side, frames it drops, listeners that throw. */
 import { randomBytes } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
-import type { DocumentId, EphemeralMessage, PeerId, SessionId } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import type { DocumentId, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
 import { cbor } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeFrame, encodeMessage } from "../src/frames.js";
 import type { PeerRejectedPayload } from "../src/index.js";
-import { createNode, createSyncPeer, type SyncPeer, stopAll } from "./support/nodes.js";
+import { OUTBOX_HOLD_BYTES } from "../src/libp2p-adapter.js";
+import { createNode, createSyncPeer, meet, type SyncPeer, stopAll } from "./support/nodes.js";
 import { establishedRawPeer, type RawSyncPeer, receivingStream } from "./support/raw-peer.js";
 import { waitFor } from "./support/wait.js";
 
@@ -200,5 +202,51 @@ describe("inbox turns", () => {
       }
     }
     expect(delivered).toEqual([1]);
+  });
+});
+
+/** The first sync message of a peer holding nothing of the document: the adapter's Repo answers it with the document. */
+function nothingHeld(raw: RawSyncPeer, to: SyncPeer, documentId: DocumentId): Message {
+  const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
+  return { type: "sync", senderId: raw.peerId as PeerId, targetId: to.adapter.peerId, documentId, data: data! };
+}
+
+describe("a peer that stops reading", () => {
+  // Guards against: every message of a peer that reads nothing is answered into an unbounded queue (73 MB for 22 kB sent).
+  it("takes no more of its messages while its answers wait past OUTBOX_HOLD_BYTES, and answers them once it reads", async () => {
+    const { a, raw } = await attacked();
+    const big = a.repo.create<{ blob: Uint8Array }>({ blob: new Uint8Array(randomBytes(500_000)) });
+    raw.stream.pause();
+    const before = a.adapter.traffic.bytesSent;
+    const asked = 40; // 40 answers of about 500 kB: 20 MB if every one were queued
+    for (let i = 0; i < asked; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    await waitFor(() => a.adapter.traffic.framesReceived >= asked + 2, "the messages to arrive");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const queued = a.adapter.traffic.bytesSent - before;
+    expect(queued).toBeGreaterThan(OUTBOX_HOLD_BYTES);
+    expect(queued).toBeLessThan(OUTBOX_HOLD_BYTES + 2_000_000);
+    // Reading again, the peer gets its answers and the adapter takes the rest of its messages.
+    raw.stream.resume();
+    await waitFor(() => a.adapter.traffic.bytesSent - before > 15_000_000, "the other answers");
+    expect(raw.stream.status).toBe("open");
+  });
+});
+
+describe("a peer that reads nothing for long", () => {
+  // Guards against: a peer whose answers pile up past any bound keeps its stream, and the node's memory grows.
+  it("has its stream closed once more than maxOutboxBytes wait, while the node goes on serving others", async () => {
+    const { a, raw, stream } = await attacked({ maxOutboxBytes: 2_000_000 });
+    const good = await createSyncPeer("tcp");
+    await meet(a, good);
+    const big = a.repo.create<{ blob: Uint8Array; n: number }>({ blob: new Uint8Array(randomBytes(500_000)), n: 0 });
+    raw.stream.pause();
+    for (let i = 0; i < 40; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    await waitFor(() => stream.status !== "open", "the stream to close");
+    expect(a.repo.peers).not.toContain(raw.peerId);
+    big.change((d) => {
+      d.n = 1;
+    });
+    const copy = await good.repo.find<{ n: number }>(big.url);
+    await waitFor(() => copy.doc().n === 1, "the good peer to get the change");
   });
 });

@@ -3,7 +3,7 @@ import { Repo } from "@automerge/automerge-repo";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { memory } from "@libp2p/memory";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
@@ -17,8 +17,12 @@ const running = new Set<Libp2p>();
 const repos = new Set<Repo>();
 
 /** A started node with Noise, Yamux and identify listening on loopback TCP or a fresh memory address. */
-export async function createNode(transport: TransportKind = "tcp", options: { start?: boolean } = {}): Promise<Libp2p> {
+export async function createNode(
+  transport: TransportKind = "tcp",
+  options: { start?: boolean; privateKey?: PrivateKey } = {},
+): Promise<Libp2p> {
   const node = await createLibp2p({
+    ...(options.privateKey ? { privateKey: options.privateKey } : {}),
     addresses: { listen: [transport === "tcp" ? "/ip4/127.0.0.1/tcp/0" : `/memory/${crypto.randomUUID()}`] },
     transports: [transport === "tcp" ? tcp() : memory()],
     connectionEncrypters: [noise()],

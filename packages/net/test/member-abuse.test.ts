@@ -1,0 +1,136 @@
+/**
+ * A member's device that misbehaves within the protocol's grammar: its frames are well formed and it may open a sync
+ * stream, so nothing rejects it outright. The node must neither crash nor keep growing, and must keep serving.
+ */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, sep } from "node:path";
+import * as A from "@automerge/automerge";
+import type { DocumentId, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { createIdentity, type Identity } from "@federa/core";
+import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import { afterEach, describe, expect, it } from "vitest";
+import type { FederaNode } from "../src/index.js";
+import { authorizeOnCopy } from "./support/authorize.js";
+import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
+import { createNode, stopAll } from "./support/nodes.js";
+import { RawSyncPeer } from "./support/raw-peer.js";
+import { waitFor } from "./support/wait.js";
+
+const dirs: string[] = [];
+const rejections: unknown[] = [];
+const onRejection = (reason: unknown) => rejections.push(reason);
+
+afterEach(async () => {
+  process.off("unhandledRejection", onRejection);
+  rejections.length = 0;
+  await stopFederaNodes();
+  await stopAll();
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** Ana's node, on disk, holding a council of which Ben is a member with an authorised device. */
+async function council(): Promise<{ node: FederaNode; ben: Identity; dir: string; documentId: DocumentId }> {
+  const [ana, ben] = await Promise.all([createIdentity(), createIdentity()]);
+  const dir = await mkdtemp(join(tmpdir(), "federa-abuse-"));
+  dirs.push(dir);
+  const { nodeOptions } = await import("../src/node/index.js");
+  const node = await startFederaNode(ana, { storage: nodeOptions({ storageDir: dir, mdns: false }).storage });
+  const held = await node.foundCouncil({ name: "Print shop", founders: [ben.member] });
+  await authorizeOnCopy(held, ben);
+  return { node, ben, dir, documentId: held.councilHandle.documentId };
+}
+
+/** A raw sync stream from Ben's device (his key, no Repo behind it) to `node`, past the handshake. */
+async function rawDevice(node: FederaNode, ben: Identity, storageId?: string): Promise<RawSyncPeer> {
+  const privateKey = await generateKeyPairFromSeed("Ed25519", ben.device.seed);
+  const libp2p = await createNode("tcp", { privateKey });
+  const raw = await RawSyncPeer.open(libp2p, node.libp2p);
+  raw.writeHello({
+    peerMetadata: storageId === undefined ? {} : { storageId: storageId as never, isEphemeral: false },
+  });
+  // Anything but a hello before the node's own hello breaks the protocol: the node greets once it has checked the peer.
+  await raw.hello();
+  raw.writeActivate();
+  return raw;
+}
+
+/** The first sync message of a peer that holds nothing of `documentId`. */
+function nothingHeld(raw: RawSyncPeer, node: FederaNode, documentId: DocumentId): Message {
+  const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
+  return {
+    type: "sync",
+    senderId: raw.peerId as PeerId,
+    targetId: node.adapter.peerId,
+    documentId,
+    data: data as Uint8Array,
+  };
+}
+
+describe("a member's device that misbehaves", () => {
+  it("announcing a storage id that is no file name neither crashes the node nor stops it answering", async () => {
+    process.on("unhandledRejection", onRejection);
+    const { node, ben, documentId } = await council();
+    const raw = await rawDevice(node, ben, "../x/y");
+    const before = raw.frames.length;
+    raw.writeMessage(nothingHeld(raw, node, documentId));
+    await waitFor(() => raw.frames.length > before, "the node's answer");
+    await node.flush();
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the Repo saves sync states on a 100 ms throttle
+    expect(rejections).toEqual([]);
+    expect(node.libp2p.status).toBe("started");
+  });
+
+  it("keeps sync state under the first storage id a device announced, not under every new one", async () => {
+    const { node, ben, dir, documentId } = await council();
+    const ids = ["5f0c6d2e-1111-4c8e-9e55-000000000001", "5f0c6d2e-1111-4c8e-9e55-000000000002"];
+    // The storage ids sync states are kept under, over every document (`dir/ab/cdef…/sync-state/ID`).
+    const stored = async () => {
+      const files = await readdir(dir, { recursive: true });
+      const ids = files.map((f) => f.split(sep)).filter((p) => p.length === 4 && p[2] === "sync-state");
+      return [...new Set(ids.map((p) => p[3]))];
+    };
+    for (const id of [...ids, ids[1]!]) {
+      const raw = await rawDevice(node, ben, id);
+      const before = raw.frames.length;
+      raw.writeMessage(nothingHeld(raw, node, documentId));
+      await waitFor(() => raw.frames.length > before, "the node's answer");
+      // The Repo saves sync states on a throttle: the first device's is on disk before the next one comes.
+      await waitFor(async () => (await stored()).length > 0, "a sync state on disk");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await raw.node.stop();
+      await waitFor(() => node.libp2p.getConnections().length === 0, "the device to be gone");
+    }
+    await node.flush();
+    expect(await stored()).toEqual([ids[0]]);
+  });
+
+  it("messages about documents it may not read never reach the Repo", async () => {
+    const { node, ben, documentId } = await council();
+    const raw = await rawDevice(node, ben);
+    const seen: Message[] = [];
+    node.adapter.on("message", (m) => {
+      if (m.senderId === raw.peerId) seen.push(m);
+    });
+    for (let i = 0; i < 200; i++) {
+      const other = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+      raw.writeMessage({ ...nothingHeld(raw, node, documentId), type: "request", documentId: other });
+      const ephemeral: EphemeralMessage = {
+        type: "ephemeral",
+        senderId: raw.peerId as PeerId,
+        targetId: node.adapter.peerId,
+        documentId: other,
+        sessionId: `s${i}` as SessionId,
+        count: 1,
+        data: cbor.encode(i),
+      };
+      raw.writeMessage(ephemeral);
+    }
+    // A message about the council it belongs to, sent last, is handled: the others were taken and dropped before it.
+    raw.writeMessage(nothingHeld(raw, node, documentId));
+    await waitFor(() => seen.some((m) => m.documentId === documentId), "the council's message to reach the Repo");
+    expect(seen.filter((m) => m.documentId !== documentId)).toEqual([]);
+    expect(node.adapter.traffic.framesReceived).toBeGreaterThanOrEqual(401);
+  });
+});
