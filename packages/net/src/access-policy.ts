@@ -43,6 +43,7 @@ export class AccessPolicy {
   readonly #trustedFor = new Map<FederationId, Map<string, Vouch>>();
   readonly #now: () => number;
   #onChange: () => void = () => {};
+  #fetchable: (document: DocumentId) => boolean = () => true;
 
   /** `self` is this node's own peer id (its own Repo may always hold its documents). */
   constructor(self: string, now: () => number = Date.now) {
@@ -59,6 +60,14 @@ export class AccessPolicy {
   register(council: CouncilId, documents: readonly DocumentId[]): void {
     for (const d of documents) this.#documents.set(d, council);
     if (!this.#devices.has(council)) this.#devices.set(council, new Set());
+    this.#fetchedNow(documents);
+  }
+
+  /** Documents that were being fetched now have an owner: peers the Repo stopped syncing them with may be let in. */
+  #fetchedNow(documents: readonly DocumentId[]): void {
+    let changed = false;
+    for (const d of documents) changed = this.#wanted.delete(d) || changed;
+    if (changed) this.#onChange();
   }
 
   /** Sets a council's allowed devices and mandated bodies from its derived state; returns true when they changed. */
@@ -84,6 +93,7 @@ export class AccessPolicy {
   registerFederation(federation: FederationId, document: DocumentId): void {
     this.#federationDocs.set(document, federation);
     if (!this.#federations.has(federation)) this.#federations.set(federation, new Set());
+    this.#fetchedNow([document]);
   }
 
   /**
@@ -199,9 +209,31 @@ export class AccessPolicy {
     return false;
   }
 
-  /** Marks a document this node is fetching: until its council is known, peers it knows may exchange it. */
+  /**
+   * Tells whether a document being fetched may be asked of peers: only while this node holds nothing of it (the node
+   * wires it to its storage and Repo). What it holds goes nowhere until its council is known. Default: always.
+   */
+  set fetchable(fn: (document: DocumentId) => boolean) {
+    this.#fetchable = fn;
+  }
+
+  /**
+   * Marks a document this node is fetching: until its council is known, peers it knows may exchange it while
+   * `fetchable` says this node holds nothing of it.
+   */
   want(document: DocumentId): void {
     this.#wanted.add(document);
+  }
+
+  /** Stops fetching a document whose open failed: unless its council is known, it goes to no one. */
+  unwant(document: DocumentId): void {
+    if (this.#wanted.delete(document) && !this.#documents.has(document)) this.#onChange();
+  }
+
+  /** Call when what `fetchable` says of a wanted document may have changed (it was loaded, or content arrived). */
+  reconsiderWanted(document: DocumentId): void {
+    if (this.#wanted.has(document) && !this.#documents.has(document) && !this.#federationDocs.has(document))
+      this.#onChange();
   }
 
   /** The council a document belongs to, when this node knows it. */
@@ -224,8 +256,9 @@ export class AccessPolicy {
         if (members.has(council) && this.#consents(council, id) && this.#inFederation(peer, id, true)) return true;
       return false;
     }
-    // Unknown documents are never served (no id leaks to strangers), except one this node is fetching from a known peer.
-    if (council === undefined) return this.#wanted.has(document) && this.knows(peer);
+    // Unknown documents are never served (no id leaks to strangers), except one this node is fetching from a known peer
+    // and holds nothing of yet.
+    if (council === undefined) return this.#wanted.has(document) && this.#fetchable(document) && this.knows(peer);
     return this.#devices.get(council)?.has(peer) ?? false;
   }
 

@@ -51,6 +51,7 @@ import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constant
 import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import { NodeStorage } from "./node-storage.js";
 import { PeerExchange } from "./peer-exchange.js";
 import { PeerLookups } from "./peer-lookups.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -162,6 +163,7 @@ export class FederaNode {
   readonly peerExchange: PeerExchange;
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
+  readonly #storage: NodeStorage | undefined;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
   readonly #federations = new Map<FederationId, HeldFederation & { refresh: () => void }>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -187,6 +189,7 @@ export class FederaNode {
     lookups: PeerLookups,
     peerExchange: PeerExchange,
     bans: BanList,
+    storage: NodeStorage | undefined,
     init: FederaNodeInit,
   ) {
     this.libp2p = libp2p;
@@ -200,6 +203,7 @@ export class FederaNode {
     this.identity = init.identity;
     this.#init = init;
     this.#bans = bans;
+    this.#storage = storage;
   }
 
   /** Builds and starts a node; its storage, when it can be claimed, is this node's alone until it stops. */
@@ -230,6 +234,14 @@ export class FederaNode {
     if (libp2p.peerId.toString() !== init.identity.device.id)
       throw new Error("libp2p key does not match the device key");
     const access = new AccessPolicy(libp2p.peerId.toString(), init.now);
+    const log = libp2p.logger.forComponent("federa:node");
+    const storage =
+      init.storage === undefined
+        ? undefined
+        : new NodeStorage(init.storage, {
+            onLoaded: (document) => access.reconsiderWanted(document as DocumentId),
+            onError: (key, e) => log.error("could not save %s - %e", key.join("/"), e),
+          });
     let ahead: ChangesAhead | undefined; // needs the Repo, which needs the adapter
     const adapter = new Libp2pNetworkAdapter({
       libp2p,
@@ -241,10 +253,12 @@ export class FederaNode {
     const repo = new Repo({
       peerId: adapter.peerId,
       network: [adapter],
-      ...(init.storage ? { storage: init.storage } : {}),
+      ...(storage ? { storage } : {}),
       shareConfig: access.shareConfig(),
     });
-    const log = libp2p.logger.forComponent("federa:node");
+    // A document being fetched is asked of peers only while nothing of it is here: not on disk, nor arrived yet.
+    access.fetchable = (document) =>
+      (storage === undefined || storage.stored(document) === "absent") && !holdsContent(repo, document);
     const slices = new SlicedChanges({ onError: (err) => log.error("received changes would not apply - %e", err) });
     ahead = changesAhead(repo, (peer, document) => access.allows(peer, document), slices);
     const dials = new DiscoveryDials(libp2p, {
@@ -278,7 +292,19 @@ export class FederaNode {
       lookups.reconsider();
       peerExchange.reconsider(); // the peers known may know where the devices now wanted are
     };
-    const node = new FederaNode(libp2p, repo, access, adapter, slices, dials, lookups, peerExchange, bans, init);
+    const node = new FederaNode(
+      libp2p,
+      repo,
+      access,
+      adapter,
+      slices,
+      dials,
+      lookups,
+      peerExchange,
+      bans,
+      storage,
+      init,
+    );
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
       if (!isViolation(error) || peerId === adapter.peerId) return;
       try {
@@ -417,16 +443,25 @@ export class FederaNode {
   ): Promise<HeldCouncil> {
     const signal = this.#waitSignal(options);
     const councilHandle = await this.#find<CouncilDoc>(url, signal);
-    // A link is only where to fetch: what the document is comes from its own content.
-    const claimed = councilHandle.doc().federa?.council;
-    if (options.council !== undefined && claimed !== options.council)
-      throw new UnknownDocumentError(`${url} is not council ${options.council}`);
-    const ledgerUrl = councilHandle.doc().federa?.ledger;
-    if (claimed === undefined || ledgerUrl === undefined)
-      throw new UnknownDocumentError(`${url} is not a Federa council document (no council id or ledger in it)`);
-    const ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
-    const id = councilHandle.doc().federa.council as CouncilId;
-    return this.#councils.get(id) ?? this.#once(this.#holding, id, () => this.#hold(councilHandle, ledgerHandle));
+    let ledgerHandle: DocHandle<LedgerDoc> | undefined;
+    try {
+      // A link is only where to fetch: what the document is comes from its own content.
+      const claimed = councilHandle.doc().federa?.council;
+      if (options.council !== undefined && claimed !== options.council)
+        throw new UnknownDocumentError(`${url} is not council ${options.council}`);
+      const ledgerUrl = councilHandle.doc().federa?.ledger;
+      if (claimed === undefined || ledgerUrl === undefined)
+        throw new UnknownDocumentError(`${url} is not a Federa council document (no council id or ledger in it)`);
+      ledgerHandle = await this.#find<LedgerDoc>(ledgerUrl as AutomergeUrl, signal);
+      const id = claimed as CouncilId;
+      const ledger = ledgerHandle;
+      return this.#councils.get(id) ?? (await this.#once(this.#holding, id, () => this.#hold(councilHandle, ledger)));
+    } catch (e) {
+      // Not held: what arrived of it goes to no one.
+      this.access.unwant(councilHandle.documentId);
+      if (ledgerHandle !== undefined) this.access.unwant(ledgerHandle.documentId);
+      throw e;
+    }
   }
 
   /** Runs `hold` once per key at a time: concurrent opens of one document must not hold it twice. */
@@ -464,14 +499,20 @@ export class FederaNode {
       throw new DocumentUnavailableError(String(url), `not an Automerge URL: ${String(url)} (${(e as Error).message})`);
     }
     this.access.want(documentId);
+    // A handle left by an earlier attempt stopped syncing with every peer when that one gave up: the Repo re-checks.
+    if (this.repo.handles[documentId] !== undefined) this.repo.shareConfigChanged();
     for (;;) {
       try {
-        return await this.repo.find<T>(url, { signal });
+        const handle = await this.repo.find<T>(url, { signal });
+        // Its content is here: from now on it goes only where its council, once known, says.
+        this.access.reconsiderWanted(documentId);
+        return handle;
       } catch (err) {
         if (!signal.aborted) {
           await new Promise((resolve) => setTimeout(resolve, 200));
           continue;
         }
+        this.access.unwant(documentId);
         this.#requireRunning();
         if (signal.reason instanceof DOMException && signal.reason.name === "TimeoutError")
           throw new DocumentUnavailableError(url, `no peer served ${url} before the wait ended`);
@@ -595,12 +636,18 @@ export class FederaNode {
     const started = this.#leaves;
     const handle = await this.#find<FederationDoc>(url, signal);
     const id = handle.doc().federa?.federation as FederationId;
-    // The id a document claims is its own content: one that is not the federation an invitation named is refused.
-    if (options.federation !== undefined && id !== options.federation)
-      throw new UnknownDocumentError(`${url} is not federation ${options.federation}`);
-    const existing = this.#federations.get(id);
-    if (existing) return { federation: existing.federation, handle: existing.handle };
-    const held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle, started));
+    let held: HeldFederation;
+    try {
+      // The id a document claims is its own content: one that is not the federation an invitation named is refused.
+      if (options.federation !== undefined && id !== options.federation)
+        throw new UnknownDocumentError(`${url} is not federation ${options.federation}`);
+      const existing = this.#federations.get(id);
+      if (existing) return { federation: existing.federation, handle: existing.handle };
+      held = await this.#once(this.#holdingFederations, id, () => this.#holdFederation(handle, started));
+    } catch (e) {
+      this.access.unwant(handle.documentId); // not held: what arrived of it goes to no one
+      throw e;
+    }
     const links = handle.doc().federa.councils ?? {};
     for (const council of this.memberCouncils(held)) {
       const councilUrl = links[council];
@@ -742,6 +789,7 @@ export class FederaNode {
       this.slices.close(); // and anything received until libp2p stops is applied at once
       await this.repo.flush(this.#heldDocuments()).catch(() => {});
       await this.repo.shutdown().catch(() => {});
+      this.#storage?.close(); // automerge-repo's throttled saves of sync state may still fire
       await this.libp2p.stop();
       await exclusive(this.#init.storage)?.unlock();
     })();
@@ -752,4 +800,10 @@ export class FederaNode {
 /** Builds and starts a node. */
 export function createNode(init: FederaNodeInit): Promise<FederaNode> {
   return FederaNode.create(init);
+}
+
+/** True when this node's Repo holds some content of `document`. */
+function holdsContent(repo: Repo, document: DocumentId): boolean {
+  const handle = repo.handles[document];
+  return handle?.isReady() === true && A.getHeads(handle.doc()).length > 0;
 }

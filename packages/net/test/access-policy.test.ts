@@ -234,3 +234,45 @@ describe("AccessPolicy.peers", () => {
     expect(policy.peers().has("ben")).toBe(false);
   });
 });
+
+describe("AccessPolicy and a document being fetched", () => {
+  it("lets known peers exchange it only while this node holds nothing of it, then only its council's devices", () => {
+    const policy = new AccessPolicy("self");
+    policy.register(OURS, [doc("ours-council")]);
+    policy.update(OURS, councilState(["self", "ada"], []));
+    policy.trust("inviter");
+    let holdsNothing = true;
+    policy.fetchable = () => holdsNothing;
+    const changes = vi.fn();
+    policy.onChange = changes;
+    policy.want(doc("new-council"));
+    expect(policy.allows("inviter", doc("new-council"))).toBe(true);
+    expect(policy.allows("ada", doc("new-council"))).toBe(true);
+    expect(policy.allows("stranger", doc("new-council"))).toBe(false);
+    // Its content arrives: the Repo must re-check, and nobody gets it until its council is known.
+    holdsNothing = false;
+    policy.reconsiderWanted(doc("new-council"));
+    expect(changes).toHaveBeenCalledTimes(1);
+    expect(policy.allows("inviter", doc("new-council"))).toBe(false);
+    expect(policy.allows("ada", doc("new-council"))).toBe(false);
+    // Held: the Repo must re-check (the peers it stopped syncing it with may be members), and again once derived.
+    policy.register(THEIRS, [doc("new-council")]);
+    expect(changes).toHaveBeenCalledTimes(2);
+    policy.update(THEIRS, councilState(["inviter"], []));
+    expect(changes).toHaveBeenCalledTimes(3);
+    expect(policy.allows("inviter", doc("new-council"))).toBe(true);
+    expect(policy.allows("ada", doc("new-council"))).toBe(false);
+    // Once registered, what `fetchable` says of it no longer matters, and re-checks are not asked for.
+    policy.reconsiderWanted(doc("new-council"));
+    expect(changes).toHaveBeenCalledTimes(3);
+  });
+
+  it("serves a document whose open failed to no one, whatever it holds", () => {
+    const policy = new AccessPolicy("self");
+    policy.trust("inviter");
+    policy.want(doc("wrong"));
+    expect(policy.allows("inviter", doc("wrong"))).toBe(true);
+    policy.unwant(doc("wrong"));
+    expect(policy.allows("inviter", doc("wrong"))).toBe(false);
+  });
+});
