@@ -110,10 +110,11 @@ export interface Libp2pNetworkAdapterEvents {
 const INBOX_PAUSE_BYTES = 8 * 1024 * 1024;
 
 /** A stream whose frames to send wait past this many bytes (its peer reads slower than it asks) has its received frames
- * left unhandled, and its reading paused, until they are sent: each message handled may add an answer. */
+ * left unhandled until they are sent: each message handled may add an answer. It goes on reading meanwhile. */
 export const OUTBOX_HOLD_BYTES = 8 * 1024 * 1024;
 
-/** A stream whose frames to send wait past this many bytes is closed (its peer may sync again later): memory is bounded. */
+/** A stream whose frames to send, or whose frames received and held, wait past this many bytes is closed (its peer may
+ * sync again later): memory is bounded. */
 export const OUTBOX_MAX_BYTES = 128 * 1024 * 1024;
 
 /** Yamux's largest stream window: what a peer may still have in flight when its stream is paused. */
@@ -413,9 +414,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       // Its answers pile up: take nothing more from it until they are out (its reading pauses once the inbox fills).
       this.#log("%s reads slowly: its messages wait until %d bytes are sent", session.peerId, session.queuedBytes);
       this.#inbox.hold(session);
+      this.#resume(session);
       session.onSent = () => {
         session.onSent = () => {};
         this.#inbox.release(session);
+        this.#pauseIfFull(session);
       };
     }
   }
@@ -628,9 +631,35 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
    * over what it buffered and would leave the stream marked paused with its peer still sending. */
   #pauseIfFull(session: SyncSession): void {
     if (session.paused || session.resuming || session.ended || session.stream.readStatus !== "readable") return;
-    if (this.#inbox.bytes(session) <= INBOX_PAUSE_BYTES) return;
+    const waiting = this.#inbox.bytes(session);
+    if (waiting <= INBOX_PAUSE_BYTES) return;
+    if (this.#inbox.isHeld(session)) {
+      // A held stream keeps reading: two peers each holding the other, both streams paused, would wait for ever.
+      if (waiting > this.#maxOutboxBytes) {
+        this.#log.error(
+          "closing the sync stream with %s: %d bytes it sent wait to be handled",
+          session.peerId,
+          waiting,
+        );
+        queueMicrotask(() => this.#end(session, new Error("Peer sends and does not read")));
+      }
+      return;
+    }
     session.paused = true;
     session.stream.pause();
+  }
+
+  /** Reads a paused stream again, taking what it buffered meanwhile. */
+  #resume(session: SyncSession): void {
+    if (!session.paused) return;
+    session.paused = false;
+    session.resuming = true;
+    try {
+      // Resuming hands over what the stream buffered meanwhile, which may fill the inbox again.
+      if (session.stream.readStatus === "paused") session.stream.resume();
+    } finally {
+      session.resuming = false;
+    }
   }
 
   /** The inbox's turn for one frame: true when a message went to the Repo. A violation ends the stream. */
@@ -692,14 +721,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #drained(session: SyncSession): void {
     if (session.ended) return;
     if (session.paused) {
-      session.paused = false;
-      session.resuming = true;
-      try {
-        // Resuming hands over what the stream buffered meanwhile, which may fill the inbox again.
-        if (session.stream.readStatus === "paused") session.stream.resume();
-      } finally {
-        session.resuming = false;
-      }
+      this.#resume(session);
       this.#pauseIfFull(session);
     }
     if (session.remoteEnded && !this.#inbox.has(session)) {

@@ -250,3 +250,38 @@ describe("a peer that reads nothing for long", () => {
     await waitFor(() => copy.doc().n === 1, "the good peer to get the change");
   });
 });
+
+describe("a held peer that goes on sending", () => {
+  // Guards against: a held stream paused like a full one, so two peers holding each other both stop reading for good.
+  it("is read on while held, and closed once more than maxOutboxBytes of its frames wait", async () => {
+    const { a, raw, stream, documentId } = await attacked({ maxOutboxBytes: 20_000_000 });
+    const big = a.repo.create<{ blob: Uint8Array }>({ blob: new Uint8Array(randomBytes(500_000)) });
+    raw.stream.pause();
+    for (let i = 0; i < 40; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(stream.readStatus).toBe("readable");
+    for (let count = 1; count <= 30 && stream.status === "open"; count++)
+      await raw.sendMessage(ephemeral(raw, a, documentId, count, 1_000_000));
+    await waitFor(() => stream.status !== "open", "the stream to close");
+  });
+});
+
+describe("two peers with much to send each other", () => {
+  // Guards against: honest peers each holding the other's frames while their answers wait, and never getting through.
+  it("both get everything when each has far more to send than the other takes in at once", async () => {
+    const [a, b] = await Promise.all([createSyncPeer("tcp"), createSyncPeer("tcp")]);
+    // Incompressible, in frames of 4 MB: 40 MB each way, past the 8 MiB hold, the 8 MiB inbox pause and Yamux's
+    // 16 MiB window together.
+    const docs = (peer: SyncPeer) =>
+      Array.from({ length: 10 }, () =>
+        peer.repo.create<{ blob: Uint8Array }>({ blob: new Uint8Array(randomBytes(4_000_000)) }),
+      );
+    const [fromA, fromB] = [docs(a), docs(b)];
+    await meet(a, b);
+    const fetched = await Promise.all([
+      ...fromA.map((d) => b.repo.find<{ blob: Uint8Array }>(d.url, { signal: AbortSignal.timeout(60_000) })),
+      ...fromB.map((d) => a.repo.find<{ blob: Uint8Array }>(d.url, { signal: AbortSignal.timeout(60_000) })),
+    ]);
+    for (const handle of fetched) expect(handle.doc().blob.byteLength).toBe(4_000_000);
+  }, 90_000);
+});
