@@ -44,7 +44,8 @@ interface Told {
 export const ASK_AGAIN_MS = 2_000;
 /** ...the longest wait between two rounds of asking. */
 export const MAX_ASK_AGAIN_MS = 60_000;
-/** A peer is answered at most once in this long (asking is cheap, answering reads the peer store). */
+/** A peer is answered at most once in this long (asking is cheap, answering reads the peer store); a request sooner
+ * waits its turn. */
 const ANSWER_EVERY_MS = 1_000;
 
 /**
@@ -148,15 +149,20 @@ export class PeerExchange {
 
   async #answer(stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString();
-    const now = Date.now();
-    if (this.#stopped || !this.#init.knows(from) || now - (this.#answered.get(from) ?? 0) < ANSWER_EVERY_MS) {
+    if (this.#stopped || !this.#init.knows(from)) {
       stream.abort(new Error("not answered"));
       return;
     }
-    this.#answered.set(from, now);
+    // A second request within the second is answered when the second is up, not refused: the asker may want more
+    // devices since (its councils changed). The stream limit per connection bounds how many wait.
+    const due = (this.#answered.get(from) ?? 0) + ANSWER_EVERY_MS;
+    this.#answered.set(from, Math.max(due, Date.now()));
     try {
       const request = (await readApplyMessage(stream, AbortSignal.timeout(READ_TIMEOUT_MS))) as { v?: unknown } | null;
       if (typeof request !== "object" || request === null || request.v !== 1) throw new Error("not a peers request");
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.#stopped || !this.#init.knows(from)) throw new Error("no longer answered");
       await writeApplyMessage(stream, { v: 1, peers: await this.#told(from) });
     } catch (e) {
       // A bad request is not answered: it never stops the node.

@@ -71,6 +71,25 @@ describe("peer exchange", { timeout: 60_000 }, () => {
     expect(pairs.size).toBeGreaterThanOrEqual(4);
   });
 
+  it("answers a member asking again within the second once the second is up, rather than refusing it", async () => {
+    const { a, nodes } = await council();
+    await waitFor(() => linked(nodes), "the council linked");
+    const ask = async () => {
+      const stream = await nodes[1]!.libp2p.dialProtocol(a.libp2p.getMultiaddrs()[0]!, PEERS_PROTOCOL);
+      const reading = readApplyMessage(stream, AbortSignal.timeout(5_000));
+      await writeApplyMessage(stream, { v: 1 });
+      return (await reading) as { v: number; peers: { id: string }[] };
+    };
+    const first = await ask();
+    const asked = Date.now();
+    const second = await ask();
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(900);
+    for (const answer of [first, second]) {
+      expect(answer.v).toBe(1);
+      expect(answer.peers.map((p) => p.id)).toContain(nodes[2]!.identity.device.id);
+    }
+  });
+
   it("answers no stranger, drops a bad answer and devices it does not want, and keeps serving", async () => {
     const { a, nodes } = await council();
     await waitFor(() => linked(nodes), "the council linked");
