@@ -32,7 +32,8 @@ export class AccessPolicy {
   readonly #bodies = new Map<CouncilId, ReadonlySet<string>>();
   readonly #self: string;
   readonly #trusted = new Set<string>();
-  readonly #wanted = new Set<DocumentId>();
+  /** Documents being fetched, with how many opens under way want each (one giving up must not end the others). */
+  readonly #wanted = new Map<DocumentId, number>();
   /** Federations held: their document and member councils (from derived state). */
   readonly #federations = new Map<FederationId, Set<CouncilId>>();
   readonly #federationNames = new Map<FederationId, string>();
@@ -222,12 +223,19 @@ export class AccessPolicy {
    * `fetchable` says this node holds nothing of it.
    */
   want(document: DocumentId): void {
-    this.#wanted.add(document);
+    this.#wanted.set(document, (this.#wanted.get(document) ?? 0) + 1);
   }
 
-  /** Stops fetching a document whose open failed: unless its council is known, it goes to no one. */
+  /** An open that called `want` failed: once no open wants it, unless its council is known, it goes to no one. */
   unwant(document: DocumentId): void {
-    if (this.#wanted.delete(document) && !this.#documents.has(document)) this.#onChange();
+    const count = this.#wanted.get(document);
+    if (count === undefined) return;
+    if (count > 1) {
+      this.#wanted.set(document, count - 1);
+      return;
+    }
+    this.#wanted.delete(document);
+    if (!this.#documents.has(document)) this.#onChange();
   }
 
   /** Call when what `fetchable` says of a wanted document may have changed (it was loaded, or content arrived). */
@@ -299,7 +307,7 @@ export class AccessPolicy {
     const candidates = [...new Set(peers)].filter((p) => p !== this.#self);
     const groups = new Map<string, Set<string>>();
     const grouped = new Set<string>();
-    const documents = new Set([...this.#documents.keys(), ...this.#federationDocs.keys(), ...this.#wanted]);
+    const documents = new Set([...this.#documents.keys(), ...this.#federationDocs.keys(), ...this.#wanted.keys()]);
     for (const document of documents) {
       const group = candidates.filter((p) => this.allows(p, document)).sort();
       if (group.length === 0) continue;

@@ -247,8 +247,8 @@ export class FederaNode {
       libp2p,
       allowPeer: (peer: string) => access.knows(peer),
       changesAhead: (message) => ahead?.(message),
-      // A peer's word about a document it may not read reaches nothing: the Repo would answer it and remember its id.
-      admit: (message) => message.documentId === undefined || access.allows(message.senderId, message.documentId),
+      // Nothing about a document crosses to or from a peer that may not read it, whatever the Repo's rounds do.
+      permits: (peer, document) => access.allows(peer, document),
     });
     const repo = new Repo({
       peerId: adapter.peerId,

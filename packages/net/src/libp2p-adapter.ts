@@ -2,7 +2,7 @@
  * The automerge-repo network adapter over libp2p: one authenticated sync stream per peer, whose automerge-repo peer id
  * is the Noise-authenticated libp2p peer id, carrying length-prefixed CBOR frames with backpressure.
  */
-import type { Message, PeerId, PeerMetadata, StorageId } from "@automerge/automerge-repo/slim";
+import type { DocumentId, Message, PeerId, PeerMetadata, StorageId } from "@automerge/automerge-repo/slim";
 import { NetworkAdapter } from "@automerge/automerge-repo/slim";
 import type { Connection, IdentifyResult, Libp2p, PeerId as Libp2pPeerId, Logger, Stream } from "@libp2p/interface";
 import { EventEmitter } from "eventemitter3";
@@ -83,11 +83,12 @@ export interface Libp2pNetworkAdapterInit {
    */
   readonly changesAhead?: ChangesAhead;
   /**
-   * Decides which received messages the Repo sees; the others are dropped, unanswered. The Repo answers a message about
-   * a document the peer may not read, and keeps a note of each such document and ephemeral session for good: a peer
-   * sending them for ever new ids would grow its memory without end. Default: every message.
+   * Whether `peer` may send or be sent messages about `documentId`; the others are dropped, unanswered, both ways.
+   * Received, the Repo would answer them and keep a note of each such document and ephemeral session for good (a peer
+   * sending them for ever new ids would grow its memory without end); sent, this is the last check before the wire,
+   * after the Repo's share policy (whose sync rounds can run between a policy change and its re-check). Default: all.
    */
-  readonly admit?: (message: Message) => boolean;
+  readonly permits?: (peer: PeerId, documentId: DocumentId) => boolean;
   /** Bytes waiting to be sent to one peer past which its stream is closed (`OUTBOX_MAX_BYTES`). */
   readonly maxOutboxBytes?: number;
 }
@@ -188,7 +189,7 @@ class SyncSession {
   readonly #queue: Uint8ArrayList[] = [];
   /** Bytes of the frames in `#queue`. */
   queuedBytes = 0;
-  /** Called whenever the queue has been written out. */
+  /** Called whenever the queue falls to half of `OUTBOX_HOLD_BYTES` or has been written out. */
   onSent: () => void = () => {};
   #pumping = false;
 
@@ -236,6 +237,8 @@ class SyncSession {
           return;
         }
         this.queuedBytes -= frame.byteLength;
+        // A peer reading about as fast as it is sent to may never see the queue empty: it is released sooner.
+        if (this.queuedBytes <= OUTBOX_HOLD_BYTES / 2) this.onSent();
         if (!this.stream.send(frame)) await this.stream.onDrain();
         frame = this.#queue.shift();
       }
@@ -305,7 +308,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   };
   readonly #started: Promise<void>;
   readonly #changesAhead: ChangesAhead | undefined;
-  readonly #admit: (message: Message) => boolean;
+  readonly #permit: (peer: PeerId, documentId: DocumentId) => boolean;
   readonly #maxOutboxBytes: number;
   #ready = false;
   #state: AdapterState = "idle";
@@ -324,7 +327,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS;
     this.#relayEphemeral = init.relayEphemeral ?? false;
     this.#changesAhead = init.changesAhead;
-    this.#admit = init.admit ?? (() => true);
+    this.#permit = init.permits ?? (() => true);
     this.#maxOutboxBytes = init.maxOutboxBytes ?? OUTBOX_MAX_BYTES;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.peerId = repoPeerId(init.libp2p.peerId);
@@ -378,6 +381,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#log.trace("dropping a %s message from %s: not ours to relay", message.type, message.senderId);
       return;
     }
+    if (!this.#permits(session.peerId, message)) {
+      this.#log.trace("dropping a %s message to %s: not permitted", message.type, session.peerId);
+      return;
+    }
     const limit = Math.min(this.#maxFrameSize, session.remoteHello.maxFrameSize);
     let payload: Uint8Array;
     try {
@@ -414,7 +421,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       // Its answers pile up: take nothing more from it until they are out (its reading pauses once the inbox fills).
       this.#log("%s reads slowly: its messages wait until %d bytes are sent", session.peerId, session.queuedBytes);
       this.#inbox.hold(session);
-      this.#resume(session);
+      // Not inside the Repo's send: resuming may hand over frames whose handling ends the stream.
+      queueMicrotask(() => this.#resume(session));
       session.onSent = () => {
         session.onSent = () => {};
         this.#inbox.release(session);
@@ -694,12 +702,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
-  /** The `admit` hook's answer; one that throws admits nothing (the peer did nothing wrong). */
-  #admits(message: Message): boolean {
+  /** The `permits` hook's answer for `peer` and the message's document; one that throws permits nothing. */
+  #permits(peer: PeerId, message: Message): boolean {
+    if (message.documentId === undefined) return true;
     try {
-      return this.#admit(message);
+      return this.#permit(peer, message.documentId);
     } catch (err) {
-      this.#log.error("admit threw for a %s message, dropping it - %e", message.type, err);
+      this.#log.error("permits threw for a %s message, dropping it - %e", message.type, err);
       return false;
     }
   }
@@ -776,8 +785,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         return true; // decoding it (inflating, maybe) was this turn's work
       }
     }
-    if (!this.#admits(message)) {
-      this.#log.trace("dropping a %s message from %s: not admitted", message.type, session.peerId);
+    if (!this.#permits(session.peerId, message)) {
+      this.#log.trace("dropping a %s message from %s: not permitted", message.type, session.peerId);
       return true;
     }
     if (this.#applyAhead(session, message)) return true;

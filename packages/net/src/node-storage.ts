@@ -18,6 +18,8 @@ const SYNC_STATE = "sync-state";
 export class NodeStorage implements StorageAdapterInterface {
   readonly #inner: StorageAdapterInterface;
   readonly #stored = new Map<string, Stored>();
+  /** Documents whose snapshots, in the load under way, held something. */
+  readonly #held = new Set<string>();
   readonly #onLoaded: (document: string) => void;
   readonly #onError: (key: StorageKey, error: unknown) => void;
   #closed = false;
@@ -49,16 +51,26 @@ export class NodeStorage implements StorageAdapterInterface {
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     const [document, kind] = prefix;
     const watched = prefix.length === 2 && document !== undefined && (kind === SNAPSHOT || kind === INCREMENTAL);
-    if (watched && kind === SNAPSHOT) this.#stored.set(document, "loading");
-    const chunks = await this.#inner.loadRange(prefix);
-    if (!watched) return chunks;
-    const some = chunks.some((c) => c.data !== undefined);
-    if (some) this.#stored.set(document, "stored");
-    // Snapshots are loaded first, then increments: after the increments, the storage has said all it holds.
-    if (kind === INCREMENTAL) {
-      if (!some && this.#stored.get(document) !== "stored") this.#stored.set(document, "absent");
-      this.#onLoaded(document);
+    // Known once is enough: the Repo loads a document again for every message about it while it is being fetched.
+    if (watched && kind === SNAPSHOT && this.stored(document) === "unknown") this.#stored.set(document, "loading");
+    const first = watched && this.stored(document) === "loading";
+    let chunks: Chunk[];
+    try {
+      chunks = await this.#inner.loadRange(prefix);
+    } catch (e) {
+      if (first) this.#stored.delete(document); // unknown again: the next load may tell
+      throw e;
     }
+    if (!first) return chunks;
+    const some = chunks.some((c) => c.data !== undefined);
+    // Snapshots are loaded first, then increments: after the increments, the storage has said all it holds.
+    if (kind === SNAPSHOT) {
+      if (some) this.#held.add(document);
+      return chunks;
+    }
+    const snapshots = this.#held.delete(document);
+    this.#stored.set(document, some || snapshots ? "stored" : "absent");
+    this.#onLoaded(document);
     return chunks;
   }
 

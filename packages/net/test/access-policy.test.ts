@@ -267,6 +267,17 @@ describe("AccessPolicy and a document being fetched", () => {
     expect(changes).toHaveBeenCalledTimes(3);
   });
 
+  it("goes on fetching for an open still waiting when another open of the same document gives up", () => {
+    const policy = new AccessPolicy("self");
+    policy.trust("inviter");
+    policy.want(doc("council"));
+    policy.want(doc("council"));
+    policy.unwant(doc("council"));
+    expect(policy.allows("inviter", doc("council"))).toBe(true);
+    policy.unwant(doc("council"));
+    expect(policy.allows("inviter", doc("council"))).toBe(false);
+  });
+
   it("serves a document whose open failed to no one, whatever it holds", () => {
     const policy = new AccessPolicy("self");
     policy.trust("inviter");

@@ -443,6 +443,23 @@ describe("Libp2pNetworkAdapter", () => {
     expect(hostEvents).toEqual([]);
   });
 
+  it("sends nothing about a document `permits` denies a peer, even when its Repo shares everything", async () => {
+    let secretId: string | undefined;
+    const host = await createSyncPeer("tcp", { permits: (_peer, document) => document !== secretId });
+    const member = await createSyncPeer();
+    const heard = new Set<string>();
+    member.adapter.on("message", (m) => {
+      if (m.documentId !== undefined) heard.add(m.documentId);
+    });
+    const secret = host.repo.create<{ text: string }>({ text: "strike budget" });
+    secretId = secret.documentId;
+    const open = host.repo.create<{ text: string }>({ text: "minutes" });
+    await meet(host, member);
+    expect((await member.repo.find<{ text: string }>(open.url)).doc().text).toBe("minutes");
+    await expect(member.repo.find(secret.url, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+    expect(heard.has(secret.documentId)).toBe(false);
+  });
+
   it.each([
     [false, ["from b"]],
     [true, ["from a", "from b"]],

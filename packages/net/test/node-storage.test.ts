@@ -47,6 +47,16 @@ describe("NodeStorage", () => {
     await repo.shutdown().catch(() => {}); // it flushes the handle never found too, which throws
   });
 
+  it("keeps what it learnt when the Repo loads the document again, as it does for each message while fetching it", async () => {
+    const storage = new NodeStorage(new MemoryStorage());
+    await storage.loadRange(["doc", "snapshot"]);
+    await storage.loadRange(["doc", "incremental"]);
+    expect(storage.stored("doc")).toBe("absent");
+    const again = storage.loadRange(["doc", "snapshot"]);
+    expect(storage.stored("doc")).toBe("absent");
+    await again;
+  });
+
   it("writes nothing once closed", async () => {
     const inner = new MemoryStorage();
     const storage = new NodeStorage(inner);
