@@ -3,12 +3,12 @@ import type { Positions, Quorum, Threshold } from "@federa/core";
 import { now as clock } from "./clock.js";
 import { UsageError } from "./errors.js";
 
-/** A positive integer (minor units, minutes). */
-export function parseAmount(value: string, what = "amount"): number {
-  if (!/^\d+$/.test(value.trim()))
-    throw new UsageError(`${what} must be a positive integer (minor units), got "${value}"`);
+/** A positive integer counted in `unit` (minor units, minutes), at most `Number.MAX_SAFE_INTEGER`. */
+export function parseAmount(value: string, what = "amount", unit = "minor units"): number {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${what} must be a positive integer (${unit}), got "${value}"`);
   const n = Number(value.trim());
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be between 1 and 2^53, got "${value}"`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`${what} must be between 1 and 2^53 - 1 (${unit}), got "${value}"`);
   return n;
 }
 

@@ -128,10 +128,13 @@ export class FoundingUncheckedError extends CliError {
   }
 }
 
-/** Thrown when a proposal, mandate or fund named on the command line does not exist. */
+/**
+ * Thrown when a proposal, mandate, member or device named on the command line is not in the council (or the
+ * federation): a usage error (exit code 2), as core's own NOT_FOUND for a fund is.
+ */
 export class NotFoundCliError extends CliError {
   constructor(message: string) {
-    super(CliErrorCodes.NOT_FOUND, message);
+    super(CliErrorCodes.NOT_FOUND, message, ExitCodes.USAGE);
     this.name = "NotFoundCliError";
   }
 }

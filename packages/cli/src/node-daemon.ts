@@ -336,29 +336,32 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   // While councils are pending, keep their inviters dialled: the documents come from them once we are admitted.
   let inviterStop: (() => void) | undefined;
   let retrying = false;
-  const retry = async () => {
+  const retry = async (first = false) => {
     // A slow round (peers to wait for) must not overlap the next: each would start dialling of its own.
     if (retrying) return;
     retrying = true;
     try {
-      await retryRound();
+      await retryRound(first);
     } finally {
       retrying = false;
     }
   };
-  const retryRound = async () => {
+  /** The first round runs beside the delivery and the following of federations at start, which it does not repeat. */
+  const retryRound = async (first: boolean) => {
     await dir.saveVerified(verified).catch(() => {});
     inviterStop?.();
     inviterStop = undefined;
     const federations = await ws.waitingFederations();
     if (ws.pending.length === 0 && federations.length === 0) return;
-    await deliver();
+    if (!first) await deliver();
     const inviters = [...(await ws.inviters()), ...federations.flatMap(contactsOf)];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
     if (addrs.length > 0) inviterStop = node.keepDialling(addrs);
     await ws.retryPending();
-    await follow(federations);
+    if (!first) await follow(federations);
   };
+  // A round at once: a council waiting for admission dials its inviter now, not one interval later.
+  void retry(true).catch(() => {});
   const timer = setInterval(() => void retry().catch(() => {}), RETRY_INTERVAL_MS);
   timer.unref();
   timers.push(timer);

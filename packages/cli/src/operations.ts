@@ -35,6 +35,7 @@ import {
   CliError,
   CliErrorCodes,
   CouncilUnavailableError,
+  describeError,
   FoundingUncheckedError,
   NotDelegateError,
   NotFoundCliError,
@@ -212,6 +213,8 @@ export interface CouncilSummary {
   readonly url: string;
   readonly available: boolean;
   readonly reason?: string;
+  /** Why a council held here could not be read (its stored documents damaged, say): the others are still reported. */
+  readonly error?: { readonly code: string; readonly message: string };
   readonly name?: string;
   readonly member?: boolean;
   readonly documents?: readonly {
@@ -276,7 +279,7 @@ export async function resolveCouncil(dir: NodeDir, ref: string | undefined): Pro
   if (ref === undefined || ref === "") {
     if (ids.length === 0) {
       throw new UnknownCouncilError(
-        `${dir.root} holds no council: create one with \`federa council create NAME\` or join one`,
+        `${dir.root} holds no council: create one with \`federa council create NAME --dir ${dir.root}\` or join one`,
         CliErrorCodes.NO_COUNCIL,
       );
     }
@@ -475,6 +478,7 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
   const wanted = ref === undefined ? Object.keys(councils) : [(await resolveCouncil(ws.dir, ref)).id];
   const summaries: CouncilSummary[] = [];
   const marks = await new HighWaterStore(ws.dir).read();
+  const failures: unknown[] = [];
   for (const id of wanted) {
     const url = councils[id]!;
     try {
@@ -484,10 +488,19 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
       const rolled = rolledBack(stored, marksOf(held.council.highWater()));
       summaries.push({ ...summarise(held, url, state, ws.identity.member), rolledBack: rolled });
     } catch (e) {
-      if (!(e instanceof CouncilUnavailableError)) throw e;
-      summaries.push({ id, url, available: false, reason: "documents not on this device yet" });
+      if (e instanceof CouncilUnavailableError) {
+        summaries.push({ id, url, available: false, reason: "documents not on this device yet" });
+        continue;
+      }
+      // One council's damaged storage must not hide the others; a bug still fails the command.
+      const { code, message, expected } = describeError(e);
+      if (!expected) throw e;
+      failures.push(e);
+      summaries.push({ id, url, available: false, reason: `unavailable: ${message}`, error: { code, message } });
     }
   }
+  // Nothing could be read: the command fails with the (first) reason.
+  if (failures.length > 0 && failures.length === wanted.length) throw failures[0];
   const node = ws.node();
   const profile = await ws.dir.profile();
   const applications = (await ws.dir.applications()).map((a) => ({
@@ -527,13 +540,19 @@ async function resolveFederation(dir: NodeDir, ref: string | undefined): Promise
   if (ref === undefined) {
     if (all.length === 0)
       throw new UnknownCouncilError(
-        `${dir.root} follows no federation: found one with \`federa federation create\` or join one`,
+        `${dir.root} follows no federation: found one with \`federa federation create NAME --with TOKEN --dir ${dir.root}\` or join one`,
         CliErrorCodes.NO_COUNCIL,
       );
     if (all.length > 1) throw new UsageError(`${dir.root} follows ${all.length} federations: pass --federation ID`);
     return all[0]!;
   }
-  return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation", "followed here");
+  try {
+    return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation", "followed here");
+  } catch (e) {
+    // Like a council not in the directory: a runtime failure (exit 1), not a usage error.
+    if (e instanceof NotFoundCliError) throw new UnknownCouncilError(e.message);
+    throw e;
+  }
 }
 
 async function openFederationOf(ws: Workspace, ref: string | undefined) {
@@ -716,6 +735,8 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
         url: held.councilHandle.url,
         peer: ws.identity.device.id,
         addresses: [...addresses],
+        // No node running: the addresses are those node.json kept from its last run.
+        lastRun: node === null,
         // Members named at founding have no device yet: the token tells them to send a device authorisation instead.
         members: (await held.council.state()).members.map((m) => m.id),
       };

@@ -21,7 +21,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ outputError: (text, write) => write(`federa: ${text.replace(/^error: /, "")}`) });
+    // Commander's own errors start as the command's do, so one pattern finds every error line.
+    .configureOutput({ outputError: (text, write) => write(`federa: error: ${text.replace(/^error: /, "")}`) });
   registerInit(program);
   registerCouncil(program);
   registerInvite(program);

@@ -34,9 +34,9 @@ describe("the control socket", { timeout: 180_000 }, () => {
       const held = await ws.open(id as never, url);
       expect(held.council.current().funds).toEqual([expect.objectContaining({ id: "paper", balance: 250 })]);
 
-      // Errors cross the socket with their message and exit code.
+      // Errors cross the socket with their message and exit code (a proposal the council does not hold: usage, 2).
       const missing = await federa(["vote", "ffff", "--choice", "yes", "--dir", dir.root]);
-      expect(missing.code).toBe(1);
+      expect(missing.code).toBe(2);
       expect(missing.stderr).toMatch(/no proposal ffff/);
       const proposal = await federaOk(["propose", "--title", "More paper", "--dir", dir.root]);
       const bad = await federa(["vote", proposal, "--choice", "maybe", "--dir", dir.root]);

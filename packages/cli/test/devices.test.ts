@@ -107,7 +107,7 @@ describe("a member's second device", { timeout: 180_000 }, () => {
     expect(last.code).toBe(2);
     expect(last.stderr).toMatch(/your last device in this council: pass --force/);
     const unknown = await federa(["device", "revoke", "12D3KooWxyz", "--dir", join(scratch.path, "desk")]);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no device of yours 12D3KooWxyz/);
     // A device of a member outside the council cannot join it: it has no key to apply with.
     const { token } = await federaJson<{ token: string }>(["invite", "--dir", join(scratch.path, "desk")]);

@@ -7,12 +7,13 @@ import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
 import { type Act, Council, type CouncilDoc, type LedgerDoc } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDuration } from "../src/args.js";
+import { parseAmount, parseDuration } from "../src/args.js";
 import { charterOf } from "../src/commands/council.js";
+import { parseBanMs } from "../src/commands/node.js";
 import { proposalOf } from "../src/commands/proposals.js";
 import { ControlClient, serveControl } from "../src/control-socket.js";
 import { type CliError, NodeNotAnsweringError, UsageError } from "../src/errors.js";
-import { NodeDir } from "../src/index.js";
+import { type CouncilSummary, NodeDir } from "../src/index.js";
 import { perform } from "../src/operations.js";
 import type { Workspace } from "../src/workspace.js";
 import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
@@ -173,6 +174,34 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     expect(await readFile(snapshot)).toEqual(bytes);
   });
 
+  it("reports a council it cannot load as unavailable and still reports the others", async () => {
+    const d = join(tmp.path, "half-torn");
+    await federaOk(["init", "--dir", d, "--name", "Gil"]);
+    const torn = await federaJson<{ council: string; url: string }>(["council", "create", "Torn", "--dir", d]);
+    const whole = await federaOk(["council", "create", "Whole", "--dir", d]);
+    const id = torn.url.slice("automerge:".length);
+    const folder = join(d, "repo", id.slice(0, 2), id.slice(2));
+    const snapshot = join(folder, "snapshot", (await readdir(join(folder, "snapshot")))[0]!);
+    const bytes = await readFile(snapshot);
+    bytes[bytes.length >> 1]! ^= 0xff;
+    await writeFile(snapshot, bytes);
+
+    const json = await federaJson<{ councils: CouncilSummary[] }>(["status", "--quiet", "--dir", d]);
+    const [first, second] = [torn.council, whole].map((c) => json.councils.find((s) => s.id === c));
+    expect(first).toMatchObject({ available: false, error: { code: "BAD_DIR" } });
+    expect(first?.error?.message).toContain(`${folder} is damaged`);
+    expect(second).toMatchObject({ available: true, name: "Whole" });
+    const human = await federa(["status", "--quiet", "--dir", d]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`council ${torn.council}: unavailable: ${folder} is damaged`);
+    expect(human.stdout).toContain(`council ${whole} "Whole"`);
+    // Asked about the damaged one alone, nothing could be read: the command fails with its reason.
+    expect(await refused(["status", "--council", torn.council, "--quiet", "--dir", d], 1)).toContain(
+      `${folder} is damaged`,
+    );
+    expect(await readFile(snapshot)).toEqual(bytes);
+  });
+
   it("ends plainly when storage fails in the background (a file where a storage folder belongs)", async () => {
     const d = join(tmp.path, "no-st");
     await federaOk(["init", "--dir", d, "--name", "Di"]);
@@ -249,6 +278,34 @@ describe("command-line values", { timeout: 120_000 }, () => {
     expect(await refused(["status", "--dir", ""], 2)).toMatch(/--dir must name a directory/);
   });
 
+  it("refuses a council named twice, differently, rather than letting one win", async () => {
+    const { councils } = await federaJson<{ councils: { id: string }[] }>(["council", "list", "--dir", dir]);
+    const id = councils[0]!.id;
+    const other = id.startsWith("0") ? "1" : "0";
+    for (const command of ["export", "invite"])
+      expect(await refused([command, id.slice(0, 4), "-c", other, "--dir", dir], 2)).toMatch(/two councils named/);
+    // The same council named twice (a prefix and the whole id) is fine.
+    expect(await federaOk(["export", id.slice(0, 4), "-c", id, "--dir", dir])).toContain(id);
+  });
+
+  it("takes --ban-ms as decimal digits only, and says what an amount counts", async () => {
+    for (const bad of ["", " ", "0x10", "1e3", "-1", "1.5"]) expect(() => parseBanMs(bad)).toThrow(/whole number/);
+    expect(parseBanMs("0")).toBe(0);
+    expect(parseBanMs("600000")).toBe(600_000);
+    const stderr = await refused(["node", "--ban-ms", "0x10", "--dir", dir], 2);
+    expect(stderr).toMatch(/^federa: error: option '--ban-ms <ms>' argument '0x10' is invalid/);
+
+    expect(() => parseAmount("-3", "--minutes", "minutes")).toThrow(
+      '--minutes must be a positive integer (minutes), got "-3"',
+    );
+    expect(() => parseAmount("0")).toThrow('amount must be between 1 and 2^53 - 1 (minor units), got "0"');
+    expect(() => parseAmount(String(2 ** 53))).toThrow(/2\^53 - 1/);
+    expect(parseAmount(String(2 ** 53 - 1))).toBe(2 ** 53 - 1);
+    expect(await refused(["swap", "food", "--provider", "me", "--minutes", "-3", "--dir", dir], 2)).not.toMatch(
+      /minor units/,
+    );
+  });
+
   it("refuses CSV on stdout with --json, and says where the file went with --out", async () => {
     expect(await refused(["export", "--format", "csv", "--json", "--dir", dir], 2)).toMatch(/--json/);
     const file = join(tmp.path, "ledger.csv");
@@ -301,6 +358,8 @@ describe("command-line values", { timeout: 120_000 }, () => {
     await expect(readFile(join(nobody, "identity.json"))).rejects.toThrow(/ENOENT/);
     expect(await refused(["council", "create", "  ", "--dir", dir], 2)).toMatch(/name/);
     expect(await refused(["council", "create", "x".repeat(201), "--dir", dir], 2)).toMatch(/at most 200/);
+    expect(await refused(["propose", "--title", "   ", "--dir", dir], 2)).toMatch(/--title must not be empty/);
+    expect(() => proposalOf({ title: "" })).toThrow(UsageError);
 
     const d = join(tmp.path, "escapes");
     await federaOk(["init", "--dir", d, "--name", "Di"]);

@@ -51,7 +51,11 @@ describe("federa node", { timeout: 180_000 }, () => {
     expect(status.councils[0]).toMatchObject({ id: council, balances: { tools: 120 } });
 
     // Bob is no member: his application reaches Alice's node over /federa/apply/1.0.0 and opens an admission vote.
-    const { token } = await federaJson<{ token: string; addresses: string[] }>(["invite", "--dir", alice]);
+    const invited = await federa(["invite", "--json", "--dir", alice]);
+    // The running node's own addresses: nothing to warn of.
+    expect(invited.stderr).toBe("");
+    const { token, addresses } = JSON.parse(invited.stdout) as { token: string; addresses: string[] };
+    expect(addresses).toEqual(node.addresses);
     const joined = await federaJson<{ proposal: string; delivered: boolean }>(["join", token, "--dir", bob]);
     expect(joined.delivered).toBe(true);
     const after = await federaJson<Status>(["status", "--dir", alice]);
@@ -63,6 +67,14 @@ describe("federa node", { timeout: 180_000 }, () => {
     expect(report.tables.decisions).toEqual([expect.objectContaining({ id: joined.proposal, effect: "admit" })]);
     expect(after.councils[0]!.members).toEqual([status.councils[0]!.members![0]]);
     expect(after.councils[0]!.members).not.toContain(bobId);
+
+    // Bob's node, waiting for admission, dials the inviter as soon as it has tried to open the council (1 s here),
+    // not on its 10 s retry timer: no mDNS, no bootstrap, only the invitation's addresses.
+    const bobNode = await startNode(bob, { args: ["--open-wait", "1"] });
+    const started = Date.now();
+    await waitFor(() => logLines(bobNode, `peer connected ${node.peerId}`).length > 0, "Bob's node to dial Alice's");
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await stop(bobNode)).toBe(0);
 
     expect(await stop(node)).toBe(0);
     expect(await gone(join(alice, "node.sock"))).toBe(true);

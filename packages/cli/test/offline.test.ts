@@ -1,9 +1,9 @@
 /** The `federa` command run as separate processes on temporary node directories, with no node running. */
-import { readFile, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { REPORT_COLUMNS, type Report } from "@federa/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CouncilSummary, decodeInvitation } from "../src/index.js";
+import { type CouncilSummary, decodeInvitation, NodeDir } from "../src/index.js";
 import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
@@ -47,6 +47,26 @@ describe("federa init", { timeout: 180_000 }, () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/refusing to overwrite/);
     expect(await readFile(join(dir, "identity.json"), "utf8")).toBe(identity);
+  });
+
+  it("leaves the mode of a directory that existed alone, warning when others can read it", async () => {
+    const open = join(tmp.path, "shared-home");
+    await mkdir(open);
+    await chmod(open, 0o755);
+    const ran = await federa(["init", "--dir", open, "--name", "Ola"]);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect((await stat(open)).mode & 0o777).toBe(0o755);
+    expect((await stat(join(open, "identity.json"))).mode & 0o777).toBe(0o600);
+    expect(ran.stderr).toMatch(/^federa: warning: .*shared-home is readable by group or others \(mode 0755\)/);
+    expect(ran.stderr.trim().split("\n")).toHaveLength(1);
+
+    const closed = join(tmp.path, "private-home");
+    await mkdir(closed);
+    await chmod(closed, 0o711);
+    const quiet = await federa(["init", "--dir", closed, "--name", "Pia"]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe("");
+    expect((await stat(closed)).mode & 0o777).toBe(0o711);
   });
 });
 
@@ -193,12 +213,31 @@ describe("errors", { timeout: 180_000 }, () => {
       ["export", "--format", "xml", ...d],
       ["join", "not a token", ...d],
       ["frobnicate"],
+      ["donate", "food"],
+      // A fund, proposal, mandate or member the council does not hold was named on the command line.
+      ["donate", "nofund", "5", ...d],
+      ["vote", "ffff", "--choice", "yes", ...d],
+      ["mandate", "recall", "ffff", ...d],
+      [
+        "mandate",
+        "issue",
+        "--delegate",
+        "12D3KooWnobody",
+        "--body",
+        "B",
+        "--positions",
+        "*=yes",
+        "--expires",
+        "+1d",
+        ...d,
+      ],
     ];
     for (const args of cases) {
       const ran = await federa(args);
       expect({ args, code: ran.code }).toEqual({ args, code: 2 });
       expect(ran.stdout).toBe("");
-      expect(ran.stderr).toMatch(/^federa: /);
+      // Commander's errors (unknown command or option, missing argument) start like the command's own.
+      expect(ran.stderr).toMatch(/^federa: error: /);
       expect(ran.stderr).not.toMatch(/\n\s+at /);
     }
   });
@@ -225,6 +264,13 @@ describe("errors", { timeout: 180_000 }, () => {
     const hank = await init("Hank");
     const token = await federaJson<{ token: string }>(["invite", "--dir", frank.dir]);
     expect(decodeInvitation(token.token)).toMatchObject({ council, peer: frank.device, addresses: [] });
+    // With no node running, the addresses of its last run are used, and said to be stale-prone.
+    const lastRun = ["/ip4/127.0.0.1/tcp/40123"];
+    await new NodeDir(frank.dir).writeNodeInfo({ peerId: frank.device, addresses: lastRun, updated: "" });
+    const stale = await federa(["invite", "--json", "--dir", frank.dir]);
+    expect(stale.code, stale.stderr).toBe(0);
+    expect(JSON.parse(stale.stdout)).toMatchObject({ addresses: lastRun });
+    expect(stale.stderr).toMatch(/^federa: warning: no node is running on .*: the addresses are those of its last run/);
     const joined = await federaJson<{ proposal: string; delivered: boolean }>([
       "join",
       token.token,
@@ -236,6 +282,13 @@ describe("errors", { timeout: 180_000 }, () => {
     const tried = await federa(["vote", joined.proposal, "--choice", "yes", "--dir", hank.dir]);
     expect(tried.code).toBe(1);
     expect(tried.stderr).toMatch(/not on this device: you are not a member yet/);
+    // A council or federation not in the directory is a runtime failure; the hint names the directory given.
+    const none = await federa(["donate", "seeds", "1", "--dir", (await init("Ivy")).dir]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`create one with \`federa council create NAME --dir ${join(tmp.path, "ivy")}\``);
+    const unfollowed = await federa(["federation", "status", "--federation", "ffff", "--dir", frank.dir]);
+    expect(unfollowed.code).toBe(1);
+    expect(unfollowed.stderr).toMatch(/^federa: error: no federation ffff followed here/);
     const hanks = await federaJson<Status & { applications: unknown[] }>(["status", "--dir", hank.dir]);
     expect(hanks.councils).toEqual([expect.objectContaining({ id: council, available: false })]);
     expect(hanks.applications).toEqual([{ council, proposal: joined.proposal, delivered: false }]);

@@ -40,6 +40,19 @@ export function contextOf(options: CommonOptions): { dir: NodeDir; out: Output }
   };
 }
 
+/**
+ * The council named by a command's `[council]` argument and its `--council` option: either alone, or both when they
+ * can name the same council (references to one id are prefixes of it, so one is a prefix of the other; the longer is
+ * kept). Two that differ are refused rather than one silently winning.
+ */
+export function oneCouncil(argument: string | undefined, option: string | undefined): string | undefined {
+  if (argument === undefined || option === undefined) return argument ?? option;
+  const [a, b] = [argument.toLowerCase(), option.toLowerCase()];
+  if (a.startsWith(b)) return argument;
+  if (b.startsWith(a)) return option;
+  throw new UsageError(`two councils named: ${argument} and --council ${option}; name one`);
+}
+
 /** Request fields that name something by its id or a unique prefix. */
 const REFERENCES = ["council", "federation", "proposal", "mandate", "device", "alert", "convergence"] as const;
 

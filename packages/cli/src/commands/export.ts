@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { parseChoice, parseReference } from "../args.js";
 import { UsageError } from "../errors.js";
 import { execute } from "../session.js";
-import { type CommonOptions, common, contextOf } from "./common.js";
+import { type CommonOptions, common, contextOf, oneCouncil } from "./common.js";
 
 interface ExportOptions extends CommonOptions {
   readonly council?: string;
@@ -37,7 +37,7 @@ export function registerExport(program: Command): void {
       throw new UsageError("--json promises JSON on stdout, not CSV: drop --json, or pass --out FILE as well");
     const { result } = await execute(
       dir,
-      { op: "export", council: council ?? options.council, format, table },
+      { op: "export", council: oneCouncil(council, options.council), format, table },
       out.progress,
     );
     const text = String(result.text);

@@ -5,7 +5,7 @@
 
 import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
-import { collect, parseReference, parseTime } from "../args.js";
+import { collect, parseName, parseReference, parseTime } from "../args.js";
 import { now } from "../clock.js";
 import { CliErrorCodes, UnknownCouncilError, UsageError } from "../errors.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
@@ -211,7 +211,7 @@ export function registerFederation(program: Command): void {
         {
           op: "federation.propose",
           federation: options.federation,
-          title: options.title,
+          title: parseName(options.title, "--title"),
           ...(options.text !== undefined ? { text: options.text } : {}),
           ...(options.topic !== undefined ? { topic: options.topic } : {}),
           ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes") } : {}),
@@ -343,7 +343,7 @@ export function registerFederation(program: Command): void {
         {
           op: "federation.converge",
           federation: options.federation,
-          title: options.title,
+          title: parseName(options.title, "--title"),
           actions: options.action,
           startsAt: parseTime(options.starts, "--starts"),
           endsAt: parseTime(options.ends, "--ends"),

@@ -1,5 +1,5 @@
 /** `federa init`: a new member identity and device key in a new node directory, or a new device of a member. */
-import { chmod } from "node:fs/promises";
+import { chmod, stat } from "node:fs/promises";
 import { createIdentity, generateKeypair, type Identity, type MemberId, publicKeyOf } from "@federa/core";
 import type { Command } from "commander";
 import { IdentityExistsError, UsageError } from "../errors.js";
@@ -28,9 +28,18 @@ export function registerInit(program: Command): void {
     const { dir, out } = contextOf(options);
     if (await dir.hasIdentity()) throw new IdentityExistsError(dir.identityPath);
     const identity = options.deviceOf === undefined ? await createIdentity() : await deviceOf(options.deviceOf);
+    const existing = await stat(dir.root).catch(() => undefined);
     await dir.create();
-    // The directory holds private keys: owner only, even when it existed before.
-    await chmod(dir.root, 0o700);
+    if (existing === undefined) {
+      // A directory made for private keys: owner only, whatever the umask.
+      await chmod(dir.root, 0o700);
+    } else if ((existing.mode & 0o044) !== 0) {
+      // Someone else's choice of mode is left alone; the key files themselves are written owner-only.
+      out.warn(
+        `${dir.root} is readable by group or others (mode ${(existing.mode & 0o777).toString(8).padStart(4, "0")}); ` +
+          `its key files are owner-only, but consider \`chmod 700 ${dir.root}\``,
+      );
+    }
     await dir.writeIdentity(identity, {
       name: options.name,
       member: identity.member,

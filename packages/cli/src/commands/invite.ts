@@ -12,7 +12,7 @@ import type { CouncilSummary } from "../operations.js";
 import type { Output } from "../output.js";
 import { execute } from "../session.js";
 import { readInvitation } from "../tokens.js";
-import { type CommonOptions, common, contextOf } from "./common.js";
+import { type CommonOptions, common, contextOf, oneCouncil } from "./common.js";
 
 interface JoinOptions extends CommonOptions {
   readonly note: string;
@@ -62,10 +62,17 @@ export function registerInvite(program: Command): void {
     { council: true },
   ).action(async (council: string | undefined, options: CommonOptions & { council?: string }) => {
     const { dir, out } = contextOf(options);
-    const { result } = await execute(dir, { op: "invite", council: council ?? options.council }, out.progress);
+    const named = oneCouncil(council, options.council);
+    const { result } = await execute(dir, { op: "invite", council: named }, out.progress);
     const addresses = result.addresses as string[];
     if (addresses.length === 0) {
       out.warn("no known address: start `federa node` on this directory so the invited can reach it");
+    } else if (result.lastRun === true) {
+      // Ports are chosen afresh at each start: the node may listen elsewhere by the time the token is used.
+      out.warn(
+        `no node is running on ${dir.root}: the addresses are those of its last run (node.json), and its ports ` +
+          "change between runs; invite again while `federa node` runs",
+      );
     }
     const { encodeInvitation } = await import("@federa/net");
     const token = encodeInvitation({

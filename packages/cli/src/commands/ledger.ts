@@ -122,7 +122,7 @@ export function registerLedger(program: Command): void {
         council: options.council,
         fund: fundName,
         provider: options.provider,
-        minutes: parseAmount(options.minutes, "--minutes"),
+        minutes: parseAmount(options.minutes, "--minutes", "minutes"),
         ...(options.note ? { note: options.note } : {}),
       },
       entryLine,

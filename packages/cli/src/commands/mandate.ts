@@ -1,6 +1,6 @@
 /** `federa mandate issue|recall`: propose a mandate for a delegate, or a vote to recall one. */
 import type { Command } from "commander";
-import { collect, parseAmount, parsePositions, parseThreshold, parseTime } from "../args.js";
+import { collect, parseAmount, parseName, parsePositions, parseThreshold, parseTime } from "../args.js";
 import { now as clock } from "../clock.js";
 import { UsageError } from "../errors.js";
 import { type CommonOptions, common, contextOf, run } from "./common.js";
@@ -61,7 +61,7 @@ export function registerMandate(program: Command): void {
         expiresAt: parseTime(options.expires, "--expires", now),
         ...(options.recall !== undefined ? { recall: parseThreshold(options.recall, "--recall") } : {}),
         ...(options.closes !== undefined ? { closesAt: parseTime(options.closes, "--closes", now) } : {}),
-        ...(options.title !== undefined ? { title: options.title } : {}),
+        ...(options.title !== undefined ? { title: parseName(options.title, "--title") } : {}),
       },
       (r) => String(r.proposal),
     );

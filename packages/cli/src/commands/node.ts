@@ -14,9 +14,11 @@ interface NodeOptions extends CommonOptions {
   readonly openWait?: number;
 }
 
-function parseBanMs(value: string): number {
-  const ms = Number(value);
-  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError("a whole number of milliseconds, 0 or more");
+/** `--ban-ms`: a whole number of milliseconds, 0 or more. */
+export function parseBanMs(value: string): number {
+  // Digits only, as parseCount takes them: Number() would also read "", "0x10" and "1e3".
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError("a whole number of milliseconds, 0 or more");
   return ms;
 }
 

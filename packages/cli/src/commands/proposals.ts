@@ -7,6 +7,7 @@ import {
   parseCount,
   parseJson,
   parseList,
+  parseName,
   parseQuorum,
   parseThreshold,
   parseTime,
@@ -43,7 +44,7 @@ interface VoteOptions extends CouncilOptions {
 
 /** The proposal the options describe; fields left out take the charter's defaults. */
 export function proposalOf(o: ProposeOptions, now: number = clock()): ProposeInput {
-  const input: { -readonly [K in keyof ProposeInput]: ProposeInput[K] } = { title: o.title };
+  const input: { -readonly [K in keyof ProposeInput]: ProposeInput[K] } = { title: parseName(o.title, "--title") };
   if (o.text !== undefined) input.text = o.text;
   if (o.method !== undefined) input.method = parseChoice(o.method, METHODS, "--method");
   if (o.options !== undefined) input.options = parseList(o.options);
