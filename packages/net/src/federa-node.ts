@@ -235,6 +235,7 @@ export class FederaNode {
       throw new Error("libp2p key does not match the device key");
     const access = new AccessPolicy(libp2p.peerId.toString(), init.now);
     const log = libp2p.logger.forComponent("federa:node");
+    let durable: (document: DocumentId | undefined) => Promise<unknown> | undefined = () => undefined;
     const storage =
       init.storage === undefined
         ? undefined
@@ -249,6 +250,9 @@ export class FederaNode {
       changesAhead: (message) => ahead?.(message),
       // Nothing about a document crosses to or from a peer that may not read it, whatever the Repo's rounds do.
       permits: (peer, document) => access.allows(peer, document),
+      // A sync message goes out once its document is on disk: records a peer holds and this device lost in a crash
+      // would have it sign their sequence numbers again, a fork every peer excludes.
+      beforeSend: (message) => (message.type === "sync" ? durable(message.documentId) : undefined),
     });
     const repo = new Repo({
       peerId: adapter.peerId,
@@ -256,6 +260,9 @@ export class FederaNode {
       ...(storage ? { storage } : {}),
       shareConfig: access.shareConfig(),
     });
+    if (storage !== undefined)
+      durable = (document) =>
+        document !== undefined && repo.handles[document]?.isReady() ? repo.flush([document]) : undefined;
     // A document being fetched is asked of peers only while nothing of it is here: not on disk, nor arrived yet.
     access.fetchable = (document) =>
       (storage === undefined || storage.stored(document) === "absent") && !holdsContent(repo, document);

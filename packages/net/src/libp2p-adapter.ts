@@ -91,6 +91,11 @@ export interface Libp2pNetworkAdapterInit {
   readonly permits?: (peer: PeerId, documentId: DocumentId) => boolean;
   /** Bytes waiting to be sent to one peer past which its stream is closed (`OUTBOX_MAX_BYTES`). */
   readonly maxOutboxBytes?: number;
+  /**
+   * What a message must wait for before it is written (its document saved to disk, say), or undefined: messages to
+   * one peer keep their order, so later ones wait too. A promise that rejects still lets the message go.
+   */
+  readonly beforeSend?: (message: Message) => Promise<unknown> | undefined;
 }
 
 /** Payload of `peer:rejected`. */
@@ -186,7 +191,8 @@ class SyncSession {
   resuming = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
-  readonly #queue: Uint8ArrayList[] = [];
+  /** Frames to write, each after what it waits for (`beforeSend`) when anything. */
+  readonly #queue: { readonly frame: Uint8ArrayList; readonly after: Promise<unknown> | undefined }[] = [];
   /** Bytes of the frames in `#queue`. */
   queuedBytes = 0;
   /** Called whenever the queue falls to half of `OUTBOX_HOLD_BYTES` or has been written out. */
@@ -217,9 +223,12 @@ class SyncSession {
     );
   }
 
-  /** Queues a frame; frames go out in order, waiting for the stream to drain whenever `send` says it is full. */
-  write(frame: Uint8ArrayList): void {
-    this.#queue.push(frame);
+  /**
+   * Queues a frame; frames go out in order, each after `after` settles when given, waiting for the stream to drain
+   * whenever `send` says it is full.
+   */
+  write(frame: Uint8ArrayList, after?: Promise<unknown>): void {
+    this.#queue.push({ frame, after });
     this.queuedBytes += frame.byteLength;
     if (!this.#pumping) {
       this.#pump().catch((err) => this.#log.trace("stopped writing to %s - %e", this.peerId, err));
@@ -229,18 +238,21 @@ class SyncSession {
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      let frame = this.#queue.shift();
-      while (frame !== undefined) {
+      let next = this.#queue.shift();
+      while (next !== undefined) {
+        // Settled either way: what it waited for failing is the caller's to report, the frame still goes.
+        if (next.after !== undefined) await next.after.catch(() => {});
         if (this.ended) {
           this.#queue.length = 0;
           this.queuedBytes = 0;
           return;
         }
+        const { frame } = next;
         this.queuedBytes -= frame.byteLength;
         // A peer reading about as fast as it is sent to may never see the queue empty: it is released sooner.
         if (this.queuedBytes <= OUTBOX_HOLD_BYTES / 2) this.onSent();
         if (!this.stream.send(frame)) await this.stream.onDrain();
-        frame = this.#queue.shift();
+        next = this.#queue.shift();
       }
     } finally {
       this.#pumping = false;
@@ -310,6 +322,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #changesAhead: ChangesAhead | undefined;
   readonly #permit: (peer: PeerId, documentId: DocumentId) => boolean;
   readonly #maxOutboxBytes: number;
+  readonly #beforeSend: ((message: Message) => Promise<unknown> | undefined) | undefined;
   #ready = false;
   #state: AdapterState = "idle";
   #topologyId: string | undefined;
@@ -329,6 +342,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#changesAhead = init.changesAhead;
     this.#permit = init.permits ?? (() => true);
     this.#maxOutboxBytes = init.maxOutboxBytes ?? OUTBOX_MAX_BYTES;
+    this.#beforeSend = init.beforeSend;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.peerId = repoPeerId(init.libp2p.peerId);
     this.#started = this.#start();
@@ -405,14 +419,24 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     // The limit holds for the message itself, which is what the peer inflates a deflated frame to.
     if (session.remoteHello.compression?.includes(DEFLATE_RAW)) payload = encodeDeflated(payload) ?? payload;
-    this.#write(session, encodeFrame(payload, limit));
+    this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
   }
 
-  #write(session: SyncSession, frame: Uint8ArrayList): void {
+  /** What `beforeSend` says `message` waits for; a hook that throws makes it wait for nothing. */
+  #waitFor(message: Message): Promise<unknown> | undefined {
+    try {
+      return this.#beforeSend?.(message);
+    } catch (err) {
+      this.#log.error("beforeSend threw for a %s message - %e", message.type, err);
+      return undefined;
+    }
+  }
+
+  #write(session: SyncSession, frame: Uint8ArrayList, after?: Promise<unknown>): void {
     this.#frames++;
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
-    session.write(frame);
+    session.write(frame, after);
     if (session.queuedBytes > this.#maxOutboxBytes) {
       this.#log.error("closing the sync stream with %s: %d bytes wait to be sent", session.peerId, session.queuedBytes);
       // Not inside the Repo's send: it may be sending to its other peers in the same loop.
