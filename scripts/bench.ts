@@ -48,6 +48,20 @@ const benches: Record<string, Bench> = {
       return { report: formatDhtReport(results, machine()), results, charts: dhtCharts(results) };
     },
   },
+  soak: {
+    summary: "a stable node while devices restart, sync and leave, cycle after cycle: does its memory stay flat?",
+    async run(args, machine) {
+      const { formatSoakReport, runSoakBench } = await import("../packages/net/bench/soak-bench.js");
+      const { soakLines } = await import("../packages/net/bench/soak-charts.js");
+      const { lineChart } = await import("../packages/sim/src/svg.js");
+      const results = await runSoakBench(args);
+      // Lines over the cycles, drawn here: the charts returned are bar panels.
+      const svg = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "soak.svg");
+      mkdirSync(dirname(svg), { recursive: true });
+      writeFileSync(svg, lineChart(soakLines(results, machine())));
+      return { report: formatSoakReport(results, machine()), results, charts: [] };
+    },
+  },
 };
 
 function usage(): string {

@@ -183,13 +183,14 @@ export function parseNetArgs(args: readonly string[]): Options {
   return options;
 }
 
-function logger(): (line: string) => void {
+/** Progress lines prefixed with the seconds elapsed since the logger was made. */
+export function logger(): (line: string) => void {
   const start = performance.now();
   return (line) => console.log(`[${((performance.now() - start) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 }
 
 /** A worker process and the events it sent, taken in order. */
-class Worker {
+export class Worker {
   readonly child: ChildProcess;
   readonly name: string;
   readonly #events: Event[] = [];
@@ -197,9 +198,10 @@ class Worker {
   #stderr: string[] = [];
   #exited = false;
 
-  constructor(name: string) {
+  /** `flags`: Node or V8 flags for this process besides `FEDERA_BENCH_NODE_FLAGS` (`--expose-gc`, say). */
+  constructor(name: string, flags: readonly string[] = []) {
     this.name = name;
-    this.child = spawn(process.execPath, [...NODE_FLAGS, "--import", "tsx", WORKER], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, ...flags, "--import", "tsx", WORKER], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -262,7 +264,7 @@ function newDocId(): string {
 }
 
 /** The shared council: every node's identity a founder with its device authorised, and the fund they donate to. */
-async function federaGenesis(n: number): Promise<{
+export async function federaGenesis(n: number): Promise<{
   identities: Identity[];
   council: DocBytes;
   ledger: DocBytes;

@@ -1,6 +1,7 @@
 /**
- * What the coordinator of `./dev bench net` and its node processes say to each other (one JSON object per line, on
- * the worker's stdin and stdout), and the probe that measures each process's longest event-loop stall.
+ * What the coordinator of `./dev bench net` (and of `./dev bench soak`) and its node processes say to each other (one
+ * JSON object per line, on the worker's stdin and stdout), and the probe that measures each process's longest
+ * event-loop stall.
  */
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -21,6 +22,11 @@ export interface InitFedera {
   readonly ledger: DocBytes;
   /** Where the node keeps its documents (its durable storage, as `federa node` does); in memory when absent. */
   readonly storageDir?: string;
+  /**
+   * The node ran before with this `storageDir`: it opens the council from there, as `federa node` does once
+   * restarted, instead of importing the genesis documents.
+   */
+  readonly restart?: boolean;
 }
 
 /** The hub: automerge-repo's stock WebSocket server with a Repo holding the shared document. */
@@ -65,6 +71,12 @@ export type Command =
   /** Close every connection (Federa, once every node stopped dialling); answered once none is left. */
   | { readonly cmd: "hangup" }
   | { readonly cmd: "stats" }
+  /** Answered with `held` once the node holds `target` records, or after `capMs` (it dials no one for it). */
+  | { readonly cmd: "hold"; readonly target: number; readonly capMs: number }
+  /** Collects garbage (the process runs with `--expose-gc`), then answers with `heap`. */
+  | { readonly cmd: "heap" }
+  /** Collects garbage, then writes a V8 heap snapshot to `path`; answered with `snapshot`. */
+  | { readonly cmd: "snapshot"; readonly path: string }
   | { readonly cmd: "stop" };
 
 /** The longest stalls one process saw, in ms. */
@@ -108,6 +120,14 @@ export type Event =
       readonly counters: Readonly<Record<string, number>>;
       readonly rssMb: number;
     }
+  | ({
+      readonly ev: "heap";
+      /** Whether `global.gc()` ran first (false when the process was started without `--expose-gc`). */
+      readonly gc: boolean;
+    } & HeapReport)
+  /** Answers `hold`: whether the target was reached, the records held, and when (as `converged`'s `at`). */
+  | { readonly ev: "held"; readonly reached: boolean; readonly records: number; readonly at: number }
+  | { readonly ev: "snapshot"; readonly path: string }
   | { readonly ev: "error"; readonly message: string };
 
 /** Interval of the probe's timer. */
@@ -242,4 +262,19 @@ export function toBase64(bytes: Uint8Array): string {
 
 export function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+/** A node's memory (`process.memoryUsage()` in MB, after garbage collection when it could) and its collections. */
+export interface HeapReport {
+  readonly heapUsedMb: number;
+  readonly heapTotalMb: number;
+  readonly externalMb: number;
+  readonly arrayBuffersMb: number;
+  readonly rssMb: number;
+  /** Valid records it holds (setup included). */
+  readonly records: number;
+  /** Sizes of the node's internal collections that are cheap to reach (Federa nodes; empty for the hub). */
+  readonly sizes: Readonly<Record<string, number>>;
+  /** Peer events since the process started (it never heals, so they are never reset). */
+  readonly counters: Readonly<Record<string, number>>;
 }

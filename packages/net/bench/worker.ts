@@ -1,12 +1,14 @@
 /**
- * One node process of `./dev bench net`, driven by the coordinator over stdin and stdout: a Federa node, the stock
- * automerge-repo WebSocket hub, or one of the hub's clients. Diagnostics: FEDERA_BENCH_TRACE=1 prints each Federa
- * node's timeline to stderr; FEDERA_BENCH_PROF=DIR writes each process's CPU profile, from heal to the end, to DIR.
+ * One node process of `./dev bench net` (and `./dev bench soak`), driven by the coordinator over stdin and stdout: a
+ * Federa node, the stock automerge-repo WebSocket hub, or one of the hub's clients. Diagnostics: FEDERA_BENCH_TRACE=1
+ * prints each Federa node's timeline to stderr; FEDERA_BENCH_PROF=DIR writes each process's CPU profile, from heal to
+ * the end, to DIR.
  */
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
+import { writeHeapSnapshot } from "node:v8";
 import * as A from "@automerge/automerge";
 import {
   type AutomergeUrl,
@@ -79,6 +81,8 @@ interface Role {
   records(): number;
   sent(): Wire;
   received(): Wire;
+  /** Sizes of internal collections cheap to reach, for `./dev bench soak` (Federa nodes only). */
+  sizes?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -128,8 +132,17 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
       connectionGater: { denyDialPeer: async () => parted, denyInboundConnection: async () => parted },
     },
   });
-  node.repo.import<CouncilDoc>(fromBase64(init.council.bytes), { docId: init.council.docId as DocumentId });
-  node.repo.import<LedgerDoc>(fromBase64(init.ledger.bytes), { docId: init.ledger.docId as DocumentId });
+  if (init.restart !== true) {
+    const council = node.repo.import<CouncilDoc>(fromBase64(init.council.bytes), {
+      docId: init.council.docId as DocumentId,
+    });
+    const ledger = node.repo.import<LedgerDoc>(fromBase64(init.ledger.bytes), {
+      docId: init.ledger.docId as DocumentId,
+    });
+    // A Repo saves an imported document on its next change only (it imports before it listens): written now, as a
+    // device that fetched them would hold them, so that a node killed before changing the council finds it on restart.
+    if (init.storageDir !== undefined) await node.repo.flush([council.documentId, ledger.documentId]);
+  }
   const held: HeldCouncil = await node.openCouncil(docUrl(init.council));
   const adapter = node.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
   let written = 0;
@@ -190,6 +203,29 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
     records: () => held.council.records.length,
     sent: () => ({ messages: adapter.traffic.framesSent, bytes: adapter.traffic.bytesSent }),
     received: () => ({ messages: adapter.traffic.framesReceived, bytes: adapter.traffic.bytesReceived }),
+    async sizes() {
+      const connections = node.libp2p.getConnections();
+      const synchronizers = Object.values(node.repo.synchronizer.docSynchronizers);
+      const known = await node.libp2p.peerStore.all();
+      return {
+        "libp2p connections": connections.length,
+        "libp2p streams": connections.reduce((n, c) => n + c.streams.length, 0),
+        "libp2p listeners": LIBP2P_EVENTS.reduce((n, e) => n + node.libp2p.listenerCount(e), 0),
+        "peer store peers": known.length,
+        "peer store addresses": known.reduce((n, p) => n + p.addresses.length, 0),
+        "repo handles": Object.keys(node.repo.handles).length,
+        "repo peers": node.repo.peers.length,
+        "repo peer metadata": Object.keys(node.repo.peerMetadataByPeerId).length,
+        "doc synchronizers": synchronizers.length,
+        "doc synchronizer peers": synchronizers.reduce((n, s) => n + Object.keys(s.peerStates).length, 0),
+        "adapter listeners": adapter.eventNames().reduce((n: number, e) => n + adapter.listenerCount(e), 0),
+        "discovered peers": node.dials.discoveredPeers().length,
+        "slices pending": node.slices.pending,
+        "peers banned": node.banned().size,
+        "records excluded": held.council.current().excluded.length,
+        ...excludedByReason(held),
+      };
+    },
     async stop() {
       clearInterval(redial);
       await node.stop();
@@ -197,6 +233,32 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   };
   return { role, addresses: node.addresses() };
 }
+
+/** Records the council excludes, by reason (`excluded: equivocation`, say), for the reasons that occur. */
+function excludedByReason(held: HeldCouncil): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { reason } of held.council.current().excluded) {
+    const key = `excluded: ${reason}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** The libp2p events whose listeners `sizes()` counts: one added per connection and never removed would show there. */
+const LIBP2P_EVENTS = [
+  "connection:open",
+  "connection:close",
+  "connection:prune",
+  "peer:connect",
+  "peer:disconnect",
+  "peer:discovery",
+  "peer:identify",
+  "peer:update",
+  "peer:reconnect-failure",
+  "self:peer:update",
+  "transport:listening",
+  "transport:close",
+] as const;
 
 /** With FEDERA_BENCH_TRACE set, prints a node's timeline to stderr: connections, sync streams and messages, records. */
 function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, held: HeldCouncil): void {
@@ -440,11 +502,63 @@ async function handle(command: Command): Promise<void> {
       });
       return;
     }
+    case "hold": {
+      // Checked every 5 ms, as the probe checks a heal's target.
+      const deadline = performance.now() + command.capMs;
+      const reached = await new Promise<boolean>((resolve) => {
+        const check = () => {
+          const reached = role!.records() >= command.target;
+          if (!reached && performance.now() < deadline) return;
+          clearInterval(timer);
+          resolve(reached);
+        };
+        const timer = setInterval(check, 5);
+        check();
+      });
+      send({ ev: "held", reached, records: role!.records(), at: wallClock() });
+      return;
+    }
+    case "heap": {
+      const gc = await collectGarbage();
+      const m = process.memoryUsage();
+      const mb = (bytes: number) => round(bytes / 2 ** 20, 2);
+      send({
+        ev: "heap",
+        gc,
+        heapUsedMb: mb(m.heapUsed),
+        heapTotalMb: mb(m.heapTotal),
+        externalMb: mb(m.external),
+        arrayBuffersMb: mb(m.arrayBuffers),
+        rssMb: mb(m.rss),
+        records: role!.records(),
+        sizes: (await role!.sizes?.()) ?? {},
+        counters: { ...counters },
+      });
+      return;
+    }
+    case "snapshot": {
+      await collectGarbage();
+      send({ ev: "snapshot", path: writeHeapSnapshot(command.path) });
+      return;
+    }
     case "stop": {
       await role?.stop();
       process.exit(0);
     }
   }
+}
+
+/**
+ * Collects garbage twice with a turn of the event loop between, so objects freed by finalizers (Automerge's wasm
+ * handles) go too; false when the process was started without `--expose-gc`.
+ */
+async function collectGarbage(): Promise<boolean> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return false;
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  return true;
 }
 
 const lines = createInterface({ input: process.stdin });
