@@ -51,6 +51,7 @@ import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constant
 import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
+import { LocalSaves } from "./local-saves.js";
 import { NodeStorage } from "./node-storage.js";
 import { PeerExchange } from "./peer-exchange.js";
 import { PeerLookups } from "./peer-lookups.js";
@@ -164,6 +165,7 @@ export class FederaNode {
   readonly #init: FederaNodeInit;
   readonly #bans: BanList;
   readonly #storage: NodeStorage | undefined;
+  readonly #saves: LocalSaves | undefined;
   readonly #councils = new Map<CouncilId, HeldCouncil>();
   readonly #federations = new Map<FederationId, HeldFederation & { refresh: () => void }>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -190,6 +192,7 @@ export class FederaNode {
     peerExchange: PeerExchange,
     bans: BanList,
     storage: NodeStorage | undefined,
+    saves: LocalSaves | undefined,
     init: FederaNodeInit,
   ) {
     this.libp2p = libp2p;
@@ -204,6 +207,7 @@ export class FederaNode {
     this.#init = init;
     this.#bans = bans;
     this.#storage = storage;
+    this.#saves = saves;
   }
 
   /** Builds and starts a node; its storage, when it can be claimed, is this node's alone until it stops. */
@@ -235,7 +239,7 @@ export class FederaNode {
       throw new Error("libp2p key does not match the device key");
     const access = new AccessPolicy(libp2p.peerId.toString(), init.now);
     const log = libp2p.logger.forComponent("federa:node");
-    let durable: (document: DocumentId | undefined) => Promise<unknown> | undefined = () => undefined;
+    let saves: LocalSaves | undefined;
     const storage =
       init.storage === undefined
         ? undefined
@@ -250,9 +254,8 @@ export class FederaNode {
       changesAhead: (message) => ahead?.(message),
       // Nothing about a document crosses to or from a peer that may not read it, whatever the Repo's rounds do.
       permits: (peer, document) => access.allows(peer, document),
-      // A sync message goes out once its document is on disk: records a peer holds and this device lost in a crash
-      // would have it sign their sequence numbers again, a fork every peer excludes.
-      beforeSend: (message) => (message.type === "sync" ? durable(message.documentId) : undefined),
+      // After a write here, the document's sync messages go out once it is on disk (see local-saves.ts).
+      beforeSend: (message) => (message.type === "sync" ? saves?.pending(message.documentId) : undefined),
     });
     const repo = new Repo({
       peerId: adapter.peerId,
@@ -260,9 +263,7 @@ export class FederaNode {
       ...(storage ? { storage } : {}),
       shareConfig: access.shareConfig(),
     });
-    if (storage !== undefined)
-      durable = (document) =>
-        document !== undefined && repo.handles[document]?.isReady() ? repo.flush([document]) : undefined;
+    if (storage !== undefined) saves = new LocalSaves((document) => repo.flush([document as DocumentId]));
     // A document being fetched is asked of peers only while nothing of it is here: not on disk, nor arrived yet.
     access.fetchable = (document) =>
       (storage === undefined || storage.stored(document) === "absent") && !holdsContent(repo, document);
@@ -310,6 +311,7 @@ export class FederaNode {
       peerExchange,
       bans,
       storage,
+      saves,
       init,
     );
     adapter.events.on("peer:rejected", ({ peerId, error }) => {
@@ -436,6 +438,7 @@ export class FederaNode {
     councilHandle.change((d) => {
       d.federa.ledger = ledgerHandle.url;
     });
+    for (const handle of [councilHandle, ledgerHandle]) this.#saves?.wrote(handle.documentId);
     return this.#hold(councilHandle, ledgerHandle);
   }
 
@@ -535,6 +538,7 @@ export class FederaNode {
       change: (fn) => {
         this.#requireRunning();
         handle.change(fn);
+        this.#saves?.wrote(handle.documentId);
       },
     };
   }
