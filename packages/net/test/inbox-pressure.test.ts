@@ -1,8 +1,7 @@
 /** The adapter's inbox under pressure: paused streams, peers closing their side, frames it drops, listeners that throw. */
 import { randomBytes } from "node:crypto";
 import { deflateRawSync } from "node:zlib";
-import * as A from "@automerge/automerge";
-import type { DocumentId, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
+import type { DocumentId, EphemeralMessage, PeerId, SessionId } from "@automerge/automerge-repo";
 import { cbor } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeFrame, encodeMessage } from "../src/frames.js";
@@ -205,12 +204,6 @@ describe("inbox turns", () => {
   });
 });
 
-/** The first sync message of a peer holding nothing of the document: the adapter's Repo answers it with the document. */
-function nothingHeld(raw: RawSyncPeer, to: SyncPeer, documentId: DocumentId): Message {
-  const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
-  return { type: "sync", senderId: raw.peerId as PeerId, targetId: to.adapter.peerId, documentId, data: data! };
-}
-
 describe("a peer that stops reading", () => {
   // Guards against: every message of a peer that reads nothing is answered into an unbounded queue (73 MB for 22 kB sent).
   it("takes no more of its messages while its answers wait past OUTBOX_HOLD_BYTES, and answers them once it reads", async () => {
@@ -219,7 +212,7 @@ describe("a peer that stops reading", () => {
     raw.stream.pause();
     const before = a.adapter.traffic.bytesSent;
     const asked = 40; // 40 answers of about 500 kB: 20 MB if every one were queued
-    for (let i = 0; i < asked; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    for (let i = 0; i < asked; i++) raw.writeMessage(raw.nothingHeld(a.adapter.peerId, big.documentId));
     await waitFor(() => a.adapter.traffic.framesReceived >= asked + 2, "the messages to arrive");
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const queued = a.adapter.traffic.bytesSent - before;
@@ -240,7 +233,7 @@ describe("a peer that reads nothing for long", () => {
     await meet(a, good);
     const big = a.repo.create<{ blob: Uint8Array; n: number }>({ blob: new Uint8Array(randomBytes(500_000)), n: 0 });
     raw.stream.pause();
-    for (let i = 0; i < 40; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    for (let i = 0; i < 40; i++) raw.writeMessage(raw.nothingHeld(a.adapter.peerId, big.documentId));
     await waitFor(() => stream.status !== "open", "the stream to close");
     expect(a.repo.peers).not.toContain(raw.peerId);
     big.change((d) => {
@@ -257,7 +250,7 @@ describe("a held peer that goes on sending", () => {
     const { a, raw, stream, documentId } = await attacked({ maxOutboxBytes: 20_000_000 });
     const big = a.repo.create<{ blob: Uint8Array }>({ blob: new Uint8Array(randomBytes(500_000)) });
     raw.stream.pause();
-    for (let i = 0; i < 40; i++) raw.writeMessage(nothingHeld(raw, a, big.documentId));
+    for (let i = 0; i < 40; i++) raw.writeMessage(raw.nothingHeld(a.adapter.peerId, big.documentId));
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(stream.readStatus).toBe("readable");
     for (let count = 1; count <= 30 && stream.status === "open"; count++)

@@ -5,7 +5,6 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
-import * as A from "@automerge/automerge";
 import type { DocumentId, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { createIdentity, type Identity } from "@federa/core";
@@ -56,25 +55,13 @@ async function rawDevice(node: FederaNode, ben: Identity, storageId?: string): P
   return raw;
 }
 
-/** The first sync message of a peer that holds nothing of `documentId`. */
-function nothingHeld(raw: RawSyncPeer, node: FederaNode, documentId: DocumentId): Message {
-  const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
-  return {
-    type: "sync",
-    senderId: raw.peerId as PeerId,
-    targetId: node.adapter.peerId,
-    documentId,
-    data: data as Uint8Array,
-  };
-}
-
 describe("a member's device that misbehaves", () => {
   it("announcing a storage id that is no file name neither crashes the node nor stops it answering", async () => {
     process.on("unhandledRejection", onRejection);
     const { node, ben, documentId } = await council();
     const raw = await rawDevice(node, ben, "../x/y");
     const before = raw.frames.length;
-    raw.writeMessage(nothingHeld(raw, node, documentId));
+    raw.writeMessage(raw.nothingHeld(node.adapter.peerId, documentId));
     await waitFor(() => raw.frames.length > before, "the node's answer");
     await node.flush();
     await new Promise((resolve) => setTimeout(resolve, 500)); // the Repo saves sync states on a 100 ms throttle
@@ -94,7 +81,7 @@ describe("a member's device that misbehaves", () => {
     for (const id of [...ids, ids[1]!]) {
       const raw = await rawDevice(node, ben, id);
       const before = raw.frames.length;
-      raw.writeMessage(nothingHeld(raw, node, documentId));
+      raw.writeMessage(raw.nothingHeld(node.adapter.peerId, documentId));
       await waitFor(() => raw.frames.length > before, "the node's answer");
       // The Repo saves sync states on a throttle: the first device's is on disk before the next one comes.
       await waitFor(async () => (await stored()).length > 0, "a sync state on disk");
@@ -115,7 +102,7 @@ describe("a member's device that misbehaves", () => {
     });
     for (let i = 0; i < 200; i++) {
       const other = parseAutomergeUrl(generateAutomergeUrl()).documentId;
-      raw.writeMessage({ ...nothingHeld(raw, node, documentId), type: "request", documentId: other });
+      raw.writeMessage({ ...raw.nothingHeld(node.adapter.peerId, documentId), type: "request", documentId: other });
       const ephemeral: EphemeralMessage = {
         type: "ephemeral",
         senderId: raw.peerId as PeerId,
@@ -128,7 +115,7 @@ describe("a member's device that misbehaves", () => {
       raw.writeMessage(ephemeral);
     }
     // A message about the council it belongs to, sent last, is handled: the others were taken and dropped before it.
-    raw.writeMessage(nothingHeld(raw, node, documentId));
+    raw.writeMessage(raw.nothingHeld(node.adapter.peerId, documentId));
     await waitFor(() => seen.some((m) => m.documentId === documentId), "the council's message to reach the Repo");
     expect(seen.filter((m) => m.documentId !== documentId)).toEqual([]);
     expect(node.adapter.traffic.framesReceived).toBeGreaterThanOrEqual(401);

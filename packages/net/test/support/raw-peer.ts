@@ -3,7 +3,8 @@
  * attacks a misbehaving or malicious peer could try.
  */
 
-import type { Message } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import type { DocumentId, Message, PeerId } from "@automerge/automerge-repo";
 import type { Libp2p, Stream } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
 import { SYNC_PROTOCOL, SYNC_PROTOCOL_VERSION } from "../../src/constants.js";
@@ -82,6 +83,12 @@ export class RawSyncPeer {
   /** Writes a message frame, waiting while the stream's write buffer is full (as an honest sender does). */
   async sendMessage(message: Message): Promise<void> {
     if (!this.stream.send(encodeFrame(encodeMessage(message), MAX))) await this.stream.onDrain();
+  }
+
+  /** The first sync message of a peer holding nothing of `documentId`, to `target`: its Repo answers with the document. */
+  nothingHeld(target: string, documentId: DocumentId): Message {
+    const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
+    return { type: "sync", senderId: this.peerId as PeerId, targetId: target as PeerId, documentId, data: data! };
   }
 
   /** Waits for the adapter's hello. */
