@@ -19,6 +19,7 @@ import {
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
+import { EphemeralSessions, isEphemeral } from "./ephemeral-sessions.js";
 import {
   DuplicateStreamError,
   HandshakeTimeoutError,
@@ -67,7 +68,9 @@ export interface Libp2pNetworkAdapterInit {
   readonly maxOutboundStreams?: number;
   /**
    * Accept and pass on ephemeral messages that a peer relays from a third peer (automerge-repo gossips them). Their
-   * origin cannot be authenticated, so by default they are dropped and ephemeral messages only travel one hop.
+   * origin cannot be authenticated, so by default they are dropped and ephemeral messages only travel one hop. Only
+   * then does the Repo see each peer's ephemeral messages under one session (see ephemeral-sessions.ts); relayed
+   * gossip keeps its origin's session ids, which the Repo remembers for as long as it runs.
    */
   readonly relayEphemeral?: boolean;
   /**
@@ -297,6 +300,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #sessions = new Map<string, SyncSession>();
   /** The storage id each peer first announced (see `#pinned`). */
   readonly #storageIds = new Map<string, StorageId>();
+  /** Each peer's ephemeral session, so the Repo notes one per peer (see ephemeral-sessions.ts). */
+  readonly #ephemeral = new EphemeralSessions();
   /** Frames received and not yet handled: one message per event-loop turn, streams in turn. */
   readonly #inbox = new Inbox<SyncSession>({
     handle: (session, frame) => this.#handleFrame(session, frame),
@@ -787,7 +792,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
-    const message = decodeFrame(frame, this.#maxFrameSize);
+    let message = decodeFrame(frame, this.#maxFrameSize);
     this.#frames++;
     if (isActivate(message)) {
       if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {
@@ -812,6 +817,15 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (!this.#permits(session.peerId, message)) {
       this.#log.trace("dropping a %s message from %s: not permitted", message.type, session.peerId);
       return true;
+    }
+    // Relayed gossip keeps its origin's session, which the Repo needs to drop the copies arriving by other paths.
+    if (isEphemeral(message) && !this.#relayEphemeral) {
+      const admitted = this.#ephemeral.admit(message);
+      if (admitted === undefined) {
+        this.#log.trace("dropping an ephemeral message from %s: a replay, or no session id and count", session.peerId);
+        return true;
+      }
+      message = admitted;
     }
     if (this.#applyAhead(session, message)) return true;
     try {

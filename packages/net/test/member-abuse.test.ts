@@ -120,4 +120,46 @@ describe("a member's device that misbehaves", () => {
     expect(seen.filter((m) => m.documentId !== documentId)).toEqual([]);
     expect(node.adapter.traffic.framesReceived).toBeGreaterThanOrEqual(401);
   });
+
+  it("ephemeral messages with ever-new session ids reach the application under one session the Repo notes", async () => {
+    const { node, ben, documentId } = await council();
+    const raw = await rawDevice(node, ben);
+    const handle = await node.repo.find(documentId);
+    const received: unknown[] = [];
+    handle.on("ephemeral-message", ({ senderId, message }) => {
+      if (senderId === raw.peerId) received.push(message);
+    });
+    const toRepo: EphemeralMessage[] = [];
+    node.adapter.on("message", (m) => {
+      if (m.type === "ephemeral" && m.senderId === raw.peerId) toRepo.push(m as EphemeralMessage);
+    });
+    const ephemeral = (sessionId: string, count: number, data: unknown): EphemeralMessage => ({
+      type: "ephemeral",
+      senderId: raw.peerId as PeerId,
+      targetId: node.adapter.peerId,
+      documentId,
+      sessionId: sessionId as SessionId,
+      count,
+      data: cbor.encode(data),
+    });
+    // Each with a new, long session id: automerge-repo would keep every one of them for as long as it runs.
+    const padding = "x".repeat(4096);
+    for (let i = 0; i < 300; i++) raw.writeMessage(ephemeral(`${padding}${i}`, 1, i));
+    await waitFor(() => received.length === 300, "300 ephemeral messages to reach the application");
+    expect(received).toEqual([...Array(300).keys()]);
+    expect(new Set(toRepo.map((m) => m.sessionId)).size).toBe(1);
+    expect(toRepo[0]!.sessionId.length).toBeLessThan(64);
+    const counts = toRepo.map((m) => m.count);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(new Set(counts).size).toBe(300);
+
+    // Within one session, a replayed count is dropped (as the Repo would), a higher one delivered; a new session (the
+    // device restarted, counting from 1 again) is delivered too.
+    raw.writeMessage(ephemeral("run-1", 1, "first"));
+    raw.writeMessage(ephemeral("run-1", 1, "replayed"));
+    raw.writeMessage(ephemeral("run-1", 2, "second"));
+    raw.writeMessage(ephemeral("run-2", 1, "after a restart"));
+    await waitFor(() => received.includes("after a restart"), "the restarted session's message");
+    expect(received.slice(300)).toEqual(["first", "second", "after a restart"]);
+  });
 });
