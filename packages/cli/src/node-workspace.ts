@@ -70,6 +70,7 @@ export class NodeWorkspace implements Workspace {
         try {
           const held = await withTimeout(this.#open(id, url, timeoutMs), timeoutMs + 1_000);
           this.#pending.delete(id);
+          await this.#endTrust(id);
           this.#opened(held);
           return held;
         } catch {
@@ -89,6 +90,18 @@ export class NodeWorkspace implements Workspace {
     // to open a sync stream meanwhile (it still gets only what membership grants).
     for (const inviter of await this.dir.inviters()) if (inviter.council === id) this.#node.trust(inviter.peer);
     return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs, council: id as CouncilId });
+  }
+
+  /**
+   * Once a council is here its inviters are trusted no more, but for those another council being fetched still needs:
+   * an inviter who later leaves the council must not keep the sync stream trust gave it.
+   */
+  async #endTrust(id: string): Promise<void> {
+    const inviters = await this.dir.inviters();
+    const fetching = (council: string) => council !== id && (this.#pending.has(council) || this.#opening.has(council));
+    const needed = new Set(inviters.filter((i) => fetching(i.council)).map((i) => i.peer));
+    for (const inviter of inviters)
+      if (inviter.council === id && !needed.has(inviter.peer)) this.#node.untrust(inviter.peer);
   }
 
   /** The inviters of councils still pending (the node keeps dialling them). */

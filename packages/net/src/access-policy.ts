@@ -280,6 +280,11 @@ export class AccessPolicy {
     this.#onChange();
   }
 
+  /** Ends `trust`: the peer is known again only where membership or a vouch names it. */
+  untrust(peer: string): void {
+    if (this.#trusted.delete(peer)) this.#onChange();
+  }
+
   /** True when `peer` is trusted or a device of a member of any council this node holds (others may not even open a sync stream). */
   knows(peer: string): boolean {
     if (peer === this.#self || this.#trusted.has(peer)) return true;

@@ -410,6 +410,11 @@ export class FederaNode {
     this.access.trust(peer);
   }
 
+  /** Ends `trust` (the council it invited to is here: membership decides from now on). */
+  untrust(peer: string): void {
+    this.access.untrust(peer);
+  }
+
   /** The addresses other nodes can dial, with this node's peer id. */
   addresses(): string[] {
     return this.libp2p.getMultiaddrs().map((a) => a.toString());

@@ -235,6 +235,27 @@ describe("AccessPolicy.peers", () => {
   });
 });
 
+describe("AccessPolicy.untrust", () => {
+  it("ends trust: the peer is known again only as a member's device, and the Repo is told to re-check", () => {
+    const policy = new AccessPolicy("self");
+    policy.register(OURS, [doc("ours-council")]);
+    policy.update(OURS, councilState(["self", "ada"], []));
+    const changes = vi.fn();
+    policy.onChange = changes;
+    policy.trust("inviter");
+    policy.trust("ada");
+    expect(policy.knows("inviter")).toBe(true);
+    policy.untrust("inviter");
+    policy.untrust("ada");
+    expect(policy.knows("inviter")).toBe(false);
+    expect(policy.peers().has("inviter")).toBe(false);
+    expect(policy.knows("ada")).toBe(true);
+    expect(changes).toHaveBeenCalledTimes(4);
+    policy.untrust("inviter"); // not trusted: nothing changes
+    expect(changes).toHaveBeenCalledTimes(4);
+  });
+});
+
 describe("AccessPolicy and a document being fetched", () => {
   it("lets known peers exchange it only while this node holds nothing of it, then only its council's devices", () => {
     const policy = new AccessPolicy("self");
