@@ -19,13 +19,14 @@ export type FederationId = RecordId & { readonly __federation: true };
 /** A fund in a council's ledger, named by the council (for example `strike-fund`). */
 export type FundId = string & { readonly __brand: "FundId" };
 
-const hexChars = "0123456789abcdef";
+const BYTE_HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Lowercase hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += hexChars[b >> 4]! + hexChars[b & 15]!;
-  return out;
+  // Joined in one piece: a string grown by `+=` stays a chain of pieces until first compared, and ids live long.
+  const parts = new Array<string>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) parts[i] = BYTE_HEX[bytes[i]!]!;
+  return parts.join("");
 }
 
 /** Bytes of a lowercase hex string; undefined when it is not hex of even length. */

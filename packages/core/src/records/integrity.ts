@@ -43,10 +43,16 @@ export interface IndexChange {
   readonly removed: readonly FederaRecord[];
 }
 
+/** A signer's records. Only the records are kept: once signatures are checked, the stored bytes are not needed. */
 interface Chain {
-  readonly bySeq: Map<number, DecodedRecord[]>;
+  /** The first record read at each seq, indexed by seq (a hole where none was read): cheaper than a map entry. */
+  readonly bySeq: FederaRecord[];
+  /** How many seqs hold a record. */
+  seqs: number;
+  /** Every record read at a seq that holds more than one (a fork), in the order they were read. */
+  readonly forks: Map<number, FederaRecord[]>;
   /** The current valid prefix: records 0..n-1, linked and authenticated. */
-  valid: DecodedRecord[];
+  valid: FederaRecord[];
   /** Exclusions of this signer's records, recomputed with the chain. */
   excluded: Map<string, Exclusion>;
   maxSeq: number;
@@ -63,21 +69,35 @@ export interface IntegrityIndexInit {
 export class IntegrityIndex {
   readonly #council: CouncilId | FederationId;
   readonly #verified: VerifiedCache | undefined;
-  /** Keys read; and both keys each record found may sit under (its id and its storage key), the id marking it read. */
-  readonly #seen = new Set<string>();
+  /** Both keys each record found may sit under (its id and its storage key): a key covered is read once. */
   readonly #covered = new Set<string>();
+  /**
+   * Storage keys covered only through a record read under its whole id (as a writer adds what it signed): bytes found
+   * there are still read once, as they could be another record with the same first 128 bits.
+   */
+  readonly #unread = new Set<string>();
   readonly #badRecords = new Map<string, Exclusion>();
   readonly #chains = new Map<SignerId, Chain>();
+  /**
+   * Signatures checked in this session and found bad. Every signed record is checked when first read, so a signed
+   * record held is good unless listed here: good ones, nearly all, need no entry.
+   */
   readonly #badSignatures = new Set<string>();
-  /** Signatures checked in this session: good. */
-  readonly #goodSignatures = new Set<string>();
+  /** Records read without a signature (a later signed record of their chain may cover them). */
+  readonly #unsigned = new Set<string>();
+  /** Ids trusted before their records were read or while their signatures were being checked. */
+  readonly #trusted = new Set<string>();
+  /** Ids whose signatures are being checked. */
+  readonly #checking = new Set<string>();
   #latestAt: Hlc = HLC_ZERO;
   /** Authentic-looking records whose kind or body this version cannot use. */
   readonly #problems = new Map<string, DecodeFailure>();
   /** Those of them currently in a valid chain: excluded from derivation only. */
   readonly #setAside = new Map<string, Exclusion>();
   /** Records decoded by a deferred `add`, by signer, whose chains the next `add` checks. */
-  #pending = new Map<SignerId, DecodedRecord[]>();
+  #pending = new Map<SignerId, FederaRecord[]>();
+  /** The last `add` under way: one runs at a time, or records pending for both would be put in their chains twice. */
+  #adding: Promise<unknown> = Promise.resolve();
 
   constructor(init: IntegrityIndexInit) {
     this.#council = init.council;
@@ -88,22 +108,34 @@ export class IntegrityIndex {
    * Reads new stored entries (key, bytes); returns how the valid set changed. Never throws on bad input. With `defer`
    * the entries are only decoded and their signatures checked; the next call without it checks their chains, once for
    * all (checking chains after every slice of a large merge would walk each whole chain again, slice after slice).
+   * Calls made before an earlier one settles run after it, in order.
    */
-  async add(entries: Iterable<readonly [string, unknown]>, options: { defer?: boolean } = {}): Promise<IndexChange> {
+  add(entries: Iterable<readonly [string, unknown]>, options: { defer?: boolean } = {}): Promise<IndexChange> {
+    const list = [...entries]; // read now: what the caller passed is what this call adds
+    const run = this.#adding.then(() => this.#add(list, options));
+    this.#adding = run.catch(() => undefined);
+    return run;
+  }
+
+  async #add(entries: readonly (readonly [string, unknown])[], options: { defer?: boolean }): Promise<IndexChange> {
     const touched = this.#pending;
     const fresh: DecodedRecord[] = [];
     for (const [key, bytes] of entries) {
-      if (this.#seen.has(key)) continue;
+      // A whole id covered holds that record; a storage key may hold another record with the same first 128 bits.
+      if (this.#covered.has(key) && !this.#unread.has(key)) continue;
       const decoded = decodeRecord(key, bytes);
       if ("reason" in decoded) {
-        // Not marked seen: garbage under a record's key must not shadow the genuine bytes, here or under its other key.
+        // Not marked read: garbage under a record's key must not shadow the genuine bytes, here or under its other key.
         if (!this.#covered.has(key)) this.#badRecords.set(key, { id: key, ...decoded }); // `id` when it was computed
         continue;
       }
-      this.#seen.add(key);
+      this.#unread.delete(key);
       const r = decoded.record;
       if (this.#covered.has(r.id)) continue; // the same record under its other key
-      for (const k of [r.id, storageKeyOf(r.id)]) {
+      // The key read is the storage key unless it is the whole id: no second string for the same key.
+      const storageKey = key === r.id ? storageKeyOf(r.id) : key;
+      if (key === r.id && !this.#covered.has(storageKey)) this.#unread.add(storageKey);
+      for (const k of [r.id, storageKey]) {
         this.#covered.add(k);
         this.#badRecords.delete(k);
       }
@@ -120,9 +152,10 @@ export class IntegrityIndex {
         continue;
       }
       fresh.push(decoded);
+      if (decoded.signature === null) this.#unsigned.add(r.id);
       const list = touched.get(r.signer);
-      if (list === undefined) touched.set(r.signer, [decoded]);
-      else list.push(decoded);
+      if (list === undefined) touched.set(r.signer, [r]);
+      else list.push(r);
     }
     await this.#verifyAll(fresh);
     if (options.defer) return { added: [], removed: [] };
@@ -171,82 +204,91 @@ export class IntegrityIndex {
     const pending: Promise<void>[] = [];
     for (const d of records) {
       const id = d.record.id;
-      if (d.signature === null || this.#goodSignatures.has(id) || this.#badSignatures.has(id)) continue;
-      if (this.#verified?.has(id)) {
-        this.#goodSignatures.add(id);
-        continue;
-      }
+      // Trusted, unsigned or remembered as verified: nothing to check, and a good signature needs no entry.
+      if (this.#trusted.delete(id) || d.signature === null || this.#badSignatures.has(id)) continue;
+      if (this.#verified?.has(id)) continue;
+      this.#checking.add(id);
       pending.push(
         verifySignature(d.record.signer, d.signature, d.payload).then((ok) => {
-          if (ok) {
-            this.#goodSignatures.add(id);
-            this.#verified?.add(id);
-          } else this.#badSignatures.add(id);
+          this.#checking.delete(id);
+          if (this.#trusted.delete(id)) return; // trusted meanwhile: good whatever the check found
+          if (ok) this.#verified?.add(id);
+          else this.#badSignatures.add(id);
         }),
       );
     }
     await Promise.all(pending);
   }
 
-  #update(signer: SignerId, records: DecodedRecord[], added: FederaRecord[], removed: FederaRecord[]): void {
+  #update(signer: SignerId, records: FederaRecord[], added: FederaRecord[], removed: FederaRecord[]): void {
     let chain = this.#chains.get(signer);
     if (chain === undefined) {
-      chain = { bySeq: new Map(), valid: [], excluded: new Map(), maxSeq: -1 };
+      chain = { bySeq: [], seqs: 0, forks: new Map(), valid: [], excluded: new Map(), maxSeq: -1 };
       this.#chains.set(signer, chain);
     }
-    for (const d of records) {
-      const s = d.record.seq;
-      const at = chain.bySeq.get(s);
-      if (at === undefined) chain.bySeq.set(s, [d]);
-      else at.push(d);
+    for (const r of records) {
+      const s = r.seq;
+      const first = chain.bySeq[s];
+      if (first === undefined) {
+        chain.bySeq[s] = r;
+        chain.seqs++;
+      } else {
+        const fork = chain.forks.get(s);
+        if (fork === undefined) chain.forks.set(s, [first, r]);
+        else fork.push(r);
+      }
       if (s > chain.maxSeq) chain.maxSeq = s;
     }
     // Fast path: records that extend a fully valid chain in order, the last one signed (the common append).
     if (chain.excluded.size === 0 && this.#extends(chain, records)) {
-      for (const d of [...records].sort((a, b) => a.record.seq - b.record.seq)) {
-        chain.valid.push(d);
-        added.push(d.record);
+      for (const r of [...records].sort((a, b) => a.seq - b.seq)) {
+        chain.valid.push(r);
+        added.push(r);
       }
       return;
     }
-    const before = new Set(chain.valid.map((d) => d.record.id));
+    const before = chain.valid;
+    const beforeIds = new Set(before.map((r) => r.id));
     this.#revalidate(signer, chain);
     const after = new Set<RecordId>();
-    for (const d of chain.valid) {
-      after.add(d.record.id);
-      if (!before.has(d.record.id)) added.push(d.record);
+    for (const r of chain.valid) {
+      after.add(r.id);
+      if (!beforeIds.has(r.id)) added.push(r);
     }
-    for (const id of before) {
-      if (!after.has(id as RecordId)) {
-        const d = this.#find(chain, id);
-        if (d) removed.push(d.record);
-      }
-    }
+    for (const r of before) if (!after.has(r.id)) removed.push(r);
   }
 
-  #extends(chain: Chain, records: DecodedRecord[]): boolean {
-    const sorted = [...records].sort((a, b) => a.record.seq - b.record.seq);
+  #extends(chain: Chain, records: FederaRecord[]): boolean {
+    const sorted = [...records].sort((a, b) => a.seq - b.seq);
     let tip = chain.valid[chain.valid.length - 1];
-    if (tip === undefined ? chain.bySeq.size !== records.length : tip.record.seq + records.length !== chain.maxSeq)
-      return false;
-    for (const d of sorted) {
-      const r = d.record;
-      const linked = tip === undefined ? r.seq === 0 : r.seq === tip.record.seq + 1 && r.prev === tip.record.id;
-      if (!linked || chain.bySeq.get(r.seq)!.length !== 1) return false;
-      if (tip !== undefined && compareHlc(r.at, tip.record.at) <= 0) return false;
-      if (d.signature !== null && !this.#goodSignatures.has(r.id)) return false;
-      tip = d;
+    if (tip === undefined ? chain.seqs !== records.length : tip.seq + records.length !== chain.maxSeq) return false;
+    for (const r of sorted) {
+      const linked = tip === undefined ? r.seq === 0 : r.seq === tip.seq + 1 && r.prev === tip.id;
+      if (!linked || chain.forks.has(r.seq)) return false;
+      if (tip !== undefined && compareHlc(r.at, tip.at) <= 0) return false;
+      if (this.#signed(r) && !this.#goodSignature(r)) return false;
+      tip = r;
     }
-    return tip !== undefined && tip.signature !== null;
+    return tip !== undefined && this.#signed(tip);
+  }
+
+  /** Whether the record was read with a signature (good or not). */
+  #signed(r: FederaRecord): boolean {
+    return !this.#unsigned.has(r.id);
+  }
+
+  /** Whether a record held was read with a signature that is good (checked, trusted, or remembered as verified). */
+  #goodSignature(r: FederaRecord): boolean {
+    return this.#signed(r) && !this.#badSignatures.has(r.id);
   }
 
   /** The signer's highest-seq record with a good signature (what its next record follows); forgeries are ignored. */
   tip(signer: SignerId): FederaRecord | null {
     const chain = this.#chains.get(signer);
     if (chain === undefined) return null;
-    for (let s = chain.maxSeq; s >= 0; s--)
-      for (const d of chain.bySeq.get(s) ?? [])
-        if (d.signature !== null && this.#goodSignatures.has(d.record.id)) return d.record;
+    const seqs = isDense(chain) ? undefined : seqsOf(chain); // a dense chain's i-th seq is i: nothing to list
+    for (let i = chain.seqs - 1; i >= 0; i--)
+      for (const r of recordsAt(chain, seqs === undefined ? i : seqs[i]!)) if (this.#goodSignature(r)) return r;
     return null;
   }
 
@@ -258,65 +300,65 @@ export class IntegrityIndex {
   /** Marks records this device has just signed as verified, without checking its own signatures again. */
   trust(ids: Iterable<RecordId>): void {
     for (const id of ids) {
-      this.#goodSignatures.add(id);
+      // A record already read and checked only needs its bad verdict lifted; any other is remembered as trusted.
+      if (!this.#badSignatures.delete(id) && (!this.#covered.has(id) || this.#checking.has(id))) this.#trusted.add(id);
       this.#verified?.add(id);
     }
   }
 
-  #find(chain: Chain, id: string): DecodedRecord | undefined {
-    for (const list of chain.bySeq.values()) for (const d of list) if (d.record.id === id) return d;
-    return undefined;
-  }
-
   /** Recomputes a signer's valid prefix and the reasons for everything beyond it. */
   #revalidate(signer: SignerId, chain: Chain): void {
-    const linked: DecodedRecord[] = [];
+    const linked: FederaRecord[] = [];
     const excluded = new Map<string, Exclusion>();
-    const exclude = (d: DecodedRecord, reason: Exclusion["reason"], detail: string) =>
-      excluded.set(d.record.id, { id: d.record.id, reason, detail, signer, seq: d.record.seq });
+    const exclude = (r: FederaRecord, reason: Exclusion["reason"], detail: string) =>
+      excluded.set(r.id, { id: r.id, reason, detail, signer, seq: r.seq });
     let broken: { reason: Exclusion["reason"]; detail: string } | null = null;
     // Anyone can write bytes claiming a signer: only authentic records may extend, break or fork its chain.
     const authentic = this.#authentic(chain);
-    for (let s = 0; s <= chain.maxSeq; s++) {
-      const here: DecodedRecord[] = [];
-      for (const d of chain.bySeq.get(s) ?? []) {
-        if (authentic.has(d.record.id)) here.push(d);
-        else if (d.signature === null) exclude(d, "unsigned", "no signed record of the chain covers it yet");
-        else exclude(d, "bad-signature", "signature does not verify against the signer's key");
+    let expected = 0;
+    for (const s of seqsOf(chain)) {
+      if (broken === null && s !== expected) {
+        broken = { reason: "broken-chain", detail: `record ${expected} of this signer's chain is missing` };
+      }
+      expected = s + 1;
+      const here: FederaRecord[] = [];
+      for (const r of recordsAt(chain, s)) {
+        if (authentic.has(r.id)) here.push(r);
+        else if (!this.#signed(r)) exclude(r, "unsigned", "no signed record of the chain covers it yet");
+        else exclude(r, "bad-signature", "signature does not verify against the signer's key");
       }
       if (broken !== null) {
-        for (const d of here)
-          exclude(d, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
+        for (const r of here)
+          exclude(r, broken.reason === "equivocation" ? "equivocation" : "broken-chain", broken.detail);
         continue;
       }
       if (here.length === 0) {
-        const what = chain.bySeq.has(s) ? "not authentic" : "missing";
-        broken = { reason: "broken-chain", detail: `record ${s} of this signer's chain is ${what}` };
+        broken = { reason: "broken-chain", detail: `record ${s} of this signer's chain is not authentic` };
         continue;
       }
       if (here.length > 1) {
         broken = { reason: "equivocation", detail: `signer wrote ${here.length} different records with seq ${s}` };
-        for (const d of here) exclude(d, "equivocation", broken.detail);
+        for (const r of here) exclude(r, "equivocation", broken.detail);
         continue;
       }
-      const d = here[0]!;
+      const r = here[0]!;
       const prev = linked[linked.length - 1];
-      if (prev !== undefined && d.record.prev !== prev.record.id) {
+      if (prev !== undefined && r.prev !== prev.id) {
         broken = { reason: "broken-chain", detail: `prev of record ${s} is not the hash of record ${s - 1}` };
-        exclude(d, "broken-chain", broken.detail);
+        exclude(r, "broken-chain", broken.detail);
         continue;
       }
-      if (prev !== undefined && compareHlc(d.record.at, prev.record.at) <= 0) {
+      if (prev !== undefined && compareHlc(r.at, prev.at) <= 0) {
         broken = { reason: "broken-chain", detail: `follows record ${s} whose clock goes backwards` };
-        exclude(d, "clock-backwards", `clock of record ${s} is not after record ${s - 1}`);
+        exclude(r, "clock-backwards", `clock of record ${s} is not after record ${s - 1}`);
         continue;
       }
-      linked.push(d);
+      linked.push(r);
     }
     // A record is authentic when signed, or when a later signed record of the chain hashes back to it.
     let lastSigned = -1;
     for (let i = linked.length - 1; i >= 0; i--) {
-      if (linked[i]!.signature !== null) {
+      if (this.#signed(linked[i]!)) {
         lastSigned = i;
         break;
       }
@@ -332,16 +374,40 @@ export class IntegrityIndex {
   #authentic(chain: Chain): Set<string> {
     const out = new Set<string>();
     let covered = new Set<string>();
-    for (let s = chain.maxSeq; s >= 0; s--) {
+    const seqs = seqsOf(chain);
+    for (let i = seqs.length - 1; i >= 0; i--) {
+      const s = seqs[i]!;
+      if (i + 1 < seqs.length && s !== seqs[i + 1]! - 1) covered.clear(); // a hole above: nothing hashes back here
       const below = new Set<string>();
-      for (const d of chain.bySeq.get(s) ?? []) {
-        const id = d.record.id;
-        if (d.signature === null ? !covered.has(id) : !this.#goodSignatures.has(id)) continue;
-        out.add(id);
-        if (d.record.prev !== null) below.add(d.record.prev);
+      for (const r of recordsAt(chain, s)) {
+        if (!(this.#signed(r) ? this.#goodSignature(r) : covered.has(r.id))) continue;
+        out.add(r.id);
+        if (r.prev !== null) below.add(r.prev);
       }
       covered = below;
     }
     return out;
   }
+}
+
+/** Whether a chain holds a record at every seq up to its highest. */
+function isDense(chain: Chain): boolean {
+  return chain.seqs === chain.maxSeq + 1;
+}
+
+/**
+ * The seqs a chain holds records at, ascending. Walking from 0 to the highest instead would cost whatever a record
+ * claims: a signer's own, well-formed record may say seq 2^50.
+ */
+function seqsOf(chain: Chain): number[] {
+  if (isDense(chain)) return Array.from({ length: chain.seqs }, (_, i) => i);
+  return Object.keys(chain.bySeq)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** The records a chain holds at `seq`, in the order they were read. */
+function recordsAt(chain: Chain, seq: number): readonly FederaRecord[] {
+  const first = chain.bySeq[seq];
+  return first === undefined ? [] : (chain.forks.get(seq) ?? [first]);
 }

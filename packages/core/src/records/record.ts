@@ -69,6 +69,19 @@ function idOfKey(key: Uint8Array): SignerId {
   return id;
 }
 
+// Every record of a council names it: one string per council rather than one per record held. Bounded, as records
+// may name any council.
+const councilIds = new Map<string, CouncilId>();
+const COUNCIL_IDS_KEPT = 64;
+function councilIdOf(bytes: Uint8Array): CouncilId {
+  const hex = toHex(bytes) as CouncilId;
+  const known = councilIds.get(hex);
+  if (known !== undefined) return known;
+  if (councilIds.size >= COUNCIL_IDS_KEPT) councilIds.clear();
+  councilIds.set(hex, hex);
+  return hex;
+}
+
 /** The canonical payload bytes of a record (deterministic CBOR). */
 export function encodePayload(record: UnsignedRecord, signer: SignerId): Uint8Array {
   const author = publicKeyOf(record.author);
@@ -177,7 +190,7 @@ export function decodeRecord(key: string, bytes: unknown): DecodedRecord | Decod
   const record: FederaRecord = {
     id,
     kind: p.k as RecordKind,
-    council: p.c === undefined ? null : (toHex(p.c) as CouncilId),
+    council: p.c === undefined ? null : councilIdOf(p.c),
     author,
     signer: p.s === undefined ? author : idOfKey(p.s),
     seq: p.n as number,
