@@ -40,6 +40,7 @@ export { compareStates } from "./derive/compare.js";
 export type { FoldStats } from "./derive/fold.js";
 export type { Alert, Conflict, ConflictType, EntryType, LedgerEntry, OutcomeStep } from "./derive/model.js";
 export type { CouncilState, FundState, MemberState, ProposalState, RoleState } from "./derive/view.js";
+export { forgetReplacedPatches } from "./documents/kept-patches.js";
 export type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./documents/layout.js";
 export { bucketOf, linkCouncil, putRecords, storageKeyOf, storedValue } from "./documents/layout.js";
 export type { DocSource } from "./documents/source.js";

@@ -31,6 +31,7 @@ import {
   Council,
   type DocSource,
   Federation,
+  forgetReplacedPatches,
   foundCouncil,
   foundFederation,
   foundingCouncils,
@@ -115,6 +116,17 @@ export interface FederaNodeEvents {
   "peer:banned": (payload: PeerBannedPayload) => void;
   /** An application to join a council held here was checked, written and flushed (`acceptApplications`). */
   "application:accepted": (payload: AcceptedApplication) => void;
+}
+
+/**
+ * Calls `refresh` after each change of a document held, and frees the patches Automerge cached for the version that
+ * change replaced, which the document's values would otherwise keep for good (see kept-patches.ts in core).
+ */
+function onChange(handle: DocHandle<unknown>, refresh: () => void): void {
+  handle.on("change", ({ patchInfo }) => {
+    forgetReplacedPatches(patchInfo.before);
+    refresh();
+  });
 }
 
 /** A federation this node holds: the derived federation and its DocHandle. */
@@ -568,8 +580,8 @@ export class FederaNode {
       // Federations judge delegates' votes by their councils' states.
       for (const f of this.#federations.values()) f.refresh();
     });
-    councilHandle.on("change", refresh);
-    ledgerHandle.on("change", refresh);
+    onChange(councilHandle, refresh);
+    onChange(ledgerHandle, refresh);
     // A council newly held here may be what a federation needed to derive its genesis, members and name.
     for (const f of this.#federations.values()) f.refresh();
     return held;
@@ -740,7 +752,7 @@ export class FederaNode {
     const refresh = this.#debounced(update);
     await update();
     if (this.#leftSince(id, started)) throw new FederationLeftError(id);
-    handle.on("change", refresh);
+    onChange(handle, refresh);
     this.#federations.set(id, { federation, handle, refresh });
     return { federation, handle };
   }

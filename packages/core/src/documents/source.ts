@@ -1,5 +1,6 @@
 /** Where a document lives: an automerge-repo DocHandle, or a plain Automerge document held in memory. */
 import * as A from "@automerge/automerge";
+import { forgetReplacedPatches } from "./kept-patches.js";
 
 /**
  * The part of a DocHandle that Federa uses, so core never imports automerge-repo: any `DocHandle<T>` satisfies it,
@@ -28,12 +29,17 @@ export class PlainDocument<T> implements DocSource<T> {
   }
 
   change(fn: A.ChangeFn<T>): void {
-    this.#doc = A.change(this.#doc, fn);
+    this.#replace(A.change(this.#doc, fn));
   }
 
   /** Merges another replica's changes into this one. */
   merge(other: A.Doc<T> | PlainDocument<T>): void {
-    this.#doc = A.merge(this.#doc, other instanceof PlainDocument ? other.doc() : other);
+    this.#replace(A.merge(this.#doc, other instanceof PlainDocument ? other.doc() : other));
+  }
+
+  #replace(next: A.Doc<T>): void {
+    if (next !== this.#doc) forgetReplacedPatches(this.#doc);
+    this.#doc = next;
   }
 
   /** An independent replica (a new actor), as another device would hold. */
