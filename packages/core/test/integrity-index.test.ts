@@ -258,3 +258,58 @@ describe("IntegrityIndex with two reads at once", () => {
     expect(index.exclusions().map((e) => [e.id, e.reason])).toEqual([[forged.id, "bad-signature"]]);
   });
 });
+
+describe("IntegrityIndex and copies of one record", () => {
+  /** Every order of `entries`: the index must end the same whichever it reads first. */
+  function orders<T>(entries: readonly T[]): T[][] {
+    if (entries.length <= 1) return [[...entries]];
+    return entries.flatMap((e, i) => orders([...entries.slice(0, i), ...entries.slice(i + 1)]).map((o) => [e, ...o]));
+  }
+
+  it("takes the best copy, whichever arrives first: a good signature, else none, else a bad one", async () => {
+    const [alice, mallory] = await Promise.all([generateKeypair(), generateKeypair()]);
+    const a0 = await record(alice, 0, null, 1);
+    const a0forged = await record(alice, 0, null, 1, { by: mallory });
+    const a0unsigned = await record(alice, 0, null, 1, "unsigned");
+    const a1 = await record(alice, 1, a0, 2);
+    // The same content, so the same id, stored under its two keys with different signatures.
+    expect(new Set([a0.id, a0forged.id, a0unsigned.id]).size).toBe(1);
+    const whole = (f: Forged): [string, Uint8Array] => [f.id, f.bytes];
+    const cases: { entries: [string, Uint8Array][]; high: number; excluded: string[] }[] = [
+      { entries: [whole(a0forged), entry(a0)], high: 0, excluded: [] },
+      { entries: [whole(a0unsigned), entry(a0)], high: 0, excluded: [] },
+      // No good signature, but a later signed record hashes back to it: no signature beats a bad one.
+      { entries: [whole(a0forged), entry(a0unsigned), entry(a1)], high: 1, excluded: [] },
+      { entries: [whole(a0forged), entry(a0unsigned)], high: -1, excluded: ["unsigned"] },
+    ];
+    for (const { entries, high, excluded } of cases) {
+      for (const order of orders(entries)) {
+        for (const batches of [order.map((e) => [e]), [order]]) {
+          const index = new IntegrityIndex({ council });
+          for (const batch of batches) await index.add(batch);
+          expect(index.highWater().get(alice.id) ?? -1).toBe(high);
+          expect(index.exclusions().map((e) => e.reason)).toEqual(excluded);
+        }
+      }
+    }
+  });
+});
+
+describe("IntegrityIndex and a failing cache of verified signatures", () => {
+  it("fails closed: a forged record is never taken as good when the cache throws", async () => {
+    const [alice, mallory] = await Promise.all([generateKeypair(), generateKeypair()]);
+    const good = await record(mallory, 0, null, 1);
+    const fake = await record(alice, 0, null, 1, { by: mallory });
+    for (const failing of ["has", "add"] as const) {
+      const verified = new MemoryVerifiedCache();
+      verified[failing] = () => {
+        throw new Error(`the cache's ${failing} failed`);
+      };
+      const index = new IntegrityIndex({ council, verified });
+      const change = await index.add([entry(good), entry(fake)]);
+      expect(ids(change.added)).toEqual([good.id]);
+      expect(index.tip(alice.id)).toBeNull();
+      expect(index.exclusions().map((e) => [e.id, e.reason])).toEqual([[fake.id, "bad-signature"]]);
+    }
+  });
+});

@@ -96,6 +96,8 @@ export class IntegrityIndex {
   readonly #setAside = new Map<string, Exclusion>();
   /** Records decoded by a deferred `add`, by signer, whose chains the next `add` checks. */
   #pending = new Map<SignerId, FederaRecord[]>();
+  /** Signers whose chains a better copy of a record changed: walked whole by the next `add` without `defer`. */
+  #stale = new Set<SignerId>();
   /** The last `add` under way: one runs at a time, or records pending for both would be put in their chains twice. */
   #adding: Promise<unknown> = Promise.resolve();
 
@@ -120,6 +122,7 @@ export class IntegrityIndex {
   async #add(entries: readonly (readonly [string, unknown])[], options: { defer?: boolean }): Promise<IndexChange> {
     const touched = this.#pending;
     const fresh: DecodedRecord[] = [];
+    const copies: DecodedRecord[] = [];
     for (const [key, bytes] of entries) {
       // A whole id covered holds that record; a storage key may hold another record with the same first 128 bits.
       if (this.#covered.has(key) && !this.#unread.has(key)) continue;
@@ -131,7 +134,10 @@ export class IntegrityIndex {
       }
       this.#unread.delete(key);
       const r = decoded.record;
-      if (this.#covered.has(r.id)) continue; // the same record under its other key
+      if (this.#covered.has(r.id)) {
+        copies.push(decoded); // the same record under its other key, maybe better signed than the copy read first
+        continue;
+      }
       // The key read is the storage key unless it is the whole id: no second string for the same key.
       const storageKey = key === r.id ? storageKeyOf(r.id) : key;
       if (key === r.id && !this.#covered.has(storageKey)) this.#unread.add(storageKey);
@@ -158,11 +164,15 @@ export class IntegrityIndex {
       else list.push(r);
     }
     await this.#verifyAll(fresh);
+    await this.#takeBetterCopies(copies);
     if (options.defer) return { added: [], removed: [] };
     this.#pending = new Map();
+    const stale = this.#stale;
+    this.#stale = new Set();
     const added: FederaRecord[] = [];
     const removed: FederaRecord[] = [];
-    for (const [signer, records] of touched) this.#update(signer, records, added, removed);
+    for (const [signer, records] of touched) this.#update(signer, records, added, removed, stale.delete(signer));
+    for (const signer of stale) this.#update(signer, [], added, removed, true);
     this.#setAsideProblems(added, removed);
     // Only authentic records move the clock writers follow: forged bytes must not push it into the future.
     for (const r of added) if (compareHlc(r.at, this.#latestAt) > 0) this.#latestAt = r.at;
@@ -200,27 +210,88 @@ export class IntegrityIndex {
     return out;
   }
 
+  /**
+   * Checks the signatures of records read for the first time. A signed record counts as good unless found bad, so
+   * this fails closed: a check that throws finds it bad, and a record stays `#checking` (not good) until its check ends.
+   */
   async #verifyAll(records: DecodedRecord[]): Promise<void> {
-    const pending: Promise<void>[] = [];
-    for (const d of records) {
-      const id = d.record.id;
-      // Trusted, unsigned or remembered as verified: nothing to check, and a good signature needs no entry.
-      if (this.#trusted.delete(id) || d.signature === null || this.#badSignatures.has(id)) continue;
-      if (this.#verified?.has(id)) continue;
-      this.#checking.add(id);
-      pending.push(
-        verifySignature(d.record.signer, d.signature, d.payload).then((ok) => {
+    const signed = records.filter((d) => d.signature !== null);
+    for (const d of signed) this.#checking.add(d.record.id);
+    await Promise.all(
+      signed.map(async (d) => {
+        const id = d.record.id;
+        if (this.#badSignatures.has(id)) {
           this.#checking.delete(id);
-          if (this.#trusted.delete(id)) return; // trusted meanwhile: good whatever the check found
-          if (ok) this.#verified?.add(id);
-          else this.#badSignatures.add(id);
-        }),
-      );
-    }
-    await Promise.all(pending);
+          return;
+        }
+        // Trusted or remembered as verified: nothing to check, and a good signature needs no entry.
+        const good = this.#trusted.has(id) || this.#cached(id) || (await this.#check(d));
+        this.#checking.delete(id);
+        if (this.#trusted.delete(id)) return; // trusted meanwhile: good whatever the check found
+        if (good) this.#remember(id);
+        else this.#badSignatures.add(id);
+      }),
+    );
   }
 
-  #update(signer: SignerId, records: FederaRecord[], added: FederaRecord[], removed: FederaRecord[]): void {
+  /**
+   * Another copy of a record already read (the same content, so the same id, under its other key) counts when it is
+   * better than the one read first: a good signature over an unsigned or badly signed copy, no signature over a bad
+   * one (a later record may still cover it). Which copies arrived first must not matter: every node takes the best.
+   */
+  async #takeBetterCopies(copies: DecodedRecord[]): Promise<void> {
+    for (const d of copies) {
+      const { id, signer } = d.record;
+      const bad = this.#badSignatures.has(id);
+      if (!bad && !this.#unsigned.has(id)) continue; // good already, or not in a chain (another council's)
+      if (d.signature === null) {
+        if (!bad) continue;
+        this.#badSignatures.delete(id);
+        this.#unsigned.add(id);
+      } else if (await this.#check(d)) {
+        this.#badSignatures.delete(id);
+        this.#unsigned.delete(id);
+        this.#remember(id);
+      } else continue;
+      this.#stale.add(signer);
+    }
+  }
+
+  /** Whether a record's signature verifies; false when the check itself fails. */
+  async #check(d: DecodedRecord): Promise<boolean> {
+    try {
+      return await verifySignature(d.record.signer, d.signature!, d.payload);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether the host's cache remembers the id as verified; a cache that fails remembers nothing. */
+  #cached(id: RecordId): boolean {
+    try {
+      return this.#verified?.has(id) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Tells the host's cache a signature verified; a cache that fails only costs a check next time. */
+  #remember(id: RecordId): void {
+    try {
+      this.#verified?.add(id);
+    } catch {
+      // nothing is lost: the signature is checked again when the record is next read
+    }
+  }
+
+  /** Puts `records` in the signer's chain and updates its valid prefix (walking it all when `revalidate`). */
+  #update(
+    signer: SignerId,
+    records: FederaRecord[],
+    added: FederaRecord[],
+    removed: FederaRecord[],
+    revalidate = false,
+  ): void {
     let chain = this.#chains.get(signer);
     if (chain === undefined) {
       chain = { bySeq: [], seqs: 0, forks: new Map(), valid: [], excluded: new Map(), maxSeq: -1 };
@@ -240,7 +311,7 @@ export class IntegrityIndex {
       if (s > chain.maxSeq) chain.maxSeq = s;
     }
     // Fast path: records that extend a fully valid chain in order, the last one signed (the common append).
-    if (chain.excluded.size === 0 && this.#extends(chain, records)) {
+    if (!revalidate && chain.excluded.size === 0 && this.#extends(chain, records)) {
       for (const r of [...records].sort((a, b) => a.seq - b.seq)) {
         chain.valid.push(r);
         added.push(r);
@@ -279,7 +350,8 @@ export class IntegrityIndex {
 
   /** Whether a record held was read with a signature that is good (checked, trusted, or remembered as verified). */
   #goodSignature(r: FederaRecord): boolean {
-    return this.#signed(r) && !this.#badSignatures.has(r.id);
+    const id = r.id;
+    return this.#signed(r) && !this.#badSignatures.has(id) && (!this.#checking.has(id) || this.#trusted.has(id));
   }
 
   /** The signer's highest-seq record with a good signature (what its next record follows); forgeries are ignored. */
@@ -302,7 +374,7 @@ export class IntegrityIndex {
     for (const id of ids) {
       // A record already read and checked only needs its bad verdict lifted; any other is remembered as trusted.
       if (!this.#badSignatures.delete(id) && (!this.#covered.has(id) || this.#checking.has(id))) this.#trusted.add(id);
-      this.#verified?.add(id);
+      this.#remember(id);
     }
   }
 
