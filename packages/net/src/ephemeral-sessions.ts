@@ -7,8 +7,8 @@
  */
 import type { EphemeralMessage, Message, SessionId } from "@automerge/automerge-repo/slim";
 
-/** The one session id under which the Repo sees each sender's ephemeral messages. */
-export const REPO_SESSION = "federa" as SessionId;
+/** Session ids longer than this are refused (automerge-repo's have 11 characters), so each one kept stays small. */
+export const MAX_SESSION_ID_LENGTH = 128;
 
 /** The last session a sender used, and the highest count received in it. */
 interface Latest {
@@ -23,18 +23,21 @@ interface Latest {
 export class EphemeralSessions {
   readonly #latest = new Map<string, Latest>();
   #count = 0;
+  /** Each instance's own, so two adapters of one Repo never number the same sender's messages under one session. */
+  readonly session = `federa-${Math.random().toString(36).slice(2)}` as SessionId;
 
   /**
    * The message as the Repo should receive it, or undefined for a replay within the sender's session (or a message
-   * with no session id or count, which automerge-repo always sends).
+   * with no session id or count, which automerge-repo always sends, or with a session id past the length allowed).
    */
   admit(message: EphemeralMessage): EphemeralMessage | undefined {
     const { senderId, sessionId, count } = message as { senderId: string; sessionId: unknown; count: unknown };
-    if (typeof sessionId !== "string" || typeof count !== "number" || !Number.isFinite(count)) return undefined;
+    if (typeof sessionId !== "string" || sessionId.length > MAX_SESSION_ID_LENGTH) return undefined;
+    if (typeof count !== "number" || !Number.isFinite(count)) return undefined;
     const latest = this.#latest.get(senderId);
     if (latest !== undefined && latest.session === sessionId && count <= latest.count) return undefined;
     this.#latest.set(senderId, { session: sessionId, count });
-    return { ...message, sessionId: REPO_SESSION, count: ++this.#count };
+    return { ...message, sessionId: this.session, count: ++this.#count };
   }
 }
 

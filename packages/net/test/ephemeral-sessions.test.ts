@@ -1,6 +1,6 @@
 import type { DocumentId, EphemeralMessage, PeerId, SessionId } from "@automerge/automerge-repo";
 import { describe, expect, it } from "vitest";
-import { EphemeralSessions, REPO_SESSION } from "../src/ephemeral-sessions.js";
+import { EphemeralSessions, MAX_SESSION_ID_LENGTH } from "../src/ephemeral-sessions.js";
 
 const message = (sender: string, sessionId: unknown, count: unknown): EphemeralMessage =>
   ({
@@ -22,7 +22,8 @@ describe("EphemeralSessions", () => {
       sessions.admit(message("ana", "a2", 1)),
       sessions.admit(message("ben", "b1", 2)),
     ];
-    expect(out.map((m) => m?.sessionId)).toEqual([REPO_SESSION, REPO_SESSION, REPO_SESSION, REPO_SESSION]);
+    expect(out.map((m) => m?.sessionId)).toEqual(Array(4).fill(sessions.session));
+    expect(new EphemeralSessions().session).not.toBe(sessions.session); // another adapter of the same Repo
     expect(out.map((m) => m?.count)).toEqual([1, 2, 3, 4]);
     expect(out.map((m) => m?.senderId)).toEqual(["ana", "ben", "ana", "ben"]);
     expect(out[0]?.data).toEqual(new Uint8Array([1]));
@@ -47,5 +48,11 @@ describe("EphemeralSessions", () => {
     expect(sessions.admit(message("ana", "a1", Number.NaN))).toBeUndefined();
     expect(sessions.admit(message("ana", "a1", "2"))).toBeUndefined();
     expect(sessions.admit(message("ana", "a1", 1))).toBeDefined();
+  });
+
+  it("drops messages whose session id is longer than any automerge-repo makes", () => {
+    const sessions = new EphemeralSessions();
+    expect(sessions.admit(message("ana", "x".repeat(MAX_SESSION_ID_LENGTH + 1), 1))).toBeUndefined();
+    expect(sessions.admit(message("ana", "x".repeat(MAX_SESSION_ID_LENGTH), 1))).toBeDefined();
   });
 });
