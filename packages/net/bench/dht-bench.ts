@@ -2,29 +2,20 @@
  * `./dev bench dht`: how fast a council's devices find each other in a DHT of strangers, each knowing a different
  * entry node. Real libp2p (TCP on loopback, Noise, Yamux) and kad-dht on Federa's protocol, with Federa's discovery
  * dials on every member; compared side by side: members that look each other up by peer id (`PeerLookups`, what a
- * Federa node does) against members that rely on the peers the DHT's own walks meet. The council is a fixed set of
- * member devices here: documents and syncing are the net benchmark's.
+ * Federa node does) against members that rely on the peers the DHT's own walks meet. The strangers run in this
+ * process, as the internet would; each member device runs in its own process (`dht-worker.ts`). The council is a
+ * fixed set of member devices here: documents and syncing are the net benchmark's.
  */
-import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
-import { generateKeyPair } from "@libp2p/crypto/keys";
-import { identify } from "@libp2p/identify";
-import type { Libp2p, PrivateKey } from "@libp2p/interface";
-import { kadDHT, passthroughMapper } from "@libp2p/kad-dht";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { ping } from "@libp2p/ping";
-import { tcp } from "@libp2p/tcp";
-import { createLibp2p } from "libp2p";
 import type { Machine } from "../../core/bench/core-bench.js";
-import { DEFAULT_SYNC_TREE, SYNC_PROTOCOL } from "../src/constants.js";
-import { DiscoveryDials } from "../src/discovery-dials.js";
-import { FEDERA_DHT_PROTOCOL } from "../src/node/index.js";
-import { PeerExchange } from "../src/peer-exchange.js";
-import { PeerLookups } from "../src/peer-lookups.js";
+import { dhtNode } from "./dht-node.js";
+import { MemberProcess } from "./dht-process.js";
+import { type MemberStatus, MODES, type Mode } from "./dht-protocol.js";
+import { toBase64 } from "./protocol.js";
 
-/** How members learn of each other: by looking each other up, or only from the DHT's own walks. */
-export type Mode = "lookups" | "walks";
-export const MODES: readonly Mode[] = ["lookups", "walks"];
+export { MODES, type Mode } from "./dht-protocol.js";
 
 /** One run: a DHT of `dht` strangers, `members` devices of one council joining it at once. */
 export interface DhtRun {
@@ -35,7 +26,7 @@ export interface DhtRun {
   readonly foundMs: number | null;
   /** ...until every member was connected to each link its sync tree asks for, and the members were all connected. */
   readonly linkedMs: number | null;
-  /** From the restart of the device with most links, at a new address, until the links were up again. */
+  /** From the kill of the device with most links until its new process, at a new address, had the links up again. */
   readonly rejoinMs: number | null;
   /** Lookups the members started before they were linked. */
   readonly lookups: number;
@@ -43,8 +34,10 @@ export interface DhtRun {
   readonly memberPairs: number;
   /** Connections the members held to strangers once linked (the DHT's walks). */
   readonly strangerConnections: number;
-  /** CPU the benchmark's one process used while the members linked up, per second of wall time (2 cores: at most 2). */
-  readonly cpuPerSecond: number;
+  /** CPU the strangers' process (this one) used while the members linked up, per second of wall time. */
+  readonly dhtCpuPerSecond: number;
+  /** CPU the member processes used meanwhile, summed over them, per second of wall time. */
+  readonly membersCpuPerSecond: number;
 }
 
 export interface DhtBenchResult {
@@ -81,22 +74,6 @@ export function parseDhtArgs(args: readonly string[]): Options {
   return { sizes, members, modes, capS };
 }
 
-/** A libp2p node on loopback TCP in Federa's DHT, keeping loopback addresses; with `privateKey`, that device's. */
-function dhtNode(privateKey?: PrivateKey): Promise<Libp2p> {
-  return createLibp2p({
-    ...(privateKey ? { privateKey } : {}),
-    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({ protocol: FEDERA_DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper }) as never,
-    },
-  }) as Promise<Libp2p>;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts `n` strangers, each joining through up to three earlier ones, and lets their routing tables fill. */
@@ -115,65 +92,15 @@ export async function strangers(n: number): Promise<Libp2p[]> {
   return nodes;
 }
 
-interface Member {
-  readonly node: Libp2p;
-  readonly dials: DiscoveryDials;
-  readonly lookups: PeerLookups | undefined;
-  readonly exchange: PeerExchange | undefined;
-}
-
-/** A member's device: its libp2p in the DHT with Federa's discovery dials (and lookups, in that mode) over `ids`. */
-async function member(key: PrivateKey, ids: ReadonlySet<string>, mode: Mode): Promise<Member> {
-  const node = await dhtNode(key);
-  // Members speak the sync protocol: discovery leaves out peers whose identify says they do not.
-  await node.handle(SYNC_PROTOCOL, (stream) => void stream.close());
-  const dials = new DiscoveryDials(node, {
-    maxConnections: 32,
-    fanout: DEFAULT_SYNC_TREE.fanout,
-    groups: (peers) => [new Set([...peers].filter((p) => ids.has(p)))],
-    counted: (peer) => ids.has(peer),
-  });
-  const lookups =
-    mode === "lookups"
-      ? new PeerLookups(node, {
-          targets: () => ids,
-          reachable: (peer) => dials.reachable(peer),
-          found: (peer) => dials.discovered(peer),
-        })
-      : undefined;
-  // What a Federa node does besides: members that meet tell each other where the others are.
-  const exchange =
-    mode === "lookups"
-      ? await PeerExchange.start(node, {
-          knows: (peer) => ids.has(peer),
-          tell: () => ids,
-          wants: (peer) => ids.has(peer),
-          missing: () => lookups?.missing() ?? false,
-          heard: (peer) => dials.discovered(peer),
-        })
-      : undefined;
-  return { node, dials, lookups, exchange };
-}
-
-async function stopMember(m: Member): Promise<void> {
-  m.lookups?.stop();
-  m.exchange?.stop();
-  m.dials.stop();
-  await m.node.stop();
-}
-
 /** True when the members' connections among themselves join them all. */
-function joined(members: readonly Member[]): boolean {
-  const ids = new Set(members.map((m) => m.node.peerId.toString()));
-  const seen = new Set([members[0]!.node.peerId.toString()]);
+function joined(members: readonly MemberStatus[]): boolean {
+  const seen = new Set([members[0]!.id]);
   for (let grew = true; grew; ) {
     grew = false;
     for (const m of members) {
-      const self = m.node.peerId.toString();
-      for (const c of m.node.getConnections()) {
-        const other = c.remotePeer.toString();
-        if (!ids.has(other) || seen.has(self) === seen.has(other)) continue;
-        seen.add(self);
+      for (const other of m.connected) {
+        if (seen.has(m.id) === seen.has(other)) continue;
+        seen.add(m.id);
         seen.add(other);
         grew = true;
       }
@@ -182,26 +109,14 @@ function joined(members: readonly Member[]): boolean {
   return seen.size === members.length;
 }
 
-/** Polls until every member knows of every other and the sync trees' links are up; times from `start`. */
-async function linkUp(members: readonly Member[], start: number, capS: number): Promise<Timing> {
-  const ids = members.map((m) => m.node.peerId.toString());
-  let foundMs: number | null = null;
-  const deadline = start + capS * 1_000;
-  while (performance.now() < deadline) {
-    const now = Math.round(performance.now() - start);
-    const knows = (m: Member, other: string) =>
-      m.dials.discoveredPeers().includes(other) ||
-      m.node.getConnections().some((c) => c.remotePeer.toString() === other);
-    if (foundMs === null && members.every((m) => ids.every((o) => o === m.node.peerId.toString() || knows(m, o))))
-      foundMs = now;
-    const linksUp = members.every((m) => {
-      const connected = new Set(m.node.getConnections().map((c) => c.remotePeer.toString()));
-      return [...m.dials.wanted()].every((p) => !ids.includes(p) || connected.has(p));
-    });
-    if (foundMs !== null && linksUp && joined(members)) return { foundMs, linkedMs: now };
-    await sleep(50);
-  }
-  return { foundMs, linkedMs: null };
+/** True when every member knows of every other. */
+function allFound(members: readonly MemberStatus[]): boolean {
+  return members.every((m) => members.every((o) => o.id === m.id || m.known.includes(o.id)));
+}
+
+/** True when every link each member's sync tree asks for is up. */
+function linksUp(members: readonly MemberStatus[]): boolean {
+  return members.every((m) => m.wanted.every((p) => m.connected.includes(p)));
 }
 
 interface Timing {
@@ -209,62 +124,86 @@ interface Timing {
   readonly linkedMs: number | null;
 }
 
-/** Distinct pairs of members connected to each other. */
-function memberPairs(members: readonly Member[]): number {
-  const ids = new Set(members.map((m) => m.node.peerId.toString()));
-  const pairs = new Set<string>();
-  for (const m of members) {
-    const self = m.node.peerId.toString();
-    for (const c of m.node.getConnections()) {
-      const other = c.remotePeer.toString();
-      if (ids.has(other)) pairs.add(self < other ? `${self} ${other}` : `${other} ${self}`);
-    }
+/**
+ * Asks every member for its status until all know of each other and the sync trees' links are up; times from
+ * `start`, and gives the statuses last heard.
+ */
+async function linkUp(
+  members: readonly MemberProcess[],
+  start: number,
+  capS: number,
+): Promise<Timing & { readonly statuses: readonly MemberStatus[] }> {
+  let foundMs: number | null = null;
+  const deadline = start + capS * 1_000;
+  for (;;) {
+    const statuses = await Promise.all(members.map((m) => m.status()));
+    const now = Math.round(performance.now() - start);
+    if (foundMs === null && allFound(statuses)) foundMs = now;
+    if (foundMs !== null && linksUp(statuses) && joined(statuses)) return { foundMs, linkedMs: now, statuses };
+    if (performance.now() >= deadline) return { foundMs, linkedMs: null, statuses };
+    await sleep(50);
   }
+}
+
+/** Distinct pairs of members connected to each other. */
+function memberPairs(members: readonly MemberStatus[]): number {
+  const pairs = new Set<string>();
+  for (const m of members) for (const o of m.connected) pairs.add(m.id < o ? `${m.id} ${o}` : `${o} ${m.id}`);
   return pairs.size;
 }
 
+const perSecond = (ms: number, wallMs: number) => Math.round((ms / wallMs) * 100) / 100;
+
 async function run(dht: readonly Libp2p[], count: number, mode: Mode, capS: number): Promise<DhtRun> {
   const keys = await Promise.all(Array.from({ length: count }, () => generateKeyPair("Ed25519")));
-  const ids = new Set(keys.map((k) => peerIdFromPrivateKey(k).toString()));
+  const ids = keys.map((k) => peerIdFromPrivateKey(k).toString());
   // Each member knows a different entry node, as devices in different places would.
   const entries = [...dht].sort(() => Math.random() - 0.5);
-  const entry = (i: number) => entries[i % entries.length]!.getMultiaddrs()[0]!;
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  const members = await Promise.all(keys.map((key) => member(key, ids, mode)));
-  await Promise.all(members.map((m, i) => m.node.dial(entry(i))));
-  const join = await linkUp(members, start, capS);
-  const used = process.cpuUsage(cpu);
-  const cpuPerSecond = (used.user + used.system) / 1_000 / (performance.now() - start);
-  const lookups = members.reduce((n, m) => n + (m.lookups?.started ?? 0), 0);
-  const pairs = memberPairs(members);
-  const strangerConnections = members.reduce(
-    (n, m) => n + m.node.getConnections().filter((c) => !ids.has(c.remotePeer.toString())).length,
-    0,
-  );
-  // The device with most links restarts at a new address, entering the DHT elsewhere.
-  let rejoin: Timing = { foundMs: null, linkedMs: null };
-  if (join.linkedMs !== null) {
-    const moving = members.reduce((a, b) => (b.node.getConnections().length > a.node.getConnections().length ? b : a));
-    const at = members.indexOf(moving);
-    await stopMember(moving);
-    const again = performance.now();
-    members[at] = await member(keys[at]!, ids, mode);
-    await members[at]!.node.dial(entry(count + at));
-    rejoin = await linkUp(members, again, capS);
+  const entry = (i: number) => entries[i % entries.length]!.getMultiaddrs()[0]!.toString();
+  const joinAs = (p: MemberProcess, i: number, at: string) =>
+    p.join({ key: toBase64(privateKeyToProtobuf(keys[i]!)), members: ids, mode, entry: at });
+  // The processes load their code first: what is timed is the network, not Node starting.
+  const members = await Promise.all(keys.map(() => MemberProcess.start()));
+  try {
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    await Promise.all(members.map((m, i) => joinAs(m, i, entry(i))));
+    const join = await linkUp(members, start, capS);
+    const used = process.cpuUsage(cpu);
+    const wallMs = performance.now() - start;
+    const statuses = join.statuses;
+    // The device with most links restarts at a new address, entering the DHT elsewhere: its process is killed and a
+    // new one, already loaded, starts a node with the same key.
+    let rejoin: Timing = { foundMs: null, linkedMs: null };
+    if (join.linkedMs !== null) {
+      const links = (s: MemberStatus) => s.connected.length + s.strangerConnections;
+      const at = statuses.reduce((best, s, i) => (links(s) > links(statuses[best]!) ? i : best), 0);
+      const replacement = await MemberProcess.start();
+      await members[at]!.kill();
+      members[at] = replacement;
+      const again = performance.now();
+      await joinAs(replacement, at, entry(count + at));
+      rejoin = await linkUp(members, again, capS);
+    }
+    return {
+      dht: dht.length,
+      members: count,
+      mode,
+      foundMs: join.foundMs,
+      linkedMs: join.linkedMs,
+      rejoinMs: rejoin.linkedMs,
+      lookups: statuses.reduce((n, s) => n + s.lookups, 0),
+      memberPairs: memberPairs(statuses),
+      strangerConnections: statuses.reduce((n, s) => n + s.strangerConnections, 0),
+      dhtCpuPerSecond: perSecond((used.user + used.system) / 1_000, wallMs),
+      membersCpuPerSecond: perSecond(
+        statuses.reduce((n, s) => n + s.cpuMs, 0),
+        wallMs,
+      ),
+    };
+  } finally {
+    await Promise.all(members.map((m) => m.stop()));
   }
-  await Promise.all(members.map(stopMember));
-  return {
-    dht: dht.length,
-    members: count,
-    mode,
-    ...join,
-    rejoinMs: rejoin.linkedMs,
-    lookups,
-    memberPairs: pairs,
-    strangerConnections,
-    cpuPerSecond: Math.round(cpuPerSecond * 100) / 100,
-  };
 }
 
 export async function runDhtBench(
@@ -307,17 +246,19 @@ export function formatDhtReport(r: DhtBenchResult, machine: Machine): string {
       x.lookups,
       x.memberPairs,
       x.strangerConnections,
-      x.cpuPerSecond.toFixed(2),
+      x.dhtCpuPerSecond.toFixed(2),
+      x.membersCpuPerSecond.toFixed(2),
     ].join(" | "),
   );
   return [
     "Members of one council finding each other in a DHT of strangers, each entering at a different node; then the",
-    "member with most links restarting at a new address. Every node runs in this one process.",
+    "member with most links restarting at a new address. The strangers run in this process, each member in its own;",
+    "CPU is given per second of wall time while the members linked up, for this process and for the members' summed.",
     `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}, ${machine.date}; ` +
       `load average ${machine.load}.`,
     "",
-    "| DHT nodes | members | how | all found | all linked | relinked after a restart | lookups | member pairs connected | connections to strangers | CPU s per s |",
-    "| --------: | ------: | --- | --------: | ---------: | -----------------------: | ------: | ---------------------: | -----------------------: | ----------: |",
+    "| DHT nodes | members | how | all found | all linked | relinked after a restart | lookups | member pairs connected | connections to strangers | CPU s per s, DHT process | CPU s per s, member processes |",
+    "| --------: | ------: | --- | --------: | ---------: | -----------------------: | ------: | ---------------------: | -----------------------: | ----------------------: | ----------------------------: |",
     ...rows.map((row) => `| ${row} |`),
   ].join("\n");
 }

@@ -1,6 +1,7 @@
 /**
- * `./dev bench dht` end to end at a tiny size: members looking each other up in a DHT of strangers link up, and
- * relink after one restarts at a new address; the report says so. Checks the benchmark's machinery, not its speed.
+ * `./dev bench dht` end to end at a tiny size: members, each in its own process, looking each other up in a DHT of
+ * strangers link up, and relink after one's process is killed and restarted at a new address; the report says so.
+ * Checks the benchmark's machinery, not its speed.
  */
 import { describe, expect, it } from "vitest";
 import { formatDhtReport, parseDhtArgs, runDhtBench } from "../bench/dht-bench.js";
@@ -29,6 +30,10 @@ describe("./dev bench dht", () => {
     expect(run!.rejoinMs).not.toBeNull();
     expect(run!.lookups).toBeGreaterThan(0);
     expect(run!.memberPairs).toBeGreaterThanOrEqual(2); // a tree over three members has two links
+    expect(run!.strangerConnections).toBeGreaterThanOrEqual(3); // each member dialled its entry node
+    // The member processes report their own CPU, apart from this process's.
+    expect(run!.membersCpuPerSecond).toBeGreaterThan(0);
+    expect(run!.dhtCpuPerSecond).toBeGreaterThan(0);
     const report = formatDhtReport(result, machine);
     expect(report).toContain("| 6 | 3 | lookups |");
     expect(lines.some((l) => l.includes("dht of 6"))).toBe(true);
