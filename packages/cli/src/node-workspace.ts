@@ -70,7 +70,8 @@ export class NodeWorkspace implements Workspace {
         try {
           const held = await withTimeout(this.#open(id, url, timeoutMs), timeoutMs + 1_000);
           this.#pending.delete(id);
-          await this.#endTrust(id);
+          // The council is here even if the inviters could not be read again: their trust then lasts until a restart.
+          await this.#endTrust(id).catch(() => undefined);
           this.#opened(held);
           return held;
         } catch {

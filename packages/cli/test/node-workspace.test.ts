@@ -61,4 +61,28 @@ describe("NodeWorkspace and the inviter", () => {
     await waitFor(() => !phoneNode.access.knows(inviter), "the phone to stop knowing the retired device");
     expect(phoneNode.access.peers().has(inviter)).toBe(false);
   });
+
+  it("opens the council even when its inviters cannot be read again once it is here", async () => {
+    const ana = await createIdentity();
+    const phone = await addDevice(ana);
+    const desk = await start(ana);
+    const held = await desk.foundCouncil({ name: "Food bank" });
+    await held.council.authorizeDevice(phone.device.id);
+    const dir = await mkdtemp(join(tmpdir(), "federa-workspace-"));
+    dirs.push(dir);
+    const nodeDir = new NodeDir(dir);
+    const inviter = desk.libp2p.peerId.toString();
+    await nodeDir.saveJoin({ council: held.council.id, url: held.councilHandle.url, inviter, addresses: [] });
+    const readInviters = nodeDir.inviters.bind(nodeDir);
+    let reads = 0;
+    nodeDir.inviters = () => (++reads === 1 ? readInviters() : Promise.reject(new Error("EIO: disk gone")));
+    const phoneNode = await start(phone);
+    const workspace = new NodeWorkspace(nodeDir, phoneNode, 20_000);
+    const opening = workspace.open(held.council.id as CouncilId, held.councilHandle.url);
+    await phoneNode.libp2p.dial(desk.libp2p.getMultiaddrs()[0]!);
+    const opened = await opening;
+    expect(opened.council.id).toBe(held.council.id);
+    expect(workspace.pending).toEqual([]);
+    expect(reads).toBe(2);
+  });
 });
