@@ -281,6 +281,10 @@ describe("IntegrityIndex and copies of one record", () => {
       // No good signature, but a later signed record hashes back to it: no signature beats a bad one.
       { entries: [whole(a0forged), entry(a0unsigned), entry(a1)], high: 1, excluded: [] },
       { entries: [whole(a0forged), entry(a0unsigned)], high: -1, excluded: ["unsigned"] },
+      // The same with the copies' keys swapped.
+      { entries: [entry(a0forged), whole(a0)], high: 0, excluded: [] },
+      { entries: [entry(a0unsigned), whole(a0)], high: 0, excluded: [] },
+      { entries: [entry(a0forged), whole(a0unsigned), entry(a1)], high: 1, excluded: [] },
     ];
     for (const { entries, high, excluded } of cases) {
       for (const order of orders(entries)) {

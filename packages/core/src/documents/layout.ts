@@ -50,6 +50,11 @@ export function storageKeyOf(id: RecordId | string): string {
   return id.slice(0, STORAGE_KEY_LENGTH);
 }
 
+/** Whether `key` is a storage key (a record's first 128 bits), not a whole id. */
+export function isStorageKey(key: string): boolean {
+  return key.length === STORAGE_KEY_LENGTH;
+}
+
 /** Whether `key` is where a record of id `id` may sit: its storage key, or its whole id as documents held it before. */
 export function isStorageKeyOf(key: string, id: RecordId | string): boolean {
   return key.length === STORAGE_KEY_LENGTH ? id.startsWith(key) : key === id;

@@ -2,7 +2,7 @@
  * The integrity index: turns the raw records found in a council's documents into the set of authentic records,
  * checking ids, shapes, signatures and each signer's hash chain, and lists every excluded record with its reason.
  */
-import { storageKeyOf } from "../documents/layout.js";
+import { isStorageKey, storageKeyOf } from "../documents/layout.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
@@ -124,8 +124,9 @@ export class IntegrityIndex {
     const fresh: DecodedRecord[] = [];
     const copies: DecodedRecord[] = [];
     for (const [key, bytes] of entries) {
-      // A whole id covered holds that record; a storage key may hold another record with the same first 128 bits.
-      if (this.#covered.has(key) && !this.#unread.has(key)) continue;
+      // A storage key covered holds its record, unless it was covered through the whole id (it could hold another
+      // record with the same first 128 bits). A whole id is read again: it may be a better signed copy of its record.
+      if (this.#covered.has(key) && !this.#unread.has(key) && isStorageKey(key)) continue;
       const decoded = decodeRecord(key, bytes);
       if ("reason" in decoded) {
         // Not marked read: garbage under a record's key must not shadow the genuine bytes, here or under its other key.
