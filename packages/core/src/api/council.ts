@@ -18,6 +18,7 @@ import {
   putRecords,
 } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
+import { restoreWorsened, suspectKeys } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import {
@@ -169,6 +170,7 @@ export class Council {
   readonly #writer: ChainWriter;
   readonly #checkActs: boolean;
   #view: CouncilState | null = null;
+  #restored = 0;
   readonly #queue = new SerialQueue();
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
@@ -256,11 +258,22 @@ export class Council {
     return this.#index.tip(signer)?.seq ?? -1;
   }
 
+  /**
+   * How many stored records this council has written back since it opened, after a change deleted them or overwrote
+   * them with something worse (garbage, a worse-signed copy): a sign that a member's device tampers with the documents.
+   */
+  get restored(): number {
+    return this.#restored;
+  }
+
   async #refresh(): Promise<void> {
     for (const which of ["council", "ledger"] as const) {
       const doc = this.#sources[which].doc();
       if (doc === undefined) continue;
-      const entries = this.#readers[which].read(doc);
+      const read = this.#readers[which].read(doc);
+      const entries = read.entries;
+      const suspects = suspectKeys(read, (key) => this.#index.holds(key));
+      this.#restored += await restoreWorsened(this.#sources[which], read, suspects);
       if (entries.length === 0) continue;
       const added = new Map<string, FederaRecord>();
       const removed = new Map<string, FederaRecord>();

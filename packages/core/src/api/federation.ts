@@ -10,6 +10,7 @@ import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
 import { initialFederationDoc, putRecords } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
+import { restoreWorsened, suspectKeys } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
@@ -138,6 +139,7 @@ export class Federation {
   #states: ReadonlyMap<CouncilId, CouncilState> = new Map();
   #facts = new Map<CouncilId, CouncilFacts>();
   #prints = new Map<CouncilId, string>();
+  #restored = 0;
   #refolds = 0;
   readonly #writer: ChainWriter;
   #view: FederationState | null = null;
@@ -216,6 +218,11 @@ export class Federation {
     return this.#index.highWater();
   }
 
+  /** How many stored records this federation has written back since it opened (see `Council.restored`). */
+  get restored(): number {
+    return this.#restored;
+  }
+
   /**
    * The `seq` of the signer's latest signed record held here, valid or still waiting for its predecessors (-1 for
    * none): the next record it signs takes the one after, so a host that saw a higher one must not let it write yet.
@@ -275,7 +282,10 @@ export class Federation {
     let added: readonly FederaRecord[] = [];
     let removed: readonly FederaRecord[] = [];
     if (doc !== undefined) {
-      const entries = this.#reader.read(doc);
+      const read = this.#reader.read(doc);
+      const entries = read.entries;
+      const suspects = suspectKeys(read, (key) => this.#index.holds(key));
+      this.#restored += await restoreWorsened(this.#source, read, suspects);
       if (entries.length > 0) {
         ({ added, removed } = await this.#index.add(entries));
         this.#view = null; // new entries may change the exclusions even when no valid record was added

@@ -50,11 +50,6 @@ export function storageKeyOf(id: RecordId | string): string {
   return id.slice(0, STORAGE_KEY_LENGTH);
 }
 
-/** Whether `key` is a storage key (a record's first 128 bits), not a whole id. */
-export function isStorageKey(key: string): boolean {
-  return key.length === STORAGE_KEY_LENGTH;
-}
-
 /** Whether `key` is where a record of id `id` may sit: its storage key, or its whole id as documents held it before. */
 export function isStorageKeyOf(key: string, id: RecordId | string): boolean {
   return key.length === STORAGE_KEY_LENGTH ? id.startsWith(key) : key === id;
@@ -116,11 +111,34 @@ function isMap(value: unknown): value is Record<string, unknown> {
 }
 
 /** Every (key, value) stored in a document's buckets, tolerating any shape a peer may have written. */
-export function* allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
+export function allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
+  return bucketEntries(doc);
+}
+
+/** Every (key, value) stored in one bucket of a document, or in all of them when `bucket` is not given. */
+export function* bucketEntries(doc: A.Doc<unknown>, bucket?: string): Generator<[string, unknown]> {
   const records = (doc as { records?: unknown }).records;
   if (!isMap(records)) return;
-  for (const bucket of Object.values(records)) {
-    if (!isMap(bucket)) continue; // as the incremental reader, which only reads map entries
-    for (const [key, value] of Object.entries(bucket)) yield [key, value];
+  for (const held of bucket === undefined ? Object.values(records) : [records[bucket]]) {
+    if (!isMap(held)) continue; // as the incremental reader, which only reads map entries
+    for (const [key, value] of Object.entries(held)) yield [key, value];
+  }
+}
+
+/** The value stored under exactly `key` (a storage key or a whole id), whatever its shape; undefined when absent. */
+export function storedAt(doc: A.Doc<unknown> | FederaDoc, key: string): unknown {
+  const records = (doc as { records?: unknown }).records;
+  if (!isMap(records)) return undefined;
+  const bucket = records[bucketOf(key)];
+  return isMap(bucket) ? bucket[key] : undefined;
+}
+
+/** Writes stored values back under their keys inside a change, over whatever a peer put there since. */
+export function restoreEntries(doc: FederaDoc, entries: readonly (readonly [string, Uint8Array])[]): void {
+  if (!isMap(doc.records)) doc.records = {};
+  for (const [key, bytes] of entries) {
+    const bucket: unknown = doc.records[bucketOf(key)];
+    if (!isMap(bucket)) doc.records[bucketOf(key)] = { [key]: bytes };
+    else bucket[key] = bytes;
   }
 }

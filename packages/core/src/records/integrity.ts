@@ -2,7 +2,7 @@
  * The integrity index: turns the raw records found in a council's documents into the set of authentic records,
  * checking ids, shapes, signatures and each signer's hash chain, and lists every excluded record with its reason.
  */
-import { isStorageKey, storageKeyOf } from "../documents/layout.js";
+import { storageKeyOf } from "../documents/layout.js";
 import type { Hlc } from "../hlc.js";
 import { compareHlc, HLC_ZERO } from "../hlc.js";
 import { verifySignature } from "../identity.js";
@@ -69,13 +69,11 @@ export interface IntegrityIndexInit {
 export class IntegrityIndex {
   readonly #council: CouncilId | FederationId;
   readonly #verified: VerifiedCache | undefined;
-  /** Both keys each record found may sit under (its id and its storage key): a key covered is read once. */
-  readonly #covered = new Set<string>();
   /**
-   * Storage keys covered only through a record read under its whole id (as a writer adds what it signed): bytes found
-   * there are still read once, as they could be another record with the same first 128 bits.
+   * Both keys each record found may sit under (its id and its storage key). A record found again under a key covered
+   * is another copy of it: it counts only if better than the copy held.
    */
-  readonly #unread = new Set<string>();
+  readonly #covered = new Set<string>();
   readonly #badRecords = new Map<string, Exclusion>();
   readonly #chains = new Map<SignerId, Chain>();
   /**
@@ -124,16 +122,13 @@ export class IntegrityIndex {
     const fresh: DecodedRecord[] = [];
     const copies: DecodedRecord[] = [];
     for (const [key, bytes] of entries) {
-      // A storage key covered holds its record, unless it was covered through the whole id (it could hold another
-      // record with the same first 128 bits). A whole id is read again: it may be a better signed copy of its record.
-      if (this.#covered.has(key) && !this.#unread.has(key) && isStorageKey(key)) continue;
+      // A key read again is decoded again (an overwrite, or a copy written back): it may hold a better copy.
       const decoded = decodeRecord(key, bytes);
       if ("reason" in decoded) {
         // Not marked read: garbage under a record's key must not shadow the genuine bytes, here or under its other key.
         if (!this.#covered.has(key)) this.#badRecords.set(key, { id: key, ...decoded }); // `id` when it was computed
         continue;
       }
-      this.#unread.delete(key);
       const r = decoded.record;
       if (this.#covered.has(r.id)) {
         copies.push(decoded); // the same record under its other key, maybe better signed than the copy read first
@@ -141,7 +136,6 @@ export class IntegrityIndex {
       }
       // The key read is the storage key unless it is the whole id: no second string for the same key.
       const storageKey = key === r.id ? storageKeyOf(r.id) : key;
-      if (key === r.id && !this.#covered.has(storageKey)) this.#unread.add(storageKey);
       for (const k of [r.id, storageKey]) {
         this.#covered.add(k);
         this.#badRecords.delete(k);
@@ -202,6 +196,11 @@ export class IntegrityIndex {
     const all = [...this.#badRecords.values(), ...this.#setAside.values()];
     for (const chain of this.#chains.values()) all.push(...chain.excluded.values());
     return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Whether a record has been read under `key` (its storage key or its whole id). */
+  holds(key: string): boolean {
+    return this.#covered.has(key);
   }
 
   /** The highest valid seq per signer (a high-water mark a device can keep to notice deleted records). */

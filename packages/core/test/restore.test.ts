@@ -1,0 +1,211 @@
+/**
+ * Records a peer's change deletes or makes worse are written back by a replica that held them, so every replica,
+ * open or loaded afresh, derives the same state.
+ */
+import * as A from "@automerge/automerge";
+import { describe, expect, it } from "vitest";
+import type { FederaDoc } from "../src/documents/layout.js";
+import { bucketOf, storageKeyOf, storedAt } from "../src/documents/layout.js";
+import type { CouncilDoc, CouncilState, LedgerDoc, RecordId } from "../src/index.js";
+import { Council, createIdentity, foundCouncil, PlainDocument } from "../src/index.js";
+import { frame, payloadOf, putRaw, type Writable } from "./support/forge.js";
+
+const START = 1_700_000_000_000;
+
+interface Replica {
+  readonly council: PlainDocument<CouncilDoc>;
+  readonly ledger: PlainDocument<LedgerDoc>;
+}
+
+/** Alice's open council on her replica, with a signed donation and a pair of donations written at once. */
+async function setup() {
+  let t = START;
+  const now = () => (t += 1000);
+  const alice = await createIdentity();
+  const founded = await foundCouncil(alice, { name: "Bakery co-op", now });
+  const docs: Replica = { council: new PlainDocument(founded.council), ledger: new PlainDocument(founded.ledger) };
+  const council = await Council.open(docs, { identity: alice, now });
+  await council.ledger.createFund("common", "cash");
+  const signed = await council.ledger.donate("common", 5_000, "bake sale");
+  // Only the last of acts written together is signed: the first is stored without a signature.
+  const [unsigned, last] = await council.write([
+    { kind: "ledger.donate", body: { fund: "common", amount: 300 } },
+    { kind: "ledger.donate", body: { fund: "common", amount: 20 } },
+  ]);
+  const honest = await council.state();
+  expect(honest.excluded).toEqual([]);
+  expect(honest.funds.find((f) => f.id === "common")?.balance).toBe(5_320);
+  return { docs, council, signed, unsigned: unsigned!, last: last!, honest };
+}
+
+function copy(replica: Replica): Replica {
+  return { council: replica.council.fork(), ledger: replica.ledger.fork() };
+}
+
+function merge(into: Replica, from: Replica): void {
+  into.council.merge(from.council);
+  into.ledger.merge(from.ledger);
+}
+
+/** What a peer derives from these documents loaded afresh. */
+async function fresh(replica: Replica): Promise<CouncilState> {
+  const council = await Council.open({
+    council: PlainDocument.load<CouncilDoc>(replica.council.save()),
+    ledger: PlainDocument.load<LedgerDoc>(replica.ledger.save()),
+  });
+  return council.state();
+}
+
+function bytesOf(doc: PlainDocument<LedgerDoc>, id: RecordId): Uint8Array {
+  const value = storedAt(doc.doc(), storageKeyOf(id));
+  if (!(value instanceof Uint8Array)) throw new Error(`no bytes under ${id}`);
+  return value;
+}
+
+/** The same payload with its signature's first byte flipped. */
+function badlySigned(bytes: Uint8Array): Uint8Array {
+  const signature = bytes.slice(1, 65);
+  signature[0]! ^= 0xff;
+  return frame(payloadOf(bytes), signature);
+}
+
+/** A peer's edit of the ledger: each kind of harm a member's device can do to a stored record. */
+const harms: [string, (id: RecordId, doc: Writable, bytes: Uint8Array) => void][] = [
+  [
+    "deleted",
+    (id, doc) =>
+      doc.change((d) => {
+        delete d.records[bucketOf(id)]![storageKeyOf(id)];
+      }),
+  ],
+  ["overwritten with garbage", (id, doc) => putRaw(doc, storageKeyOf(id), new Uint8Array([1, 2, 3]))],
+  ["overwritten with a badly signed copy", (id, doc, bytes) => putRaw(doc, storageKeyOf(id), badlySigned(bytes))],
+  [
+    "lost with its bucket",
+    (id, doc) =>
+      doc.change((d) => {
+        d.records[bucketOf(id)] = {};
+      }),
+  ],
+  [
+    "lost with every record",
+    (_id, doc) =>
+      doc.change((d) => {
+        (d as { records: unknown }).records = 42;
+      }),
+  ],
+];
+
+describe("records written back", () => {
+  for (const [harm, apply] of harms) {
+    it(`restores a signed record ${harm} by a peer, and a fresh load derives the open council's state`, async () => {
+      const fx = await setup();
+      const good = bytesOf(fx.docs.ledger, fx.signed);
+      const peer = copy(fx.docs);
+      apply(fx.signed, peer.ledger as Writable, good);
+      // What the peer's replica alone gives a newcomer: the record is gone or excluded.
+      expect((await fresh(peer)).funds.find((f) => f.id === "common")?.balance ?? 0).not.toBe(5_320);
+
+      merge(fx.docs, peer);
+      expect(await fx.council.state()).toEqual(fx.honest);
+      expect(fx.council.restored).toBeGreaterThan(0);
+      expect(bytesOf(fx.docs.ledger, fx.signed)).toEqual(good);
+      expect(await fresh(fx.docs)).toEqual(fx.honest);
+
+      // The newcomer that loaded the harmed replica takes the record back once the restoring replica reaches it.
+      const newcomer = copy(peer);
+      const watcher = await Council.open(newcomer);
+      merge(newcomer, fx.docs);
+      expect(await watcher.state()).toEqual(fx.honest);
+      expect(watcher.restored).toBe(0); // it never held a better copy than the one it read
+    });
+  }
+
+  it("restores a record stored unsigned that a peer overwrote with a badly signed copy", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.unsigned);
+    expect(good[0]).toBe(0); // stored without a signature
+    const forged = frame(payloadOf(good), new Uint8Array(64).fill(7));
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.unsigned), forged);
+    merge(fx.docs, peer);
+    expect(await fx.council.state()).toEqual(fx.honest);
+    expect(bytesOf(fx.docs.ledger, fx.unsigned)).toEqual(good);
+    expect(await fresh(fx.docs)).toEqual(fx.honest);
+  });
+
+  it("never undoes a change that makes a copy better", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.unsigned);
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.unsigned), frame(payloadOf(good), new Uint8Array(64).fill(7)));
+    // A newcomer reads the badly signed copy first; then a peer's change puts the genuine unsigned bytes back.
+    const newcomer = copy(peer);
+    const watcher = await Council.open(newcomer);
+    expect((await watcher.state()).excluded.map((e) => e.reason)).toContain("bad-signature");
+    const mended = copy(peer);
+    putRaw(mended.ledger as Writable, storageKeyOf(fx.unsigned), good);
+    const changes = A.getAllChanges(newcomer.ledger.doc()).length;
+    merge(newcomer, mended);
+    expect(await watcher.state()).toEqual(fx.honest);
+    expect(watcher.restored).toBe(0);
+    expect(A.getAllChanges(newcomer.ledger.doc())).toHaveLength(changes + 1); // the peer's change, nothing after it
+  });
+
+  it("writes back once: replicas that both restored, merged with each other and the harm, stay quiet", async () => {
+    const fx = await setup();
+    const other = copy(fx.docs);
+    const otherCouncil = await Council.open(other);
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.signed), new Uint8Array([9]));
+    merge(fx.docs, peer);
+    merge(other, peer);
+    await fx.council.state();
+    await otherCouncil.state();
+    expect([fx.council.restored, otherCouncil.restored]).toEqual([1, 1]);
+    for (let round = 0; round < 3; round++) {
+      merge(fx.docs, other);
+      merge(other, fx.docs);
+      merge(fx.docs, peer);
+      await fx.council.state();
+      await otherCouncil.state();
+    }
+    expect([fx.council.restored, otherCouncil.restored]).toEqual([1, 1]);
+    expect(A.getHeads(fx.docs.ledger.doc()).sort()).toEqual(A.getHeads(other.ledger.doc()).sort());
+    expect(await fresh(fx.docs)).toEqual(fx.honest);
+  });
+
+  it("keeps deriving from the copy it read when its document refuses writes", async () => {
+    const fx = await setup();
+    const ledger = fx.docs.ledger;
+    const readOnly = {
+      doc: () => ledger.doc(),
+      change: () => {
+        throw new Error("read-only");
+      },
+    };
+    const watcher = await Council.open({ council: fx.docs.council, ledger: readOnly });
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.signed), new Uint8Array([9]));
+    merge(fx.docs, peer);
+    expect(await watcher.state()).toEqual(fx.honest);
+    expect(watcher.restored).toBe(0);
+  });
+
+  it("lists the keys a peer's change displaced for a replica that held them, and none for a new key", async () => {
+    const fx = await setup();
+    const peer = copy(fx.docs);
+    const bucket = bucketOf(fx.last);
+    const before = new Set(Object.keys((fx.docs.ledger.doc() as FederaDoc).records[bucket] ?? {}));
+    peer.ledger.change((d) => {
+      d.records[bucket] = { ["ff".repeat(16)]: new Uint8Array([1]) };
+    });
+    merge(fx.docs, peer);
+    await fx.council.state();
+    // Every record the replaced bucket held is back, beside the peer's new key (garbage, excluded, not removed).
+    const after = Object.keys((fx.docs.ledger.doc() as FederaDoc).records[bucket] ?? {});
+    for (const key of before) expect(after).toContain(key);
+    expect(after).toContain("ff".repeat(16));
+    expect(fx.council.restored).toBe(before.size);
+  });
+});
