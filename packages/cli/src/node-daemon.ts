@@ -89,6 +89,24 @@ function warnRolledBack(owner: string, drops: readonly RolledBack[]): void {
   }
 }
 
+/** What the node's warnings read of an open council or federation. */
+interface Guarded {
+  highWater(): ReadonlyMap<string, number>;
+  readonly restored: number;
+}
+
+/** Records each council or federation had written back when last warned of. */
+const restoredBefore = new Map<string, number>();
+
+/** Warns once per batch of records written back since the last warning: a member's device altered the documents. */
+function warnRestored(owner: string, restored: number): void {
+  const more = restored - (restoredBefore.get(owner) ?? 0);
+  if (more <= 0) return;
+  restoredBefore.set(owner, restored);
+  const what = federationIds.has(owner) ? "federation" : "council";
+  log(`warning: ${what} ${short(owner)}: wrote back ${more} record(s) a peer's change deleted or altered`);
+}
+
 /** The federations this node watches, to name them as such in warnings. */
 const federationIds = new Set<string>();
 
@@ -173,13 +191,17 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   let stopping: Promise<void> | undefined;
   let bansSaved: Promise<void> = Promise.resolve();
   const marks = new HighWaterStore(dir);
-  /** Stores the marks of a council or federation (`owner`) whose records are in `documents`, and warns of drops. */
-  const keepMarks = async (owner: string, documents: DocumentId[], highWater: () => ReadonlyMap<string, number>) => {
+  /**
+   * Stores the marks of a council or federation (`owner`) whose records are in `documents`, and warns of drops and of
+   * records written back after a peer's change deleted or altered them.
+   */
+  const keepMarks = async (owner: string, documents: DocumentId[], held: Guarded) => {
     if (stopping !== undefined) return; // the shutdown stores every council's marks once storage is flushed
+    warnRestored(owner, held.restored);
     try {
       // Documents first: a mark ahead of the records on disk would look like a rollback after a crash.
       await node.repo.flush(documents);
-      warnRolledBack(owner, (await marks.update(new Map([[owner, marksOf(highWater())]]))).get(owner) ?? []);
+      warnRolledBack(owner, (await marks.update(new Map([[owner, marksOf(held.highWater())]]))).get(owner) ?? []);
     } catch (e) {
       log(`${short(owner)}: could not store high-water marks: ${(e as Error).message}`);
     }
@@ -187,14 +209,14 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
   ws.onOpen = (held) => {
     log(`council ${short(held.council.id)} opened`);
     const documents = [held.councilHandle.documentId, held.ledgerHandle.documentId];
-    watch(held, () => keepMarks(held.council.id, documents, () => held.council.highWater()));
+    watch(held, () => keepMarks(held.council.id, documents, held.council));
   };
   ws.onFederationOpen = (held) => {
     const id = held.federation.id;
     federationIds.add(id);
     // Its marks, and the candidates it refused: their vouch had only their admission to bootstrap.
     const settle = async () => {
-      await keepMarks(id, [held.handle.documentId], () => held.federation.highWater());
+      await keepMarks(id, [held.handle.documentId], held.federation);
       const dropped = await ws.pruneVouches(held).catch((e: Error) => {
         log(`federation ${short(id)}: could not update its delegates: ${e.message}`);
         return 0;

@@ -1,6 +1,7 @@
 /** Worked examples of the federation: mandated votes, admission, the solidarity pledge, convergences, reports. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { bucketOf, storageKeyOf } from "../src/documents/layout.js";
 import type {
   CouncilDoc,
   CouncilId,
@@ -490,6 +491,26 @@ describe("convergences", () => {
     expect(convergence.actions.find((a) => a.action === "soup-kitchen")!.ratifiedBy.map((r) => r.council)).toEqual([
       w.b.id,
     ]);
+  });
+});
+
+describe("records a peer's change deletes", () => {
+  it("are written back by the federation that held them, so a fresh load derives the same state", async () => {
+    const w = await world();
+    const f = await w.fed(w.a.people[0]!);
+    const proposal = await f.propose({ title: "Shared van", closesAt: w.clock.t + DAY });
+    const before = await f.state();
+    const peer = w.doc.fork();
+    peer.change((d) => {
+      delete d.records[bucketOf(proposal)]![storageKeyOf(proposal)];
+    });
+    w.doc.merge(peer);
+    expect(canonicalJson(await f.state())).toBe(canonicalJson(before));
+    expect(f.restored).toBe(1);
+    const fresh = await Federation.open(PlainDocument.load<FederationDoc>(w.doc.save()), {
+      councils: [w.a.reader, w.b.reader, w.c.reader],
+    });
+    expect(canonicalJson(await fresh.state())).toBe(canonicalJson(before));
   });
 });
 
