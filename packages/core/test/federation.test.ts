@@ -512,6 +512,23 @@ describe("records a peer's change deletes", () => {
     });
     expect(canonicalJson(await fresh.state())).toBe(canonicalJson(before));
   });
+
+  it("are recovered from the history by a replica that loaded the document without them", async () => {
+    const w = await world();
+    const f = await w.fed(w.a.people[0]!);
+    const first = await f.propose({ title: "Shared van", closesAt: w.clock.t + DAY });
+    await f.propose({ title: "Bulk flour", closesAt: w.clock.t + DAY });
+    const before = await f.state();
+    const peer = w.doc.fork();
+    peer.change((d) => {
+      delete d.records[bucketOf(first)]![storageKeyOf(first)];
+    });
+    const newcomer = await Federation.open(peer, { councils: [w.a.reader, w.b.reader, w.c.reader] });
+    expect((await newcomer.state()).proposals).toHaveLength(0); // the second waits for the first as broken-chain
+    expect(newcomer.showsHarm()).toBe(true);
+    expect(await newcomer.recover()).toBe(1);
+    expect(canonicalJson(await newcomer.state())).toBe(canonicalJson(before));
+  });
 });
 
 describe("derivation from member councils' states", () => {

@@ -209,3 +209,53 @@ describe("records written back", () => {
     expect(fx.council.restored).toBe(before.size);
   });
 });
+
+describe("records recovered from a document's history", () => {
+  for (const [harm, apply] of harms) {
+    it(`gives a replica that loaded a document whose signed record was ${harm} the record back`, async () => {
+      const fx = await setup();
+      const peer = copy(fx.docs);
+      apply(fx.signed, peer.ledger as Writable, bytesOf(fx.docs.ledger, fx.signed));
+      // A newcomer that never held the record: nothing to write back from what it read, but its exclusions show harm.
+      const newcomer = copy(peer);
+      const council = await Council.open(newcomer);
+      expect(council.showsHarm()).toBe(true);
+      expect(await council.recover()).toBeGreaterThan(0);
+      expect(await council.state()).toEqual(fx.honest);
+      expect(await fresh(newcomer)).toEqual(fx.honest);
+      expect(await council.recover()).toBe(0); // nothing left to find
+    });
+  }
+
+  it("finds a deleted tip, which shows no harm, and writes nothing to a whole document", async () => {
+    const fx = await setup();
+    const peer = copy(fx.docs);
+    peer.ledger.change((d) => {
+      delete d.records[bucketOf(fx.last)]![storageKeyOf(fx.last)];
+    });
+    const newcomer = copy(peer);
+    const council = await Council.open(newcomer);
+    const harmed = await council.state();
+    // The tip was the signed record covering the pair written with it: the first is now unsigned, nothing else shows.
+    expect(harmed.excluded.map((e) => e.reason)).toEqual(["unsigned"]);
+    expect(council.showsHarm()).toBe(false);
+    expect(await council.recover()).toBe(1);
+    expect(await council.state()).toEqual(fx.honest);
+
+    const whole = await Council.open(copy(fx.docs));
+    const changes = A.getAllChanges(fx.docs.ledger.doc()).length;
+    expect(await whole.recover()).toBe(0);
+    expect(A.getAllChanges(whole.sources.ledger.doc()!)).toHaveLength(changes);
+  });
+
+  it("takes the best copy a key ever held, not the latest worse one", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.signed);
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.signed), badlySigned(good));
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.signed), new Uint8Array([4, 4]));
+    const council = await Council.open(copy(peer));
+    expect(await council.recover()).toBe(1);
+    expect(bytesOf(council.sources.ledger as PlainDocument<LedgerDoc>, fx.signed)).toEqual(good);
+  });
+});

@@ -582,9 +582,25 @@ export class FederaNode {
     });
     onChange(councilHandle, refresh);
     onChange(ledgerHandle, refresh);
+    this.#recoverIfHarmed(council);
     // A council newly held here may be what a federation needed to derive its genesis, members and name.
     for (const f of this.#federations.values()) f.refresh();
     return held;
+  }
+
+  /**
+   * Looks through the history of a council or federation just held for records harmed before this node read them,
+   * when what it derived suggests harm: the look decodes every change, so it runs once, in the background. Whatever
+   * it writes back reaches the peers by sync, and the node's change listeners refresh access as for any change.
+   */
+  #recoverIfHarmed(held: Council | Federation): void {
+    if (!held.showsHarm()) return;
+    const run = held
+      .recover()
+      .then(() => {})
+      .catch((err) => this.libp2p.logger.forComponent("federa:node").error("could not recover %s - %e", held.id, err));
+    this.#pending.add(run);
+    void run.finally(() => this.#pending.delete(run));
   }
 
   /** A refresh that runs once per burst of change events, tracked so `stop` can wait for it. */
@@ -754,6 +770,7 @@ export class FederaNode {
     if (this.#leftSince(id, started)) throw new FederationLeftError(id);
     onChange(handle, refresh);
     this.#federations.set(id, { federation, handle, refresh });
+    this.#recoverIfHarmed(federation);
     return { federation, handle };
   }
 

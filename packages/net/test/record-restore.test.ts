@@ -1,7 +1,11 @@
 /**
  * A member's device that deletes or alters records in a council's documents, with a plain automerge-repo Repo over
- * libp2p: the node that held them writes them back, and the device's own replica gets them again by sync.
+ * libp2p: the node that held them writes them back, and the device's own replica gets them again by sync; a node that
+ * loads a harmed replica from disk recovers them from its history.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
 import {
@@ -19,17 +23,20 @@ import {
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { afterEach, describe, expect, it } from "vitest";
 import { Libp2pNetworkAdapter } from "../src/index.js";
+import { DurableFsStorageAdapter } from "../src/node/index.js";
 import { authorizeOnCopy } from "./support/authorize.js";
 import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { createNode, stopAll } from "./support/nodes.js";
 import { waitFor } from "./support/wait.js";
 
 const repos: Repo[] = [];
+const dirs: string[] = [];
 
 afterEach(async () => {
   await Promise.allSettled(repos.splice(0).map((r) => r.shutdown()));
   await stopFederaNodes();
   await stopAll();
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
 function bytesIn(handle: DocHandle<FederaDoc>, id: RecordId): Uint8Array | undefined {
@@ -37,7 +44,7 @@ function bytesIn(handle: DocHandle<FederaDoc>, id: RecordId): Uint8Array | undef
   return value instanceof Uint8Array ? value : undefined;
 }
 
-describe("records a member's device deletes or alters", () => {
+describe("records a member's device deletes or alters", { timeout: 60_000 }, () => {
   it("are written back by the node that held them and reach the device's replica again", async () => {
     const [ana, ben] = await Promise.all([createIdentity(), createIdentity()]);
     const node = await startFederaNode(ana);
@@ -80,5 +87,34 @@ describe("records a member's device deletes or alters", () => {
       ledger: new PlainDocument(A.clone(ledger.doc() as A.Doc<LedgerDoc>)),
     });
     expect(await fresh.state()).toEqual(honest);
+  });
+
+  it("are recovered from the history by a node that loads a harmed replica from disk", async () => {
+    const ana = await createIdentity();
+    const dir = await mkdtemp(join(tmpdir(), "federa-restore-"));
+    dirs.push(dir);
+    const first = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+    const held = await first.foundCouncil({ name: "Print shop" });
+    await held.council.ledger.createFund("paper", "cash");
+    const donation = await held.council.ledger.donate("paper", 400, "raffle");
+    await held.council.ledger.donate("paper", 30);
+    const honest = await held.council.state();
+    const urls = { council: held.councilHandle.url, ledger: held.ledgerHandle.url };
+    await first.stop();
+
+    // A plain Repo on the same directory deletes the first donation, as a member's device could have synced it here.
+    const repo = new Repo({ storage: new DurableFsStorageAdapter(dir), network: [] });
+    const ledger = await repo.find<FederaDoc>(urls.ledger);
+    ledger.change((d) => {
+      delete d.records[bucketOf(donation)]![storageKeyOf(donation)];
+    });
+    await repo.flush();
+    await repo.shutdown();
+
+    const again = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+    const reopened = await again.openCouncil(urls.council, { council: held.council.id });
+    await waitFor(() => reopened.council.restored === 1, "the donation recovered from the ledger's history");
+    expect(await reopened.council.state()).toEqual(honest);
+    expect(bytesIn(reopened.ledgerHandle as DocHandle<FederaDoc>, donation)).toBeDefined();
   });
 });

@@ -18,7 +18,7 @@ import {
   putRecords,
 } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
-import { restoreWorsened, suspectKeys } from "../documents/restore.js";
+import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import {
@@ -256,6 +256,27 @@ export class Council {
    */
   tipSeq(signer: SignerId): number {
     return this.#index.tip(signer)?.seq ?? -1;
+  }
+
+  /**
+   * Looks through both documents' whole history for records a change deleted or made worse before this replica read
+   * them (a device that loaded a harmed document), writes the better copies back and reads them; returns how many.
+   * It decodes every change, so a host runs it when the state shows harm (`showsHarm()`), not on every
+   * change: harm done after a record was read is written back by `refresh` already.
+   */
+  /** Whether the documents or what was derived from them suggest harm that `recover()` may mend (see `showsHarm`). */
+  showsHarm(): boolean {
+    return showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
+  }
+
+  recover(): Promise<number> {
+    return this.#serial(async () => {
+      let found = 0;
+      for (const which of ["council", "ledger"] as const) found += await restoreFromHistory(this.#sources[which]);
+      this.#restored += found;
+      if (found > 0) await this.#refresh();
+      return found;
+    });
   }
 
   /**

@@ -10,7 +10,7 @@ import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
 import { initialFederationDoc, putRecords } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
-import { restoreWorsened, suspectKeys } from "../documents/restore.js";
+import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
@@ -216,6 +216,21 @@ export class Federation {
   /** The highest valid `seq` of each signer as last read (a copy): kept across loads, it reveals vanished records. */
   highWater(): ReadonlyMap<SignerId, number> {
     return this.#index.highWater();
+  }
+
+  /** Whether the document or what was derived from it suggests harm that `recover()` may mend. */
+  showsHarm(): boolean {
+    return showsHarm(this.current().excluded, [this.#source.doc()]);
+  }
+
+  /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
+  recover(): Promise<number> {
+    return this.#queue.run(async () => {
+      const found = await restoreFromHistory(this.#source);
+      this.#restored += found;
+      if (found > 0) await this.#refresh();
+      return found;
+    });
   }
 
   /** How many stored records this federation has written back since it opened (see `Council.restored`). */

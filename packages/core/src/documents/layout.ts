@@ -64,6 +64,14 @@ export function storedValue(doc: A.Doc<unknown> | FederaDoc | undefined, id: Rec
   return bucket[storageKeyOf(id)] ?? bucket[id];
 }
 
+/** Whether a document still has the buckets it was made with, each a map: a peer may have replaced or deleted them. */
+export function bucketsIntact(doc: A.Doc<unknown> | FederaDoc): boolean {
+  const records = (doc as { records?: unknown }).records;
+  if (!isMap(records)) return false;
+  for (let i = 0; i < 256; i++) if (!isMap(records[i.toString(16).padStart(2, "0")])) return false;
+  return true;
+}
+
 function emptyBuckets(): RecordBuckets {
   const buckets: RecordBuckets = {};
   for (let i = 0; i < 256; i++) buckets[i.toString(16).padStart(2, "0")] = {};

@@ -5,9 +5,10 @@
  */
 import * as A from "@automerge/automerge";
 import { verifySignature } from "../identity.js";
+import type { Exclusion, ExclusionReason } from "../records/integrity.js";
 import { decodeRecord } from "../records/record.js";
 import type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./layout.js";
-import { restoreEntries, storedAt } from "./layout.js";
+import { bucketsIntact, restoreEntries, storedAt } from "./layout.js";
 import type { RecordRead } from "./reader.js";
 import type { DocSource } from "./source.js";
 
@@ -46,19 +47,51 @@ export async function worsenedEntries(
 ): Promise<Worsened[]> {
   if (keys.length === 0) return [];
   const then = A.view(doc, before);
-  const out: Worsened[] = [];
-  let since = performance.now();
+  const candidates: [string, Uint8Array][] = [];
   for (const key of keys) {
-    // A change may harm thousands of keys at once: each costs a decode and a signature check, so let others run.
-    if (performance.now() - since > YIELD_AFTER_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      since = performance.now();
-    }
     const old = storedAt(then, key);
-    if (!(old instanceof Uint8Array)) continue; // nothing a record could have been
+    if (old instanceof Uint8Array) candidates.push([key, old]); // anything else is nothing a record could have been
+  }
+  return betterThanHeld(doc, candidates);
+}
+
+/**
+ * The keys whose value at any point of the document's history was a better copy than the one it holds now: what a
+ * replica that never read those records can recover by itself. It decodes every change (about 30 µs each here), so
+ * it is worth running when the records read show harm (missing predecessors, altered bytes), not on every read.
+ */
+export async function worsenedInHistory(doc: A.Doc<unknown>): Promise<Worsened[]> {
+  const candidates: [string, Uint8Array][] = [];
+  const pause = pauser();
+  for (const change of A.getAllChanges(doc)) {
+    await pause();
+    for (const op of A.decodeChange(change).ops) {
+      // Bytes set under a map key: the only values records are (decoded changes give them as arrays of numbers).
+      if (op.action !== "set" || typeof op.key !== "string" || !Array.isArray(op.value)) continue;
+      const bytes = Uint8Array.from(op.value as number[]);
+      const now = storedAt(doc, op.key);
+      if (!(now instanceof Uint8Array && sameBytes(bytes, now))) candidates.push([op.key, bytes]);
+    }
+  }
+  return betterThanHeld(doc, candidates);
+}
+
+/** Of earlier values (key, bytes), the best copy per key where it is better than what `doc` holds at that key now. */
+async function betterThanHeld(doc: A.Doc<unknown>, candidates: readonly [string, Uint8Array][]): Promise<Worsened[]> {
+  const best = new Map<string, { bytes: Uint8Array; copy: Copy }>();
+  const pause = pauser();
+  for (const [key, bytes] of candidates) {
+    // A change may harm thousands of keys at once: each costs a decode and a signature check, so let others run.
+    await pause();
+    const copy = await copyOf(key, bytes);
+    if (copy > (best.get(key)?.copy ?? Copy.NotARecord)) best.set(key, { bytes, copy });
+  }
+  const out: Worsened[] = [];
+  for (const [key, { bytes, copy }] of best) {
     const now = storedAt(doc, key);
-    if (now instanceof Uint8Array && sameBytes(old, now)) continue;
-    if ((await copyOf(key, old)) > (await copyOf(key, now))) out.push({ key, bytes: old, found: now });
+    if (now instanceof Uint8Array && sameBytes(bytes, now)) continue;
+    await pause();
+    if (copy > (await copyOf(key, now))) out.push({ key, bytes, found: now });
   }
   return out;
 }
@@ -67,14 +100,34 @@ export async function worsenedEntries(
  * Writes back the better copies a read displaced or overwrote; returns how many. A source that refuses the change
  * (a read-only view) restores nothing: the records still count here, as the index keeps the best copy it read.
  */
-export async function restoreWorsened(
-  source: DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>,
-  read: RecordRead,
-  suspects: readonly string[],
-): Promise<number> {
+export async function restoreWorsened(source: AnyFederaSource, read: RecordRead, suspects: readonly string[]) {
   const doc = source.doc();
   if (read.before === null || suspects.length === 0 || doc === undefined) return 0;
-  const found = await worsenedEntries(doc, read.before, suspects);
+  return writeBack(source, await worsenedEntries(doc, read.before, suspects));
+}
+
+/** Writes back the better copies found anywhere in the document's history; returns how many. */
+export async function restoreFromHistory(source: AnyFederaSource): Promise<number> {
+  const doc = source.doc();
+  return doc === undefined ? 0 : writeBack(source, await worsenedInHistory(doc));
+}
+
+/** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
+const HARM_SHOWN: ReadonlySet<ExclusionReason> = new Set(["bad-id", "bad-shape", "bad-signature", "broken-chain"]);
+
+/**
+ * Whether documents or the exclusions derived from them suggest harm (altered bytes, a missing predecessor, buckets
+ * replaced), so that a look through their history (`recover()`) may be worth its cost. A chain still arriving shows
+ * the same: the look then finds nothing.
+ */
+export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<unknown> | undefined)[]): boolean {
+  return excluded.some((e) => HARM_SHOWN.has(e.reason)) || docs.some((d) => d !== undefined && !bucketsIntact(d));
+}
+
+/** The source of any Federa document. */
+type AnyFederaSource = DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>;
+
+async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<number> {
   // Checking may have yielded: a key changed again since (written back by a peer, say) is left to the next read.
   const now = source.doc();
   const back = found.filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found));
@@ -90,6 +143,16 @@ export async function restoreWorsened(
     return 0;
   }
   return back.length;
+}
+
+/** A function to await often in a long loop: it yields to the event loop once `YIELD_AFTER_MS` have passed. */
+function pauser(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since <= YIELD_AFTER_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    since = performance.now();
+  };
 }
 
 async function copyOf(key: string, value: unknown): Promise<Copy> {
