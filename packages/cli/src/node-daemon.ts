@@ -93,7 +93,11 @@ function warnRolledBack(owner: string, drops: readonly RolledBack[]): void {
 interface Guarded {
   highWater(): ReadonlyMap<string, number>;
   readonly restored: number;
+  recover(): Promise<number>;
 }
+
+/** Councils and federations whose history was searched after their marks went down: once per run is enough. */
+const searched = new Set<string>();
 
 /** Records each council or federation had written back when last warned of. */
 const restoredBefore = new Map<string, number>();
@@ -201,7 +205,13 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     try {
       // Documents first: a mark ahead of the records on disk would look like a rollback after a crash.
       await node.repo.flush(documents);
-      warnRolledBack(owner, (await marks.update(new Map([[owner, marksOf(held.highWater())]]))).get(owner) ?? []);
+      const drops = (await marks.update(new Map([[owner, marksOf(held.highWater())]]))).get(owner) ?? [];
+      warnRolledBack(owner, drops);
+      // A deleted chain tip shows no harm but a lower mark: its record may still be in the history.
+      if (drops.length > 0 && !searched.has(owner)) {
+        searched.add(owner);
+        void held.recover().catch((e: Error) => log(`${short(owner)}: could not search its history: ${e.message}`));
+      }
     } catch (e) {
       log(`${short(owner)}: could not store high-water marks: ${(e as Error).message}`);
     }

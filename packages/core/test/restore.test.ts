@@ -175,6 +175,55 @@ describe("records written back", () => {
     expect(await fresh(fx.docs)).toEqual(fx.honest);
   });
 
+  it("writes a record back again when a peer harms the copy it wrote back", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.signed);
+    const peer = copy(fx.docs);
+    const harm = () =>
+      peer.ledger.change((d) => {
+        delete d.records[bucketOf(fx.signed)]![storageKeyOf(fx.signed)];
+      });
+    harm();
+    merge(fx.docs, peer);
+    await fx.council.state();
+    // The peer takes the copy written back, and deletes it again.
+    merge(peer, fx.docs);
+    harm();
+    merge(fx.docs, peer);
+    expect(await fx.council.state()).toEqual(fx.honest);
+    expect(fx.council.restored).toBe(2);
+    expect(bytesOf(fx.docs.ledger, fx.signed)).toEqual(good);
+    expect(await fresh(fx.docs)).toEqual(fx.honest);
+  });
+
+  it("writes its records back again when another replica's rival write-back wins", async () => {
+    const fx = await setup();
+    // Two replicas both see every record replaced by a number, and each writes back into a map of its own: one map
+    // wins, and what only the other replica held (a donation made after they parted) must still come back.
+    const other = copy(fx.docs);
+    const otherCouncil = await Council.open(other);
+    await otherCouncil.state();
+    await fx.council.ledger.donate("common", 7);
+    const honest = await fx.council.state();
+    const peer = copy(fx.docs);
+    peer.ledger.change((d) => {
+      (d as { records: unknown }).records = 42;
+    });
+    merge(fx.docs, peer);
+    merge(other, peer);
+    await fx.council.state();
+    await otherCouncil.state();
+    for (let round = 0; round < 4; round++) {
+      merge(fx.docs, other);
+      merge(other, fx.docs);
+      await fx.council.state();
+      await otherCouncil.state();
+    }
+    merge(other, fx.docs);
+    expect(await fresh(fx.docs)).toEqual(honest);
+    expect(await fresh(other)).toEqual(honest);
+  });
+
   it("keeps deriving from the copy it read when its document refuses writes", async () => {
     const fx = await setup();
     const ledger = fx.docs.ledger;

@@ -272,7 +272,11 @@ export class Council {
   recover(): Promise<number> {
     return this.#serial(async () => {
       let found = 0;
-      for (const which of ["council", "ledger"] as const) found += await restoreFromHistory(this.#sources[which]);
+      for (const which of ["council", "ledger"] as const) {
+        const back = await restoreFromHistory(this.#sources[which]);
+        this.#readers[which].wroteBack(back);
+        found += back.length;
+      }
       this.#restored += found;
       if (found > 0) await this.#refresh();
       return found;
@@ -294,7 +298,9 @@ export class Council {
       const read = this.#readers[which].read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      this.#restored += await restoreWorsened(this.#sources[which], read, suspects);
+      const back = await restoreWorsened(this.#sources[which], read, suspects);
+      this.#readers[which].wroteBack(back);
+      this.#restored += back.length;
       if (entries.length === 0) continue;
       const added = new Map<string, FederaRecord>();
       const removed = new Map<string, FederaRecord>();

@@ -226,7 +226,9 @@ export class Federation {
   /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
   recover(): Promise<number> {
     return this.#queue.run(async () => {
-      const found = await restoreFromHistory(this.#source);
+      const back = await restoreFromHistory(this.#source);
+      this.#reader.wroteBack(back);
+      const found = back.length;
       this.#restored += found;
       if (found > 0) await this.#refresh();
       return found;
@@ -300,7 +302,9 @@ export class Federation {
       const read = this.#reader.read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      this.#restored += await restoreWorsened(this.#source, read, suspects);
+      const back = await restoreWorsened(this.#source, read, suspects);
+      this.#reader.wroteBack(back);
+      this.#restored += back.length;
       if (entries.length > 0) {
         ({ added, removed } = await this.#index.add(entries));
         this.#view = null; // new entries may change the exclusions even when no valid record was added

@@ -10,11 +10,19 @@ export interface RecordRead {
   readonly displaced: string[];
   /** The heads the previous read reached (null on the first): where the values displaced or overwritten were. */
   readonly before: A.Heads | null;
+  /** Copies this replica wrote back, which `before` may not include: harm to them is harm all the same. */
+  readonly written: ReadonlyMap<string, Uint8Array>;
 }
 
 /** Tracks how far one document has been read. */
 export class RecordReader {
   #heads: A.Heads | null = null;
+  readonly #written = new Map<string, Uint8Array>();
+
+  /** Remembers copies written back after a read: a later read must see harm to them even if it starts before them. */
+  wroteBack(entries: Iterable<readonly [string, Uint8Array]>): void {
+    for (const [key, bytes] of entries) this.#written.set(key, bytes);
+  }
 
   /** What the document gained, and which of its keys may have lost a value, since the previous call. */
   read(doc: A.Doc<unknown>): RecordRead {
@@ -22,9 +30,9 @@ export class RecordReader {
     const before = this.#heads;
     if (before === null) {
       this.#heads = heads;
-      return { entries: [...allEntries(doc)], displaced: [], before };
+      return { entries: [...allEntries(doc)], displaced: [], before, written: this.#written };
     }
-    if (sameHeads(before, heads)) return { entries: [], displaced: [], before };
+    if (sameHeads(before, heads)) return { entries: [], displaced: [], before, written: this.#written };
     const entries: [string, unknown][] = [];
     const displaced: string[] = [];
     let then: A.Doc<unknown> | undefined;
@@ -47,7 +55,7 @@ export class RecordReader {
       }
     }
     this.#heads = heads;
-    return { entries, displaced, before };
+    return { entries, displaced, before, written: this.#written };
   }
 
   /** Marks the document read up to `heads` after a local write whose entries the caller already has. */

@@ -25,7 +25,8 @@ const YIELD_AFTER_MS = 20;
  */
 export function suspectKeys(read: RecordRead, held: (key: string) => boolean): string[] {
   if (read.before === null) return [];
-  const keys = new Set(read.displaced);
+  // Copies written back are few (one per harm seen): a map replaced since may have taken any of them.
+  const keys = new Set([...read.displaced, ...read.written.keys()]);
   for (const [key] of read.entries) if (held(key)) keys.add(key);
   return [...keys];
 }
@@ -44,13 +45,16 @@ export async function worsenedEntries(
   doc: A.Doc<unknown>,
   before: A.Heads,
   keys: readonly string[],
+  written: ReadonlyMap<string, Uint8Array> = new Map(),
 ): Promise<Worsened[]> {
   if (keys.length === 0) return [];
   const then = A.view(doc, before);
   const candidates: [string, Uint8Array][] = [];
   for (const key of keys) {
-    const old = storedAt(then, key);
-    if (old instanceof Uint8Array) candidates.push([key, old]); // anything else is nothing a record could have been
+    const now = storedAt(doc, key);
+    // Anything but bytes is nothing a record could have been; the bytes held now need no check.
+    for (const old of [storedAt(then, key), written.get(key)])
+      if (old instanceof Uint8Array && !(now instanceof Uint8Array && sameBytes(old, now))) candidates.push([key, old]);
   }
   return betterThanHeld(doc, candidates);
 }
@@ -97,19 +101,24 @@ async function betterThanHeld(doc: A.Doc<unknown>, candidates: readonly [string,
 }
 
 /**
- * Writes back the better copies a read displaced or overwrote; returns how many. A source that refuses the change
- * (a read-only view) restores nothing: the records still count here, as the index keeps the best copy it read.
+ * Writes back the better copies a read displaced or overwrote; returns the entries written, for the reader to
+ * remember. A source that refuses the change (a read-only view) restores nothing: the records still count here, as
+ * the index keeps the best copy it read.
  */
-export async function restoreWorsened(source: AnyFederaSource, read: RecordRead, suspects: readonly string[]) {
+export async function restoreWorsened(
+  source: AnyFederaSource,
+  read: RecordRead,
+  suspects: readonly string[],
+): Promise<[string, Uint8Array][]> {
   const doc = source.doc();
-  if (read.before === null || suspects.length === 0 || doc === undefined) return 0;
-  return writeBack(source, await worsenedEntries(doc, read.before, suspects));
+  if (read.before === null || suspects.length === 0 || doc === undefined) return [];
+  return writeBack(source, await worsenedEntries(doc, read.before, suspects, read.written));
 }
 
-/** Writes back the better copies found anywhere in the document's history; returns how many. */
-export async function restoreFromHistory(source: AnyFederaSource): Promise<number> {
+/** Writes back the better copies found anywhere in the document's history; returns the entries written. */
+export async function restoreFromHistory(source: AnyFederaSource): Promise<[string, Uint8Array][]> {
   const doc = source.doc();
-  return doc === undefined ? 0 : writeBack(source, await worsenedInHistory(doc));
+  return doc === undefined ? [] : writeBack(source, await worsenedInHistory(doc));
 }
 
 /** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
@@ -127,22 +136,19 @@ export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<
 /** The source of any Federa document. */
 type AnyFederaSource = DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>;
 
-async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<number> {
+async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<[string, Uint8Array][]> {
   // Checking may have yielded: a key changed again since (written back by a peer, say) is left to the next read.
   const now = source.doc();
-  const back = found.filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found));
-  if (back.length === 0) return 0;
+  const back = found
+    .filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found))
+    .map((w): [string, Uint8Array] => [w.key, w.bytes]);
+  if (back.length === 0) return [];
   try {
-    (source as DocSource<FederaDoc>).change((d) =>
-      restoreEntries(
-        d,
-        back.map((w) => [w.key, w.bytes] as const),
-      ),
-    );
+    (source as DocSource<FederaDoc>).change((d) => restoreEntries(d, back));
   } catch {
-    return 0;
+    return [];
   }
-  return back.length;
+  return back;
 }
 
 /** A function to await often in a long loop: it yields to the event loop once `YIELD_AFTER_MS` have passed. */
