@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { FederaDoc } from "../src/documents/layout.js";
 import { bucketOf, storageKeyOf, storedAt } from "../src/documents/layout.js";
 import type { CouncilDoc, CouncilState, LedgerDoc, RecordId } from "../src/index.js";
-import { Council, createIdentity, foundCouncil, PlainDocument } from "../src/index.js";
-import { frame, payloadOf, putRaw, type Writable } from "./support/forge.js";
+import { Council, createIdentity, foundCouncil, generateKeypair, PlainDocument } from "../src/index.js";
+import { forge, frame, payloadOf, putForged, putRaw, type Writable } from "./support/forge.js";
 
 const START = 1_700_000_000_000;
 
@@ -111,6 +111,7 @@ describe("records written back", () => {
       expect(fx.council.restored).toBeGreaterThan(0);
       expect(bytesOf(fx.docs.ledger, fx.signed)).toEqual(good);
       expect(await fresh(fx.docs)).toEqual(fx.honest);
+      expect(fx.council.showsHarm()).toBe(false); // the buckets the harm took are made again
 
       // The newcomer that loaded the harmed replica takes the record back once the restoring replica reaches it.
       const newcomer = copy(peer);
@@ -222,6 +223,95 @@ describe("records written back", () => {
     merge(other, fx.docs);
     expect(await fresh(fx.docs)).toEqual(honest);
     expect(await fresh(other)).toEqual(honest);
+  });
+
+  it("writes back a record harmed again while the first harm is being checked", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.signed);
+    const peer = copy(fx.docs);
+    putRaw(peer.ledger as Writable, storageKeyOf(fx.signed), new Uint8Array([1, 2, 3]));
+    merge(fx.docs, peer);
+    const refreshing = fx.council.refresh();
+    // The second harm lands while the replica checks the first (its signature checks yield to the event loop).
+    setImmediate(() => {
+      peer.ledger.change((d) => {
+        delete d.records[bucketOf(fx.signed)]![storageKeyOf(fx.signed)];
+      });
+      merge(fx.docs, peer);
+    });
+    await refreshing;
+    expect(await fx.council.state()).toEqual(fx.honest);
+    expect(bytesOf(fx.docs.ledger, fx.signed)).toEqual(good);
+    expect(await fresh(fx.docs)).toEqual(fx.honest);
+  });
+
+  for (const [what, value] of [
+    ["a date", new Date(0)],
+    ["a counter", new A.Counter(1)],
+    ["an immutable string", new A.ImmutableString("x")],
+  ] as const) {
+    it(`writes records back into a real map when a peer puts ${what} where the records were`, async () => {
+      const fx = await setup();
+      const peer = copy(fx.docs);
+      peer.ledger.change((d) => {
+        (d as { records: unknown }).records = value;
+      });
+      merge(fx.docs, peer);
+      expect(await fx.council.state()).toEqual(fx.honest);
+      const restored = fx.council.restored;
+      expect(restored).toBeGreaterThan(0);
+      expect(await fresh(fx.docs)).toEqual(fx.honest);
+      // Nothing is written, or counted, again.
+      const changes = A.getAllChanges(fx.docs.ledger.doc()).length;
+      await fx.council.refresh();
+      expect(fx.council.restored).toBe(restored);
+      expect(A.getAllChanges(fx.docs.ledger.doc())).toHaveLength(changes);
+    });
+  }
+
+  it("never writes back forged bytes a peer deletes, however large", async () => {
+    const fx = await setup();
+    const good = bytesOf(fx.docs.ledger, fx.signed);
+    // The payload of a genuine record with a signature that does not verify: it hashes to its key, and counts nowhere.
+    const forged = badlySigned(good);
+    const key = storageKeyOf(fx.signed);
+    const peer = copy(fx.docs);
+    peer.ledger.change((d) => {
+      d.records[bucketOf(key)]![key] = forged;
+    });
+    merge(fx.docs, peer);
+    await fx.council.state();
+    const restored = fx.council.restored; // the genuine copy back over the forged one
+    expect(bytesOf(fx.docs.ledger, fx.signed)).toEqual(good);
+    // A record claiming another key as its signer, signed by the peer's, stored under a key of its own and deleted
+    // again and again: each round would cost every replica a write of its bytes for a change of a few.
+    const stray = await forge(
+      await generateKeypair(),
+      {
+        kind: "x.blob",
+        body: "x".repeat(5_000),
+        council: fx.council.id,
+        seq: 1,
+        prev: "00".repeat(32),
+        at: { ms: START, c: 0 },
+      },
+      { by: await generateKeypair() },
+    );
+    const strayKey = storageKeyOf(stray.id);
+    const attacker = fx.docs.council.fork();
+    putForged(attacker as Writable, [stray]);
+    fx.docs.council.merge(attacker);
+    await fx.council.state();
+    for (let round = 0; round < 2; round++) {
+      attacker.merge(fx.docs.council);
+      attacker.change((d) => {
+        delete d.records[bucketOf(strayKey)]![strayKey];
+      });
+      fx.docs.council.merge(attacker);
+      await fx.council.state();
+    }
+    expect(fx.council.restored).toBe(restored);
+    expect(storedAt(fx.docs.council.doc(), strayKey)).toBeUndefined();
   });
 
   it("keeps deriving from the copy it read when its document refuses writes", async () => {

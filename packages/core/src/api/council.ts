@@ -17,8 +17,8 @@ import {
   type LedgerDoc,
   putRecords,
 } from "../documents/layout.js";
-import { RecordReader } from "../documents/reader.js";
-import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys } from "../documents/restore.js";
+import { type RecordRead, RecordReader } from "../documents/reader.js";
+import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys, type WriteBack } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import {
@@ -172,6 +172,7 @@ export class Council {
   #view: CouncilState | null = null;
   #restored = 0;
   readonly #queue = new SerialQueue();
+  readonly #vouched = (record: FederaRecord) => this.#index.vouches(record);
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
     this.id = id;
@@ -258,24 +259,24 @@ export class Council {
     return this.#index.tip(signer)?.seq ?? -1;
   }
 
+  /** Whether the documents or what was derived from them suggest harm that `recover()` may mend (see `showsHarm`). */
+  showsHarm(): boolean {
+    return showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
+  }
+
   /**
    * Looks through both documents' whole history for records a change deleted or made worse before this replica read
    * them (a device that loaded a harmed document), writes the better copies back and reads them; returns how many.
    * It decodes every change, so a host runs it when the state shows harm (`showsHarm()`), not on every
    * change: harm done after a record was read is written back by `refresh` already.
    */
-  /** Whether the documents or what was derived from them suggest harm that `recover()` may mend (see `showsHarm`). */
-  showsHarm(): boolean {
-    return showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
-  }
-
   recover(): Promise<number> {
     return this.#serial(async () => {
       let found = 0;
       for (const which of ["council", "ledger"] as const) {
-        const back = await restoreFromHistory(this.#sources[which]);
-        this.#readers[which].wroteBack(back);
-        found += back.length;
+        const back = await restoreFromHistory(this.#sources[which], this.#vouched);
+        this.#readers[which].hold([...back.written, ...back.pending]);
+        found += back.written.length;
       }
       this.#restored += found;
       if (found > 0) await this.#refresh();
@@ -298,9 +299,9 @@ export class Council {
       const read = this.#readers[which].read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#sources[which], read, suspects);
-      this.#readers[which].wroteBack(back);
-      this.#restored += back.length;
+      const back = await restoreWorsened(this.#sources[which], read, suspects, this.#vouched);
+      this.#settle(this.#readers[which], read, back);
+      this.#restored += back.written.length;
       if (entries.length === 0) continue;
       const added = new Map<string, FederaRecord>();
       const removed = new Map<string, FederaRecord>();
@@ -322,6 +323,15 @@ export class Council {
       this.#view = null; // new entries may change the exclusions even when no valid record was added
       this.#apply([...added.values()], [...removed.values()]);
     }
+  }
+
+  /**
+   * After a write-back from a read: the index holds every copy written (it read them before the harm), so when nothing
+   * else changed meanwhile the reader skips them rather than read them again.
+   */
+  #settle(reader: RecordReader, read: RecordRead, back: WriteBack): void {
+    const skipped = back.heads !== undefined && reader.advance(back.heads.before, back.heads.after);
+    reader.settle(read, skipped ? back.pending : [...back.written, ...back.pending]);
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

@@ -133,6 +133,7 @@ export class Federation {
   readonly #index: IntegrityIndex;
   readonly #reader = new RecordReader();
   readonly #queue = new SerialQueue();
+  readonly #vouched = (record: FederaRecord) => this.#index.vouches(record);
   readonly #checkpointEvery: number | undefined;
   readonly #checkActs: boolean;
   #fold: Fold<FederationModel, FederationSnapshot>;
@@ -226,9 +227,9 @@ export class Federation {
   /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
   recover(): Promise<number> {
     return this.#queue.run(async () => {
-      const back = await restoreFromHistory(this.#source);
-      this.#reader.wroteBack(back);
-      const found = back.length;
+      const back = await restoreFromHistory(this.#source, this.#vouched);
+      this.#reader.hold([...back.written, ...back.pending]);
+      const found = back.written.length;
       this.#restored += found;
       if (found > 0) await this.#refresh();
       return found;
@@ -302,9 +303,11 @@ export class Federation {
       const read = this.#reader.read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#source, read, suspects);
-      this.#reader.wroteBack(back);
-      this.#restored += back.length;
+      const back = await restoreWorsened(this.#source, read, suspects, this.#vouched);
+      // As in Council: the index holds every copy written, so the reader skips them when nothing else changed.
+      const skipped = back.heads !== undefined && this.#reader.advance(back.heads.before, back.heads.after);
+      this.#reader.settle(read, skipped ? back.pending : [...back.written, ...back.pending]);
+      this.#restored += back.written.length;
       if (entries.length > 0) {
         ({ added, removed } = await this.#index.add(entries));
         this.#view = null; // new entries may change the exclusions even when no valid record was added

@@ -1,7 +1,7 @@
 /** Writing records on a signer's chain for councils and federations alike: sealing acts, appending them, in turn. */
 import * as A from "@automerge/automerge";
 import type { FederaDoc } from "../documents/layout.js";
-import { putRecords } from "../documents/layout.js";
+import { putRecords, storageKeyOf } from "../documents/layout.js";
 import type { RecordReader } from "../documents/reader.js";
 import type { DocSource } from "../documents/source.js";
 import { InvalidInputError } from "../errors.js";
@@ -79,7 +79,9 @@ export function appendSealed<T extends FederaDoc>(
   if (sealed.length === 0) return;
   const before = A.getHeads(source.doc()!);
   source.change((d) => putRecords(d, sealed));
-  reader.advance(before, A.getHeads(source.doc()!));
+  // Changes read since the last read: the next read starts before these records, so harm to them must still count.
+  if (!reader.advance(before, A.getHeads(source.doc()!)))
+    reader.hold(sealed.map((s) => [storageKeyOf(s.id), s.bytes] as const));
 }
 
 /** A council's or federation's writer of signed records: their clocks, their chain, their place in the index. */

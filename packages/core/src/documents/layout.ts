@@ -3,7 +3,7 @@
  * its id), in 256 buckets made at creation (by the first two hex digits of the id), so an append never copies a large
  * map and no two peers ever create the same bucket concurrently.
  */
-import type * as A from "@automerge/automerge";
+import * as A from "@automerge/automerge";
 import type { CouncilId, FederationId, RecordId } from "../ids.js";
 
 export const LAYOUT_VERSION = 1;
@@ -115,7 +115,16 @@ export function putRecords(doc: FederaDoc, records: readonly { id: RecordId; byt
 }
 
 function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  // Automerge gives dates, counters and immutable strings as objects too; writing keys into one writes nothing.
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    !(value instanceof Date) &&
+    !(value instanceof A.Counter) &&
+    !(value instanceof A.ImmutableString)
+  );
 }
 
 /** Every (key, value) stored in a document's buckets, tolerating any shape a peer may have written. */
@@ -127,9 +136,11 @@ export function allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
 export function* bucketEntries(doc: A.Doc<unknown>, bucket?: string): Generator<[string, unknown]> {
   const records = (doc as { records?: unknown }).records;
   if (!isMap(records)) return;
-  for (const held of bucket === undefined ? Object.values(records) : [records[bucket]]) {
+  for (const name of bucket === undefined ? Object.keys(records) : [bucket]) {
+    const held = records[name];
     if (!isMap(held)) continue; // as the incremental reader, which only reads map entries
-    for (const [key, value] of Object.entries(held)) yield [key, value];
+    // A key counts only in its own bucket: elsewhere nothing could find it again to write it back.
+    for (const [key, value] of Object.entries(held)) if (bucketOf(key) === name) yield [key, value];
   }
 }
 
@@ -141,9 +152,41 @@ export function storedAt(doc: A.Doc<unknown> | FederaDoc, key: string): unknown 
   return isMap(bucket) ? bucket[key] : undefined;
 }
 
-/** Writes stored values back under their keys inside a change, over whatever a peer put there since. */
+/**
+ * The bytes stored under exactly `key` as of `heads` (the type name of anything else, undefined when absent), read
+ * from Automerge's backend: materialising that version of a large document to read a few keys costs tens of ms.
+ */
+export function storedAtHeads(doc: A.Doc<unknown>, heads: A.Heads, key: string): unknown {
+  const backend = A.getBackend(doc);
+  const records = backend.getWithType("_root", "records", heads);
+  if (records?.[0] !== "map") return undefined;
+  const bucket = backend.getWithType(records[1] as A.ObjID, bucketOf(key), heads);
+  if (bucket?.[0] !== "map") return undefined;
+  const value = backend.getWithType(bucket[1] as A.ObjID, key, heads);
+  return value?.[0] === "bytes" ? value[1] : value === null ? undefined : value[0];
+}
+
+/** The keys stored in their own bucket as of `heads`, in one bucket or in all of them. */
+export function bucketKeysAtHeads(doc: A.Doc<unknown>, heads: A.Heads, bucket?: string): string[] {
+  const backend = A.getBackend(doc);
+  const records = backend.getWithType("_root", "records", heads);
+  if (records?.[0] !== "map") return [];
+  const out: string[] = [];
+  for (const name of bucket === undefined ? backend.keys(records[1] as A.ObjID, heads) : [bucket]) {
+    const held = backend.getWithType(records[1] as A.ObjID, name, heads);
+    if (held?.[0] !== "map") continue;
+    for (const key of backend.keys(held[1] as A.ObjID, heads)) if (bucketOf(key) === name) out.push(key);
+  }
+  return out;
+}
+
+/**
+ * Writes stored values back under their keys inside a change, over whatever a peer put there since, and makes again
+ * the buckets a peer replaced or deleted, so the document has its whole layout back.
+ */
 export function restoreEntries(doc: FederaDoc, entries: readonly (readonly [string, Uint8Array])[]): void {
-  if (!isMap(doc.records)) doc.records = {};
+  if (!isMap(doc.records)) doc.records = emptyBuckets();
+  for (const bucket of Object.keys(emptyBuckets())) if (!isMap(doc.records[bucket])) doc.records[bucket] = {};
   for (const [key, bytes] of entries) {
     const bucket: unknown = doc.records[bucketOf(key)];
     if (!isMap(bucket)) doc.records[bucketOf(key)] = { [key]: bytes };

@@ -6,9 +6,10 @@
 import * as A from "@automerge/automerge";
 import { verifySignature } from "../identity.js";
 import type { Exclusion, ExclusionReason } from "../records/integrity.js";
+import type { FederaRecord } from "../records/record.js";
 import { decodeRecord } from "../records/record.js";
 import type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./layout.js";
-import { bucketsIntact, restoreEntries, storedAt } from "./layout.js";
+import { bucketsIntact, restoreEntries, storedAt, storedAtHeads } from "./layout.js";
 import type { RecordRead } from "./reader.js";
 import type { DocSource } from "./source.js";
 
@@ -18,21 +19,30 @@ type Copy = (typeof Copy)[keyof typeof Copy];
 
 /** Main-thread time a check of harmed keys may take before it lets the event loop run. */
 const YIELD_AFTER_MS = 20;
+/**
+ * Changes larger than this are skipped by a search of the history: decoding gives bytes as arrays of numbers, about
+ * 40 times their size in memory. A bulk write of a few thousand records stays under it.
+ */
+export const MAX_SEARCHED_CHANGE_BYTES = 2 * 1024 * 1024;
+/** Values larger than this are no record: the schemas' bounds keep a record's bytes far below it. */
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Whether an unsigned copy may be written back: a later record of its chain vouches for it (see `IntegrityIndex`). */
+export type Vouched = (record: FederaRecord) => boolean;
 
 /**
- * The keys a read may have made worse: those displaced, and those overwritten where a record was already held
- * (`held`, asked before the read's entries are added). A new key cannot have been worse before.
+ * The keys a read may have made worse: those displaced, those overwritten where a record was already held (`held`,
+ * asked before the read's entries are added), and copies held beyond the read's start. A new key was not worse before.
  */
 export function suspectKeys(read: RecordRead, held: (key: string) => boolean): string[] {
   if (read.before === null) return [];
-  // Copies written back are few (one per harm seen): a map replaced since may have taken any of them.
   const keys = new Set([...read.displaced, ...read.written.keys()]);
   for (const [key] of read.entries) if (held(key)) keys.add(key);
   return [...keys];
 }
 
-/** A key whose value at some earlier heads was a better copy than the one the document held when checked. */
-export interface Worsened {
+/** A key whose earlier value was a better copy than the one the document held when checked. */
+interface Worsened {
   readonly key: string;
   /** The better bytes it held before. */
   readonly bytes: Uint8Array;
@@ -40,23 +50,32 @@ export interface Worsened {
   readonly found: unknown;
 }
 
-/** The keys whose value at `before` was a better copy than the one `doc` holds now, with those earlier bytes. */
-export async function worsenedEntries(
+/** What a write-back did: the copies written, and those whose key changed again while being checked. */
+export interface WriteBack {
+  readonly written: [string, Uint8Array][];
+  /** Still better than what they replaced: the next read checks them again. */
+  readonly pending: [string, Uint8Array][];
+  /** The document's heads just before and after the write-back, when it wrote one. */
+  readonly heads?: { readonly before: A.Heads; readonly after: A.Heads };
+}
+
+const NOTHING: WriteBack = { written: [], pending: [] };
+
+/** The keys whose value at `before` (or copy held beyond it) was better than the one `doc` holds now. */
+async function worsenedEntries(
   doc: A.Doc<unknown>,
-  before: A.Heads,
+  read: RecordRead & { before: A.Heads },
   keys: readonly string[],
-  written: ReadonlyMap<string, Uint8Array> = new Map(),
+  vouched: Vouched,
 ): Promise<Worsened[]> {
-  if (keys.length === 0) return [];
-  const then = A.view(doc, before);
   const candidates: [string, Uint8Array][] = [];
   for (const key of keys) {
     const now = storedAt(doc, key);
     // Anything but bytes is nothing a record could have been; the bytes held now need no check.
-    for (const old of [storedAt(then, key), written.get(key)])
+    for (const old of [storedAtHeads(doc, read.before, key), read.written.get(key)])
       if (old instanceof Uint8Array && !(now instanceof Uint8Array && sameBytes(old, now))) candidates.push([key, old]);
   }
-  return betterThanHeld(doc, candidates);
+  return betterThanHeld(doc, candidates, vouched);
 }
 
 /**
@@ -64,61 +83,95 @@ export async function worsenedEntries(
  * replica that never read those records can recover by itself. It decodes every change (about 40 µs each here), so
  * it is worth running when the records read show harm (missing predecessors, altered bytes), not on every read.
  */
-export async function worsenedInHistory(doc: A.Doc<unknown>): Promise<Worsened[]> {
+async function worsenedInHistory(doc: A.Doc<unknown>, vouched: Vouched): Promise<Worsened[]> {
   const candidates: [string, Uint8Array][] = [];
   const pause = pauser();
   for (const change of A.getAllChanges(doc)) {
     await pause();
+    if (change.byteLength > MAX_SEARCHED_CHANGE_BYTES) continue;
     for (const op of A.decodeChange(change).ops) {
       // Bytes set under a map key: the only values records are (decoded changes give them as arrays of numbers).
       if (op.action !== "set" || typeof op.key !== "string" || !Array.isArray(op.value)) continue;
+      if (op.value.length > MAX_RECORD_BYTES) continue;
       const bytes = Uint8Array.from(op.value as number[]);
       const now = storedAt(doc, op.key);
       if (!(now instanceof Uint8Array && sameBytes(bytes, now))) candidates.push([op.key, bytes]);
     }
   }
-  return betterThanHeld(doc, candidates);
+  return betterThanHeld(doc, candidates, vouched);
 }
 
-/** Of earlier values (key, bytes), the best copy per key where it is better than what `doc` holds at that key now. */
-async function betterThanHeld(doc: A.Doc<unknown>, candidates: readonly [string, Uint8Array][]): Promise<Worsened[]> {
-  const best = new Map<string, { bytes: Uint8Array; copy: Copy }>();
+/**
+ * Of earlier values (key, bytes), the best copy per key that may be written back (`vouched`) and is better than what
+ * `doc` holds at that key now.
+ */
+async function betterThanHeld(
+  doc: A.Doc<unknown>,
+  candidates: readonly [string, Uint8Array][],
+  vouched: Vouched,
+): Promise<Worsened[]> {
+  const best = new Map<string, { bytes: Uint8Array; copy: Copy; record: FederaRecord }>();
   const pause = pauser();
   for (const [key, bytes] of candidates) {
     // A change may harm thousands of keys at once: each costs a decode and a signature check, so let others run.
     await pause();
-    const copy = await copyOf(key, bytes);
-    if (copy > (best.get(key)?.copy ?? Copy.NotARecord)) best.set(key, { bytes, copy });
+    const { copy, record } = await copyOf(key, bytes);
+    // Forged or stray bytes are never written back: a peer deleting them could make every replica write them, round
+    // after round, for a change of a few bytes.
+    if (record === undefined || copy < Copy.Unsigned) continue;
+    if (copy > (best.get(key)?.copy ?? Copy.NotARecord)) best.set(key, { bytes, copy, record });
   }
+  // An unsigned copy counts when a signed record hashes back to it, held here or among the copies found.
+  const byPrev = new Map<string, { copy: Copy; record: FederaRecord }[]>();
+  for (const found of best.values()) {
+    const prev = found.record.prev;
+    if (prev !== null) byPrev.set(prev, [...(byPrev.get(prev) ?? []), found]);
+  }
+  const isVouched = (record: FederaRecord): boolean => {
+    let below = record;
+    for (let steps = 0; steps <= best.size; steps++) {
+      if (vouched(below)) return true;
+      const from = below;
+      const next = (byPrev.get(from.id) ?? []).filter(
+        (n) => n.record.signer === from.signer && n.record.seq === from.seq + 1,
+      );
+      if (next.some((n) => n.copy === Copy.Signed)) return true;
+      const unsigned = next.find((n) => n.copy === Copy.Unsigned);
+      if (unsigned === undefined) return false;
+      below = unsigned.record;
+    }
+    return false;
+  };
   const out: Worsened[] = [];
-  for (const [key, { bytes, copy }] of best) {
+  for (const [key, { bytes, copy, record }] of best) {
+    if (copy === Copy.Unsigned && !isVouched(record)) continue;
     const now = storedAt(doc, key);
     if (now instanceof Uint8Array && sameBytes(bytes, now)) continue;
     await pause();
-    if (copy > (await copyOf(key, now))) out.push({ key, bytes, found: now });
+    if (copy > (await copyOf(key, now)).copy) out.push({ key, bytes, found: now });
   }
   return out;
 }
 
 /**
- * Writes back the better copies a read displaced or overwrote; returns the entries written, for the reader to
- * remember. A source that refuses the change (a read-only view) restores nothing: the records still count here, as
- * the index keeps the best copy it read.
+ * Writes back the better copies a read displaced or overwrote. A source that refuses the change (a read-only view)
+ * restores nothing: the records still count here, as the index keeps the best copy it read.
  */
 export async function restoreWorsened(
   source: AnyFederaSource,
   read: RecordRead,
   suspects: readonly string[],
-): Promise<[string, Uint8Array][]> {
+  vouched: Vouched,
+): Promise<WriteBack> {
   const doc = source.doc();
-  if (read.before === null || suspects.length === 0 || doc === undefined) return [];
-  return writeBack(source, await worsenedEntries(doc, read.before, suspects, read.written));
+  if (read.before === null || suspects.length === 0 || doc === undefined) return NOTHING;
+  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, vouched));
 }
 
-/** Writes back the better copies found anywhere in the document's history; returns the entries written. */
-export async function restoreFromHistory(source: AnyFederaSource): Promise<[string, Uint8Array][]> {
+/** Writes back the better copies found anywhere in the document's history. */
+export async function restoreFromHistory(source: AnyFederaSource, vouched: Vouched): Promise<WriteBack> {
   const doc = source.doc();
-  return doc === undefined ? [] : writeBack(source, await worsenedInHistory(doc));
+  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, vouched));
 }
 
 /** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
@@ -127,7 +180,7 @@ const HARM_SHOWN: ReadonlySet<ExclusionReason> = new Set(["bad-id", "bad-shape",
 /**
  * Whether documents or the exclusions derived from them suggest harm (altered bytes, a missing predecessor, buckets
  * replaced), so that a look through their history (`recover()`) may be worth its cost. A chain still arriving shows
- * the same: the look then finds nothing.
+ * the same, and so does garbage a peer stored under a key of its own: the look then finds nothing.
  */
 export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<unknown> | undefined)[]): boolean {
   return excluded.some((e) => HARM_SHOWN.has(e.reason)) || docs.some((d) => d !== undefined && !bucketsIntact(d));
@@ -136,19 +189,24 @@ export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<
 /** The source of any Federa document. */
 type AnyFederaSource = DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>;
 
-async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<[string, Uint8Array][]> {
-  // Checking may have yielded: a key changed again since (written back by a peer, say) is left to the next read.
+async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<WriteBack> {
+  if (found.length === 0) return NOTHING;
+  // Checking may have yielded: a key changed again meanwhile is checked again by the next read.
   const now = source.doc();
-  const back = found
-    .filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found))
-    .map((w): [string, Uint8Array] => [w.key, w.bytes]);
-  if (back.length === 0) return [];
+  const entry = (w: Worsened): [string, Uint8Array] => [w.key, w.bytes];
+  const unchanged = found.filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found));
+  const pending = found.filter((w) => !unchanged.includes(w)).map(entry);
+  if (unchanged.length === 0) return { written: [], pending };
+  const before = A.getHeads(now as A.Doc<unknown>);
   try {
-    (source as DocSource<FederaDoc>).change((d) => restoreEntries(d, back));
+    (source as DocSource<FederaDoc>).change((d) => restoreEntries(d, unchanged.map(entry)));
   } catch {
-    return [];
+    return { written: [], pending };
   }
-  return back;
+  // Only what the document now holds was written back.
+  const after = source.doc() as A.Doc<unknown>;
+  const written = unchanged.filter((w) => sameValue(storedAt(after, w.key), w.bytes));
+  return { written: written.map(entry), pending, heads: { before, after: A.getHeads(after) } };
 }
 
 /** A function to await often in a long loop: it yields to the event loop once `YIELD_AFTER_MS` have passed. */
@@ -161,15 +219,16 @@ function pauser(): () => Promise<void> {
   };
 }
 
-async function copyOf(key: string, value: unknown): Promise<Copy> {
+async function copyOf(key: string, value: unknown): Promise<{ copy: Copy; record?: FederaRecord }> {
   const decoded = decodeRecord(key, value);
-  if ("reason" in decoded) return Copy.NotARecord;
-  if (decoded.signature === null) return Copy.Unsigned;
+  if ("reason" in decoded) return { copy: Copy.NotARecord };
+  const record = decoded.record;
+  if (decoded.signature === null) return { copy: Copy.Unsigned, record };
   try {
-    const good = await verifySignature(decoded.record.signer, decoded.signature, decoded.payload);
-    return good ? Copy.Signed : Copy.BadSignature;
+    const good = await verifySignature(record.signer, decoded.signature, decoded.payload);
+    return { copy: good ? Copy.Signed : Copy.BadSignature, record };
   } catch {
-    return Copy.BadSignature;
+    return { copy: Copy.BadSignature, record };
   }
 }
 

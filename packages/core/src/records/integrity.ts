@@ -198,6 +198,26 @@ export class IntegrityIndex {
     return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /**
+   * Whether a record read without a signature is vouched for: a later record of its chain held here hashes back to it,
+   * through unsigned records, from one with a good signature. Bytes nothing vouches for are forgeries or strays.
+   */
+  vouches(record: FederaRecord): boolean {
+    const chain = this.#chains.get(record.signer);
+    if (chain === undefined) return false;
+    let below = record;
+    // Each step follows one link up the chain: a fork at the next seq is followed on every branch.
+    for (let steps = 0; steps <= chain.seqs; steps++) {
+      const next = recordsAt(chain, below.seq + 1).filter((r) => r.prev === below.id);
+      if (next.length === 0) return false;
+      if (next.some((r) => this.#goodSignature(r))) return true;
+      const unsigned = next.find((r) => !this.#signed(r));
+      if (unsigned === undefined) return false;
+      below = unsigned;
+    }
+    return false;
+  }
+
   /** Whether a record has been read under `key` (its storage key or its whole id). */
   holds(key: string): boolean {
     return this.#covered.has(key);
