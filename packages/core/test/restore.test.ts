@@ -8,6 +8,7 @@ import type { FederaDoc } from "../src/documents/layout.js";
 import { bucketOf, storageKeyOf, storedAt } from "../src/documents/layout.js";
 import type { CouncilDoc, CouncilState, LedgerDoc, RecordId } from "../src/index.js";
 import { Council, createIdentity, foundCouncil, generateKeypair, PlainDocument } from "../src/index.js";
+import { decodeRecord } from "../src/records/record.js";
 import { forge, frame, payloadOf, putForged, putRaw, type Writable } from "./support/forge.js";
 
 const START = 1_700_000_000_000;
@@ -396,5 +397,107 @@ describe("records recovered from a document's history", () => {
     const council = await Council.open(copy(peer));
     expect(await council.recover()).toBe(1);
     expect(bytesOf(council.sources.ledger as PlainDocument<LedgerDoc>, fx.signed)).toEqual(good);
+  });
+
+  it("finds a record again when a peer deletes the copy it wrote back before reading it", async () => {
+    const fx = await setup();
+    const key = storageKeyOf(fx.signed);
+    const remove = (d: FederaDoc) => {
+      delete d.records[bucketOf(key)]![key];
+    };
+    const peer = fx.docs.ledger.fork();
+    peer.change(remove);
+    const ledger = peer.fork();
+    let armed = false;
+    // A source whose write-back a peer takes and deletes again at once, before the newcomer reads it.
+    const source = {
+      doc: () => ledger.doc(),
+      change: (fn: (d: LedgerDoc) => void) => {
+        ledger.change(fn);
+        if (!armed) return;
+        armed = false;
+        queueMicrotask(() => {
+          peer.merge(ledger);
+          peer.change(remove);
+          ledger.merge(peer);
+        });
+      },
+    };
+    const newcomer = await Council.open({ council: fx.docs.council.fork(), ledger: source });
+    expect(newcomer.showsHarm()).toBe(true);
+    armed = true;
+    expect(await newcomer.recover()).toBe(1);
+    expect(await newcomer.state()).toEqual(fx.honest);
+    expect(bytesOf(ledger, fx.signed)).toEqual(bytesOf(fx.docs.ledger, fx.signed));
+  });
+
+  it("vouches for unsigned records on every branch of a forged fork", async () => {
+    const fx = await setup();
+    const [x, y] = await fx.council.write([
+      { kind: "ledger.donate", body: { fund: "common", amount: 3 } },
+      { kind: "ledger.donate", body: { fund: "common", amount: 2 } },
+      { kind: "ledger.donate", body: { fund: "common", amount: 1 } },
+    ]);
+    const honest = await fx.council.state();
+    const decoded = (id: RecordId) => {
+      const d = decodeRecord(storageKeyOf(id), bytesOf(fx.docs.ledger, id));
+      if ("reason" in d) throw new Error(d.detail);
+      return d.record;
+    };
+    const [X, Y] = [decoded(x!), decoded(y!)];
+    // An unsigned record claiming the chain's place after X, beside the genuine Y, its key sorted before Y's.
+    let fork: Awaited<ReturnType<typeof forge>>;
+    for (let n = 1; ; n++) {
+      fork = await forge(
+        { id: X.signer } as never,
+        {
+          kind: "ledger.donate",
+          body: { fund: "common", amount: 100 + n },
+          council: fx.council.id,
+          author: X.author,
+          seq: Y.seq,
+          prev: x!,
+          at: { ms: Y.at.ms, c: 1 },
+        },
+        "unsigned",
+      );
+      if (storageKeyOf(fork.id) < storageKeyOf(y!)) break;
+    }
+    const peer = copy(fx.docs);
+    putForged(peer.ledger as Writable, [fork]);
+    peer.ledger.change((d) => {
+      delete d.records[bucketOf(x!)]![storageKeyOf(x!)];
+    });
+    const newcomer = await Council.open(copy(peer));
+    await newcomer.state();
+    expect(await newcomer.recover()).toBe(1);
+    const state = await newcomer.state();
+    expect(state.funds).toEqual(honest.funds);
+  });
+
+  it("never writes back a record signed by a key that counts nowhere", async () => {
+    const fx = await setup();
+    const stranger = await generateKeypair();
+    const stray = await forge(stranger, {
+      kind: "x.blob",
+      body: "x".repeat(5_000),
+      council: fx.council.id,
+      seq: 0,
+      prev: null,
+      at: { ms: START, c: 0 },
+    });
+    const key = storageKeyOf(stray.id);
+    const attacker = fx.docs.council.fork();
+    putForged(attacker as Writable, [stray]);
+    fx.docs.council.merge(attacker);
+    await fx.council.state();
+    attacker.change((d) => {
+      delete d.records[bucketOf(key)]![key];
+    });
+    fx.docs.council.merge(attacker);
+    await fx.council.state();
+    expect(fx.council.restored).toBe(0);
+    expect(storedAt(fx.docs.council.doc(), key)).toBeUndefined();
+    expect(await Council.open(copy(fx.docs)).then((c) => c.recover())).toBe(0);
   });
 });

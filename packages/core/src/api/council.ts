@@ -17,8 +17,15 @@ import {
   type LedgerDoc,
   putRecords,
 } from "../documents/layout.js";
-import { type RecordRead, RecordReader } from "../documents/reader.js";
-import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys, type WriteBack } from "../documents/restore.js";
+import { RecordReader } from "../documents/reader.js";
+import {
+  type Judge,
+  knownSigners,
+  restoreFromHistory,
+  restoreWorsened,
+  showsHarm,
+  suspectKeys,
+} from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import {
@@ -172,7 +179,6 @@ export class Council {
   #view: CouncilState | null = null;
   #restored = 0;
   readonly #queue = new SerialQueue();
-  readonly #vouched = (record: FederaRecord) => this.#index.vouches(record);
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
     this.id = id;
@@ -274,7 +280,7 @@ export class Council {
     return this.#serial(async () => {
       let found = 0;
       for (const which of ["council", "ledger"] as const) {
-        const back = await restoreFromHistory(this.#sources[which], this.#vouched);
+        const back = await restoreFromHistory(this.#sources[which], this.#judge());
         this.#readers[which].hold([...back.written, ...back.pending]);
         found += back.written.length;
       }
@@ -299,8 +305,8 @@ export class Council {
       const read = this.#readers[which].read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#sources[which], read, suspects, this.#vouched);
-      this.#settle(this.#readers[which], read, back);
+      const back = await restoreWorsened(this.#sources[which], read, suspects, this.#judge());
+      this.#readers[which].settle(read, [...back.written, ...back.pending]);
       this.#restored += back.written.length;
       if (entries.length === 0) continue;
       const added = new Map<string, FederaRecord>();
@@ -325,13 +331,16 @@ export class Council {
     }
   }
 
-  /**
-   * After a write-back from a read: the index holds every copy written (it read them before the harm), so when nothing
-   * else changed meanwhile the reader skips them rather than read them again.
-   */
-  #settle(reader: RecordReader, read: RecordRead, back: WriteBack): void {
-    const skipped = back.heads !== undefined && reader.advance(back.heads.before, back.heads.after);
-    reader.settle(read, skipped ? back.pending : [...back.written, ...back.pending]);
+  /** What a write-back may rely on: the signers whose records count here, and the records held of each. */
+  #judge(): Judge {
+    let known: Set<string> | undefined;
+    return {
+      knows: (signer) => {
+        known ??= knownSigners(this.#fold.records, this.current().members);
+        return known.has(signer);
+      },
+      heldOf: (signer) => this.#index.heldOf(signer),
+    };
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

@@ -10,7 +10,14 @@ import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
 import { initialFederationDoc, putRecords } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
-import { restoreFromHistory, restoreWorsened, showsHarm, suspectKeys } from "../documents/restore.js";
+import {
+  type Judge,
+  knownSigners,
+  restoreFromHistory,
+  restoreWorsened,
+  showsHarm,
+  suspectKeys,
+} from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
@@ -133,7 +140,6 @@ export class Federation {
   readonly #index: IntegrityIndex;
   readonly #reader = new RecordReader();
   readonly #queue = new SerialQueue();
-  readonly #vouched = (record: FederaRecord) => this.#index.vouches(record);
   readonly #checkpointEvery: number | undefined;
   readonly #checkActs: boolean;
   #fold: Fold<FederationModel, FederationSnapshot>;
@@ -227,7 +233,7 @@ export class Federation {
   /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
   recover(): Promise<number> {
     return this.#queue.run(async () => {
-      const back = await restoreFromHistory(this.#source, this.#vouched);
+      const back = await restoreFromHistory(this.#source, this.#judge());
       this.#reader.hold([...back.written, ...back.pending]);
       const found = back.written.length;
       this.#restored += found;
@@ -303,10 +309,8 @@ export class Federation {
       const read = this.#reader.read(doc);
       const entries = read.entries;
       const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#source, read, suspects, this.#vouched);
-      // As in Council: the index holds every copy written, so the reader skips them when nothing else changed.
-      const skipped = back.heads !== undefined && this.#reader.advance(back.heads.before, back.heads.after);
-      this.#reader.settle(read, skipped ? back.pending : [...back.written, ...back.pending]);
+      const back = await restoreWorsened(this.#source, read, suspects, this.#judge());
+      this.#reader.settle(read, [...back.written, ...back.pending]);
       this.#restored += back.written.length;
       if (entries.length > 0) {
         ({ added, removed } = await this.#index.add(entries));
@@ -321,6 +325,21 @@ export class Federation {
       this.#refolds++;
       this.#view = null;
     } else this.#apply(added, removed);
+  }
+
+  /** What a write-back may rely on: the signers whose records count here (or in its councils), and their records. */
+  #judge(): Judge {
+    let known: Set<string> | undefined;
+    return {
+      knows: (signer) => {
+        known ??= knownSigners(
+          this.#fold.records,
+          [...this.#states.values()].flatMap((s) => s.members),
+        );
+        return known.has(signer);
+      },
+      heldOf: (signer) => this.#index.heldOf(signer),
+    };
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

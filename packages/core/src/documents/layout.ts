@@ -153,7 +153,7 @@ export function storedAt(doc: A.Doc<unknown> | FederaDoc, key: string): unknown 
 }
 
 /**
- * The bytes stored under exactly `key` as of `heads` (the type name of anything else, undefined when absent), read
+ * The bytes stored under exactly `key` as of `heads` (undefined for anything else: only bytes can be a record), read
  * from Automerge's backend: materialising that version of a large document to read a few keys costs tens of ms.
  */
 export function storedAtHeads(doc: A.Doc<unknown>, heads: A.Heads, key: string): unknown {
@@ -163,7 +163,7 @@ export function storedAtHeads(doc: A.Doc<unknown>, heads: A.Heads, key: string):
   const bucket = backend.getWithType(records[1] as A.ObjID, bucketOf(key), heads);
   if (bucket?.[0] !== "map") return undefined;
   const value = backend.getWithType(bucket[1] as A.ObjID, key, heads);
-  return value?.[0] === "bytes" ? value[1] : value === null ? undefined : value[0];
+  return value?.[0] === "bytes" ? value[1] : undefined;
 }
 
 /** The keys stored in their own bucket as of `heads`, in one bucket or in all of them. */

@@ -5,7 +5,8 @@
  */
 import * as A from "@automerge/automerge";
 import { verifySignature } from "../identity.js";
-import type { Exclusion, ExclusionReason } from "../records/integrity.js";
+import type { SignerId } from "../ids.js";
+import type { Exclusion, ExclusionReason, HeldRecord } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { decodeRecord } from "../records/record.js";
 import type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./layout.js";
@@ -27,8 +28,13 @@ export const MAX_SEARCHED_CHANGE_BYTES = 2 * 1024 * 1024;
 /** Values larger than this are no record: the schemas' bounds keep a record's bytes far below it. */
 const MAX_RECORD_BYTES = 1024 * 1024;
 
-/** Whether an unsigned copy may be written back: a later record of its chain vouches for it (see `IntegrityIndex`). */
-export type Vouched = (record: FederaRecord) => boolean;
+/** What a council or federation tells a write-back about the records it holds. */
+export interface Judge {
+  /** Whether records of `signer` count there (a member's or an authorised device's key): others are never written back. */
+  knows(signer: SignerId): boolean;
+  /** The records held for `signer`, to tell whether a later signed record vouches for an unsigned copy. */
+  heldOf(signer: SignerId): readonly HeldRecord[];
+}
 
 /**
  * The keys a read may have made worse: those displaced, those overwritten where a record was already held (`held`,
@@ -50,13 +56,24 @@ interface Worsened {
   readonly found: unknown;
 }
 
+/** The signers whose records count: those of records that count, and every member's key and devices. */
+export function knownSigners(
+  records: readonly FederaRecord[],
+  members: readonly { readonly id: string; readonly devices: readonly string[] }[],
+): Set<string> {
+  const out = new Set<string>(records.map((r) => r.signer));
+  for (const m of members) {
+    out.add(m.id);
+    for (const d of m.devices) out.add(d);
+  }
+  return out;
+}
+
 /** What a write-back did: the copies written, and those whose key changed again while being checked. */
 export interface WriteBack {
   readonly written: [string, Uint8Array][];
   /** Still better than what they replaced: the next read checks them again. */
   readonly pending: [string, Uint8Array][];
-  /** The document's heads just before and after the write-back, when it wrote one. */
-  readonly heads?: { readonly before: A.Heads; readonly after: A.Heads };
 }
 
 const NOTHING: WriteBack = { written: [], pending: [] };
@@ -66,7 +83,7 @@ async function worsenedEntries(
   doc: A.Doc<unknown>,
   read: RecordRead & { before: A.Heads },
   keys: readonly string[],
-  vouched: Vouched,
+  judge: Judge,
 ): Promise<Worsened[]> {
   const candidates: [string, Uint8Array][] = [];
   for (const key of keys) {
@@ -75,7 +92,7 @@ async function worsenedEntries(
     for (const old of [storedAtHeads(doc, read.before, key), read.written.get(key)])
       if (old instanceof Uint8Array && !(now instanceof Uint8Array && sameBytes(old, now))) candidates.push([key, old]);
   }
-  return betterThanHeld(doc, candidates, vouched);
+  return betterThanHeld(doc, candidates, judge);
 }
 
 /**
@@ -83,7 +100,7 @@ async function worsenedEntries(
  * replica that never read those records can recover by itself. It decodes every change (about 40 µs each here), so
  * it is worth running when the records read show harm (missing predecessors, altered bytes), not on every read.
  */
-async function worsenedInHistory(doc: A.Doc<unknown>, vouched: Vouched): Promise<Worsened[]> {
+async function worsenedInHistory(doc: A.Doc<unknown>, judge: Judge): Promise<Worsened[]> {
   const candidates: [string, Uint8Array][] = [];
   const pause = pauser();
   for (const change of A.getAllChanges(doc)) {
@@ -98,17 +115,17 @@ async function worsenedInHistory(doc: A.Doc<unknown>, vouched: Vouched): Promise
       if (!(now instanceof Uint8Array && sameBytes(bytes, now))) candidates.push([op.key, bytes]);
     }
   }
-  return betterThanHeld(doc, candidates, vouched);
+  return betterThanHeld(doc, candidates, judge);
 }
 
 /**
- * Of earlier values (key, bytes), the best copy per key that may be written back (`vouched`) and is better than what
+ * Of earlier values (key, bytes), the best copy per key that may be written back (see `Judge`) and is better than what
  * `doc` holds at that key now.
  */
 async function betterThanHeld(
   doc: A.Doc<unknown>,
   candidates: readonly [string, Uint8Array][],
-  vouched: Vouched,
+  judge: Judge,
 ): Promise<Worsened[]> {
   const best = new Map<string, { bytes: Uint8Array; copy: Copy; record: FederaRecord }>();
   const pause = pauser();
@@ -116,39 +133,58 @@ async function betterThanHeld(
     // A change may harm thousands of keys at once: each costs a decode and a signature check, so let others run.
     await pause();
     const { copy, record } = await copyOf(key, bytes);
-    // Forged or stray bytes are never written back: a peer deleting them could make every replica write them, round
-    // after round, for a change of a few bytes.
-    if (record === undefined || copy < Copy.Unsigned) continue;
+    // Only records that count are written back: a peer deleting its own forgeries (a bad signature, a stranger's
+    // key) could otherwise make every replica write them again, round after round, for a change of a few bytes.
+    if (record === undefined || copy < Copy.Unsigned || !judge.knows(record.signer)) continue;
     if (copy > (best.get(key)?.copy ?? Copy.NotARecord)) best.set(key, { bytes, copy, record });
   }
-  // An unsigned copy counts when a signed record hashes back to it, held here or among the copies found.
-  const byPrev = new Map<string, { copy: Copy; record: FederaRecord }[]>();
-  for (const found of best.values()) {
-    const prev = found.record.prev;
-    if (prev !== null) byPrev.set(prev, [...(byPrev.get(prev) ?? []), found]);
-  }
-  const isVouched = (record: FederaRecord): boolean => {
-    let below = record;
-    for (let steps = 0; steps <= best.size; steps++) {
-      if (vouched(below)) return true;
-      const from = below;
-      const next = (byPrev.get(from.id) ?? []).filter(
-        (n) => n.record.signer === from.signer && n.record.seq === from.seq + 1,
-      );
-      if (next.some((n) => n.copy === Copy.Signed)) return true;
-      const unsigned = next.find((n) => n.copy === Copy.Unsigned);
-      if (unsigned === undefined) return false;
-      below = unsigned.record;
-    }
-    return false;
-  };
+  const authentic = await authenticAmong([...best.values()], judge, pause);
   const out: Worsened[] = [];
   for (const [key, { bytes, copy, record }] of best) {
-    if (copy === Copy.Unsigned && !isVouched(record)) continue;
+    if (copy === Copy.Unsigned && !authentic.has(record.id)) continue;
     const now = storedAt(doc, key);
     if (now instanceof Uint8Array && sameBytes(bytes, now)) continue;
     await pause();
     if (copy > (await copyOf(key, now)).copy) out.push({ key, bytes, found: now });
+  }
+  return out;
+}
+
+/**
+ * The ids of unsigned copies found that a signed record hashes back to, through unsigned ones, among the records held
+ * and the copies found: one pass down each signer's chain, every branch of a fork included.
+ */
+async function authenticAmong(
+  found: readonly { copy: Copy; record: FederaRecord }[],
+  judge: Judge,
+  pause: () => Promise<void>,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  const signers = new Set(found.filter((f) => f.copy === Copy.Unsigned).map((f) => f.record.signer));
+  for (const signer of signers) {
+    await pause();
+    const bySeq = new Map<number, Map<string, HeldRecord>>();
+    const add = (held: HeldRecord) => {
+      const here = bySeq.get(held.record.seq) ?? new Map<string, HeldRecord>();
+      if (here.get(held.record.id)?.signature !== "good") here.set(held.record.id, held);
+      bySeq.set(held.record.seq, here);
+    };
+    for (const held of judge.heldOf(signer)) add(held);
+    for (const { copy, record } of found)
+      if (record.signer === signer) add({ record, signature: copy === Copy.Signed ? "good" : "none" });
+    let covered = new Set<string>();
+    let above = Number.NaN;
+    for (const seq of [...bySeq.keys()].sort((a, b) => b - a)) {
+      if (seq !== above - 1) covered = new Set(); // a hole above: nothing hashes back here
+      const below = new Set<string>();
+      for (const { record, signature } of bySeq.get(seq)!.values()) {
+        if (signature !== "good" && !(signature === "none" && covered.has(record.id))) continue;
+        out.add(record.id);
+        if (record.prev !== null) below.add(record.prev);
+      }
+      covered = below;
+      above = seq;
+    }
   }
   return out;
 }
@@ -161,17 +197,17 @@ export async function restoreWorsened(
   source: AnyFederaSource,
   read: RecordRead,
   suspects: readonly string[],
-  vouched: Vouched,
+  judge: Judge,
 ): Promise<WriteBack> {
   const doc = source.doc();
   if (read.before === null || suspects.length === 0 || doc === undefined) return NOTHING;
-  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, vouched));
+  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, judge));
 }
 
 /** Writes back the better copies found anywhere in the document's history. */
-export async function restoreFromHistory(source: AnyFederaSource, vouched: Vouched): Promise<WriteBack> {
+export async function restoreFromHistory(source: AnyFederaSource, judge: Judge): Promise<WriteBack> {
   const doc = source.doc();
-  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, vouched));
+  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, judge));
 }
 
 /** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
@@ -197,7 +233,6 @@ async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): P
   const unchanged = found.filter((w) => now !== undefined && sameValue(storedAt(now, w.key), w.found));
   const pending = found.filter((w) => !unchanged.includes(w)).map(entry);
   if (unchanged.length === 0) return { written: [], pending };
-  const before = A.getHeads(now as A.Doc<unknown>);
   try {
     (source as DocSource<FederaDoc>).change((d) => restoreEntries(d, unchanged.map(entry)));
   } catch {
@@ -206,7 +241,7 @@ async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): P
   // Only what the document now holds was written back.
   const after = source.doc() as A.Doc<unknown>;
   const written = unchanged.filter((w) => sameValue(storedAt(after, w.key), w.bytes));
-  return { written: written.map(entry), pending, heads: { before, after: A.getHeads(after) } };
+  return { written: written.map(entry), pending };
 }
 
 /** A function to await often in a long loop: it yields to the event loop once `YIELD_AFTER_MS` have passed. */

@@ -37,6 +37,12 @@ export interface Exclusion {
   readonly seq?: number;
 }
 
+/** A record held, and whether its signature is good, bad or absent. */
+export interface HeldRecord {
+  readonly record: FederaRecord;
+  readonly signature: "good" | "bad" | "none";
+}
+
 /** How the valid set changed after new records were read. */
 export interface IndexChange {
   readonly added: readonly FederaRecord[];
@@ -198,24 +204,15 @@ export class IntegrityIndex {
     return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /**
-   * Whether a record read without a signature is vouched for: a later record of its chain held here hashes back to it,
-   * through unsigned records, from one with a good signature. Bytes nothing vouches for are forgeries or strays.
-   */
-  vouches(record: FederaRecord): boolean {
-    const chain = this.#chains.get(record.signer);
-    if (chain === undefined) return false;
-    let below = record;
-    // Each step follows one link up the chain: a fork at the next seq is followed on every branch.
-    for (let steps = 0; steps <= chain.seqs; steps++) {
-      const next = recordsAt(chain, below.seq + 1).filter((r) => r.prev === below.id);
-      if (next.length === 0) return false;
-      if (next.some((r) => this.#goodSignature(r))) return true;
-      const unsigned = next.find((r) => !this.#signed(r));
-      if (unsigned === undefined) return false;
-      below = unsigned;
-    }
-    return false;
+  /** The records held for `signer`, each with how it is signed here: for judging copies of them found elsewhere. */
+  heldOf(signer: SignerId): HeldRecord[] {
+    const chain = this.#chains.get(signer);
+    if (chain === undefined) return [];
+    const out: HeldRecord[] = [];
+    for (const seq of seqsOf(chain))
+      for (const record of recordsAt(chain, seq))
+        out.push({ record, signature: this.#goodSignature(record) ? "good" : this.#signed(record) ? "bad" : "none" });
+    return out;
   }
 
   /** Whether a record has been read under `key` (its storage key or its whole id). */
