@@ -16,15 +16,17 @@ import {
   initialLedgerDoc,
   type LedgerDoc,
   putRecords,
+  storageKeyOf,
 } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
 import {
+  countingIds,
   type Judge,
-  knownSigners,
   restoreFromHistory,
   restoreWorsened,
   showsHarm,
   suspectKeys,
+  WriteBackLimit,
 } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
@@ -179,6 +181,7 @@ export class Council {
   #view: CouncilState | null = null;
   #restored = 0;
   readonly #queue = new SerialQueue();
+  readonly #limit = new WriteBackLimit();
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
     this.id = id;
@@ -267,7 +270,9 @@ export class Council {
 
   /** Whether the documents or what was derived from them suggest harm that `recover()` may mend (see `showsHarm`). */
   showsHarm(): boolean {
-    return showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
+    // A genesis gone leaves nothing to exclude: no one is a member, and no record shows why.
+    const genesis = this.#index.holds(this.id) || this.#index.holds(storageKeyOf(this.id));
+    return !genesis || showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
   }
 
   /**
@@ -333,14 +338,10 @@ export class Council {
 
   /** What a write-back may rely on: the signers whose records count here, and the records held of each. */
   #judge(): Judge {
-    let known: Set<string> | undefined;
-    return {
-      knows: (signer) => {
-        known ??= knownSigners(this.#fold.records, this.current().members);
-        return known.has(signer);
-      },
-      heldOf: (signer) => this.#index.heldOf(signer),
-    };
+    return this.#limit.judge(
+      () => countingIds(this.#fold.records, this.current().excluded),
+      (signer) => this.#index.heldOf(signer),
+    );
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

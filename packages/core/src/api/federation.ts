@@ -8,15 +8,16 @@ import { Fold } from "../derive/fold.js";
 import { trialCopy } from "../derive/model.js";
 import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
-import { initialFederationDoc, putRecords } from "../documents/layout.js";
+import { initialFederationDoc, putRecords, storageKeyOf } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
 import {
+  countingIds,
   type Judge,
-  knownSigners,
   restoreFromHistory,
   restoreWorsened,
   showsHarm,
   suspectKeys,
+  WriteBackLimit,
 } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
@@ -140,6 +141,7 @@ export class Federation {
   readonly #index: IntegrityIndex;
   readonly #reader = new RecordReader();
   readonly #queue = new SerialQueue();
+  readonly #limit = new WriteBackLimit();
   readonly #checkpointEvery: number | undefined;
   readonly #checkActs: boolean;
   #fold: Fold<FederationModel, FederationSnapshot>;
@@ -227,7 +229,9 @@ export class Federation {
 
   /** Whether the document or what was derived from it suggests harm that `recover()` may mend. */
   showsHarm(): boolean {
-    return showsHarm(this.current().excluded, [this.#source.doc()]);
+    // A genesis gone leaves nothing to exclude: no council is a member, and no record shows why.
+    const genesis = this.#index.holds(this.id) || this.#index.holds(storageKeyOf(this.id));
+    return !genesis || showsHarm(this.current().excluded, [this.#source.doc()]);
   }
 
   /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
@@ -329,17 +333,10 @@ export class Federation {
 
   /** What a write-back may rely on: the signers whose records count here (or in its councils), and their records. */
   #judge(): Judge {
-    let known: Set<string> | undefined;
-    return {
-      knows: (signer) => {
-        known ??= knownSigners(
-          this.#fold.records,
-          [...this.#states.values()].flatMap((s) => s.members),
-        );
-        return known.has(signer);
-      },
-      heldOf: (signer) => this.#index.heldOf(signer),
-    };
+    return this.#limit.judge(
+      () => countingIds(this.#fold.records, this.current().excluded),
+      (signer) => this.#index.heldOf(signer),
+    );
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

@@ -30,10 +30,47 @@ const MAX_RECORD_BYTES = 1024 * 1024;
 
 /** What a council or federation tells a write-back about the records it holds. */
 export interface Judge {
-  /** Whether records of `signer` count there (a member's or an authorised device's key): others are never written back. */
-  knows(signer: SignerId): boolean;
+  /** Whether a record may be written back (see `WriteBackLimit`). */
+  allows(record: FederaRecord): boolean;
   /** The records held for `signer`, to tell whether a later signed record vouches for an unsigned copy. */
   heldOf(signer: SignerId): readonly HeldRecord[];
+  /** Told the ids of the records written back. */
+  wrote(ids: readonly string[]): void;
+}
+
+/**
+ * What a council or federation lets its write-backs write: a record that counts there (in a valid chain, not excluded
+ * by the fold) whenever it is harmed; any other (a record still waiting for its chain, one of a key that is no member,
+ * one recovered from the history and not read yet) `WRITE_BACK_TRIES` times. A peer deleting a large record of its own
+ * again and again then costs each replica a few writes of it, not one a round; a genuine record counts once read.
+ */
+export class WriteBackLimit {
+  readonly #tries = new Map<string, number>();
+
+  /** A judge over the records that count now (`counting`, asked at most once) and the records held. */
+  judge(counting: () => ReadonlySet<string>, heldOf: (signer: SignerId) => readonly HeldRecord[]): Judge {
+    let counts: ReadonlySet<string> | undefined;
+    return {
+      allows: (record) => {
+        counts ??= counting();
+        return counts.has(record.id) || (this.#tries.get(record.id) ?? 0) < WRITE_BACK_TRIES;
+      },
+      heldOf,
+      wrote: (ids) => {
+        for (const id of ids) this.#tries.set(id, (this.#tries.get(id) ?? 0) + 1);
+      },
+    };
+  }
+}
+
+/** How many times a record that does not count is written back at most (see `WriteBackLimit`). */
+export const WRITE_BACK_TRIES = 3;
+
+/** The ids of records that count: derived from, and not excluded. */
+export function countingIds(records: readonly FederaRecord[], excluded: readonly Exclusion[]): Set<string> {
+  const out = new Set<string>(records.map((r) => r.id));
+  for (const e of excluded) out.delete(e.id);
+  return out;
 }
 
 /**
@@ -50,23 +87,12 @@ export function suspectKeys(read: RecordRead, held: (key: string) => boolean): s
 /** A key whose earlier value was a better copy than the one the document held when checked. */
 interface Worsened {
   readonly key: string;
+  /** The id of the record it held. */
+  readonly id: string;
   /** The better bytes it held before. */
   readonly bytes: Uint8Array;
   /** What it held when checked (undefined when absent). */
   readonly found: unknown;
-}
-
-/** The signers whose records count: those of records that count, and every member's key and devices. */
-export function knownSigners(
-  records: readonly FederaRecord[],
-  members: readonly { readonly id: string; readonly devices: readonly string[] }[],
-): Set<string> {
-  const out = new Set<string>(records.map((r) => r.signer));
-  for (const m of members) {
-    out.add(m.id);
-    for (const d of m.devices) out.add(d);
-  }
-  return out;
 }
 
 /** What a write-back did: the copies written, and those whose key changed again while being checked. */
@@ -86,7 +112,9 @@ async function worsenedEntries(
   judge: Judge,
 ): Promise<Worsened[]> {
   const candidates: [string, Uint8Array][] = [];
+  const pause = pauser();
   for (const key of keys) {
+    await pause();
     const now = storedAt(doc, key);
     // Anything but bytes is nothing a record could have been; the bytes held now need no check.
     for (const old of [storedAtHeads(doc, read.before, key), read.written.get(key)])
@@ -133,9 +161,9 @@ async function betterThanHeld(
     // A change may harm thousands of keys at once: each costs a decode and a signature check, so let others run.
     await pause();
     const { copy, record } = await copyOf(key, bytes);
-    // Only records that count are written back: a peer deleting its own forgeries (a bad signature, a stranger's
-    // key) could otherwise make every replica write them again, round after round, for a change of a few bytes.
-    if (record === undefined || copy < Copy.Unsigned || !judge.knows(record.signer)) continue;
+    // Forged copies are never written back, and the judge limits the rest: a peer deleting its own large records could
+    // otherwise make every replica write them again, round after round, for a change of a few bytes.
+    if (record === undefined || copy < Copy.Unsigned || !judge.allows(record)) continue;
     if (copy > (best.get(key)?.copy ?? Copy.NotARecord)) best.set(key, { bytes, copy, record });
   }
   const authentic = await authenticAmong([...best.values()], judge, pause);
@@ -145,7 +173,7 @@ async function betterThanHeld(
     const now = storedAt(doc, key);
     if (now instanceof Uint8Array && sameBytes(bytes, now)) continue;
     await pause();
-    if (copy > (await copyOf(key, now)).copy) out.push({ key, bytes, found: now });
+    if (copy > (await copyOf(key, now)).copy) out.push({ key, id: record.id, bytes, found: now });
   }
   return out;
 }
@@ -201,13 +229,13 @@ export async function restoreWorsened(
 ): Promise<WriteBack> {
   const doc = source.doc();
   if (read.before === null || suspects.length === 0 || doc === undefined) return NOTHING;
-  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, judge));
+  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, judge), judge);
 }
 
 /** Writes back the better copies found anywhere in the document's history. */
 export async function restoreFromHistory(source: AnyFederaSource, judge: Judge): Promise<WriteBack> {
   const doc = source.doc();
-  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, judge));
+  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, judge), judge);
 }
 
 /** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
@@ -225,7 +253,7 @@ export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<
 /** The source of any Federa document. */
 type AnyFederaSource = DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>;
 
-async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): Promise<WriteBack> {
+async function writeBack(source: AnyFederaSource, found: readonly Worsened[], judge: Judge): Promise<WriteBack> {
   if (found.length === 0) return NOTHING;
   // Checking may have yielded: a key changed again meanwhile is checked again by the next read.
   const now = source.doc();
@@ -241,6 +269,7 @@ async function writeBack(source: AnyFederaSource, found: readonly Worsened[]): P
   // Only what the document now holds was written back.
   const after = source.doc() as A.Doc<unknown>;
   const written = unchanged.filter((w) => sameValue(storedAt(after, w.key), w.bytes));
+  judge.wrote(written.map((w) => w.id));
   return { written: written.map(entry), pending };
 }
 
