@@ -71,6 +71,31 @@ function badlySigned(bytes: Uint8Array): Uint8Array {
   return frame(payloadOf(bytes), signature);
 }
 
+/**
+ * A peer stores a record in the council document, then deletes it `rounds` times, each time after taking what the
+ * replica wrote back; returns its key.
+ */
+async function storeThenDelete(
+  fx: Awaited<ReturnType<typeof setup>>,
+  record: { id: RecordId; bytes: Uint8Array },
+  rounds: number,
+): Promise<string> {
+  const key = storageKeyOf(record.id);
+  const attacker = fx.docs.council.fork();
+  putForged(attacker as Writable, [record]);
+  fx.docs.council.merge(attacker);
+  await fx.council.state();
+  for (let round = 0; round < rounds; round++) {
+    attacker.merge(fx.docs.council);
+    attacker.change((d) => {
+      delete d.records[bucketOf(key)]![key];
+    });
+    fx.docs.council.merge(attacker);
+    await fx.council.state();
+  }
+  return key;
+}
+
 /** A peer's edit of the ledger: each kind of harm a member's device can do to a stored record. */
 const harms: [string, (id: RecordId, doc: Writable, bytes: Uint8Array) => void][] = [
   [
@@ -299,19 +324,7 @@ describe("records written back", () => {
       },
       { by: await generateKeypair() },
     );
-    const strayKey = storageKeyOf(stray.id);
-    const attacker = fx.docs.council.fork();
-    putForged(attacker as Writable, [stray]);
-    fx.docs.council.merge(attacker);
-    await fx.council.state();
-    for (let round = 0; round < 2; round++) {
-      attacker.merge(fx.docs.council);
-      attacker.change((d) => {
-        delete d.records[bucketOf(strayKey)]![strayKey];
-      });
-      fx.docs.council.merge(attacker);
-      await fx.council.state();
-    }
+    const strayKey = await storeThenDelete(fx, stray, 2);
     expect(fx.council.restored).toBe(restored);
     expect(storedAt(fx.docs.council.doc(), strayKey)).toBeUndefined();
   });
@@ -500,19 +513,7 @@ describe("records recovered from a document's history", () => {
       prev: null,
       at: { ms: START, c: 0 },
     });
-    const key = storageKeyOf(stray.id);
-    const attacker = fx.docs.council.fork();
-    putForged(attacker as Writable, [stray]);
-    fx.docs.council.merge(attacker);
-    await fx.council.state();
-    for (let round = 0; round < WRITE_BACK_TRIES + 2; round++) {
-      attacker.merge(fx.docs.council);
-      attacker.change((d) => {
-        delete d.records[bucketOf(key)]![key];
-      });
-      fx.docs.council.merge(attacker);
-      await fx.council.state();
-    }
+    const key = await storeThenDelete(fx, stray, WRITE_BACK_TRIES + 2);
     expect(fx.council.restored).toBe(WRITE_BACK_TRIES);
     expect(storedAt(fx.docs.council.doc(), key)).toBeUndefined();
     // A replica opened afresh has tries of its own: a restart costs one more write, not one a round.

@@ -16,18 +16,9 @@ import {
   initialLedgerDoc,
   type LedgerDoc,
   putRecords,
-  storageKeyOf,
 } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
-import {
-  countingIds,
-  type Judge,
-  restoreFromHistory,
-  restoreWorsened,
-  showsHarm,
-  suspectKeys,
-  WriteBackLimit,
-} from "../documents/restore.js";
+import { RecordKeeper } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import {
@@ -179,9 +170,8 @@ export class Council {
   readonly #writer: ChainWriter;
   readonly #checkActs: boolean;
   #view: CouncilState | null = null;
-  #restored = 0;
   readonly #queue = new SerialQueue();
-  readonly #limit = new WriteBackLimit();
+  readonly #keeper: RecordKeeper;
 
   private constructor(id: CouncilId, sources: CouncilSources, options: CouncilOptions) {
     this.id = id;
@@ -189,6 +179,11 @@ export class Council {
     this.#identity = options.identity;
     this.#now = options.now ?? Date.now;
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
+    this.#keeper = new RecordKeeper({
+      scope: id,
+      index: this.#index,
+      counted: () => ({ records: this.#fold.records, excluded: this.current().excluded }),
+    });
     this.#writer = new ChainWriter(this.#index, id, this.#now);
     this.#fold = new Fold(councilReducer, options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {});
     this.#checkActs = options.checkActs ?? false;
@@ -268,11 +263,9 @@ export class Council {
     return this.#index.tip(signer)?.seq ?? -1;
   }
 
-  /** Whether the documents or what was derived from them suggest harm that `recover()` may mend (see `showsHarm`). */
+  /** Whether the documents or what was derived from them suggest harm that `recover()` may mend. */
   showsHarm(): boolean {
-    // A genesis gone leaves nothing to exclude: no one is a member, and no record shows why.
-    const genesis = this.#index.holds(this.id) || this.#index.holds(storageKeyOf(this.id));
-    return !genesis || showsHarm(this.current().excluded, [this.#sources.council.doc(), this.#sources.ledger.doc()]);
+    return this.#keeper.showsHarm([this.#sources.council.doc(), this.#sources.ledger.doc()]);
   }
 
   /**
@@ -284,12 +277,8 @@ export class Council {
   recover(): Promise<number> {
     return this.#serial(async () => {
       let found = 0;
-      for (const which of ["council", "ledger"] as const) {
-        const back = await restoreFromHistory(this.#sources[which], this.#judge());
-        this.#readers[which].hold([...back.written, ...back.pending]);
-        found += back.written.length;
-      }
-      this.#restored += found;
+      for (const which of ["council", "ledger"] as const)
+        found += await this.#keeper.recover(this.#sources[which], this.#readers[which]);
       if (found > 0) await this.#refresh();
       return found;
     });
@@ -300,19 +289,12 @@ export class Council {
    * them with something worse (garbage, a worse-signed copy): a sign that a member's device tampers with the documents.
    */
   get restored(): number {
-    return this.#restored;
+    return this.#keeper.restored;
   }
 
   async #refresh(): Promise<void> {
     for (const which of ["council", "ledger"] as const) {
-      const doc = this.#sources[which].doc();
-      if (doc === undefined) continue;
-      const read = this.#readers[which].read(doc);
-      const entries = read.entries;
-      const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#sources[which], read, suspects, this.#judge());
-      this.#readers[which].settle(read, [...back.written, ...back.pending]);
-      this.#restored += back.written.length;
+      const entries = await this.#keeper.read(this.#sources[which], this.#readers[which]);
       if (entries.length === 0) continue;
       const added = new Map<string, FederaRecord>();
       const removed = new Map<string, FederaRecord>();
@@ -334,14 +316,6 @@ export class Council {
       this.#view = null; // new entries may change the exclusions even when no valid record was added
       this.#apply([...added.values()], [...removed.values()]);
     }
-  }
-
-  /** What a write-back may rely on: the signers whose records count here, and the records held of each. */
-  #judge(): Judge {
-    return this.#limit.judge(
-      () => countingIds(this.#fold.records, this.current().excluded),
-      (signer) => this.#index.heldOf(signer),
-    );
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

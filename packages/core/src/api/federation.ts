@@ -8,17 +8,9 @@ import { Fold } from "../derive/fold.js";
 import { trialCopy } from "../derive/model.js";
 import type { CouncilState } from "../derive/view.js";
 import type { FederationDoc } from "../documents/layout.js";
-import { initialFederationDoc, putRecords, storageKeyOf } from "../documents/layout.js";
+import { initialFederationDoc, putRecords } from "../documents/layout.js";
 import { RecordReader } from "../documents/reader.js";
-import {
-  countingIds,
-  type Judge,
-  restoreFromHistory,
-  restoreWorsened,
-  showsHarm,
-  suspectKeys,
-  WriteBackLimit,
-} from "../documents/restore.js";
+import { RecordKeeper } from "../documents/restore.js";
 import type { DocSource } from "../documents/source.js";
 import { PlainDocument } from "../documents/source.js";
 import { InvalidInputError, NotAMemberError, RejectedActError, UnknownDocumentError } from "../errors.js";
@@ -141,14 +133,13 @@ export class Federation {
   readonly #index: IntegrityIndex;
   readonly #reader = new RecordReader();
   readonly #queue = new SerialQueue();
-  readonly #limit = new WriteBackLimit();
+  readonly #keeper: RecordKeeper;
   readonly #checkpointEvery: number | undefined;
   readonly #checkActs: boolean;
   #fold: Fold<FederationModel, FederationSnapshot>;
   #states: ReadonlyMap<CouncilId, CouncilState> = new Map();
   #facts = new Map<CouncilId, CouncilFacts>();
   #prints = new Map<CouncilId, string>();
-  #restored = 0;
   #refolds = 0;
   readonly #writer: ChainWriter;
   #view: FederationState | null = null;
@@ -161,6 +152,11 @@ export class Federation {
     this.#now = options.now ?? Date.now;
     this.#index = new IntegrityIndex({ council: id, ...(options.verified ? { verified: options.verified } : {}) });
     this.#writer = new ChainWriter(this.#index, id, this.#now);
+    this.#keeper = new RecordKeeper({
+      scope: id,
+      index: this.#index,
+      counted: () => ({ records: this.#fold.records, excluded: this.current().excluded }),
+    });
     this.#checkpointEvery = options.checkpointEvery;
     this.#checkActs = options.checkActs ?? false;
     this.#fold = this.#newFold();
@@ -229,18 +225,13 @@ export class Federation {
 
   /** Whether the document or what was derived from it suggests harm that `recover()` may mend. */
   showsHarm(): boolean {
-    // A genesis gone leaves nothing to exclude: no council is a member, and no record shows why.
-    const genesis = this.#index.holds(this.id) || this.#index.holds(storageKeyOf(this.id));
-    return !genesis || showsHarm(this.current().excluded, [this.#source.doc()]);
+    return this.#keeper.showsHarm([this.#source.doc()]);
   }
 
   /** Looks through the document's history for records harmed before they were read here (see `Council.recover`). */
   recover(): Promise<number> {
     return this.#queue.run(async () => {
-      const back = await restoreFromHistory(this.#source, this.#judge());
-      this.#reader.hold([...back.written, ...back.pending]);
-      const found = back.written.length;
-      this.#restored += found;
+      const found = await this.#keeper.recover(this.#source, this.#reader);
       if (found > 0) await this.#refresh();
       return found;
     });
@@ -248,7 +239,7 @@ export class Federation {
 
   /** How many stored records this federation has written back since it opened (see `Council.restored`). */
   get restored(): number {
-    return this.#restored;
+    return this.#keeper.restored;
   }
 
   /**
@@ -306,20 +297,12 @@ export class Federation {
 
   async #refresh(): Promise<void> {
     const refold = this.#takeStates(await this.#readCouncils());
-    const doc = this.#source.doc();
     let added: readonly FederaRecord[] = [];
     let removed: readonly FederaRecord[] = [];
-    if (doc !== undefined) {
-      const read = this.#reader.read(doc);
-      const entries = read.entries;
-      const suspects = suspectKeys(read, (key) => this.#index.holds(key));
-      const back = await restoreWorsened(this.#source, read, suspects, this.#judge());
-      this.#reader.settle(read, [...back.written, ...back.pending]);
-      this.#restored += back.written.length;
-      if (entries.length > 0) {
-        ({ added, removed } = await this.#index.add(entries));
-        this.#view = null; // new entries may change the exclusions even when no valid record was added
-      }
+    const entries = await this.#keeper.read(this.#source, this.#reader);
+    if (entries.length > 0) {
+      ({ added, removed } = await this.#index.add(entries));
+      this.#view = null; // new entries may change the exclusions even when no valid record was added
     }
     if (refold) {
       const gone = new Set(removed.map((r) => r.id));
@@ -329,14 +312,6 @@ export class Federation {
       this.#refolds++;
       this.#view = null;
     } else this.#apply(added, removed);
-  }
-
-  /** What a write-back may rely on: the signers whose records count here (or in its councils), and their records. */
-  #judge(): Judge {
-    return this.#limit.judge(
-      () => countingIds(this.#fold.records, this.current().excluded),
-      (signer) => this.#index.heldOf(signer),
-    );
   }
 
   #apply(added: readonly FederaRecord[], removed: readonly FederaRecord[]): void {

@@ -128,16 +128,10 @@ function isMap(value: unknown): value is Record<string, unknown> {
 }
 
 /** Every (key, value) stored in a document's buckets, tolerating any shape a peer may have written. */
-export function allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
-  return bucketEntries(doc);
-}
-
-/** Every (key, value) stored in one bucket of a document, or in all of them when `bucket` is not given. */
-export function* bucketEntries(doc: A.Doc<unknown>, bucket?: string): Generator<[string, unknown]> {
+export function* allEntries(doc: A.Doc<unknown>): Generator<[string, unknown]> {
   const records = (doc as { records?: unknown }).records;
   if (!isMap(records)) return;
-  for (const name of bucket === undefined ? Object.keys(records) : [bucket]) {
-    const held = records[name];
+  for (const [name, held] of Object.entries(records)) {
     if (!isMap(held)) continue; // as the incremental reader, which only reads map entries
     // A key counts only in its own bucket: elsewhere nothing could find it again to write it back.
     for (const [key, value] of Object.entries(held)) if (bucketOf(key) === name) yield [key, value];

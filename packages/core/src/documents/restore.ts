@@ -6,12 +6,12 @@
 import * as A from "@automerge/automerge";
 import { verifySignature } from "../identity.js";
 import type { SignerId } from "../ids.js";
-import type { Exclusion, ExclusionReason, HeldRecord } from "../records/integrity.js";
+import type { Exclusion, ExclusionReason, HeldRecord, IntegrityIndex } from "../records/integrity.js";
 import type { FederaRecord } from "../records/record.js";
 import { decodeRecord } from "../records/record.js";
 import type { CouncilDoc, FederaDoc, FederationDoc, LedgerDoc } from "./layout.js";
-import { bucketsIntact, restoreEntries, storedAt, storedAtHeads } from "./layout.js";
-import type { RecordRead } from "./reader.js";
+import { bucketsIntact, restoreEntries, storageKeyOf, storedAt, storedAtHeads } from "./layout.js";
+import type { RecordReader } from "./reader.js";
 import type { DocSource } from "./source.js";
 
 /** Copies of a record from worst to best, as the integrity index ranks them: a record counts by its best copy. */
@@ -24,13 +24,16 @@ const YIELD_AFTER_MS = 20;
  * Changes larger than this are skipped by a search of the history: decoding gives bytes as arrays of numbers, about
  * 40 times their size in memory. A bulk write of a few thousand records stays under it.
  */
-export const MAX_SEARCHED_CHANGE_BYTES = 2 * 1024 * 1024;
+const MAX_SEARCHED_CHANGE_BYTES = 2 * 1024 * 1024;
 /** Values larger than this are no record: the schemas' bounds keep a record's bytes far below it. */
 const MAX_RECORD_BYTES = 1024 * 1024;
 
-/** What a council or federation tells a write-back about the records it holds. */
-export interface Judge {
-  /** Whether a record may be written back (see `WriteBackLimit`). */
+/** How many times a record that does not count is written back at most (see `RecordKeeper`). */
+export const WRITE_BACK_TRIES = 3;
+
+/** What a write-back is told of the records held. */
+interface Judge {
+  /** Whether a record may be written back. */
   allows(record: FederaRecord): boolean;
   /** The records held for `signer`, to tell whether a later signed record vouches for an unsigned copy. */
   heldOf(signer: SignerId): readonly HeldRecord[];
@@ -38,50 +41,99 @@ export interface Judge {
   wrote(ids: readonly string[]): void;
 }
 
-/**
- * What a council or federation lets its write-backs write: a record that counts there (in a valid chain, not excluded
- * by the fold) whenever it is harmed; any other (a record still waiting for its chain, one of a key that is no member,
- * one recovered from the history and not read yet) `WRITE_BACK_TRIES` times. A peer deleting a large record of its own
- * again and again then costs each replica a few writes of it, not one a round; a genuine record counts once read.
- */
-export class WriteBackLimit {
-  readonly #tries = new Map<string, number>();
+/** What a council or federation tells its keeper. */
+export interface RecordKeeperInit {
+  /** The council or federation: the id of its genesis record. */
+  readonly scope: string;
+  readonly index: IntegrityIndex;
+  /** The records derived from, and the exclusions: what counts now. */
+  readonly counted: () => { readonly records: readonly FederaRecord[]; readonly excluded: readonly Exclusion[] };
+}
 
-  /** A judge over the records that count now (`counting`, asked at most once) and the records held. */
-  judge(counting: () => ReadonlySet<string>, heldOf: (signer: SignerId) => readonly HeldRecord[]): Judge {
-    let counts: ReadonlySet<string> | undefined;
+/**
+ * A council's or federation's keeper of its stored records: it reads what the documents gained, writing back what a
+ * change harmed, and searches their history on demand. A record that counts there (in a valid chain, not excluded by
+ * the fold) is written back whenever it is harmed; any other (one still waiting for its chain, one of a key that is no
+ * member, one recovered from the history and not read yet) `WRITE_BACK_TRIES` times: a peer deleting a large record
+ * of its own again and again then costs each replica a few writes of it, not one a round.
+ */
+export class RecordKeeper {
+  readonly #init: RecordKeeperInit;
+  readonly #tries = new Map<string, number>();
+  #restored = 0;
+
+  constructor(init: RecordKeeperInit) {
+    this.#init = init;
+  }
+
+  /** How many records were written back so far. */
+  get restored(): number {
+    return this.#restored;
+  }
+
+  /**
+   * Reads what a document gained since `reader`'s last read, first writing back what that harmed; returns the entries
+   * for the index. The keys a read may have made worse: those displaced, those overwritten where a record was already
+   * held (asked before the entries are added), and copies held beyond the read's start.
+   */
+  async read(source: AnyFederaSource, reader: RecordReader): Promise<[string, unknown][]> {
+    const doc = source.doc();
+    if (doc === undefined) return [];
+    const read = reader.read(doc);
+    if (read.before === null) return read.entries;
+    const suspects = new Set([...read.displaced, ...read.written.keys()]);
+    for (const [key] of read.entries) if (this.#init.index.holds(key)) suspects.add(key);
+    const judge = this.#judge();
+    const back =
+      suspects.size === 0
+        ? NOTHING
+        : await writeBack(source, await worsenedEntries(doc, read.before, read.written, [...suspects], judge), judge);
+    reader.settle(read, [...back.written, ...back.pending]);
+    this.#restored += back.written.length;
+    return read.entries;
+  }
+
+  /** Writes back the better copies found anywhere in a document's history; returns how many. */
+  async recover(source: AnyFederaSource, reader: RecordReader): Promise<number> {
+    const doc = source.doc();
+    if (doc === undefined) return 0;
+    const judge = this.#judge();
+    const back = await writeBack(source, await worsenedInHistory(doc, judge), judge);
+    reader.hold([...back.written, ...back.pending]);
+    this.#restored += back.written.length;
+    return back.written.length;
+  }
+
+  /**
+   * Whether documents or what was derived from them suggest harm (altered bytes, a missing predecessor, buckets
+   * replaced, the genesis gone), so that a search of their history may be worth its cost. A chain still arriving shows
+   * the same, and so does garbage a peer stored under a key of its own: the search then finds nothing.
+   */
+  showsHarm(docs: readonly (A.Doc<unknown> | undefined)[]): boolean {
+    const { index, scope } = this.#init;
+    // A genesis gone leaves nothing to exclude: no one is a member, and no record shows why.
+    if (!index.holds(scope) && !index.holds(storageKeyOf(scope))) return true;
+    const excluded = this.#init.counted().excluded;
+    return excluded.some((e) => HARM_SHOWN.has(e.reason)) || docs.some((d) => d !== undefined && !bucketsIntact(d));
+  }
+
+  #judge(): Judge {
+    let counts: Set<string> | undefined;
     return {
       allows: (record) => {
-        counts ??= counting();
+        if (counts === undefined) {
+          const { records, excluded } = this.#init.counted();
+          counts = new Set<string>(records.map((r) => r.id));
+          for (const e of excluded) counts.delete(e.id);
+        }
         return counts.has(record.id) || (this.#tries.get(record.id) ?? 0) < WRITE_BACK_TRIES;
       },
-      heldOf,
+      heldOf: (signer) => this.#init.index.heldOf(signer),
       wrote: (ids) => {
         for (const id of ids) this.#tries.set(id, (this.#tries.get(id) ?? 0) + 1);
       },
     };
   }
-}
-
-/** How many times a record that does not count is written back at most (see `WriteBackLimit`). */
-export const WRITE_BACK_TRIES = 3;
-
-/** The ids of records that count: derived from, and not excluded. */
-export function countingIds(records: readonly FederaRecord[], excluded: readonly Exclusion[]): Set<string> {
-  const out = new Set<string>(records.map((r) => r.id));
-  for (const e of excluded) out.delete(e.id);
-  return out;
-}
-
-/**
- * The keys a read may have made worse: those displaced, those overwritten where a record was already held (`held`,
- * asked before the read's entries are added), and copies held beyond the read's start. A new key was not worse before.
- */
-export function suspectKeys(read: RecordRead, held: (key: string) => boolean): string[] {
-  if (read.before === null) return [];
-  const keys = new Set([...read.displaced, ...read.written.keys()]);
-  for (const [key] of read.entries) if (held(key)) keys.add(key);
-  return [...keys];
 }
 
 /** A key whose earlier value was a better copy than the one the document held when checked. */
@@ -96,7 +148,7 @@ interface Worsened {
 }
 
 /** What a write-back did: the copies written, and those whose key changed again while being checked. */
-export interface WriteBack {
+interface WriteBack {
   readonly written: [string, Uint8Array][];
   /** Still better than what they replaced: the next read checks them again. */
   readonly pending: [string, Uint8Array][];
@@ -107,7 +159,8 @@ const NOTHING: WriteBack = { written: [], pending: [] };
 /** The keys whose value at `before` (or copy held beyond it) was better than the one `doc` holds now. */
 async function worsenedEntries(
   doc: A.Doc<unknown>,
-  read: RecordRead & { before: A.Heads },
+  before: A.Heads,
+  written: ReadonlyMap<string, Uint8Array>,
   keys: readonly string[],
   judge: Judge,
 ): Promise<Worsened[]> {
@@ -117,7 +170,7 @@ async function worsenedEntries(
     await pause();
     const now = storedAt(doc, key);
     // Anything but bytes is nothing a record could have been; the bytes held now need no check.
-    for (const old of [storedAtHeads(doc, read.before, key), read.written.get(key)])
+    for (const old of [storedAtHeads(doc, before, key), written.get(key)])
       if (old instanceof Uint8Array && !(now instanceof Uint8Array && sameBytes(old, now))) candidates.push([key, old]);
   }
   return betterThanHeld(doc, candidates, judge);
@@ -217,38 +270,8 @@ async function authenticAmong(
   return out;
 }
 
-/**
- * Writes back the better copies a read displaced or overwrote. A source that refuses the change (a read-only view)
- * restores nothing: the records still count here, as the index keeps the best copy it read.
- */
-export async function restoreWorsened(
-  source: AnyFederaSource,
-  read: RecordRead,
-  suspects: readonly string[],
-  judge: Judge,
-): Promise<WriteBack> {
-  const doc = source.doc();
-  if (read.before === null || suspects.length === 0 || doc === undefined) return NOTHING;
-  return writeBack(source, await worsenedEntries(doc, { ...read, before: read.before }, suspects, judge), judge);
-}
-
-/** Writes back the better copies found anywhere in the document's history. */
-export async function restoreFromHistory(source: AnyFederaSource, judge: Judge): Promise<WriteBack> {
-  const doc = source.doc();
-  return doc === undefined ? NOTHING : writeBack(source, await worsenedInHistory(doc, judge), judge);
-}
-
 /** Exclusions that a harmed document shows, and a record recovered from its history could lift. */
 const HARM_SHOWN: ReadonlySet<ExclusionReason> = new Set(["bad-id", "bad-shape", "bad-signature", "broken-chain"]);
-
-/**
- * Whether documents or the exclusions derived from them suggest harm (altered bytes, a missing predecessor, buckets
- * replaced), so that a look through their history (`recover()`) may be worth its cost. A chain still arriving shows
- * the same, and so does garbage a peer stored under a key of its own: the look then finds nothing.
- */
-export function showsHarm(excluded: readonly Exclusion[], docs: readonly (A.Doc<unknown> | undefined)[]): boolean {
-  return excluded.some((e) => HARM_SHOWN.has(e.reason)) || docs.some((d) => d !== undefined && !bucketsIntact(d));
-}
 
 /** The source of any Federa document. */
 type AnyFederaSource = DocSource<CouncilDoc> | DocSource<LedgerDoc> | DocSource<FederationDoc>;
