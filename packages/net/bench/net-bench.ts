@@ -823,7 +823,10 @@ export function formatNetReport(r: NetBenchResult, machine: Machine): string {
   for (const row of r.rows) {
     for (const run of row.runs) {
       if (run.failure !== undefined) continue;
-      const lost = run.perNode.reduce((sum, p) => sum + (p.counters["peer-disconnected"] ?? 0), 0);
+      const lost = run.perNode.reduce(
+        (sum, p) => sum + (p.counters["peer-disconnected"] ?? 0) - (p.counters.held ?? 0),
+        0,
+      );
       lines.push(`| ${row.n} | ${row.k} | ${NAMES[run.system]} | ${cpuCells(run)} | ${lost} | ${fmtMs(run.writeMs)} |`);
     }
   }

@@ -150,6 +150,7 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   watchPeers(adapter);
   node.libp2p.addEventListener("connection:close", () => count("connection closed"));
   adapter.events.on("peer:rejected", ({ error }) => count(`rejected: ${error.name}`));
+  adapter.events.on("peer:held", () => count("held")); // a spare stream, not a lost one
   if (process.env.FEDERA_BENCH_TRACE) trace(init.index, node, adapter, held);
   const role: Role = {
     async write(k) {

@@ -4,10 +4,13 @@
 export const SYNC_PROTOCOL = "/federa/sync/1.0.0";
 
 /** Version sent in the hello frame: peers must share the major version; a newer minor only adds optional fields. */
-export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 2 } as const;
+export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 3 } as const;
 
 /** The first minor version with held streams and the activate frame (1.0 peers sync on every stream at once). */
 export const ACTIVATE_MINOR_VERSION = 1;
+
+/** The first minor version with the hold and held frames, which stop syncing over a stream by agreement. */
+export const HOLD_MINOR_VERSION = 3;
 
 /** Largest frame accepted or sent; a whole-document sync message of a large council must fit in one frame. */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;

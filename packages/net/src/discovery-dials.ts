@@ -10,7 +10,7 @@
  */
 import type { IdentifyResult, Libp2p, PeerId, PeerInfo } from "@libp2p/interface";
 import { SYNC_PROTOCOL } from "./constants.js";
-import { heapNeighbours } from "./sync-tree.js";
+import { type DiscoveredTree, heapNeighbours } from "./sync-tree.js";
 
 /** A peer whose dial failed stays out of the tree this long (doubling with each failure), unless announced again. */
 export const UNREACHABLE_MS = 30_000;
@@ -150,7 +150,15 @@ export class DiscoveryDials {
   }
 
   /** The peers the node means to be connected to now: its neighbours in each group's tree over the peers it knows. */
-  wanted(): Set<string> {
+  wanted(): ReadonlySet<string> {
+    return this.tree().neighbours;
+  }
+
+  /**
+   * The trees over the peers the node knows (announced and not out, or connected): its neighbours in them, which it
+   * dials, and every peer of its groups, in a tree or not.
+   */
+  tree(): DiscoveredTree {
     const now = Date.now();
     const view = new Set<string>();
     for (const [id, known] of this.#known) {
@@ -160,11 +168,13 @@ export class DiscoveryDials {
       const id = connection.remotePeer.toString();
       if (connection.status === "open" && this.#known.get(id)?.notSync !== true) view.add(id);
     }
-    const wanted = new Set<string>();
+    const neighbours = new Set<string>();
+    const members = new Set<string>();
     for (const group of this.#init.groups(view)) {
-      for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) wanted.add(peer);
+      for (const peer of group) if (peer !== this.#self) members.add(peer);
+      for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) neighbours.add(peer);
     }
-    return wanted;
+    return { neighbours, members };
   }
 
   /** Lays the trees again and dials what they ask for: call it when the groups change (membership, devices). */

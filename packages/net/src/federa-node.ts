@@ -260,8 +260,11 @@ export class FederaNode {
             onError: (key, e) => log.error("could not save %s - %e", key.join("/"), e),
           });
     let ahead: ChangesAhead | undefined; // needs the Repo, which needs the adapter
+    let dials: DiscoveryDials | undefined; // needs the access policy's groups, set up after the Repo
     const adapter = new Libp2pNetworkAdapter({
       libp2p,
+      // A link beside the discovery trees (a bootstrap peer's, say) stops syncing once the trees' links are up.
+      discoveredTree: () => dials?.tree(),
       allowPeer: (peer: string) => access.knows(peer),
       changesAhead: (message) => ahead?.(message),
       // Nothing about a document crosses to or from a peer that may not read it, whatever the Repo's rounds do.
@@ -281,7 +284,7 @@ export class FederaNode {
       (storage === undefined || storage.stored(document) === "absent") && !holdsContent(repo, document);
     const slices = new SlicedChanges({ onError: (err) => log.error("received changes would not apply - %e", err) });
     ahead = changesAhead(repo, (peer, document) => access.allows(peer, document), slices);
-    const dials = new DiscoveryDials(libp2p, {
+    dials = new DiscoveryDials(libp2p, {
       maxConnections: init.maxDials ?? DEFAULT_MAX_DIALS,
       fanout: DEFAULT_SYNC_TREE.fanout,
       groups: (peers) => access.sharing(peers),

@@ -1,7 +1,7 @@
 /**
  * The sync protocol's wire format: each frame is an unsigned-varint length followed by one CBOR value; the first
- * frame each way is a hello, every later one an automerge-repo message, deflated or not (protocol 1.2), or, once, an
- * activate frame (protocol 1.1).
+ * frame each way is a hello, every later one an automerge-repo message, deflated or not (protocol 1.2), or a control
+ * frame: activate (protocol 1.1), hold and held (protocol 1.3).
  */
 import type { Message, PeerMetadata } from "@automerge/automerge-repo/slim";
 import { cbor } from "@automerge/automerge-repo/slim";
@@ -207,28 +207,49 @@ export function isStorageId(value: unknown): value is string {
   return typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(value);
 }
 
-/** The activate frame: the sender starts syncing over this stream, so the receiver should too (protocol 1.1). */
-export interface Activate {
-  readonly type: "activate";
+/**
+ * A control frame. `activate` (protocol 1.1): the sender starts syncing over this stream, so the receiver should too.
+ * `hold` (1.3): the sender's sync tree has no use for this stream and asks to stop syncing over it. `held` (1.3): the
+ * sender stopped syncing over it, and sends no message after this frame until an `activate`.
+ */
+export interface Control {
+  readonly type: ControlType;
 }
 
-/** Whether a decoded frame is the activate frame (automerge-repo message types are plain strings, so no narrowing). */
-export function isActivate(frame: Activate | Message): frame is Activate {
-  return frame.type === "activate" && !("senderId" in frame);
+/** The kinds of control frame. */
+export type ControlType = "activate" | "hold" | "held";
+
+const CONTROL_TYPES: ReadonlySet<string> = new Set<ControlType>(["activate", "hold", "held"]);
+
+/** Whether a decoded frame is a control frame (automerge-repo message types are plain strings, so no narrowing). */
+export function isControl(frame: Control | Message): frame is Control {
+  return CONTROL_TYPES.has(frame.type) && !("senderId" in frame);
+}
+
+/** Whether a decoded frame is the activate frame. */
+export function isActivate(frame: Control | Message): frame is Control {
+  return isControl(frame) && frame.type === "activate";
+}
+
+/** Encodes the payload of a control frame. */
+export function encodeControl(type: ControlType): Uint8Array {
+  return cbor.encode({ type });
 }
 
 /** Encodes the payload of an activate frame. */
 export function encodeActivate(): Uint8Array {
-  return cbor.encode({ type: "activate" });
+  return encodeControl("activate");
 }
 
 /**
- * Decodes a frame after the hello: an activate frame, or an automerge-repo message, inflated first if it came
+ * Decodes a frame after the hello: a control frame, or an automerge-repo message, inflated first if it came
  * deflated, whose envelope is checked. `maxFrameSize` bounds what a deflated frame may inflate to.
  */
-export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Activate | Message {
+export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Control | Message {
   const value = decodeCbor(payload);
-  if (isRecord(value) && value.type === "activate") return { type: "activate" };
+  if (isRecord(value) && typeof value.type === "string" && CONTROL_TYPES.has(value.type)) {
+    return { type: value.type as ControlType };
+  }
   if (isRecord(value) && value.type === "deflate") {
     const { size, data } = value;
     if (!Number.isSafeInteger(size) || (size as number) <= 0 || !(data instanceof Uint8Array)) {
@@ -237,7 +258,7 @@ export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Activate
     if ((size as number) > maxFrameSize) {
       throw new FrameTooLargeError(`Deflated frame of ${size} bytes exceeds the limit of ${maxFrameSize}`);
     }
-    // Inside is exactly one message: never an activate frame or another deflated one.
+    // Inside is exactly one message: never a control frame or another deflated one.
     return checkMessage(decodeCbor(inflatePayload(data, size as number)));
   }
   return checkMessage(value);

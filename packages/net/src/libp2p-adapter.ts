@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_OUTBOUND_STREAMS,
   DEFAULT_OPEN_DELAY,
   DEFAULT_SYNC_TREE,
+  HOLD_MINOR_VERSION,
   SYNC_PROTOCOL,
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
@@ -32,19 +33,21 @@ import {
 import { DEFLATE_RAW } from "./frame-compression.js";
 import type { Hello } from "./frames.js";
 import {
+  type ControlType,
   decodeFrame,
   decodeHello,
   encodeActivate,
+  encodeControl,
   encodeDeflated,
   encodeFrame,
   encodeHello,
   encodeMessage,
   FrameDecoder,
-  isActivate,
+  isControl,
   varintLength,
 } from "./frames.js";
 import { Inbox } from "./inbox.js";
-import type { SyncTreeOptions } from "./sync-tree.js";
+import type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
 /** Options of a {@link Libp2pNetworkAdapter}; everything but `libp2p` has a default in constants.ts. */
@@ -80,6 +83,13 @@ export interface Libp2pNetworkAdapterInit {
    */
   readonly syncTree?: Partial<SyncTreeOptions> | false;
   /**
+   * The trees the node's discovery lays over the groups of peers it shares documents with (`DiscoveryDials.tree`).
+   * Once a stream to each of its neighbours there is up, a stream to another member of those groups is spare (a
+   * bootstrap link beside the tree, say): the adapter asks its peer to stop syncing over it (hold, protocol 1.3), and
+   * both do if the peer finds it spare too, until traffic is quiet. Without it only the sync tree decides.
+   */
+  readonly discoveredTree?: () => DiscoveredTree | undefined;
+  /**
    * Called with each received message before the Repo gets it: it may apply the message's changes itself and return
    * what is left, which then reaches the Repo on a later event-loop turn, before any other message of that stream
    * (see changes-ahead.ts). A hook that throws is logged and the message goes to the Repo whole.
@@ -112,6 +122,11 @@ export interface PeerRejectedPayload {
 export interface Libp2pNetworkAdapterEvents {
   /** A peer's sync stream was closed because of something the peer did or is; other peers are unaffected. */
   "peer:rejected": (payload: PeerRejectedPayload) => void;
+  /**
+   * This node stopped syncing with a peer over a stream that stays open, both finding it spare (hold, protocol 1.3):
+   * the Repo was told `peer-disconnected`, and gets a new `peer-candidate` when the stream is activated again.
+   */
+  "peer:held": (payload: { readonly peerId: PeerId }) => void;
 }
 
 /** A stream whose received frames wait unhandled past this many bytes is paused (its peer stops sending) until they
@@ -183,6 +198,8 @@ class SyncSession {
   announced = false;
   /** Held streams are established but not yet handed to the Repo; see `syncTree`. */
   heldSince: number | undefined;
+  /** Held at the peer's hold frame: its messages sent before it saw our held frame are dropped until its own. */
+  awaitingHeld = false;
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
@@ -290,6 +307,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #maxOutboundStreams: number;
   readonly #relayEphemeral: boolean;
   readonly #syncTree: SyncTreeOptions | undefined;
+  readonly #discoveredTree: (() => DiscoveredTree | undefined) | undefined;
   #treeTimer: ReturnType<typeof setTimeout> | undefined;
   #heldTimer: ReturnType<typeof setInterval> | undefined;
   /** Frames that crossed any stream, and their count at the last check of held streams: quiet is no change. */
@@ -349,6 +367,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#maxOutboxBytes = init.maxOutboxBytes ?? OUTBOX_MAX_BYTES;
     this.#beforeSend = init.beforeSend;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
+    this.#discoveredTree = init.discoveredTree;
     this.peerId = repoPeerId(init.libp2p.peerId);
     this.#started = this.#start();
     // A failed start is reported to whoever awaits whenReady(); this keeps it from also being an unhandled rejection.
@@ -794,14 +813,15 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
     let message = decodeFrame(frame, this.#maxFrameSize);
     this.#frames++;
-    if (isActivate(message)) {
-      if (session.remoteHello.version.minor < ACTIVATE_MINOR_VERSION) {
-        throw new InvalidFrameError("Activate frame from a protocol 1.0 peer");
-      }
-      this.#activate(session, "asked by the peer");
+    if (isControl(message)) {
+      this.#onControl(session, message.type);
       return false;
     }
-    if (!session.announced) throw new InvalidFrameError("Message on a held stream before an activate frame");
+    if (!session.announced) {
+      // Sent before the peer saw that this node stopped syncing with it: it goes nowhere, as the peer knows.
+      if (session.awaitingHeld) return true;
+      throw new InvalidFrameError("Message on a held stream before an activate frame");
+    }
     if (message.targetId !== this.peerId) {
       throw new PeerMismatchError(`Message from ${session.peerId} is addressed to ${message.targetId}`);
     }
@@ -860,6 +880,72 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     // the streams wait to settle.
     if (this.#view().length <= this.#syncTree.fanout + 1) this.#chooseTree();
     this.#scheduleTree();
+  }
+
+  /** Acts on a control frame: activate, or hold and held (see frames.ts). */
+  #onControl(session: SyncSession, type: ControlType): void {
+    const minor = session.remoteHello?.version.minor ?? 0;
+    if (minor < (type === "activate" ? ACTIVATE_MINOR_VERSION : HOLD_MINOR_VERSION)) {
+      throw new InvalidFrameError(`A ${type} frame from a protocol 1.${minor} peer`);
+    }
+    if (type === "activate") {
+      session.awaitingHeld = false;
+      this.#activate(session, "asked by the peer");
+    } else if (type === "held") {
+      if (session.awaitingHeld)
+        session.awaitingHeld = false; // its last message before the hold is in
+      else if (session.announced) this.#hold(session, "held by the peer");
+    } else if (session.announced && this.#spare(session.peerId, this.#tree())) {
+      this.#hold(session, "spare here too");
+      session.awaitingHeld = true;
+    }
+  }
+
+  /**
+   * Stops syncing over a stream: the Repo is told the peer is gone, and the peer that this node sends nothing more
+   * until an activate frame. The stream stays open and held, released again once traffic is quiet.
+   */
+  #hold(session: SyncSession, why: string): void {
+    this.#deliverRest(session);
+    session.announced = false;
+    session.heldSince = Date.now();
+    this.#write(session, encodeFrame(encodeControl("held"), this.#maxFrameSize));
+    this.#log("stopped syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
+    try {
+      this.emit("peer-disconnected", { peerId: session.peerId });
+    } catch (err) {
+      this.#log.error("a peer-disconnected listener threw - %e", err);
+    }
+    try {
+      this.events.emit("peer:held", { peerId: session.peerId });
+    } catch (err) {
+      this.#log.error("a peer:held listener threw - %e", err);
+    }
+    this.#watchHeld();
+  }
+
+  /** The discovered tree, if the hook gives one; a hook that throws gives none. */
+  #tree(): DiscoveredTree | undefined {
+    try {
+      return this.#discoveredTree?.();
+    } catch (err) {
+      this.#log.error("discoveredTree threw - %e", err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a stream to `peer` is spare: `peer` is in the node's groups but no neighbour in their trees, and a stream
+   * to each neighbour is up, so whatever `peer` needs reaches it through them.
+   */
+  #spare(peer: string, tree: DiscoveredTree | undefined): boolean {
+    if (tree === undefined || tree.neighbours.size === 0) return false;
+    if (!tree.members.has(peer) || tree.neighbours.has(peer)) return false;
+    for (const neighbour of tree.neighbours) {
+      const session = this.#sessions.get(neighbour);
+      if (session === undefined || session.ended || !session.established) return false;
+    }
+    return true;
   }
 
   /** Starts syncing over a held stream, telling the peer to do the same unless the peer told us. */
@@ -923,16 +1009,24 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return [...view];
   }
 
-  /** Activates every held stream to a tree neighbour, the tree taken over every established stream; watches the rest. */
+  /**
+   * Activates every held stream to a tree neighbour, the tree taken over every established stream, or laid by
+   * discovery; asks the peers of spare streams to hold them (see `discoveredTree`); watches the held ones.
+   */
   #chooseTree(): void {
     if (this.#syncTree === undefined || this.#state !== "connected") return;
     const established = [...this.#sessions.values()].filter((s) => s.established && !s.ended);
     const neighbours = syncTreeNeighbours(this.peerId, this.#view(), this.#syncTree.fanout);
+    const tree = this.#tree();
     let held = 0;
     for (const session of established) {
-      if (session.heldSince === undefined) continue;
-      if (neighbours.has(session.peerId)) this.#activate(session, "tree neighbour");
-      else held++;
+      const spare = this.#spare(session.peerId, tree);
+      if (session.heldSince === undefined) {
+        const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
+        if (spare && holds) this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+      } else if (!spare && (neighbours.has(session.peerId) || tree?.neighbours.has(session.peerId))) {
+        this.#activate(session, "tree neighbour");
+      } else held++;
     }
     if (held > 0) this.#watchHeld();
   }

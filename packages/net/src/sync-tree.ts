@@ -30,6 +30,17 @@ export function syncTreeNeighbours(self: string, peers: Iterable<string>, fanout
 }
 
 /**
+ * The trees a node's discovery lays over the groups of peers it shares documents with (`DiscoveryDials.tree`): once
+ * it has a stream to each of its neighbours in them, its streams to other members of the groups are spare.
+ */
+export interface DiscoveredTree {
+  /** Its neighbours in the tree of each group: the peers it dials. */
+  readonly neighbours: ReadonlySet<string>;
+  /** Every peer of its groups but itself. */
+  readonly members: ReadonlySet<string>;
+}
+
+/**
  * `self`'s parent and children in the heap of the sorted ids of `peers` and `self`, whatever their number: the tree
  * itself, connected and acyclic, which is how discovered peers are dialled (a LAN of four is a star, not six links).
  */

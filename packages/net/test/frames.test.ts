@@ -12,6 +12,7 @@ import {
   decodeFrame,
   decodeHello,
   encodeActivate,
+  encodeControl,
   encodeDeflated,
   encodeFrame,
   encodeHello,
@@ -19,6 +20,7 @@ import {
   encodeMessage,
   FrameDecoder,
   isActivate,
+  isControl,
   varintLength,
 } from "../src/frames.js";
 import {
@@ -188,6 +190,22 @@ describe("messages", () => {
     expect(isActivate(decodeFrame(encodeActivate(), DEFAULT_MAX_FRAME_SIZE))).toBe(true);
     expect(isActivate(decodeFrame(cbor.encode({ ...message, type: "activate" }), DEFAULT_MAX_FRAME_SIZE))).toBe(true);
     expect(isActivate(decodeFrame(encodeMessage(message), DEFAULT_MAX_FRAME_SIZE))).toBe(false);
+  });
+
+  it("are told apart from the hold and held frames, which are control frames of their own type", () => {
+    for (const type of ["hold", "held"] as const) {
+      const decoded = decodeFrame(encodeControl(type), DEFAULT_MAX_FRAME_SIZE);
+      expect(isControl(decoded) && decoded.type).toBe(type);
+      expect(isActivate(decoded)).toBe(false);
+    }
+    expect(isControl(decodeFrame(encodeMessage(message), DEFAULT_MAX_FRAME_SIZE))).toBe(false);
+    // Deflated, a control frame is no message: it is refused rather than taken for one.
+    expect(() =>
+      decodeFrame(
+        encodeDeflated(cbor.encode({ type: "hold", pad: "x".repeat(200) })) as Uint8Array,
+        DEFAULT_MAX_FRAME_SIZE,
+      ),
+    ).toThrow(InvalidFrameError);
   });
 
   it("reject garbage and malformed envelopes instead of passing them to the Repo", () => {
