@@ -33,6 +33,12 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 4;
  */
 export const DEFAULT_SYNC_TREE = { fanout: 4, settleMs: 1_000, quietMs: 5_000, maxDeferMs: 30_000 } as const;
 
+/**
+ * A node that sent or received a sync frame within this long is busy: its discovery dials wait to open more links into
+ * a group it is already connected into (see `BUSY_DEFER_MS`).
+ */
+export const DIAL_QUIET_MS = 5_000;
+
 /** Connections a node opens on its own to known peers it discovered (mDNS, bootstrap, DHT); inbound ones, and a DHT's to strangers, are not counted against it. */
 export const DEFAULT_MAX_DIALS = 32;
 

@@ -32,6 +32,14 @@ const MAX_SETTLE_MS = 2_000;
  * it wanted one (the other may lay a different tree). Both dialling at once opened two connections per link.
  */
 export const DIAL_BACK_MS = 2_000;
+/**
+ * While the node is busy syncing, a neighbour in a group it already has a connection into waits to be dialled, at
+ * most this long after it was first wanted: the peers the node is connected to relay the group's changes meanwhile, and
+ * a tree link dialled in the middle of a merge carries the merge a second time.
+ */
+export const BUSY_DEFER_MS = 30_000;
+/** While neighbours wait for the node to be quiet, the dials are looked at again this often. */
+const BUSY_RECHECK_MS = 250;
 
 /** Limits of the dialling. */
 export interface DiscoveryDialsInit {
@@ -55,6 +63,11 @@ export interface DiscoveryDialsInit {
    * dialled. By default, all of them form one group.
    */
   readonly groups?: (peers: ReadonlySet<string>) => Iterable<ReadonlySet<string>>;
+  /**
+   * True while the node is busy syncing: a neighbour in a group the node is connected into waits to be dialled
+   * (`BUSY_DEFER_MS`). Default: never.
+   */
+  readonly busy?: () => boolean;
 }
 
 /** What a node holds of one announced peer. */
@@ -71,6 +84,8 @@ interface Known {
   dialledAt: number;
   /** Since when it has been wanted without a connection, when its id is the smaller and it should dial this node. */
   waitingSince: number | undefined;
+  /** Since when it has been wanted without a connection while the node was busy and connected into its groups. */
+  deferredSince: number | undefined;
 }
 
 /** Dials the discovered peers a node's sync tree asks for, and again whenever a connection closes. */
@@ -97,6 +112,7 @@ export class DiscoveryDials {
       maxKnown: MAX_KNOWN,
       groups: (peers) => [peers],
       counted: () => true,
+      busy: () => false,
       ...init,
     };
     libp2p.addEventListener("peer:discovery", this.#onDiscovery);
@@ -132,6 +148,7 @@ export class DiscoveryDials {
       // Back after failing, or new: dialled now, however recent the last try.
       dialledAt: news ? Number.NEGATIVE_INFINITY : before.dialledAt,
       waitingSince: before?.waitingSince,
+      deferredSince: before?.deferredSince,
     });
     this.#forgetOldest();
     if (news) this.#settleThenEvaluate();
@@ -156,25 +173,36 @@ export class DiscoveryDials {
 
   /**
    * The trees over the peers the node knows (announced and not out, or connected): its neighbours in them, which it
-   * dials, and every peer of its groups, in a tree or not.
+   * dials, every peer of its groups, in a tree or not, and the neighbours all of whose groups it is connected into.
    */
-  tree(): DiscoveredTree {
+  tree(): DiscoveredTree & { readonly reached: ReadonlySet<string> } {
     const now = Date.now();
     const view = new Set<string>();
     for (const [id, known] of this.#known) {
       if (!known.notSync && (known.unreachableUntil ?? 0) <= now) view.add(id);
     }
+    const connected = new Set<string>();
     for (const connection of this.#libp2p.getConnections()) {
       const id = connection.remotePeer.toString();
-      if (connection.status === "open" && this.#known.get(id)?.notSync !== true) view.add(id);
+      if (connection.status !== "open") continue;
+      connected.add(id);
+      if (this.#known.get(id)?.notSync !== true) view.add(id);
     }
     const neighbours = new Set<string>();
     const members = new Set<string>();
+    const reached = new Set<string>();
+    const unreached = new Set<string>();
     for (const group of this.#init.groups(view)) {
       for (const peer of group) if (peer !== this.#self) members.add(peer);
-      for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) if (view.has(peer)) neighbours.add(peer);
+      const into = [...group].some((peer) => connected.has(peer));
+      for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) {
+        if (!view.has(peer)) continue;
+        neighbours.add(peer);
+        (into ? reached : unreached).add(peer);
+      }
     }
-    return { neighbours, members };
+    for (const peer of unreached) reached.delete(peer);
+    return { neighbours, members, reached };
   }
 
   /** Lays the trees again and dials what they ask for: call it when the groups change (membership, devices). */
@@ -238,8 +266,12 @@ export class DiscoveryDials {
   #evaluate(): void {
     if (this.#stopped || this.#settle !== undefined || this.#libp2p.status !== "started") return;
     const now = Date.now();
-    const wanted = this.wanted();
-    for (const [id, known] of this.#known) if (!wanted.has(id)) known.waitingSince = undefined;
+    const tree = this.tree();
+    const wanted = tree.neighbours;
+    for (const [id, known] of this.#known) {
+      if (!wanted.has(id)) known.waitingSince = undefined;
+      if (!wanted.has(id) || this.#libp2p.getConnections(known.peer).length > 0) known.deferredSince = undefined;
+    }
     for (const id of wanted) {
       if (this.#outbound() >= this.#init.maxConnections) return;
       const known = this.#known.get(id);
@@ -252,6 +284,13 @@ export class DiscoveryDials {
         known.waitingSince ??= now;
         if (now - known.waitingSince < DIAL_BACK_MS) {
           this.#retryIn(known.waitingSince + DIAL_BACK_MS - now);
+          continue;
+        }
+      }
+      if (tree.reached.has(id) && this.#init.busy()) {
+        known.deferredSince ??= now;
+        if (now - known.deferredSince < BUSY_DEFER_MS) {
+          this.#retryIn(BUSY_RECHECK_MS);
           continue;
         }
       }

@@ -48,7 +48,7 @@ import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
-import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE } from "./constants.js";
+import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE, DIAL_QUIET_MS } from "./constants.js";
 import { DiscoveryDials } from "./discovery-dials.js";
 import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
@@ -289,6 +289,8 @@ export class FederaNode {
       fanout: DEFAULT_SYNC_TREE.fanout,
       groups: (peers) => access.sharing(peers),
       counted: (peer) => access.knows(peer),
+      // Links into a group the node reaches already wait out a merge: the peers it is connected to relay it.
+      busy: () => adapter.quietFor() < DIAL_QUIET_MS,
     });
     const lookups = new PeerLookups(libp2p, {
       targets: () => access.peers(),

@@ -312,6 +312,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #heldTimer: ReturnType<typeof setInterval> | undefined;
   /** Frames that crossed any stream, and their count at the last check of held streams: quiet is no change. */
   #frames = 0;
+  /** When a frame last crossed any sync stream, either way (ms since the epoch). */
+  #lastFrameAt = Number.NEGATIVE_INFINITY;
   #framesAtCheck = 0;
   /** Checks in a row that saw no frame; counted in checks, not time, so a busy event loop never looks quiet. */
   #quietChecks = 0;
@@ -458,6 +460,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
   #write(session: SyncSession, frame: Uint8ArrayList, after?: Promise<unknown>): void {
     this.#frames++;
+    this.#lastFrameAt = Date.now();
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
     session.write(frame, after);
@@ -523,6 +526,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       },
     });
     this.#ready = true;
+  }
+
+  /** Milliseconds since a frame last crossed any sync stream, either way (Infinity before the first). */
+  quietFor(): number {
+    return Date.now() - this.#lastFrameAt;
   }
 
   /**
@@ -813,6 +821,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
     let message = decodeFrame(frame, this.#maxFrameSize);
     this.#frames++;
+    this.#lastFrameAt = Date.now();
     if (isControl(message)) {
       this.#onControl(session, message.type);
       return false;

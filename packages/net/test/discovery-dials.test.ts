@@ -166,6 +166,37 @@ describe("DiscoveryDials", () => {
     expect(dials.discoveredPeers().sort()).toEqual([ids[0]!.toString(), ids[2]!.toString()].sort());
   });
 
+  it("while busy, waits to dial a neighbour of a group it is connected into, and dials it once quiet", async () => {
+    const all = (await nodes(3)) as Dialler[];
+    for (const d of all) d.dials.stop();
+    const [root, first, second] = [...all].sort((x, y) =>
+      x.peer.node.peerId.toString() < y.peer.node.peerId.toString() ? -1 : 1,
+    ) as [Dialler, Dialler, Dialler];
+    let busy = true;
+    const dials = new DiscoveryDials(root.peer.node, { maxConnections: 32, fanout: 2, settleMs: 0, busy: () => busy });
+    await root.peer.node.dial(first.peer.node.getMultiaddrs()); // into the group already
+    await root.peer.node.peerStore.merge(second.peer.node.peerId, { multiaddrs: second.peer.node.getMultiaddrs() });
+    dials.discovered(second.peer.node.peerId);
+    expect(dials.wanted().has(second.peer.node.peerId.toString())).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(root.peer.node.getConnections(second.peer.node.peerId)).toEqual([]);
+    busy = false;
+    await waitFor(() => root.peer.node.getConnections(second.peer.node.peerId).length > 0, "the dial once quiet");
+    dials.stop();
+  });
+
+  it("while busy, dials at once a neighbour of a group it has no connection into", async () => {
+    const [a, b] = (await nodes(2)) as [Dialler, Dialler];
+    a.dials.stop();
+    b.dials.stop();
+    const dials = new DiscoveryDials(a.peer.node, { maxConnections: 32, fanout: 2, settleMs: 0, busy: () => true });
+    await a.peer.node.peerStore.merge(b.peer.node.peerId, { multiaddrs: b.peer.node.getMultiaddrs() });
+    dials.discovered(b.peer.node.peerId);
+    // Whichever id is smaller, a dials: the dial-back wait is 2 s at most.
+    await waitFor(() => a.peer.node.getConnections(b.peer.node.peerId).length > 0, "the dial", 5_000);
+    dials.stop();
+  });
+
   it("forgets a peer whose dials keep failing with no announcement between, until it is announced again", async () => {
     const [a, b] = (await nodes(2)) as [Dialler, Dialler];
     a.dials.stop();
