@@ -59,6 +59,7 @@ export {
   DEFAULT_MAX_OUTBOUND_STREAMS,
   DEFAULT_OPEN_DELAY,
   DEFAULT_SYNC_TREE,
+  DIAL_QUIET_MS,
   FEDERA_DHT_PROTOCOL,
   MAX_BAN_MS,
   REDIAL_INTERVAL_MS,
@@ -66,7 +67,14 @@ export {
   SYNC_PROTOCOL_VERSION,
 } from "./constants.js";
 export type { DiscoveryDialsInit } from "./discovery-dials.js";
-export { DIAL_BACK_MS, DiscoveryDials, MAX_KNOWN, SETTLE_MS, UNREACHABLE_MS } from "./discovery-dials.js";
+export {
+  BUSY_DEFER_MS,
+  DIAL_BACK_MS,
+  DiscoveryDials,
+  MAX_KNOWN,
+  SETTLE_MS,
+  UNREACHABLE_MS,
+} from "./discovery-dials.js";
 export {
   ApplicationRefusedError,
   BadInvitationError,
@@ -124,4 +132,4 @@ export type { Admission, RateLimitInit } from "./rate-limit.js";
 export { RateLimiter, rateLimitedMessage } from "./rate-limit.js";
 export type { SlicedChangesInit } from "./sliced-changes.js";
 export { MAX_QUEUED_BYTES, SLICE_MS, SlicedChanges, WHOLE_MS } from "./sliced-changes.js";
-export type { SyncTreeOptions } from "./sync-tree.js";
+export type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
