@@ -68,6 +68,8 @@ export interface DiscoveryDialsInit {
    * (`BUSY_DEFER_MS`). Default: never.
    */
   readonly busy?: () => boolean;
+  /** Whether the node syncs with a connected `peer` now (a held stream carries nothing). Default: connected is enough. */
+  readonly linked?: (peer: string) => boolean;
 }
 
 /** What a node holds of one announced peer. */
@@ -113,6 +115,7 @@ export class DiscoveryDials {
       groups: (peers) => [peers],
       counted: () => true,
       busy: () => false,
+      linked: () => true,
       ...init,
     };
     libp2p.addEventListener("peer:discovery", this.#onDiscovery);
@@ -194,7 +197,7 @@ export class DiscoveryDials {
     const unreached = new Set<string>();
     for (const group of this.#init.groups(view)) {
       for (const peer of group) if (peer !== this.#self) members.add(peer);
-      const into = [...group].some((peer) => connected.has(peer));
+      const into = [...group].some((peer) => connected.has(peer) && this.#init.linked(peer));
       for (const peer of heapNeighbours(this.#self, group, this.#init.fanout)) {
         if (!view.has(peer)) continue;
         neighbours.add(peer);

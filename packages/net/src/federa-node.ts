@@ -291,6 +291,7 @@ export class FederaNode {
       counted: (peer) => access.knows(peer),
       // Links into a group the node reaches already wait out a merge: the peers it is connected to relay it.
       busy: () => adapter.quietFor() < DIAL_QUIET_MS,
+      linked: (peer) => adapter.syncsWith(peer),
     });
     const lookups = new PeerLookups(libp2p, {
       targets: () => access.peers(),

@@ -200,6 +200,10 @@ class SyncSession {
   heldSince: number | undefined;
   /** Held at the peer's hold frame: its messages sent before it saw our held frame are dropped until its own. */
   awaitingHeld = false;
+  /** A hold frame went to the peer and no held or activate frame has answered it: no second one goes meanwhile. */
+  holdAsked = false;
+  /** Held by agreement as spare: it syncs again as soon as it is no longer spare here. */
+  spareHeld = false;
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
@@ -526,6 +530,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       },
     });
     this.#ready = true;
+  }
+
+  /** Whether the node syncs with `peer` now: a sync stream to it is up and handed to the Repo. */
+  syncsWith(peer: string): boolean {
+    const session = this.#sessions.get(peer);
+    return session?.announced === true && !session.ended;
   }
 
   /** Milliseconds since a frame last crossed any sync stream, either way (Infinity before the first). */
@@ -898,15 +908,22 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       throw new InvalidFrameError(`A ${type} frame from a protocol 1.${minor} peer`);
     }
     if (type === "activate") {
+      // Also the answer of a peer that keeps syncing to this node's hold frame.
       session.awaitingHeld = false;
+      session.holdAsked = false;
       this.#activate(session, "asked by the peer");
     } else if (type === "held") {
+      session.holdAsked = false;
       if (session.awaitingHeld)
         session.awaitingHeld = false; // its last message before the hold is in
       else if (session.announced) this.#hold(session, "held by the peer");
-    } else if (session.announced && this.#spare(session.peerId, this.#tree())) {
+    } else if (!session.announced) {
+      // Held here already: the peer learns it from the held frame on its way.
+    } else if (this.#spare(session.peerId, this.#tree())) {
       this.#hold(session, "spare here too");
       session.awaitingHeld = true;
+    } else {
+      this.#write(session, encodeFrame(encodeActivate(), this.#maxFrameSize)); // not spare here: syncing goes on
     }
   }
 
@@ -917,6 +934,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #hold(session: SyncSession, why: string): void {
     this.#deliverRest(session);
     session.announced = false;
+    session.spareHeld = true;
+    session.holdAsked = false;
     session.heldSince = Date.now();
     this.#write(session, encodeFrame(encodeControl("held"), this.#maxFrameSize));
     this.#log("stopped syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
@@ -970,6 +989,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.remoteHello === undefined) return;
     session.announced = true;
     session.heldSince = undefined;
+    session.spareHeld = false;
+    session.holdAsked = false;
     this.#log("syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
     this.emit("peer-candidate", { peerId: session.peerId, peerMetadata: this.#pinned(session) });
   }
@@ -1032,7 +1053,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       const spare = this.#spare(session.peerId, tree);
       if (session.heldSince === undefined) {
         const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
-        if (spare && holds) this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+        if (spare && holds && !session.holdAsked) {
+          session.holdAsked = true;
+          this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+        }
+      } else if (!spare && session.spareHeld) {
+        this.#activate(session, "no longer spare"); // a tree stream went: it may be the way left
       } else if (!spare && (neighbours.has(session.peerId) || tree?.neighbours.has(session.peerId))) {
         this.#activate(session, "tree neighbour");
       } else held++;

@@ -194,6 +194,48 @@ describe("the hold handshake with a hand-driven peer", () => {
     expect(x.rejected[0]?.error).toBeInstanceOf(InvalidFrameError);
   });
 
+  function controlsFrom(raw: RawSyncPeer): string[] {
+    return raw.frames
+      .slice(1)
+      .map((f) => decodeFrame(f, DEFAULT_MAX_FRAME_SIZE))
+      .filter(isControl)
+      .map((f) => f.type);
+  }
+
+  it("answers a hold with an activate frame and keeps syncing when the stream is not spare here", async () => {
+    const { x, raw } = await spareRaw();
+    x.tree = {
+      neighbours: new Set([...(x.tree?.neighbours ?? []), raw.peerId]),
+      members: x.tree?.members ?? new Set(),
+    };
+    const before = controlsFrom(raw).filter((t) => t === "activate").length;
+    raw.writeFrame(encodeControl("hold"));
+    await waitFor(
+      () => controlsFrom(raw).filter((t) => t === "activate").length > before,
+      "x's activate frame, its refusal",
+    );
+    expect(controlsFrom(raw)).not.toContain("held");
+    expect(x.repo.peers).toContain(raw.peerId);
+    expect(x.held).toEqual([]);
+  });
+
+  it("asks a spare peer once until it answers, and again after a refusal", async () => {
+    const { x, raw } = await spareRaw();
+    const holds = () => controlsFrom(raw).filter((t) => t === "hold").length;
+    await waitFor(() => holds() === 1, "x's hold frame");
+    // Streams coming up lay x's tree again; with the first hold unanswered, no second one goes.
+    const z = await peer();
+    await link(x.node, z.node);
+    await waitFor(() => syncing(x, z), "x and z to sync");
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the tree's settle time
+    expect(holds()).toBe(1);
+    raw.writeFrame(encodeControl("activate")); // the raw peer keeps syncing: its refusal
+    const w = await peer();
+    await link(x.node, w.node);
+    await waitFor(() => holds() === 2, "x's hold frame after the refusal, when its tree is laid again");
+    expect(x.rejected).toEqual([]);
+  });
+
   it("asks a 1.3 peer it finds spare to hold", async () => {
     const { raw } = await spareRaw();
     // The raw peer's stream came after y's: x's next look at its tree (at the latest when streams settle) asks.
