@@ -147,6 +147,11 @@ const MAX_STREAM_WINDOW = 16 * 1024 * 1024;
 /** The longest delay a timer takes (larger ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A peer that refused to hold a spare stream is asked again after this long, doubling with each refusal... */
+const ASK_AGAIN_MS = 1_000;
+/** ...up to this. */
+const MAX_ASK_AGAIN_MS = 60_000;
+
 /** Held streams are checked this many times per `quietMs` (more often if `maxDeferMs` is shorter). */
 const QUIET_CHECKS = 4;
 
@@ -202,8 +207,12 @@ class SyncSession {
   awaitingHeld = false;
   /** A hold frame went to the peer and no held or activate frame has answered it: no second one goes meanwhile. */
   holdAsked = false;
-  /** Held by agreement as spare: it syncs again as soon as it is no longer spare here. */
+  /** Held by agreement as spare: it syncs again once the node has no stream to a tree neighbour left. */
   spareHeld = false;
+  /** Holds the peer refused in a row: the next is asked no sooner than `askAgainAt`, twice as late each time. */
+  refusals = 0;
+  askAgainAt = 0;
+  askTimer: ReturnType<typeof setTimeout> | undefined;
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
@@ -908,7 +917,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       throw new InvalidFrameError(`A ${type} frame from a protocol 1.${minor} peer`);
     }
     if (type === "activate") {
-      // Also the answer of a peer that keeps syncing to this node's hold frame.
+      // Also the answer of a peer that keeps syncing to this node's hold frame: asked again later, its view may change.
+      if (session.holdAsked && session.announced) this.#askAgainLater(session);
       session.awaitingHeld = false;
       session.holdAsked = false;
       this.#activate(session, "asked by the peer");
@@ -927,6 +937,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
+  /** After a refused hold, lays the tree again (and so asks again if the stream is still spare) 1 s on, doubling to 1 min. */
+  #askAgainLater(session: SyncSession): void {
+    const wait = Math.min(MAX_ASK_AGAIN_MS, ASK_AGAIN_MS * 2 ** session.refusals);
+    session.refusals++;
+    session.askAgainAt = Date.now() + wait;
+    clearTimeout(session.askTimer);
+    session.askTimer = setTimeout(() => this.#chooseTree(), wait);
+    (session.askTimer as { unref?: () => void }).unref?.();
+  }
+
   /**
    * Stops syncing over a stream: the Repo is told the peer is gone, and the peer that this node sends nothing more
    * until an activate frame. The stream stays open and held, released again once traffic is quiet.
@@ -936,6 +956,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     session.announced = false;
     session.spareHeld = true;
     session.holdAsked = false;
+    session.refusals = 0;
     session.heldSince = Date.now();
     this.#write(session, encodeFrame(encodeControl("held"), this.#maxFrameSize));
     this.#log("stopped syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
@@ -950,6 +971,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#log.error("a peer:held listener threw - %e", err);
     }
     this.#watchHeld();
+  }
+
+  /** Whether an established sync stream to `peer` is up, held or not. */
+  #linkedTo(peer: string): boolean {
+    const session = this.#sessions.get(peer);
+    return session?.established === true && !session.ended;
   }
 
   /** The discovered tree, if the hook gives one; a hook that throws gives none. */
@@ -969,11 +996,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #spare(peer: string, tree: DiscoveredTree | undefined): boolean {
     if (tree === undefined || tree.neighbours.size === 0) return false;
     if (!tree.members.has(peer) || tree.neighbours.has(peer)) return false;
-    for (const neighbour of tree.neighbours) {
-      const session = this.#sessions.get(neighbour);
-      if (session === undefined || session.ended || !session.established) return false;
-    }
-    return true;
+    return [...tree.neighbours].every((neighbour) => this.#linkedTo(neighbour));
   }
 
   /** Starts syncing over a held stream, telling the peer to do the same unless the peer told us. */
@@ -1048,17 +1071,21 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const established = [...this.#sessions.values()].filter((s) => s.established && !s.ended);
     const neighbours = syncTreeNeighbours(this.peerId, this.#view(), this.#syncTree.fanout);
     const tree = this.#tree();
+    // No stream to any neighbour in the trees: streams held as spare are the way left (a partial loss waits for the
+    // trees to be laid again, or for traffic to be quiet, rather than undo every hold while a view changes).
+    const cutOff =
+      tree !== undefined && tree.neighbours.size > 0 && ![...tree.neighbours].some((n) => this.#linkedTo(n));
     let held = 0;
     for (const session of established) {
       const spare = this.#spare(session.peerId, tree);
       if (session.heldSince === undefined) {
         const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
-        if (spare && holds && !session.holdAsked) {
+        if (spare && holds && !session.holdAsked && Date.now() >= session.askAgainAt) {
           session.holdAsked = true;
           this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
         }
-      } else if (!spare && session.spareHeld) {
-        this.#activate(session, "no longer spare"); // a tree stream went: it may be the way left
+      } else if (session.spareHeld && cutOff) {
+        this.#activate(session, "the tree's streams are gone"); // it may be the way left
       } else if (!spare && (neighbours.has(session.peerId) || tree?.neighbours.has(session.peerId))) {
         this.#activate(session, "tree neighbour");
       } else held++;
@@ -1136,6 +1163,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.ended) return;
     session.ended = true;
     clearTimeout(session.timer);
+    clearTimeout(session.askTimer);
     this.#inbox.drop(session);
     if (this.#sessions.get(session.peerId) === session) this.#sessions.delete(session.peerId);
     if (session.stream.status === "open") {
