@@ -472,8 +472,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #write(session: SyncSession, frame: Uint8ArrayList, after?: Promise<unknown>): void {
-    this.#frames++;
-    this.#lastFrameAt = Date.now();
+    this.#crossed();
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
     session.write(frame, after);
@@ -545,6 +544,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   syncsWith(peer: string): boolean {
     const session = this.#sessions.get(peer);
     return session?.announced === true && !session.ended;
+  }
+
+  /** Counts a frame that crossed a sync stream, either way: for the quiet checks and `quietFor`. */
+  #crossed(): void {
+    this.#frames++;
+    this.#lastFrameAt = Date.now();
   }
 
   /** Milliseconds since a frame last crossed any sync stream, either way (Infinity before the first). */
@@ -839,8 +844,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
     let message = decodeFrame(frame, this.#maxFrameSize);
-    this.#frames++;
-    this.#lastFrameAt = Date.now();
+    this.#crossed();
     if (isControl(message)) {
       this.#onControl(session, message.type);
       return false;

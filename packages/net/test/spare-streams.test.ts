@@ -33,15 +33,12 @@ interface Peer extends SyncPeer {
 }
 
 async function peer(): Promise<Peer> {
-  const box: { tree: DiscoveredTree | undefined } = { tree: undefined };
-  const started = await createSyncPeer("memory", { syncTree: NEVER, discoveredTree: () => box.tree });
-  const held: string[] = [];
-  const rejected: PeerRejectedPayload[] = [];
-  started.adapter.events.on("peer:held", ({ peerId }) => held.push(peerId));
-  started.adapter.events.on("peer:rejected", (payload) => rejected.push(payload));
-  return Object.defineProperties({ ...started, id: started.adapter.peerId, held, rejected } as unknown as Peer, {
-    tree: { get: () => box.tree, set: (tree: DiscoveredTree | undefined) => (box.tree = tree), enumerable: true },
-  });
+  const made = { tree: undefined, held: [], rejected: [] } as unknown as Peer;
+  const started = await createSyncPeer("memory", { syncTree: NEVER, discoveredTree: () => made.tree });
+  const self = Object.assign(made, started, { id: started.adapter.peerId });
+  started.adapter.events.on("peer:held", ({ peerId }) => self.held.push(peerId));
+  started.adapter.events.on("peer:rejected", (payload) => self.rejected.push(payload));
+  return self;
 }
 
 function tree(neighbours: readonly Peer[], members: readonly Peer[]): DiscoveredTree {
