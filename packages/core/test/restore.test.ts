@@ -367,7 +367,9 @@ describe("records written back", () => {
 describe("records recovered from a document's history", () => {
   for (const [harm, apply] of harms) {
     it(`gives a replica that loaded a document whose signed record was ${harm} the record back`, async () => {
-      const fx = await setup();
+      let fx = await setup();
+      // A bucket that also held the chain's tip (ids are random) is the deleted-tip case, which shows no harm (below).
+      while (harm === "lost with its bucket" && bucketOf(fx.last) === bucketOf(fx.signed)) fx = await setup();
       const peer = copy(fx.docs);
       apply(fx.signed, peer.ledger as Writable, bytesOf(fx.docs.ledger, fx.signed));
       // A newcomer that never held the record: nothing to write back from what it read, but its exclusions show harm.
