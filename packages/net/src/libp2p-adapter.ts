@@ -323,9 +323,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #discoveredTree: (() => DiscoveredTree | undefined) | undefined;
   #treeTimer: ReturnType<typeof setTimeout> | undefined;
   #heldTimer: ReturnType<typeof setInterval> | undefined;
-  /** Frames that crossed any stream, and their count at the last check of held streams: quiet is no change. */
+  /** Sync messages that crossed any stream, and their count at the last check of held streams: quiet is no change. */
   #frames = 0;
-  /** When a frame last crossed any sync stream, either way (ms since the epoch). */
+  /** When a sync message last crossed any sync stream, either way (ms since the epoch). */
   #lastFrameAt = Number.NEGATIVE_INFINITY;
   #framesAtCheck = 0;
   /** Checks in a row that saw no frame; counted in checks, not time, so a busy event loop never looks quiet. */
@@ -458,6 +458,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     // The limit holds for the message itself, which is what the peer inflates a deflated frame to.
     if (session.remoteHello.compression?.includes(DEFLATE_RAW)) payload = encodeDeflated(payload) ?? payload;
+    this.#crossed(message);
     this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
   }
 
@@ -472,7 +473,6 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #write(session: SyncSession, frame: Uint8ArrayList, after?: Promise<unknown>): void {
-    this.#crossed();
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
     session.write(frame, after);
@@ -546,13 +546,17 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return session?.announced === true && !session.ended;
   }
 
-  /** Counts a frame that crossed a sync stream, either way: for the quiet checks and `quietFor`. */
-  #crossed(): void {
+  /**
+   * Counts a message that crossed a sync stream, either way, for the quiet checks and `quietFor`: only what syncs
+   * documents, since an application's presence gossip every second would otherwise keep a node busy for good.
+   */
+  #crossed(message: Message): void {
+    if (isEphemeral(message)) return;
     this.#frames++;
     this.#lastFrameAt = Date.now();
   }
 
-  /** Milliseconds since a frame last crossed any sync stream, either way (Infinity before the first). */
+  /** Milliseconds since a document's sync message last crossed any sync stream, either way (Infinity before the first). */
   quietFor(): number {
     return Date.now() - this.#lastFrameAt;
   }
@@ -844,11 +848,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
     let message = decodeFrame(frame, this.#maxFrameSize);
-    this.#crossed();
     if (isControl(message)) {
       this.#onControl(session, message.type);
       return false;
     }
+    this.#crossed(message);
     if (!session.announced) {
       // Sent before the peer saw that this node stopped syncing with it: it goes nowhere, as the peer knows.
       if (session.awaitingHeld) return true;

@@ -460,6 +460,31 @@ describe("Libp2pNetworkAdapter", () => {
     expect(heard.has(secret.documentId)).toBe(false);
   });
 
+  it("counts a document's sync messages as traffic in quietFor, and not ephemeral messages", async () => {
+    const [a, b] = await Promise.all([createSyncPeer(), createSyncPeer()]);
+    expect(a.adapter.quietFor()).toBe(Number.POSITIVE_INFINITY);
+    await meet(a, b);
+    const handleA = a.repo.create<Counter>({ n: 0 });
+    const handleB = await b.repo.find<Counter>(handleA.url);
+    expect(a.adapter.quietFor()).toBeLessThan(1_000);
+    await waitFor(() => a.adapter.quietFor() >= 300 && b.adapter.quietFor() >= 300, "the sync to go quiet");
+
+    const before = [a.adapter.quietFor(), b.adapter.quietFor()];
+    for (let i = 0; i < 3; i++) {
+      const heard = nextEvent(handleB, "ephemeral-message");
+      handleA.broadcast({ presence: i });
+      await heard;
+    }
+    expect(a.adapter.quietFor()).toBeGreaterThanOrEqual(before[0] as number);
+    expect(b.adapter.quietFor()).toBeGreaterThanOrEqual(before[1] as number);
+
+    handleA.change((d) => {
+      d.n = 1;
+    });
+    await waitFor(() => handleB.doc().n === 1, "the change to sync");
+    expect(b.adapter.quietFor()).toBeLessThan(300);
+  });
+
   it.each([
     [false, ["from b"]],
     [true, ["from a", "from b"]],
