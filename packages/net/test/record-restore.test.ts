@@ -117,4 +117,40 @@ describe("records a member's device deletes or alters", { timeout: 60_000 }, () 
     expect(await reopened.council.state()).toEqual(honest);
     expect(bytesIn(reopened.ledgerHandle as DocHandle<FederaDoc>, donation)).toBeDefined();
   });
+  it("are found again after a stop cut the history search short: the node writes nothing once stopping", async () => {
+    const ana = await createIdentity();
+    const dir = await mkdtemp(join(tmpdir(), "federa-restore-"));
+    dirs.push(dir);
+    const first = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+    const held = await first.foundCouncil({ name: "Print shop" });
+    await held.council.ledger.createFund("paper", "cash");
+    await held.council.ledger.donate("paper", 400, "raffle");
+    const tip = await held.council.ledger.donate("paper", 30);
+    const honest = await held.council.state();
+    const urls = { council: held.councilHandle.url, ledger: held.ledgerHandle.url };
+    await first.stop();
+
+    // The chain's tip deleted: that shows no harm, so only a search asked for (as on a lower high-water mark) finds it.
+    const repo = new Repo({ storage: new DurableFsStorageAdapter(dir), network: [] });
+    const ledger = await repo.find<FederaDoc>(urls.ledger);
+    ledger.change((d) => {
+      delete d.records[bucketOf(tip)]![storageKeyOf(tip)];
+    });
+    await repo.flush();
+    await repo.shutdown();
+
+    const again = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+    const reopened = await again.openCouncil(urls.council, { council: held.council.id });
+    expect(reopened.council.showsHarm()).toBe(false);
+    const searching = reopened.council.recover();
+    await again.stop();
+    expect(await searching).toBe(0);
+
+    const last = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+    const loaded = await last.openCouncil(urls.council, { council: held.council.id });
+    expect(bytesIn(loaded.ledgerHandle as DocHandle<FederaDoc>, tip)).toBeUndefined();
+    expect(await loaded.council.recover()).toBe(1);
+    expect(bytesIn(loaded.ledgerHandle as DocHandle<FederaDoc>, tip)).toBeDefined();
+    expect(await loaded.council.state()).toEqual(honest);
+  });
 });
