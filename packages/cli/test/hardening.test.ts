@@ -34,8 +34,12 @@ afterAll(async () => {
 });
 
 /** A command that must fail plainly: its exit code, and one error line with no stack and no "this is a bug". */
-async function refused(args: readonly string[], code: number): Promise<string> {
-  const ran = await federa(args);
+async function refused(
+  args: readonly string[],
+  code: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const ran = await federa(args, env);
   expect(ran.code, ran.stderr).toBe(code);
   expect(ran.stderr).not.toMatch(/this is a bug|\n\s+at |Unhandled/);
   return ran.stderr;
@@ -350,6 +354,17 @@ describe("command-line values", { timeout: 120_000 }, () => {
     expect(await refused(["join", token, "--no-deliver", "--dir", dir], 2)).toMatch(/already a member of council/);
     expect(await refused(["join", token, "--reapply", "--no-deliver", "--dir", dir], 2)).toMatch(/already a member/);
     expect(await refused(["federation", "status", "--federation", "", "--dir", dir], 2)).toMatch(/empty/);
+  });
+
+  it("refuses a clock shifted past a century, and an allowance that is not one fund=amount", async () => {
+    const far = { FEDERA_CLOCK_OFFSET_MS: String(8e15) };
+    expect(await refused(["donate", "general", "1", "--dir", dir], 2, far)).toMatch(/within a century/);
+    const before = await federaJson(["status", "--dir", dir]);
+    expect(await refused(["propose", "--title", "Later", "--dir", dir], 2, far)).toMatch(/FEDERA_CLOCK_OFFSET_MS/);
+    expect(await federaJson(["status", "--dir", dir])).toEqual(before);
+    const issue = ["mandate", "issue", "--delegate", "me", "--body", "Regional assembly", "--expires", "+30d"];
+    for (const bad of ["food=10=99999", "=10", "food"])
+      expect(await refused([...issue, "--allowance", bad, "--dir", dir], 2)).toMatch(/fund=amount/);
   });
 
   it("refuses empty and overlong names, and shows control characters in names escaped", async () => {

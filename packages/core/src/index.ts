@@ -138,7 +138,7 @@ export { defaultCharter } from "./records/schemas.js";
 export type { VerifiedCache } from "./records/verified-cache.js";
 export { MemoryVerifiedCache } from "./records/verified-cache.js";
 export { canonicalJson } from "./reports/canonical-json.js";
-export type { CsvValue } from "./reports/csv.js";
+export type { CsvOptions, CsvValue } from "./reports/csv.js";
 export { csvField, toCsv } from "./reports/csv.js";
 export type {
   ConflictRow,

@@ -260,6 +260,30 @@ describe("reports", () => {
     expect(csvObjects(csv)).toHaveLength(state.ledger.length);
   });
 
+  it("escapes text a spreadsheet would run as a formula, unless asked to keep it", async () => {
+    const { alice } = await activeCouncil(await cast(), "receipt");
+    const payee = '=HYPERLINK("http://example.invalid","refund")';
+    const id = await alice.ledger.spend("general", 1, payee, "petty", "@SUM(A1:A9)");
+    const state = await alice.state();
+    const escaped = csvObjects(exportCsv(state, "ledger")).find((r) => r.record === id)!;
+    expect(escaped.counterparty).toBe(`'${payee}`);
+    expect(escaped.memo).toBe("'@SUM(A1:A9)");
+    expect(escaped.amount).toBe("1");
+    const kept = csvObjects(exportCsv(state, "ledger", { formulas: "keep" })).find((r) => r.record === id)!;
+    expect(kept.counterparty).toBe(payee);
+    expect(kept.memo).toBe("@SUM(A1:A9)");
+  });
+
+  it("escapes exactly the text that starts a formula", () => {
+    const escape = { formulas: "escape" } as const;
+    for (const start of ["=", "+", "-", "@"]) expect(csvField(`${start}1`, escape)).toBe(`'${start}1`);
+    expect(csvField("\tcmd", escape)).toBe("'\tcmd");
+    expect(csvField("\rcmd", escape)).toBe(`"'\rcmd"`);
+    expect(csvField(-5, escape)).toBe("-5"); // a number is a number
+    expect(csvField("a=b", escape)).toBe("a=b");
+    expect(csvField("=1")).toBe("=1");
+  });
+
   it("quotes exactly the fields that need it", () => {
     expect(csvField("plain")).toBe("plain");
     expect(csvField(42)).toBe("42");

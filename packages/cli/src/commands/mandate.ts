@@ -43,8 +43,10 @@ export function registerMandate(program: Command): void {
     const now = clock();
     let allowance: { fund: string; amount: number } | undefined;
     if (options.allowance !== undefined) {
-      const [fund, amount] = options.allowance.split("=");
-      if (!fund || amount === undefined) throw new UsageError("--allowance must look like fund=amount");
+      const parts = options.allowance.split("=");
+      const [fund, amount] = parts;
+      if (parts.length !== 2 || !fund?.trim() || amount === undefined)
+        throw new UsageError(`--allowance must look like fund=amount, got "${options.allowance}"`);
       allowance = { fund: fund.trim(), amount: parseAmount(amount, "--allowance amount") };
     }
     const { result } = await run(

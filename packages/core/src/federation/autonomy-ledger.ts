@@ -7,7 +7,7 @@ import type { CouncilState } from "../derive/view.js";
 import { InvalidInputError } from "../errors.js";
 import type { CouncilId } from "../ids.js";
 import { canonicalJson } from "../reports/canonical-json.js";
-import type { CsvValue } from "../reports/csv.js";
+import type { CsvOptions, CsvValue } from "../reports/csv.js";
 import { toCsv } from "../reports/csv.js";
 import { iso } from "../reports/export.js";
 import type { FederationState } from "./federation-view.js";
@@ -413,12 +413,14 @@ export function exportAutonomyJson(ledger: AutonomyLedger): string {
   return canonicalJson(ledger);
 }
 
-/** One table of the ledger as RFC 4180 CSV: a header row, then one line per row. */
-export function exportAutonomyCsv(ledger: AutonomyLedger, table: AutonomyTable): string {
+/** One table of the ledger as RFC 4180 CSV: a header row, then one line per row; formulas escaped as `exportCsv` does. */
+export function exportAutonomyCsv(ledger: AutonomyLedger, table: AutonomyTable, options: CsvOptions = {}): string {
   if (!Object.hasOwn(AUTONOMY_COLUMNS, table))
     throw new InvalidInputError(`unknown autonomy table ${String(table)}`, [
       `expected one of ${AUTONOMY_TABLES.join(", ")}`,
     ]);
   const columns = AUTONOMY_COLUMNS[table] as readonly string[];
-  return toCsv(columns, ledger.tables[table] as unknown as Record<string, CsvValue>[]);
+  return toCsv(columns, ledger.tables[table] as unknown as Record<string, CsvValue>[], {
+    formulas: options.formulas ?? "escape",
+  });
 }

@@ -3,7 +3,7 @@ import type { CouncilState } from "../derive/view.js";
 import { InvalidInputError } from "../errors.js";
 import type { Hlc } from "../hlc.js";
 import { canonicalJson } from "./canonical-json.js";
-import type { CsvValue } from "./csv.js";
+import type { CsvOptions, CsvValue } from "./csv.js";
 import { toCsv } from "./csv.js";
 
 /** The tables a report holds, in the order they are exported. */
@@ -345,8 +345,14 @@ export function exportJson(state: CouncilState): string {
   return canonicalJson(exportReport(state));
 }
 
-/** One table as RFC 4180 CSV: a header row, then one line per row (CRLF), quoted where a field needs it. */
-export function exportCsv(state: CouncilState, table: ReportTable): string {
+/**
+ * One table as RFC 4180 CSV: a header row, then one line per row (CRLF), quoted where a field needs it. Meant for a
+ * spreadsheet, so text that would start a formula is escaped unless `options.formulas` is `"keep"`; the JSON report
+ * keeps every value exact.
+ */
+export function exportCsv(state: CouncilState, table: ReportTable, options: CsvOptions = {}): string {
   const columns = REPORT_COLUMNS[table] as readonly string[];
-  return toCsv(columns, reportRows(state, table) as unknown as Record<string, CsvValue>[]);
+  return toCsv(columns, reportRows(state, table) as unknown as Record<string, CsvValue>[], {
+    formulas: options.formulas ?? "escape",
+  });
 }
