@@ -275,12 +275,12 @@ describe("reports", () => {
   });
 
   it("escapes exactly the text that starts a formula", () => {
-    const escape = { formulas: "escape" } as const;
-    for (const start of ["=", "+", "-", "@"]) expect(csvField(`${start}1`, escape)).toBe(`'${start}1`);
-    expect(csvField("\tcmd", escape)).toBe("'\tcmd");
-    expect(csvField("\rcmd", escape)).toBe(`"'\rcmd"`);
-    expect(csvField(-5, escape)).toBe("-5"); // a number is a number
-    expect(csvField("a=b", escape)).toBe("a=b");
+    const escaping = { formulas: "escape" } as const;
+    for (const start of ["=", "+", "-", "@"]) expect(csvField(`${start}1`, escaping)).toBe(`'${start}1`);
+    expect(csvField("\tcmd", escaping)).toBe("'\tcmd");
+    expect(csvField("\rcmd", escaping)).toBe(`"'\rcmd"`);
+    expect(csvField(-5, escaping)).toBe("-5"); // a number is a number
+    expect(csvField("a=b", escaping)).toBe("a=b");
     expect(csvField("=1")).toBe("=1");
   });
 
