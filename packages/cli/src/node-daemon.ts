@@ -358,8 +358,19 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     .catch((e: Error) => log(`federations: ${e.message}`));
   if (stop.signal !== undefined) return shutdown(stop.signal);
   for (const id of ws.pending) log(`council ${short(id)}: documents not here yet (waiting for admission or a member)`);
+  for (const [id, e] of ws.failed) log(`council ${short(id)}: not opened: ${e.message}`);
+  let undelivered = ""; // the last reason no application could be read, said once rather than every round
   const deliver = async () => {
-    for (const r of await ws.deliverPending()) {
+    let results: Awaited<ReturnType<typeof ws.deliverPending>>;
+    try {
+      results = await ws.deliverPending();
+    } catch (e) {
+      if ((e as Error).message !== undelivered) log(`applications not delivered: ${(e as Error).message}`);
+      undelivered = (e as Error).message;
+      return;
+    }
+    undelivered = "";
+    for (const r of results) {
       if (r.proposal) log(`application ${short(r.record)} delivered: admission proposal ${short(r.proposal)}`);
       else log(`application ${short(r.record)} not delivered yet: ${r.error}`);
     }
@@ -386,7 +397,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     const federations = await ws.waitingFederations();
     if (ws.pending.length === 0 && federations.length === 0) return;
     if (!first) await deliver();
-    const inviters = [...(await ws.inviters()), ...federations.flatMap(contactsOf)];
+    // A damaged list of inviters was said when the council could not open; the federations' contacts still count.
+    const inviters = [...(await ws.inviters().catch(() => [])), ...federations.flatMap(contactsOf)];
     const addrs = inviters.flatMap((i) => i.addresses.map((a) => (a.includes("/p2p/") ? a : `${a}/p2p/${i.peer}`)));
     if (addrs.length > 0) inviterStop = node.keepDialling(addrs);
     await ws.retryPending();

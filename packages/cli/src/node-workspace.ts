@@ -4,13 +4,20 @@
  */
 import type { AutomergeUrl } from "@automerge/automerge-repo";
 import type { CouncilId, FederationDoc, FederationId, FoundInit, Identity } from "@federa/core";
-import { type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
+import { DocumentDamagedError, type FederaNode, inviterAddresses, sendApplication } from "@federa/net";
 import { multiaddr } from "@multiformats/multiaddr";
 import { answeredNo, requestOf } from "./delivery.js";
-import { CouncilUnavailableError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
+import { CouncilUnavailableError, DamagedFileError, FederationUnavailableError, NotFoundCliError } from "./errors.js";
 import { type Application, contactsOf, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
 import { refusedCandidates } from "./refused-candidates.js";
-import type { FoundFederation, NodeView, OpenCouncil, OpenFederation, Workspace } from "./workspace.js";
+import {
+  damagedDocument,
+  type FoundFederation,
+  type NodeView,
+  type OpenCouncil,
+  type OpenFederation,
+  type Workspace,
+} from "./workspace.js";
 
 /** How long opening a council not in local storage waits for connected members to send it, unless told otherwise. */
 const OPEN_TIMEOUT_MS = 5_000;
@@ -21,6 +28,13 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     const timer = setTimeout(() => reject(new Error("timed out")), ms);
     work.then(resolve, reject).finally(() => clearTimeout(timer));
   });
+}
+
+/** The error to report when opening council `id` failed for a damaged file, or undefined when it may yet arrive. */
+function damageOf(dir: NodeDir, id: string, err: unknown): DamagedFileError | undefined {
+  if (err instanceof DamagedFileError) return err;
+  if (err instanceof DocumentDamagedError) return damagedDocument(dir, `council ${id}`, err.url, err.cause ?? err);
+  return undefined;
 }
 
 /** Where the federation's document says each member council's documents are. */
@@ -37,6 +51,7 @@ export class NodeWorkspace implements Workspace {
   /** Councils whose documents have not arrived yet: opening them is retried in the background, not on request. */
   readonly #pending = new Set<string>();
   readonly #opening = new Map<string, Promise<OpenCouncil>>();
+  readonly #failed = new Map<string, DamagedFileError>();
   /** Called once per council when it is opened (the node logs it and watches its documents). */
   onOpen: (held: OpenCouncil) => void = () => {};
   /** Called once per federation when it is opened (the node watches its document). */
@@ -55,9 +70,16 @@ export class NodeWorkspace implements Workspace {
     return [...this.#pending];
   }
 
+  /** Councils that could not be opened for a damaged file, with the error that names it. */
+  get failed(): ReadonlyMap<string, DamagedFileError> {
+    return this.#failed;
+  }
+
   async open(id: CouncilId, url: string): Promise<OpenCouncil> {
     const held = this.#node.council(id);
     if (held !== undefined) return held;
+    const failed = this.#failed.get(id);
+    if (failed !== undefined) throw failed;
     if (this.#pending.has(id)) throw new CouncilUnavailableError(id);
     return this.#tryOpen(id, url, this.#openTimeoutMs);
   }
@@ -74,7 +96,13 @@ export class NodeWorkspace implements Workspace {
           await this.#endTrust(id).catch(() => undefined);
           this.#opened(held);
           return held;
-        } catch {
+        } catch (err) {
+          // A damaged file here (a stored document, the list of inviters) is not fixed by waiting: said, not retried.
+          const damaged = damageOf(this.dir, id, err);
+          if (damaged !== undefined) {
+            this.#failed.set(id, damaged);
+            throw damaged;
+          }
           this.#pending.add(id);
           throw new CouncilUnavailableError(id);
         } finally {
@@ -89,8 +117,18 @@ export class NodeWorkspace implements Workspace {
   async #open(id: string, url: string, timeoutMs: number): Promise<OpenCouncil> {
     // A council being joined: its members are unknown until its documents arrive, so the inviter's device is trusted
     // to open a sync stream meanwhile (it still gets only what membership grants).
-    for (const inviter of await this.dir.inviters()) if (inviter.council === id) this.#node.trust(inviter.peer);
-    return this.#node.openCouncil(url as AutomergeUrl, { timeoutMs, council: id as CouncilId });
+    let unread: unknown;
+    const inviters = await this.dir.inviters().catch((e: unknown) => {
+      unread = e;
+      return [];
+    });
+    for (const inviter of inviters) if (inviter.council === id) this.#node.trust(inviter.peer);
+    try {
+      return await this.#node.openCouncil(url as AutomergeUrl, { timeoutMs, council: id as CouncilId });
+    } catch (err) {
+      // Documents on disk open without their inviters; a council still being joined cannot, and the damage is why.
+      throw unread ?? err;
+    }
   }
 
   /**

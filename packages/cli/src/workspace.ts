@@ -86,7 +86,7 @@ function isUnavailable(error: unknown): boolean {
  * A document whose stored chunks Automerge cannot load (a torn or altered file): said with the folder that holds it
  * (automerge-repo keys a document's files by its id) and how to get it back, instead of the parser's message alone.
  */
-function damagedDocument(dir: NodeDir, owner: string, url: string, error: unknown): DamagedFileError {
+export function damagedDocument(dir: NodeDir, owner: string, url: string, error: unknown): DamagedFileError {
   const id = parseAutomergeUrl(url as AutomergeUrl).documentId;
   const folder = join(dir.repoPath, id.slice(0, 2), id.slice(2));
   const why = error instanceof Error ? error.message : String(error);

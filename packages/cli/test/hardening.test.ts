@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
 import { type Act, Council, type CouncilDoc, type LedgerDoc } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAmount, parseDuration } from "../src/args.js";
 import { charterOf } from "../src/commands/council.js";
 import { parseBanMs } from "../src/commands/node.js";
@@ -17,6 +17,8 @@ import { type CouncilSummary, NodeDir } from "../src/index.js";
 import { perform } from "../src/operations.js";
 import type { Workspace } from "../src/workspace.js";
 import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
+import { killNodes, logLines, startNode, stopNode } from "./support/node-process.js";
+import { waitFor } from "./support/wait.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
 /** A directory with one council and one open proposal. */
@@ -214,6 +216,57 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     await writeFile(join(d, "repo", "st"), "x");
     expect(await refused(["status", "--quiet", "--dir", d], 1)).toMatch(/federa: error: .*repo\/st/);
     expect(await readFile(join(d, "repo", "st"), "utf8")).toBe("x");
+  });
+});
+
+/** Truncates the snapshot of a council's document, as a torn write would, and returns the document's folder. */
+async function tear(dir: string, url: string): Promise<string> {
+  const id = url.slice("automerge:".length);
+  const folder = join(dir, "repo", id.slice(0, 2), id.slice(2));
+  const snapshot = join(folder, "snapshot", (await readdir(join(folder, "snapshot")))[0]!);
+  await writeFile(snapshot, (await readFile(snapshot)).subarray(0, 100));
+  return folder;
+}
+
+describe("a node on a damaged directory", { timeout: 120_000 }, () => {
+  afterEach(killNodes);
+
+  it("names a council document it cannot load, keeps serving the others, and answers requests for it with why", async () => {
+    const d = join(tmp.path, "node-torn");
+    await federaOk(["init", "--dir", d, "--name", "Hal"]);
+    const torn = await federaJson<{ council: string; url: string }>(["council", "create", "Torn", "--dir", d]);
+    const whole = await federaOk(["council", "create", "Whole", "--dir", d, "--quiet"]);
+    const folder = await tear(d, torn.url);
+
+    const node = await startNode(d);
+    await waitFor(() => logLines(node, "not opened").length > 0, "the node to say the council is damaged");
+    expect(logLines(node, "not opened")[0]).toContain(`${folder} is damaged`);
+    expect(logLines(node, "documents not here yet")).toEqual([]);
+    await federaOk(["propose", "--title", "Still here", "--council", whole, "--dir", d]);
+    const ask = ["propose", "--title", "Lost", "--council", torn.council, "--dir", d];
+    expect(await refused(ask, 1)).toContain(`${folder} is damaged`);
+    // Past the wait for documents (5 s), when a rejection left unhandled used to end the process.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(node.child.exitCode).toBeNull();
+    expect(await stopNode(node)).toBe(0);
+    expect(node.stderr()).not.toMatch(/this is a bug|aborted/i);
+  });
+
+  it("opens the councils on disk whatever damaged applications.json and joins.json, and says what it could not read", async () => {
+    const d = join(tmp.path, "node-lists");
+    await federaOk(["init", "--dir", d, "--name", "Ida"]);
+    const council = await federaOk(["council", "create", "Ida's", "--dir", d, "--quiet"]);
+    await writeFile(join(d, "applications.json"), "{ torn");
+    await writeFile(join(d, "joins.json"), "[1, 2");
+
+    const node = await startNode(d);
+    await waitFor(() => logLines(node, "opened").length > 0, "the council to open");
+    await waitFor(() => logLines(node, "applications not delivered").length > 0, "the node to name the file");
+    expect(logLines(node, "applications not delivered")[0]).toContain(`${join(d, "applications.json")} is damaged`);
+    expect(logLines(node, "not opened")).toEqual([]);
+    await federaOk(["propose", "--title", "Fix the lists", "--council", council, "--dir", d]);
+    expect(node.child.exitCode).toBeNull();
+    expect(await stopNode(node)).toBe(0);
   });
 });
 

@@ -111,6 +111,20 @@ export class DocumentUnavailableError extends Error {
   }
 }
 
+/**
+ * Thrown when a document's stored chunks cannot be loaded (a torn or altered file): waiting does not help, since the
+ * Repo keeps the failed load; moving the document's files aside lets peers send it again.
+ */
+export class DocumentDamagedError extends Error {
+  readonly url: string;
+  /** `cause`: what loading it threw. */
+  constructor(url: string, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "DocumentDamagedError";
+    this.url = url;
+  }
+}
+
 /** Thrown when a member's node refuses an application to join (the reason is the answer the applicant gets). */
 export class ApplicationRefusedError extends Error {
   constructor(message: string) {

@@ -50,7 +50,13 @@ import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE, DIAL_QUIET_MS } from "./constants.js";
 import { DiscoveryDials } from "./discovery-dials.js";
-import { DocumentUnavailableError, FederationLeftError, NodeStoppedError, PeerBannedError } from "./errors.js";
+import {
+  DocumentDamagedError,
+  DocumentUnavailableError,
+  FederationLeftError,
+  NodeStoppedError,
+  PeerBannedError,
+} from "./errors.js";
 import { Libp2pNetworkAdapter } from "./libp2p-adapter.js";
 import { LocalSaves } from "./local-saves.js";
 import { NodeStorage } from "./node-storage.js";
@@ -536,11 +542,20 @@ export class FederaNode {
     if (this.repo.handles[documentId] !== undefined) this.repo.shareConfigChanged();
     for (;;) {
       try {
-        const handle = await this.repo.find<T>(url, { signal });
+        const handle = await untilAborted(this.repo.find<T>(url), signal);
         // Its content is here: from now on it goes only where its council, once known, says.
         this.access.reconsiderWanted(documentId);
         return handle;
       } catch (err) {
+        // Anything but "unavailable" (no peer has it yet) is a stored copy Automerge could not load.
+        if (!signal.aborted && !isUnavailable(err)) {
+          this.access.unwant(documentId);
+          throw new DocumentDamagedError(
+            url,
+            `the stored copy of ${url} cannot be loaded: ${(err as Error).message}`,
+            err,
+          );
+        }
         if (!signal.aborted) {
           await new Promise((resolve) => setTimeout(resolve, 200));
           continue;
@@ -851,6 +866,26 @@ export class FederaNode {
 /** Builds and starts a node. */
 export function createNode(init: FederaNodeInit): Promise<FederaNode> {
   return FederaNode.create(init);
+}
+
+/** automerge-repo's answer for a document that no peer and no storage holds (yet). */
+function isUnavailable(err: unknown): boolean {
+  return err instanceof Error && /\bunavailable\b/i.test(err.message);
+}
+
+/**
+ * Waits for `promise` until `signal` aborts, then rejects with the signal's reason. automerge-repo's own `signal`
+ * option arms a promise per call that rejects unhandled when the signal ends after a failed load (a damaged file), which
+ * would end the process; the wait is raced here instead.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => {}); // a failure after the wait ended is nobody's to handle
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    void promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** True when this node's Repo holds some content of `document`. */

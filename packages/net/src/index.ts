@@ -78,6 +78,7 @@ export {
 export {
   ApplicationRefusedError,
   BadInvitationError,
+  DocumentDamagedError,
   DocumentUnavailableError,
   DuplicateStreamError,
   FederationLeftError,
