@@ -231,6 +231,16 @@ export function isActivate(frame: Control | Message): frame is Control {
   return isControl(frame) && frame.type === "activate";
 }
 
+/** The message types automerge-repo 2 handles; the adapter drops any other before the Repo sees it. */
+export const REPO_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  "sync",
+  "request",
+  "doc-unavailable",
+  "ephemeral",
+  "remote-heads-changed",
+  "remote-subscription-change",
+]);
+
 /** Encodes the payload of a control frame. */
 export function encodeControl(type: ControlType): Uint8Array {
   return cbor.encode({ type });

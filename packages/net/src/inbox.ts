@@ -33,6 +33,12 @@ export interface InboxHandlers<Owner> {
   failed(owner: Owner, error: unknown): void;
 }
 
+/**
+ * What a waiting frame costs beyond its bytes (its view object and slot): counted with them, so a flood of tiny frames
+ * reaches the limits that bound a stream's memory as a flood of large ones does.
+ */
+export const FRAME_COST_BYTES = 96;
+
 interface Queue {
   readonly frames: Uint8Array[];
   bytes: number;
@@ -51,7 +57,7 @@ export class Inbox<Owner> {
     this.#handlers = handlers;
   }
 
-  /** Queues a frame and returns the bytes now waiting from `owner`. */
+  /** Queues a frame and returns the bytes now waiting from `owner`, counting `FRAME_COST_BYTES` for each frame. */
   push(owner: Owner, frame: Uint8Array): number {
     let queue = this.#queues.get(owner);
     if (queue === undefined) {
@@ -59,12 +65,12 @@ export class Inbox<Owner> {
       this.#queues.set(owner, queue);
     }
     queue.frames.push(frame);
-    queue.bytes += frame.byteLength;
+    queue.bytes += frame.byteLength + FRAME_COST_BYTES;
     this.#schedule();
     return queue.bytes;
   }
 
-  /** Bytes waiting from `owner`. */
+  /** Bytes waiting from `owner`, counting `FRAME_COST_BYTES` for each frame. */
   bytes(owner: Owner): number {
     return this.#queues.get(owner)?.bytes ?? 0;
   }
@@ -135,7 +141,7 @@ export class Inbox<Owner> {
   #give(owner: Owner, queue: Queue): void {
     while (queue.frames.length > 0) {
       const frame = queue.frames.shift() as Uint8Array;
-      queue.bytes -= frame.byteLength;
+      queue.bytes -= frame.byteLength + FRAME_COST_BYTES;
       const delivered = this.#handlers.handle(owner, frame);
       if (this.#queues.get(owner) !== queue) return; // the handler ended the stream
       if (delivered) break;

@@ -44,9 +44,11 @@ import {
   encodeMessage,
   FrameDecoder,
   isControl,
+  REPO_MESSAGE_TYPES,
   varintLength,
 } from "./frames.js";
 import { Inbox } from "./inbox.js";
+import { checkSyncMessageShape } from "./sync-message-shape.js";
 import type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
@@ -128,6 +130,13 @@ export interface Libp2pNetworkAdapterEvents {
    */
   "peer:held": (payload: { readonly peerId: PeerId }) => void;
 }
+
+/**
+ * Control frames a peer may send in `CONTROL_WINDOW_MS`: an honest one sends a few per change of streams (a hold, its
+ * answer, an activate once quiet), while each toggle has the Repo drop or add the peer over every document.
+ */
+export const MAX_CONTROL_FRAMES = 32;
+const CONTROL_WINDOW_MS = 10_000;
 
 /** A stream whose received frames wait unhandled past this many bytes is paused (its peer stops sending) until they
  * are handled. */
@@ -212,6 +221,9 @@ class SyncSession {
   /** Holds the peer refused in a row: the next is asked no sooner than `askAgainAt`, twice as late each time. */
   refusals = 0;
   askAgainAt = 0;
+  /** Control frames received since `controlWindowStart`: each hold or activate costs the Repo a pass over documents. */
+  controls = 0;
+  controlWindowStart = 0;
   askTimer: ReturnType<typeof setTimeout> | undefined;
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
@@ -870,6 +882,15 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         return true; // decoding it (inflating, maybe) was this turn's work
       }
     }
+    if (!REPO_MESSAGE_TYPES.has(message.type)) {
+      // The Repo would only log it, stringifying the whole message first (seconds for a large one).
+      this.#log.trace("dropping a message of unknown type %s from %s", message.type, session.peerId);
+      return true;
+    }
+    if (message.type === "sync" || message.type === "request") {
+      if (!(message.data instanceof Uint8Array)) throw new InvalidFrameError(`A ${message.type} message without data`);
+      checkSyncMessageShape(message.data);
+    }
     if (!this.#permits(session.peerId, message)) {
       this.#log.trace("dropping a %s message from %s: not permitted", message.type, session.peerId);
       return true;
@@ -920,6 +941,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
   /** Acts on a control frame: activate, or hold and held (see frames.ts). */
   #onControl(session: SyncSession, type: ControlType): void {
+    const now = Date.now();
+    if (now - session.controlWindowStart >= CONTROL_WINDOW_MS) {
+      session.controlWindowStart = now;
+      session.controls = 0;
+    }
+    if (++session.controls > MAX_CONTROL_FRAMES) {
+      throw new InvalidFrameError(`More than ${MAX_CONTROL_FRAMES} control frames in ${CONTROL_WINDOW_MS / 1000} s`);
+    }
     const minor = session.remoteHello?.version.minor ?? 0;
     if (minor < (type === "activate" ? ACTIVATE_MINOR_VERSION : HOLD_MINOR_VERSION)) {
       throw new InvalidFrameError(`A ${type} frame from a protocol 1.${minor} peer`);

@@ -1,6 +1,6 @@
 /** The inbox: one message per event-loop turn, streams in turn, control frames handled on the way. */
 import { describe, expect, it } from "vitest";
-import { Inbox, nextTurn } from "../src/inbox.js";
+import { FRAME_COST_BYTES, Inbox, nextTurn } from "../src/inbox.js";
 
 /** A frame whose first byte says whether it is a message (1) or a control frame (0), and the rest names it. */
 function frame(name: string, message = true): Uint8Array {
@@ -56,7 +56,7 @@ describe("Inbox", () => {
     expect(log).toEqual(["m1", "other work", "m2"]);
   });
 
-  it("counts the bytes waiting per owner and forgets an owner dropped while its frame is handled", async () => {
+  it("counts the bytes waiting per owner, and what each frame costs beyond them, and forgets an owner dropped while its frame is handled", async () => {
     const log: string[] = [];
     const inbox: Inbox<string> = new Inbox<string>({
       handle: (owner, f) => {
@@ -67,8 +67,8 @@ describe("Inbox", () => {
       drained: (owner) => log.push(`${owner} drained`),
       failed: (owner, err) => log.push(`${owner} failed: ${(err as Error).message}`),
     });
-    expect(inbox.push("a", frame("bad"))).toBe(4);
-    expect(inbox.push("a", frame("after"))).toBe(10);
+    expect(inbox.push("a", frame("bad"))).toBe(4 + FRAME_COST_BYTES);
+    expect(inbox.push("a", frame("after"))).toBe(10 + 2 * FRAME_COST_BYTES);
     inbox.push("b", frame("ok"));
     await turnsUntil(() => log.includes("b drained"));
     await new Promise<void>((resolve) => nextTurn(resolve));

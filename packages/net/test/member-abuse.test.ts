@@ -5,12 +5,15 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
+import { deflateRawSync } from "node:zlib";
 import type { DocumentId, EphemeralMessage, Message, PeerId, SessionId } from "@automerge/automerge-repo";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { createIdentity, type Identity } from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FederaNode } from "../src/index.js";
+import { encodeControl, encodeMessage } from "../src/frames.js";
+import { type FederaNode, InvalidFrameError, type PeerRejectedPayload } from "../src/index.js";
+import { MAX_CONTROL_FRAMES } from "../src/libp2p-adapter.js";
 import { authorizeOnCopy } from "./support/authorize.js";
 import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { createNode, stopAll } from "./support/nodes.js";
@@ -53,6 +56,19 @@ async function rawDevice(node: FederaNode, ben: Identity, storageId?: string): P
   await raw.hello();
   raw.writeActivate();
   return raw;
+}
+
+/** Every rejection the node's adapter reports, as it happens. */
+function peersRejected(node: FederaNode): PeerRejectedPayload[] {
+  const seen: PeerRejectedPayload[] = [];
+  node.adapter.events.on("peer:rejected", (payload) => seen.push(payload));
+  return seen;
+}
+
+/** A frame carrying `message` deflated, as a peer that negotiated compression sends it. */
+function deflated(message: Message): Uint8Array {
+  const payload = encodeMessage(message);
+  return cbor.encode({ type: "deflate", size: payload.byteLength, data: deflateRawSync(payload) });
 }
 
 describe("a member's device that misbehaves", () => {
@@ -161,5 +177,56 @@ describe("a member's device that misbehaves", () => {
     raw.writeMessage(ephemeral("run-2", 1, "after a restart"));
     await waitFor(() => received.includes("after a restart"), "the restarted session's message");
     expect(received.slice(300)).toEqual(["first", "second", "after a restart"]);
+  });
+  it("is refused for a sync message whose entries would decode to gigabytes, before anything decodes it", async () => {
+    const { node, ben, documentId } = await council();
+    const rejected = peersRejected(node);
+    const raw = await rawDevice(node, ben);
+    // Twelve million empty have entries: 24 MB inflated from a frame of about 24 kB.
+    const haves = 12_000_000;
+    const count = [0x80 | (haves & 0x7f), 0x80 | ((haves >> 7) & 0x7f), 0x80 | ((haves >> 14) & 0x7f), haves >> 21];
+    const data = new Uint8Array(3 + count.length + 2 * haves + 1);
+    data.set([0x42, 0, 0, ...count]);
+    const target = node.adapter.peerId;
+    raw.writeFrame(deflated({ type: "sync", senderId: raw.peerId as PeerId, targetId: target, documentId, data }));
+    await raw.closed;
+    expect(rejected.map((r) => r.error)).toEqual([expect.any(InvalidFrameError)]);
+    expect(rejected[0]!.error.message).toMatch(/12000000 have entries/);
+    expect(node.libp2p.status).toBe("started");
+    await node.flush();
+  });
+
+  it("is refused once it toggles held and active faster than any change of streams would", async () => {
+    const { node, ben } = await council();
+    const rejected = peersRejected(node);
+    const raw = await rawDevice(node, ben);
+    const disconnects: string[] = [];
+    node.adapter.on("peer-disconnected", ({ peerId }) => disconnects.push(peerId));
+    for (let i = 0; i < 5_000; i++) {
+      raw.writeFrame(encodeControl("held"));
+      raw.writeFrame(encodeControl("activate"));
+    }
+    await raw.closed;
+    expect(rejected[0]?.error.message).toMatch(new RegExp(`More than ${MAX_CONTROL_FRAMES} control frames`));
+    // The activate after the hello counts too; the Repo saw at most that many toggles, not thousands.
+    expect(disconnects.length).toBeLessThanOrEqual(MAX_CONTROL_FRAMES / 2 + 1);
+  });
+
+  it("has messages of a type the Repo does not handle dropped before the Repo sees them", async () => {
+    const { node, ben, documentId } = await council();
+    const rejected = peersRejected(node);
+    const raw = await rawDevice(node, ben);
+    const seen: string[] = [];
+    node.adapter.on("message", (m) => {
+      if (m.senderId === raw.peerId) seen.push(m.type);
+    });
+    // 32 MiB inside: the Repo would stringify the whole message just to log that it does not know the type.
+    const odd = { type: "x", senderId: raw.peerId, targetId: node.adapter.peerId, data: new Uint8Array(32 << 20) };
+    raw.writeFrame(deflated(odd as unknown as Message));
+    const before = raw.frames.length;
+    raw.writeMessage(raw.nothingHeld(node.adapter.peerId, documentId));
+    await waitFor(() => raw.frames.length > before, "the node's answer to the next message");
+    expect(seen).toEqual(["sync"]);
+    expect(rejected).toEqual([]);
   });
 });
