@@ -17,6 +17,9 @@ export const APPLY_MAX_MESSAGE = 64 * 1024;
 /** How long a member's node waits for a request, and an applicant for the answer. */
 export const APPLY_TIMEOUT_MS = 20_000;
 
+/** How long a member's node waits for an application's bytes before giving its slot back. */
+export const APPLY_READ_TIMEOUT_MS = 5_000;
+
 /** The request an applicant sends. */
 export interface ApplyRequest {
   readonly v: 1;
@@ -194,10 +197,18 @@ export async function serveApplications(
         return;
       }
       try {
-        const signal = AbortSignal.timeout(APPLY_TIMEOUT_MS);
+        // Reading 64 KiB takes no time: a stream that sends nothing holds one of the few slots for this long at most.
+        const signal = AbortSignal.timeout(APPLY_READ_TIMEOUT_MS);
         let response: ApplyResponse;
         try {
-          const request = await readApplyMessage(stream, signal);
+          let request: unknown;
+          try {
+            request = await readApplyMessage(stream, signal);
+          } catch (e) {
+            // Too large or not JSON: sending it again would not change that.
+            if ((e as Error).message !== "timed out") throw new ApplicationRefusedError((e as Error).message);
+            throw e;
+          }
           if (!isApplyRequest(request)) throw new ApplicationRefusedError("not an application request");
           response = { ok: true, proposal: await accept(request, connection.remotePeer.toString()) };
         } catch (e) {

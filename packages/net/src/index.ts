@@ -38,6 +38,7 @@ export {
   APPLY_MAX_MESSAGE,
   APPLY_PROTOCOL,
   APPLY_RATE_LIMIT,
+  APPLY_READ_TIMEOUT_MS,
   APPLY_TIMEOUT_MS,
   applyRequest,
   isApplyRequest,

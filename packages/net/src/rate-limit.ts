@@ -1,6 +1,6 @@
 /**
  * A rate limiter for requests from remote peers: a token bucket per peer (kept as a theoretical arrival time, so it is
- * exact in whole milliseconds) and a cap on requests in progress across all peers.
+ * exact in whole milliseconds) and caps on requests in progress, across all peers and per peer.
  */
 
 /** How many requests, how fast, and how many at once. */
@@ -10,6 +10,8 @@ export interface RateLimitInit {
   readonly windowMs: number;
   /** Requests in progress at once, all peers together. */
   readonly concurrent: number;
+  /** Requests in progress at once from one peer; 1 by default, so a few keys cannot hold every slot open. */
+  readonly concurrentPerPeer?: number;
   /** What a request turned away because too many are in progress is told to wait; 1 s by default. */
   readonly busyRetryMs?: number;
   /** The clock (tests pass a fake one). */
@@ -38,14 +40,23 @@ export class RateLimiter {
   readonly #now: () => number;
   /** Per peer, when its bucket will be full again; a request is admitted while that is at most `tolerance` away. */
   readonly #full = new Map<string, number>();
+  /** Requests in progress per peer (peers with none are not kept). */
+  readonly #activeOf = new Map<string, number>();
+  readonly #concurrentPerPeer: number;
   #active = 0;
 
   constructor(init: RateLimitInit) {
-    if (!(init.perPeer >= 1) || !(init.windowMs > 0) || !(init.concurrent >= 1))
-      throw new RangeError("a rate limit needs perPeer >= 1, windowMs > 0 and concurrent >= 1");
+    if (
+      !(init.perPeer >= 1) ||
+      !(init.windowMs > 0) ||
+      !(init.concurrent >= 1) ||
+      !((init.concurrentPerPeer ?? 1) >= 1)
+    )
+      throw new RangeError("a rate limit needs perPeer >= 1, windowMs > 0 and concurrent >= 1 (per peer too)");
     this.#interval = init.windowMs / init.perPeer;
     this.#tolerance = init.windowMs - this.#interval;
     this.#concurrent = init.concurrent;
+    this.#concurrentPerPeer = init.concurrentPerPeer ?? 1;
     this.#busyRetryMs = init.busyRetryMs ?? 1_000;
     this.#now = init.now ?? Date.now;
   }
@@ -58,12 +69,15 @@ export class RateLimiter {
   /** Takes one request of `peer`: admitted only when both its bucket and the concurrency cap allow it. */
   take(peer: string): Admission {
     if (this.#active >= this.#concurrent) return { ok: false, reason: "busy", retryAfterMs: this.#busyRetryMs };
+    const ownActive = this.#activeOf.get(peer) ?? 0;
+    if (ownActive >= this.#concurrentPerPeer) return { ok: false, reason: "busy", retryAfterMs: this.#busyRetryMs };
     const now = this.#now();
     const full = Math.max(this.#full.get(peer) ?? now, now);
     if (full - now > this.#tolerance) return { ok: false, reason: "peer", retryAfterMs: full - now - this.#tolerance };
     if (this.#full.size >= TRACKED_PEERS) this.#forget(now);
     this.#full.set(peer, full + this.#interval);
     this.#active++;
+    this.#activeOf.set(peer, ownActive + 1);
     let released = false;
     return {
       ok: true,
@@ -71,6 +85,9 @@ export class RateLimiter {
         if (released) return;
         released = true;
         this.#active--;
+        const left = (this.#activeOf.get(peer) ?? 1) - 1;
+        if (left > 0) this.#activeOf.set(peer, left);
+        else this.#activeOf.delete(peer);
       },
     };
   }

@@ -2,6 +2,7 @@
 import { createIdentity, type Identity, sealApplication } from "@federa/core";
 import { tcp } from "@libp2p/tcp";
 import { afterAll, describe, expect, it } from "vitest";
+import { APPLY_MAX_MESSAGE, APPLY_PROTOCOL, readApplyMessage } from "../src/apply-protocol.js";
 import {
   acceptApplication,
   applyRequest,
@@ -63,6 +64,28 @@ describe("the apply protocol's rate limit", () => {
     expect((await held.council.state()).proposals.map((p) => p.id).sort()).toEqual(
       [first.record, second.record].sort(),
     );
+  });
+});
+
+describe("a request that can never be an application", () => {
+  it("is refused for good, not answered as worth sending again: not JSON, or too large", async () => {
+    const alice = await start(await createIdentity(), ["/ip4/127.0.0.1/tcp/0"]);
+    const handled: string[] = [];
+    await serveApplications(alice.libp2p, async (request) => {
+      handled.push(request.record);
+      return request.record;
+    });
+    const other = await start(await createIdentity(), []);
+    for (const body of [new TextEncoder().encode('{ "v": 1, torn'), new Uint8Array(APPLY_MAX_MESSAGE + 1).fill(32)]) {
+      const stream = await other.libp2p.dialProtocol(alice.libp2p.getMultiaddrs(), APPLY_PROTOCOL);
+      const answer = readApplyMessage(stream, AbortSignal.timeout(10_000));
+      if (!stream.send(body)) await stream.onDrain();
+      await stream.close().catch(() => {}); // the node may stop reading a message too large
+      const got = (await answer) as { ok: boolean; retry?: boolean };
+      expect(got.ok).toBe(false);
+      expect(got.retry).toBeUndefined();
+    }
+    expect(handled).toEqual([]);
   });
 });
 

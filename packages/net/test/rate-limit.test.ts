@@ -71,6 +71,20 @@ describe("RateLimiter", () => {
     expect(done(limit, "c")).toMatchObject({ ok: false, reason: "peer" });
   });
 
+  it("takes one request at a time from a peer, so a few keys cannot hold every slot, without charging its bucket", () => {
+    const { limit } = limiter(8);
+    const first = limit.take("p");
+    expect(first.ok).toBe(true);
+    expect(limit.take("p")).toEqual({ ok: false, reason: "busy", retryAfterMs: 1_000 });
+    expect(limit.take("q").ok).toBe(true);
+    if (first.ok) first.release();
+    // The turned-away request cost nothing: four more of the burst of five are left.
+    for (let i = 0; i < 4; i++) expect(done(limit, "p").ok).toBe(true);
+    expect(done(limit, "p")).toMatchObject({ ok: false, reason: "peer" });
+    const two = new RateLimiter({ perPeer: 5, windowMs: 60_000, concurrent: 8, concurrentPerPeer: 2 });
+    expect([two.take("p").ok, two.take("p").ok, two.take("p").ok]).toEqual([true, true, false]);
+  });
+
   it("forgets refilled peers once many are tracked, without forgetting the ones still limited", () => {
     const { clock, limit } = limiter();
     for (let i = 0; i < 5; i++) done(limit, "limited");
