@@ -155,6 +155,22 @@ export class DamagedFileError extends CliError {
   }
 }
 
+/**
+ * Thrown when records this device signed are missing from its replica: its latest ones (the next record would reuse
+ * their `seq`, a fork of its chain) or ones below records it holds (the next record would wait behind them, uncounted).
+ */
+export class OwnRecordsMissingError extends CliError {
+  constructor(details: readonly string[], fork: boolean) {
+    const then = fork ? "writing now would fork its chain" : "a record written now would wait for them and not count";
+    super(
+      CliErrorCodes.OWN_RECORDS_MISSING,
+      `${fork ? "the latest " : ""}records this device signed are missing here (${details.join("; ")}): ${then}; ` +
+        "run `federa node` until a peer has sent them back, then try again",
+    );
+    this.name = "OwnRecordsMissingError";
+  }
+}
+
 /** Answered for a request the node received while stopping: nothing of it was done. */
 export class NodeStoppingError extends CliError {
   constructor() {

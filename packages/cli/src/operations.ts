@@ -40,6 +40,7 @@ import {
   NotDelegateError,
   NotFoundCliError,
   NotMemberError,
+  OwnRecordsMissingError,
   UnknownCouncilError,
   UsageError,
 } from "./errors.js";
@@ -308,27 +309,34 @@ async function actingIn(ws: Workspace, ref: string | undefined): Promise<{ held:
 }
 
 /**
- * Refuses to write while this device's own chain is held here only up to a lower `seq` than it once verified (its
- * latest records lost from the replica): its next record would take a `seq` it already used, a fork of its chain that
- * every peer holding the original excludes, with everything after it.
+ * Refuses to write while records of this device's own chain are missing here: its latest ones, held only up to a
+ * lower `seq` than it once verified (its next record would take a `seq` it already used, a fork of its chain that every
+ * peer holding the original excludes, with everything after it), or ones below records it holds, which wait for them
+ * (its next record would wait too, and the command would report a write that does not count).
  */
 async function refuseIfOwnChainLost(
   ws: Workspace,
   id: string,
-  chain: { tipSeq(signer: SignerId): number },
+  chain: { tipSeq(signer: SignerId): number; highWater(): ReadonlyMap<SignerId, number> },
 ): Promise<void> {
   const marks = await new HighWaterStore(ws.dir).read();
   const stored = Object.hasOwn(marks, id) ? marks[id]! : {};
+  const counted = chain.highWater();
   const own = [ws.identity.device.id, ws.identity.memberKey?.id].filter((k): k is SignerId => k !== undefined);
-  const lost = own
-    .filter((signer) => Object.hasOwn(stored, signer) && stored[signer]! > chain.tipSeq(signer))
-    .map((signer) => `${signer}: seq ${stored[signer]} verified, seq ${chain.tipSeq(signer)} here`);
-  if (lost.length > 0)
-    throw new CliError(
-      CliErrorCodes.OWN_RECORDS_MISSING,
-      `the latest records this device signed are missing here (${lost.join("; ")}): writing now would fork its ` +
-        "chain; run `federa node` until a peer has sent them back, then try again",
-    );
+  const lost: string[] = [];
+  let fork = false;
+  for (const signer of own) {
+    const tip = chain.tipSeq(signer);
+    const valid = counted.get(signer) ?? -1;
+    if (Object.hasOwn(stored, signer) && stored[signer]! > tip) {
+      lost.push(`${signer}: seq ${stored[signer]} verified, seq ${tip} here`);
+      fork = true;
+    } else if (valid < tip) {
+      // Stored marks may lag (never written, or a document restored alone): the hole below the tip shows the loss.
+      lost.push(`${signer}: seq ${tip} here waits for seq ${valid + 1}`);
+    }
+  }
+  if (lost.length > 0) throw new OwnRecordsMissingError(lost, fork);
 }
 
 /** Finds one item by its full id or a unique prefix of it. */

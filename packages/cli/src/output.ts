@@ -18,7 +18,7 @@ export interface OutputOptions {
   readonly quiet?: boolean;
 }
 
-/** Says what slow work is under way, on stderr, only when it is slow enough to wonder about. */
+/** Says on stderr what slow work is under way (only when it is slow enough to wonder about), and what went wrong. */
 export class Progress {
   readonly #quiet: boolean;
   readonly #after: number;
@@ -53,6 +53,11 @@ export class Progress {
   note(message: string): void {
     if (!this.#quiet) process.stderr.write(`federa: ${message}\n`);
   }
+
+  /** A warning on stderr, even with `--quiet`: what went wrong on the way is not progress. */
+  warn(message: string): void {
+    process.stderr.write(`federa: warning: ${printable(message)}\n`);
+  }
 }
 
 /** Prints a command's result. */
@@ -81,6 +86,6 @@ export class Output {
 
   /** A warning on stderr (never on stdout, which scripts parse). */
   warn(message: string): void {
-    process.stderr.write(`federa: warning: ${printable(message)}\n`);
+    this.progress.warn(message);
   }
 }

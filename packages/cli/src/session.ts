@@ -71,6 +71,7 @@ async function offline(dir: NodeDir, request: Request, progress: Progress): Prom
   try {
     return await progress.during("working on the local replica", () => perform(ws, request));
   } finally {
-    await ws.close();
+    // Only the documents' flush fails the command: what it could not write after them is a warning.
+    for (const problem of await ws.close()) progress.warn(problem);
   }
 }

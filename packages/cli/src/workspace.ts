@@ -217,21 +217,45 @@ export class LocalWorkspace implements Workspace {
     return null;
   }
 
-  /** Writes every open document, the verified cache and the open councils' and federations' high-water marks. */
-  async close(): Promise<void> {
+  /**
+   * Writes every open document, then the verified cache and the open councils' and federations' high-water marks.
+   * Throws when the documents could not be written; returns, one line each, what could not be written after them.
+   */
+  async close(): Promise<string[]> {
     const ids = [
       ...[...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]),
       ...[...this.#federations.values()].map((f) => f.handle.documentId),
     ];
     // Only documents that loaded: a handle left unavailable cannot be saved (and would make a full flush throw).
     await this.#repo.flush(ids);
-    await this.dir.saveVerified(this.#verified);
-    // After the flush: a mark must never get ahead of the records on disk.
-    await new HighWaterStore(this.dir).update(
-      new Map<string, SignerMarks>([
-        ...[...this.#open.values()].map((o) => [o.council.id, marksOf(o.council.highWater())] as const),
-        ...[...this.#federations.values()].map((f) => [f.federation.id, marksOf(f.federation.highWater())] as const),
-      ]),
-    );
+    // The documents hold the command's records now: a failure below cannot undo them, so it is said, not thrown.
+    const unwritten: string[] = [];
+    try {
+      await this.dir.saveVerified(this.#verified);
+    } catch (e) {
+      const cache = "it only caches signatures already checked, which the next command checks again";
+      unwritten.push(notWritten(this.dir.verifiedPath, e, cache));
+    }
+    try {
+      // After the flush: a mark must never get ahead of the records on disk.
+      await new HighWaterStore(this.dir).update(
+        new Map<string, SignerMarks>([
+          ...[...this.#open.values()].map((o) => [o.council.id, marksOf(o.council.highWater())] as const),
+          ...[...this.#federations.values()].map((f) => [f.federation.id, marksOf(f.federation.highWater())] as const),
+        ]),
+      );
+    } catch (e) {
+      const unseen =
+        "the high-water marks were not updated, so until a later command stores them this device would not notice " +
+        "its newest records vanishing from its replica";
+      unwritten.push(notWritten(this.dir.highWaterPath, e, unseen));
+    }
+    return unwritten;
   }
+}
+
+/** One line for a file of the directory not written after the documents were: which, why, and what that means. */
+function notWritten(path: string, error: unknown, meaning: string): string {
+  const why = error instanceof Error ? error.message : String(error);
+  return `the documents are saved, but ${path} could not be written (${why}): ${meaning}`;
 }

@@ -1,7 +1,7 @@
 /** High-water marks kept in D/high-water.json: `federa status` reports a signer whose chain shrank, and `federa node` writes back what it can. */
-import { readFile, stat } from "node:fs/promises";
+import { cp, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type AutomergeUrl, type DocHandle, Repo } from "@automerge/automerge-repo";
+import { type AutomergeUrl, type DocHandle, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
 import type { CouncilDoc, FederaDoc } from "@federa/core";
 import { bucketOf, storageKeyOf, storedValue } from "@federa/core";
 import { DurableFsStorageAdapter } from "@federa/net/node";
@@ -187,6 +187,56 @@ describe("this device's latest records lost from its replica", { timeout: 180_00
     // The device writes again, after it (seq 3), and every record counts.
     expect(await federaJson(["donate", "food", "7", ...d])).toMatchObject({ balance: 157 });
     expect((await storedMarks(dir))[created.council]?.[bea.device]).toBe(3);
+  });
+});
+
+describe("one document restored from an older backup", { timeout: 180_000 }, () => {
+  it("refuses to write while this device's records wait for the ones the backup lacks, and writes nothing", async () => {
+    const dir = join(tmp.path, "gil");
+    const d = ["--dir", dir];
+    const gil = await federaJson<{ device: string }>(["init", ...d, "--name", "Gil"]);
+    await federaOk(["council", "create", "Granary", ...d]);
+    // The device signs the fund (seq 0) and the first donation (1) before the backup, then a donation (2) in the
+    // ledger document and a proposal (3) in the council document.
+    await federaOk(["fund", "create", "food", "--type", "cash", ...d]);
+    await federaOk(["donate", "food", "100", ...d]);
+    const backup = join(tmp.path, "gil-backup");
+    await cp(dir, backup, { recursive: true });
+    await federaOk(["donate", "food", "200", ...d]);
+    await federaOk(["propose", "--title", "Later", ...d]);
+
+    // Only the ledger's folder comes back from the backup: the proposal (seq 3) now waits for the lost donation (2).
+    const ledger = (await federaJson<StatusJson>(["status", ...d])).councils[0]!.documents!.find(
+      (doc) => doc.role === "ledger",
+    )!;
+    const id = parseAutomergeUrl(ledger.url as AutomergeUrl).documentId;
+    const folder = (root: string) => join(root, "repo", id.slice(0, 2), id.slice(2));
+    const newer = join(tmp.path, "gil-ledger-newer");
+    await rename(folder(dir), newer);
+    await cp(folder(backup), folder(dir), { recursive: true });
+    const before = (await federaJson<StatusJson>(["status", ...d])).councils[0]!;
+    expect(before).toMatchObject({ balances: { food: 100 } });
+
+    const refused = await federa(["donate", "food", "5", ...d, "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toContain(`${gil.device}: seq 3 here waits for seq 2`);
+    expect(refused.stderr).toMatch(
+      /records this device signed are missing here \(.*\): a record written now would wait/,
+    );
+    // Nothing was written: both documents are where they were.
+    const after = (await federaJson<StatusJson>(["status", ...d])).councils[0]!;
+    expect(after.documents).toEqual(before.documents);
+    expect(after).toMatchObject({ records: before.records, balances: { food: 100 } });
+
+    // With the newer ledger back, the chain is whole again and the device writes after it (seq 4).
+    await rm(folder(dir), { recursive: true });
+    await rename(newer, folder(dir));
+    expect(await federaJson(["donate", "food", "5", ...d])).toMatchObject({
+      balance: 305,
+      entry: { status: "applied" },
+    });
+    expect((await storedMarks(dir))[before.id]?.[gil.device]).toBe(4);
   });
 });
 
