@@ -46,6 +46,7 @@ import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { AccessPolicy } from "./access-policy.js";
 import { acceptApplication } from "./application.js";
 import { requestBytes, serveApplications } from "./apply-protocol.js";
+import { warmUpAutomergeOnce } from "./automerge-warm-up.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE, DIAL_QUIET_MS } from "./constants.js";
@@ -96,6 +97,11 @@ export interface FederaNodeInit {
    * (`REDIAL_INTERVAL_MS`) while not connected, so one that restarts is found again.
    */
   readonly bootstrap?: readonly string[];
+  /**
+   * Warms Automerge's WebAssembly up in the background once the node has started (once per process), so the first
+   * merge runs optimized code (`warmUpAutomerge`); true by default.
+   */
+  readonly warmUp?: boolean;
 }
 
 /** Payload of `peer:banned`. */
@@ -352,6 +358,7 @@ export class FederaNode {
       if (bans.has(peer)) event.detail.abort(new PeerBannedError(`Peer ${peer} is banned`));
     });
     if (init.bootstrap !== undefined && init.bootstrap.length > 0) node.keepDialling(init.bootstrap);
+    if (init.warmUp !== false) void warmUpAutomergeOnce({ signal: node.#stopping.signal });
     return node;
   }
 

@@ -48,6 +48,7 @@ export {
   serveApplications,
   writeApplyMessage,
 } from "./apply-protocol.js";
+export { type WarmUpOptions, warmUpAutomerge, warmUpAutomergeOnce } from "./automerge-warm-up.js";
 export type { BanRecord } from "./ban-list.js";
 export type { ChangesAhead } from "./changes-ahead.js";
 export { CHANGES_AHEAD_BYTES, changesAhead } from "./changes-ahead.js";
