@@ -111,7 +111,10 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    // Node's message names no path for these: the user needs to know which file.
+    if (code === "EISDIR") throw new DamagedFileError(path, "a directory where a file belongs");
     throw e;
   }
   try {

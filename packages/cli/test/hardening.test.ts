@@ -1,6 +1,6 @@
 /** Bad input from the command line, damaged node directories and a silent control socket: plain errors, never hangs. */
 import { spawn } from "node:child_process";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
@@ -146,6 +146,14 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     await writeFile(federations, JSON.stringify([{ federation: "f".repeat(64), url: "nope" }]));
     expect(await refused(["federation", "list", "--dir", d], 1)).toMatch(/federations\.json is damaged/);
     expect(JSON.parse(await readFile(federations, "utf8"))).toEqual([{ federation: "f".repeat(64), url: "nope" }]);
+    await rm(federations);
+
+    // A directory where a file belongs: Node's own message would name no path.
+    await mkdir(councils);
+    expect(await refused(["status", "--dir", d], 1)).toMatch(
+      /councils\.json is damaged: a directory where a file belongs/,
+    );
+    await rm(councils, { recursive: true });
   });
 
   it("says the storage directory is a file instead of crashing", async () => {
