@@ -455,8 +455,23 @@ export class NodeDir {
   }
 
   /** The raw JSON of D/high-water.json (see `high-water.ts`), or undefined when no mark was kept yet. */
+  /** The stored marks as read (their entries are checked by `parseHighWater`); a file that is no JSON object is damaged. */
   async highWater(): Promise<unknown> {
-    return readJson<unknown>(this.highWaterPath);
+    const damaged = (problem: string) =>
+      new DamagedFileError(
+        this.highWaterPath,
+        `${problem}; move it aside and the marks start again from what this replica holds (a rollback before then goes unnoticed)`,
+      );
+    let value: unknown;
+    try {
+      value = await readJson<unknown>(this.highWaterPath);
+    } catch (e) {
+      if (e instanceof DamagedFileError) throw damaged("not valid JSON");
+      throw e;
+    }
+    // Read as no marks, it would be overwritten with the current ones: every drop before then would go unnoticed.
+    if (value !== undefined && !isRecord(value)) throw damaged("not a JSON object");
+    return value;
   }
 
   async saveHighWater(marks: unknown): Promise<void> {

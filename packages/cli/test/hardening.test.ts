@@ -148,6 +148,15 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     expect(JSON.parse(await readFile(federations, "utf8"))).toEqual([{ federation: "f".repeat(64), url: "nope" }]);
     await rm(federations);
 
+    // The high-water marks: neither unreadable nor some other JSON value is taken for no marks.
+    const marks = join(d, "high-water.json");
+    for (const text of ["{ torn", "null", "[]"]) {
+      await writeFile(marks, text);
+      expect(await refused(["status", "--dir", d], 1)).toMatch(/high-water\.json is damaged: .*move it aside/);
+      expect(await readFile(marks, "utf8")).toBe(text);
+    }
+    await rm(marks);
+
     // A directory where a file belongs: Node's own message would name no path.
     await mkdir(councils);
     expect(await refused(["status", "--dir", d], 1)).toMatch(
