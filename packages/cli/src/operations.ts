@@ -35,6 +35,7 @@ import {
   CliError,
   CliErrorCodes,
   CouncilUnavailableError,
+  DamagedFileError,
   describeError,
   FoundingUncheckedError,
   NotDelegateError,
@@ -510,8 +511,19 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
   // Nothing could be read: the command fails with the (first) reason.
   if (failures.length > 0 && failures.length === wanted.length) throw failures[0];
   const node = ws.node();
-  const profile = await ws.dir.profile();
-  const applications = (await ws.dir.applications()).map((a) => ({
+  // Side files: a damaged one is reported beside the councils, not in their place.
+  const damaged: string[] = [];
+  const orNone = async <T>(read: () => Promise<T>, none: T): Promise<T> => {
+    try {
+      return await read();
+    } catch (e) {
+      if (!(e instanceof DamagedFileError)) throw e;
+      damaged.push(e.message);
+      return none;
+    }
+  };
+  const profile = await orNone(() => ws.dir.profile(), undefined);
+  const applications = (await orNone(() => ws.dir.applications(), [])).map((a) => ({
     council: a.council,
     proposal: a.record,
     delivered: a.delivered,
@@ -527,7 +539,8 @@ async function status(ws: Workspace, ref: string | undefined): Promise<unknown> 
     councils: summaries,
     applications,
     // Councils this device follows as another device of its member, fetched from the inviter.
-    joins: (await ws.dir.joins()).map((j) => ({ council: j.council, inviter: j.inviter })),
+    joins: (await orNone(() => ws.dir.joins(), [])).map((j) => ({ council: j.council, inviter: j.inviter })),
+    ...(damaged.length > 0 ? { damaged } : {}),
   };
 }
 

@@ -148,6 +148,16 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
     expect(JSON.parse(await readFile(federations, "utf8"))).toEqual([{ federation: "f".repeat(64), url: "nope" }]);
     await rm(federations);
 
+    // Files status only reports from: named beside what it can still say, not in its place.
+    for (const file of ["applications.json", "joins.json", "profile.json"]) await writeFile(join(d, file), "{ torn");
+    const shown = await federa(["status", "--dir", d]);
+    expect(shown.code, shown.stderr).toBe(0);
+    for (const file of ["applications.json", "joins.json", "profile.json"])
+      expect(shown.stdout).toContain(`warning: ${join(d, file)} is damaged`);
+    const json = await federaJson<{ damaged: string[] }>(["status", "--dir", d]);
+    expect(json.damaged).toHaveLength(3);
+    for (const file of ["applications.json", "joins.json", "profile.json"]) await rm(join(d, file));
+
     // The high-water marks: neither unreadable nor some other JSON value is taken for no marks.
     const marks = join(d, "high-water.json");
     for (const text of ["{ torn", "null", "[]"]) {

@@ -65,6 +65,7 @@ function human(r: Record<string, unknown>): string[] {
   for (const j of (r.joins as { council: string; inviter: string }[] | undefined) ?? []) {
     lines.push(`joined ${j.council.slice(0, 12)} as another device of this member (from ${j.inviter.slice(0, 16)})`);
   }
+  for (const d of (r.damaged as string[] | undefined) ?? []) lines.push(`warning: ${d}`);
   return lines;
 }
 
