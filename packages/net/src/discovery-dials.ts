@@ -269,6 +269,11 @@ export class DiscoveryDials {
   #evaluate(): void {
     if (this.#stopped || this.#settle !== undefined || this.#libp2p.status !== "started") return;
     const now = Date.now();
+    // A peer left out until a time still ahead is looked at again then: the timer set for it may fire a millisecond
+    // early by this clock, and finding it still left out would arm nothing, leaving it undialled for good.
+    for (const known of this.#known.values())
+      if (known.unreachableUntil !== undefined && known.unreachableUntil > now)
+        this.#retryIn(known.unreachableUntil - now);
     const tree = this.tree();
     const wanted = tree.neighbours;
     for (const [id, known] of this.#known) {
