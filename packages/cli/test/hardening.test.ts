@@ -416,6 +416,12 @@ describe("command-line values", { timeout: 120_000 }, () => {
 
   it("bounds scales, waits and spans, and refuses an empty id that every id starts with", async () => {
     expect(await refused(["sim", join(tmp.path, "none.json"), "--scale", "Infinity"], 2)).toMatch(/--scale must be/);
+    // An output directory that cannot be made is refused before the run, not after it (the scenario is not even read).
+    const file = join(tmp.path, "a-file");
+    await writeFile(file, "x");
+    expect(await refused(["sim", join(tmp.path, "none.json"), "--out", join(file, "out")], 2)).toMatch(
+      /--out .* cannot be made a directory/,
+    );
     expect(() => parseDuration("99999999999w", "--timeout")).toThrow(UsageError);
     expect(() => parseDuration("25d", "--timeout")).toThrow(/at most 24 days/);
     expect(parseDuration("24d", "--timeout")).toBe(24 * 86_400_000);

@@ -1,4 +1,5 @@
 /** `federa sim`: runs a simulator scenario with a progress bar and writes its metrics, tables and charts. */
+import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Progress, SimResult } from "@federa/sim";
 import type { Command } from "commander";
@@ -76,6 +77,13 @@ export function registerSim(program: Command): void {
       const seed = options.seed === undefined ? undefined : parseCount(options.seed, "--seed");
       if (seed !== undefined && seed > 0xffff_ffff) throw new UsageError("--seed must be below 2^32");
       const scale = options.scale === undefined ? undefined : parseFactor(options.scale, "--scale", MAX_SCALE);
+      // Before the run, which may take minutes: a directory that cannot be made is said now, not after it.
+      if (options.out !== undefined) {
+        const dir = resolve(options.out);
+        await mkdir(dir, { recursive: true }).catch((e: Error) => {
+          throw new UsageError(`--out ${dir} cannot be made a directory: ${e.message}`);
+        });
+      }
       // Loaded here, not at startup: other commands need none of the simulator.
       const { loadScenario, runScenario, ScenarioError, ScenarioNotFoundError, writeReport } = await import(
         "@federa/sim"
