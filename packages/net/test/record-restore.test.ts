@@ -44,6 +44,33 @@ function bytesIn(handle: DocHandle<FederaDoc>, id: RecordId): Uint8Array | undef
   return value instanceof Uint8Array ? value : undefined;
 }
 
+/** Ana's council on disk with two donations (the first, and the chain's tip), its state and URLs; the node stopped. */
+async function printShopOnDisk() {
+  const ana = await createIdentity();
+  const dir = await mkdtemp(join(tmpdir(), "federa-restore-"));
+  dirs.push(dir);
+  const first = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
+  const held = await first.foundCouncil({ name: "Print shop" });
+  await held.council.ledger.createFund("paper", "cash");
+  const donation = await held.council.ledger.donate("paper", 400, "raffle");
+  const tip = await held.council.ledger.donate("paper", 30);
+  const honest = await held.council.state();
+  const urls = { council: held.councilHandle.url, ledger: held.ledgerHandle.url };
+  await first.stop();
+  return { ana, dir, held, donation, tip, honest, urls };
+}
+
+/** A plain Repo on the directory deletes `record` from the ledger and flushes, as a member's synced change would. */
+async function deleteOnDisk(dir: string, ledgerUrl: AutomergeUrl, record: RecordId): Promise<void> {
+  const repo = new Repo({ storage: new DurableFsStorageAdapter(dir), network: [] });
+  const ledger = await repo.find<FederaDoc>(ledgerUrl);
+  ledger.change((d) => {
+    delete d.records[bucketOf(record)]![storageKeyOf(record)];
+  });
+  await repo.flush();
+  await repo.shutdown();
+}
+
 describe("records a member's device deletes or alters", { timeout: 60_000 }, () => {
   it("are written back by the node that held them and reach the device's replica again", async () => {
     const [ana, ben] = await Promise.all([createIdentity(), createIdentity()]);
@@ -90,26 +117,8 @@ describe("records a member's device deletes or alters", { timeout: 60_000 }, () 
   });
 
   it("are recovered from the history by a node that loads a harmed replica from disk", async () => {
-    const ana = await createIdentity();
-    const dir = await mkdtemp(join(tmpdir(), "federa-restore-"));
-    dirs.push(dir);
-    const first = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
-    const held = await first.foundCouncil({ name: "Print shop" });
-    await held.council.ledger.createFund("paper", "cash");
-    const donation = await held.council.ledger.donate("paper", 400, "raffle");
-    await held.council.ledger.donate("paper", 30);
-    const honest = await held.council.state();
-    const urls = { council: held.councilHandle.url, ledger: held.ledgerHandle.url };
-    await first.stop();
-
-    // A plain Repo on the same directory deletes the first donation, as a member's device could have synced it here.
-    const repo = new Repo({ storage: new DurableFsStorageAdapter(dir), network: [] });
-    const ledger = await repo.find<FederaDoc>(urls.ledger);
-    ledger.change((d) => {
-      delete d.records[bucketOf(donation)]![storageKeyOf(donation)];
-    });
-    await repo.flush();
-    await repo.shutdown();
+    const { ana, dir, held, donation, honest, urls } = await printShopOnDisk();
+    await deleteOnDisk(dir, urls.ledger, donation); // as a member's device could have synced it here
 
     const again = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
     const reopened = await again.openCouncil(urls.council, { council: held.council.id });
@@ -117,27 +126,11 @@ describe("records a member's device deletes or alters", { timeout: 60_000 }, () 
     expect(await reopened.council.state()).toEqual(honest);
     expect(bytesIn(reopened.ledgerHandle as DocHandle<FederaDoc>, donation)).toBeDefined();
   });
-  it("are found again after a stop cut the history search short: the node writes nothing once stopping", async () => {
-    const ana = await createIdentity();
-    const dir = await mkdtemp(join(tmpdir(), "federa-restore-"));
-    dirs.push(dir);
-    const first = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
-    const held = await first.foundCouncil({ name: "Print shop" });
-    await held.council.ledger.createFund("paper", "cash");
-    await held.council.ledger.donate("paper", 400, "raffle");
-    const tip = await held.council.ledger.donate("paper", 30);
-    const honest = await held.council.state();
-    const urls = { council: held.councilHandle.url, ledger: held.ledgerHandle.url };
-    await first.stop();
 
+  it("are found again after a stop cut the history search short: the node writes nothing once stopping", async () => {
+    const { ana, dir, held, tip, honest, urls } = await printShopOnDisk();
     // The chain's tip deleted: that shows no harm, so only a search asked for (as on a lower high-water mark) finds it.
-    const repo = new Repo({ storage: new DurableFsStorageAdapter(dir), network: [] });
-    const ledger = await repo.find<FederaDoc>(urls.ledger);
-    ledger.change((d) => {
-      delete d.records[bucketOf(tip)]![storageKeyOf(tip)];
-    });
-    await repo.flush();
-    await repo.shutdown();
+    await deleteOnDisk(dir, urls.ledger, tip);
 
     const again = await startFederaNode(ana, { storage: new DurableFsStorageAdapter(dir) });
     const reopened = await again.openCouncil(urls.council, { council: held.council.id });
