@@ -14,7 +14,7 @@ export const APPLY_PROTOCOL = "/federa/apply/1.0.0";
 
 /** Largest message either side reads: an application is a few hundred bytes plus its note. */
 export const APPLY_MAX_MESSAGE = 64 * 1024;
-/** How long a member's node waits for a request, and an applicant for the answer. */
+/** How long an applicant waits for the answer. */
 export const APPLY_TIMEOUT_MS = 20_000;
 
 /** How long a member's node waits for an application's bytes before giving its slot back. */
@@ -205,8 +205,8 @@ export async function serveApplications(
           try {
             request = await readApplyMessage(stream, signal);
           } catch (e) {
-            // Too large or not JSON: sending it again would not change that.
-            if ((e as Error).message !== "timed out") throw new ApplicationRefusedError((e as Error).message);
+            // Too large or not JSON: sending it again would not change that (a read cut short by the deadline might).
+            if (!signal.aborted) throw new ApplicationRefusedError((e as Error).message);
             throw e;
           }
           if (!isApplyRequest(request)) throw new ApplicationRefusedError("not an application request");
