@@ -312,8 +312,23 @@ function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, h
   };
   const send = adapter.send.bind(adapter);
   adapter.send = (m) => {
-    log("sent", m.type, short(m.targetId), "data" in m ? m.data?.byteLength : 0);
+    const before = adapter.traffic.bytesSent;
     send(m);
+    const data = "data" in m ? m.data : undefined;
+    const doc = "documentId" in m && m.documentId === held.ledgerHandle.documentId ? "ledger" : "council";
+    // What the frame carried: a whole-document chunk or change chunks, and its bytes before and after deflating.
+    const chunks = m.type === "sync" && data !== undefined ? A.decodeSyncMessage(data).changes : [];
+    const kind = chunks[0]?.[8] === 0 ? "document" : chunks.length > 0 ? "bundle" : "none";
+    log(
+      "sent",
+      m.type,
+      doc,
+      short(m.targetId),
+      data?.byteLength ?? 0,
+      kind,
+      "wire",
+      adapter.traffic.bytesSent - before,
+    );
   };
   node.repo.on("doc-metrics", (m) => {
     if ("durationMillis" in m && m.durationMillis > 20) log(m.type, m.durationMillis.toFixed(0), "ms");

@@ -4,7 +4,7 @@
 export const SYNC_PROTOCOL = "/federa/sync/1.0.0";
 
 /** Version sent in the hello frame: peers must share the major version; a newer minor only adds optional fields. */
-export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 3 } as const;
+export const SYNC_PROTOCOL_VERSION = { major: 1, minor: 4 } as const;
 
 /** The first minor version with held streams and the activate frame (1.0 peers sync on every stream at once). */
 export const ACTIVATE_MINOR_VERSION = 1;

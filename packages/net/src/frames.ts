@@ -7,7 +7,7 @@ import type { Message, PeerMetadata } from "@automerge/automerge-repo/slim";
 import { cbor } from "@automerge/automerge-repo/slim";
 import { Uint8ArrayList } from "uint8arraylist";
 import { FrameTooLargeError, InvalidFrameError, TruncatedFrameError } from "./errors.js";
-import { deflatePayload, inflatePayload } from "./frame-compression.js";
+import { type DeflateWindow, deflatePayload, inflatePayload } from "./frame-compression.js";
 
 /** The sync protocol version a peer speaks. */
 export interface ProtocolVersion {
@@ -253,9 +253,10 @@ export function encodeActivate(): Uint8Array {
 
 /**
  * Decodes a frame after the hello: a control frame, or an automerge-repo message, inflated first if it came
- * deflated, whose envelope is checked. `maxFrameSize` bounds what a deflated frame may inflate to.
+ * deflated, whose envelope is checked. `maxFrameSize` bounds what a deflated frame may inflate to. `window`, the
+ * stream's receiving window, is what a windowed frame was deflated against; every message's payload joins it.
  */
-export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Control | Message {
+export function decodeFrame(payload: Uint8Array, maxFrameSize: number, window?: DeflateWindow): Control | Message {
   const value = decodeCbor(payload);
   if (isRecord(value) && typeof value.type === "string" && CONTROL_TYPES.has(value.type)) {
     return { type: value.type as ControlType };
@@ -268,16 +269,37 @@ export function decodeFrame(payload: Uint8Array, maxFrameSize: number): Control 
     if ((size as number) > maxFrameSize) {
       throw new FrameTooLargeError(`Deflated frame of ${size} bytes exceeds the limit of ${maxFrameSize}`);
     }
+    const dictionary = windowUsed(value.window, window);
     // Inside is exactly one message: never a control frame or another deflated one.
-    return checkMessage(decodeCbor(inflatePayload(data, size as number)));
+    const inflated = inflatePayload(data, size as number, dictionary);
+    window?.append(inflated);
+    return checkMessage(decodeCbor(inflated));
   }
+  window?.append(payload);
   return checkMessage(value);
 }
 
-/** The payload of a deflated message frame, or undefined when deflating would not make it at least 10% smaller. */
-export function encodeDeflated(payload: Uint8Array): Uint8Array | undefined {
-  const data = deflatePayload(payload);
-  return data === undefined ? undefined : cbor.encode({ type: "deflate", size: payload.byteLength, data });
+/** The dictionary a deflated frame names (`window`: how many bytes of the receiving window's tail), if any. */
+function windowUsed(used: unknown, window: DeflateWindow | undefined): Uint8Array | undefined {
+  if (used === undefined) return undefined;
+  if (window === undefined) throw new InvalidFrameError("Windowed frame on a stream without a window");
+  if (!Number.isSafeInteger(used) || (used as number) <= 0 || (used as number) > window.size) {
+    throw new InvalidFrameError(`Deflated frame names ${String(used)} bytes of a ${window.size} byte window`);
+  }
+  return window.tail(used as number);
+}
+
+/**
+ * The payload of a deflated message frame, or undefined when deflating would not make it at least 10% smaller. With
+ * `window` (the stream's sending window, for a peer that reads windowed frames) the tail of what crossed before is
+ * the dictionary, and the payload joins the window whether it is deflated or not.
+ */
+export function encodeDeflated(payload: Uint8Array, window?: DeflateWindow): Uint8Array | undefined {
+  const used = window?.size ?? 0;
+  const data = deflatePayload(payload, used > 0 ? window?.tail(used) : undefined);
+  window?.append(payload);
+  if (data === undefined) return undefined;
+  return cbor.encode({ type: "deflate", size: payload.byteLength, data, ...(used > 0 && { window: used }) });
 }
 
 /** Encodes the payload of a message frame, as automerge-repo's WebSocket adapter encodes a message. */

@@ -30,7 +30,7 @@ import {
   PeerMismatchError,
   PeerRefusedError,
 } from "./errors.js";
-import { DEFLATE_RAW } from "./frame-compression.js";
+import { DEFLATE_RAW, DEFLATE_RAW_WINDOW, DeflateWindow } from "./frame-compression.js";
 import type { Hello } from "./frames.js";
 import {
   type ControlType,
@@ -207,6 +207,10 @@ class SyncSession {
   /** The stream was opened by us after `allowPeer` said yes, so it needs no second check. */
   readonly preApproved: boolean;
   remoteHello: Hello | undefined;
+  /** The message payloads this node sent, for a peer that reads windowed frames (1.4), else undefined. */
+  sendWindow: DeflateWindow | undefined;
+  /** The message payloads received, which the peer's windowed frames are deflated against. */
+  readonly receiveWindow = new DeflateWindow();
   greeting = false;
   helloSent = false;
   announced = false;
@@ -469,7 +473,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       return;
     }
     // The limit holds for the message itself, which is what the peer inflates a deflated frame to.
-    if (session.remoteHello.compression?.includes(DEFLATE_RAW)) payload = encodeDeflated(payload) ?? payload;
+    if (session.sendWindow !== undefined || session.remoteHello.compression?.includes(DEFLATE_RAW)) {
+      payload = encodeDeflated(payload, session.sendWindow) ?? payload;
+    }
     this.#crossed(message);
     this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
   }
@@ -698,7 +704,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       peerId: this.peerId,
       peerMetadata: this.peerMetadata ?? {},
       maxFrameSize: this.#maxFrameSize,
-      compression: [DEFLATE_RAW],
+      compression: [DEFLATE_RAW_WINDOW, DEFLATE_RAW],
     };
     this.#write(session, encodeFrame(encodeHello(hello), this.#maxFrameSize));
     session.helloSent = true;
@@ -853,13 +859,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         );
       }
       session.remoteHello = hello;
+      if (hello.compression?.includes(DEFLATE_RAW_WINDOW)) session.sendWindow = new DeflateWindow();
       this.#announce(session);
       return false;
     }
     // A well-behaved peer sends messages only after our hello, which we send only when ready to take them.
     if (!session.established) throw new InvalidFrameError("Message before the handshake completed");
     this.#deliverRest(session); // where the timer is late (a browser tab in the background), order still holds
-    let message = decodeFrame(frame, this.#maxFrameSize);
+    let message = decodeFrame(frame, this.#maxFrameSize, session.receiveWindow);
     if (isControl(message)) {
       this.#onControl(session, message.type);
       return false;

@@ -6,8 +6,8 @@ import { cbor, generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/
 import type { Libp2p, Stream } from "@libp2p/interface";
 import { deflateSync } from "fflate";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFLATE_RAW } from "../src/frame-compression.js";
-import { decodeFrame, encodeLength, isActivate } from "../src/frames.js";
+import { DEFLATE_RAW, DEFLATE_RAW_WINDOW, DeflateWindow } from "../src/frame-compression.js";
+import { type Control, decodeFrame, encodeLength, isControl } from "../src/frames.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   FrameTooLargeError,
@@ -33,10 +33,15 @@ interface Counter {
   n: number;
 }
 
-/** Whether a frame the adapter wrote carries an ephemeral message, deflated or not. */
-function isEphemeral(frame: Uint8Array): boolean {
-  const decoded = decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE);
-  return !isActivate(decoded) && decoded.type === "ephemeral";
+/** The frames the adapter wrote after its hello, decoded in order through one receiving window, as its peer reads them. */
+function afterHello(frames: readonly Uint8Array[]): (Control | Message)[] {
+  const window = new DeflateWindow();
+  return frames.slice(1).map((frame) => decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE, window));
+}
+
+/** Whether a decoded frame carries an ephemeral message. */
+function isEphemeral(decoded: Control | Message): boolean {
+  return !isControl(decoded) && decoded.type === "ephemeral";
 }
 
 /** The order in which `adapter` announced and dropped `peer`. */
@@ -168,16 +173,21 @@ describe("Libp2pNetworkAdapter", () => {
   });
 
   it.each([
-    ["deflated, to a peer whose hello accepts deflate-raw", [DEFLATE_RAW], true],
-    ["as it is, to a peer whose hello names no codec (protocol 1.1 and before)", undefined, false],
-  ])("sends a large compressible message %s", async (_, compression, deflated) => {
+    [
+      "deflated against what it sent before, to a peer whose hello accepts deflate-raw-window",
+      [DEFLATE_RAW_WINDOW],
+      "windowed",
+    ],
+    ["deflated alone, to a peer whose hello accepts only deflate-raw (protocol 1.2 and 1.3)", [DEFLATE_RAW], "alone"],
+    ["as it is, to a peer whose hello names no codec (protocol 1.1 and before)", undefined, "plain"],
+  ])("sends a large compressible message %s", async (_, compression, how) => {
     const [a, attacker] = await Promise.all([createSyncPeer(), createNode()]);
     const raw = await RawSyncPeer.open(attacker, a.node);
     const announced = nextEvent(a.adapter, "peer-candidate");
     raw.writeHello(compression === undefined ? {} : { compression });
     raw.writeActivate();
     const hello = await raw.hello();
-    expect(hello.compression).toEqual([DEFLATE_RAW]);
+    expect(hello.compression).toEqual([DEFLATE_RAW_WINDOW, DEFLATE_RAW]);
     await announced;
     const handle = a.repo.create<{ minutes: string }>({ minutes: "" });
     // A request makes the Repo count the raw peer among the document's peers, so a broadcast reaches it.
@@ -191,12 +201,15 @@ describe("Libp2pNetworkAdapter", () => {
     });
     await waitFor(() => raw.frames.length >= 2, "an answer to the request");
     handle.broadcast({ minutes: "The assembly agreed to meet on Thursdays. ".repeat(2_000) });
-    await waitFor(() => raw.frames.slice(1).some(isEphemeral), "the broadcast to arrive");
-    const frame = raw.frames.slice(1).find(isEphemeral) as Uint8Array;
-    expect((cbor.decode(frame) as { type: string }).type).toBe(deflated ? "deflate" : "ephemeral");
+    await waitFor(() => afterHello(raw.frames).some(isEphemeral), "the broadcast to arrive");
+    const frame = raw.frames[1 + afterHello(raw.frames).findIndex(isEphemeral)] as Uint8Array;
+    const decoded = cbor.decode(frame) as { type: string; window?: number };
+    expect(decoded.type).toBe(how === "plain" ? "ephemeral" : "deflate");
+    // The answer to the request crossed first: a windowed frame names it as its dictionary.
+    expect(decoded.window !== undefined && decoded.window > 0).toBe(how === "windowed");
     // The minutes are 86 kB as they are; deflated, their repetition all but vanishes.
-    if (deflated) expect(frame.byteLength).toBeLessThan(8_000);
-    else expect(frame.byteLength).toBeGreaterThan(80_000);
+    if (how === "plain") expect(frame.byteLength).toBeGreaterThan(80_000);
+    else expect(frame.byteLength).toBeLessThan(8_000);
   });
 
   it("requires the Repo's peer id to be the libp2p peer id", async () => {
