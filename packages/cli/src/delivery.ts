@@ -1,8 +1,11 @@
 /** Delivering an application to the inviter's node: through this directory's running node, or a short-lived one. */
-import { applyRequest, sendApplication } from "@federa/net";
+import { type ApplyAnswerCode, applyRequest, sendApplication } from "@federa/net";
 import { ControlClient } from "./control-socket.js";
-import { CliError, CliErrorCodes } from "./errors.js";
+import { CliError, CliErrorCodes, CouncilNotHeldError } from "./errors.js";
 import type { Application, NodeDir } from "./node-dir.js";
+
+/** How a member's node before answers carried a code said it does not hold the council. */
+const COUNCIL_NOT_HELD_WORDS = "this node does not hold that council";
 
 /** The sealed application stored in the directory, as the protocol sends it. */
 export function requestOf(application: Application) {
@@ -24,8 +27,11 @@ export function refused(reason: string): CliError {
 export async function answeredNo(
   dir: NodeDir,
   application: Application,
-  answer: { readonly error: string; readonly retry?: true },
+  answer: { readonly error: string; readonly retry?: true; readonly code?: ApplyAnswerCode },
 ): Promise<CliError> {
+  // Not a refusal (that node may get the council later), but nothing to wait for quietly: the token is likely wrong.
+  if (answer.code === "council-not-held" || (answer.retry === true && answer.error === COUNCIL_NOT_HELD_WORDS))
+    return new CouncilNotHeldError(application.council, application.inviter);
   if (answer.retry === true)
     return new CliError(
       CliErrorCodes.NODE_UNREACHABLE,

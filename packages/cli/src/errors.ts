@@ -25,6 +25,8 @@ export const CliErrorCodes = {
   NODE_STOPPING: "NODE_STOPPING",
   DIRECTORY_BUSY: "DIRECTORY_BUSY",
   FOUNDING_UNCHECKED: "FOUNDING_UNCHECKED",
+  OWN_CHAIN_BROKEN: "OWN_CHAIN_BROKEN",
+  COUNCIL_NOT_HELD: "COUNCIL_NOT_HELD",
 } as const;
 
 export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
@@ -65,11 +67,22 @@ export class IdentityExistsError extends CliError {
   }
 }
 
-/** Thrown when a council named on the command line is not in the node directory, or none or several could be meant. */
+/**
+ * Thrown when a council named on the command line is not in the node directory: a usage error (exit code 2), as is
+ * any id named that matches nothing.
+ */
 export class UnknownCouncilError extends CliError {
-  constructor(message: string, code: CliErrorCode = CliErrorCodes.UNKNOWN_COUNCIL) {
-    super(code, message);
+  constructor(message: string) {
+    super(CliErrorCodes.UNKNOWN_COUNCIL, message, ExitCodes.USAGE);
     this.name = "UnknownCouncilError";
+  }
+}
+
+/** Thrown when a command needs a council (or a federation) and the node directory holds none: nothing was named. */
+export class NoCouncilError extends CliError {
+  constructor(message: string) {
+    super(CliErrorCodes.NO_COUNCIL, message);
+    this.name = "NoCouncilError";
   }
 }
 
@@ -129,8 +142,8 @@ export class FoundingUncheckedError extends CliError {
 }
 
 /**
- * Thrown when a proposal, mandate, member or device named on the command line is not in the council (or the
- * federation): a usage error (exit code 2), as core's own NOT_FOUND for a fund is.
+ * Thrown when a proposal, mandate, member, device or federation named on the command line is not in the council (or
+ * the federation, or the node directory): a usage error (exit code 2), as core's own NOT_FOUND for a fund is.
  */
 export class NotFoundCliError extends CliError {
   constructor(message: string) {
@@ -168,6 +181,64 @@ export class OwnRecordsMissingError extends CliError {
         "run `federa node` until a peer has sent them back, then try again",
     );
     this.name = "OwnRecordsMissingError";
+  }
+}
+
+/** Which of a member's keys signed a chain, and in which council or federation. */
+export interface OwnChain {
+  readonly signer: string;
+  readonly key: "device" | "member";
+  readonly member: string;
+  readonly kind: "council" | "federation";
+  readonly id: string;
+}
+
+/**
+ * Thrown when a chain this device signs is broken with nothing missing from it: two different records carry one
+ * `seq` (a node directory restored whole from a backup older than records it had shared, then written to). Every peer
+ * excludes that key's records from there on for good: no sync mends it, only writing with another key does.
+ */
+export class OwnChainBrokenError extends CliError {
+  constructor(chain: OwnChain, seq: number, why: string) {
+    const whose = chain.key === "device" ? `this device (${chain.signer})` : `your member key (${chain.signer})`;
+    const where = `${chain.kind} ${chain.id}`;
+    const newDevice = `\`federa init --dir NEW_DIR --name NAME --device-of ${chain.member}\``;
+    const advice =
+      chain.key === "device"
+        ? `write with a new device key instead: make one with ${newDevice}, authorise it with ` +
+          "`federa device add NEW_DEVICE` (signed by your member key, whose chain still counts: run it on the " +
+          "device holding the member key, this one if it does), give it a `federa invite` token to " +
+          `\`federa join TOKEN --dir NEW_DIR\`, then revoke this one with \`federa device revoke ${chain.signer}\``
+        : chain.kind === "federation"
+          ? `act in it from a device without the member key, which signs with its own key: make one with ${newDevice}, ` +
+            "authorise it in your council with `federa device add NEW_DEVICE`, and follow the federation there with " +
+            "`federa federation join` and a `federa federation invite` token"
+          : "your authorised devices still act there with their own keys, but adding or revoking a device in this " +
+            "council would no longer count";
+    super(
+      CliErrorCodes.OWN_CHAIN_BROKEN,
+      `the chain of records ${whose} signs in ${where} is broken at seq ${seq}: ${why}. That happens when a node ` +
+        "directory is restored from a backup older than records it had already shared, and is written to again. " +
+        `Every peer excludes what this key signs there from seq ${seq} on, and no sync can mend it (running ` +
+        `\`federa node\` does not help): ${advice}`,
+    );
+    this.name = "OwnChainBrokenError";
+  }
+}
+
+/**
+ * Thrown when the inviter's node answers that it does not hold the council an application is for: the token names a
+ * council that node does not have (made on another directory, or altered).
+ */
+export class CouncilNotHeldError extends CliError {
+  constructor(council: string, inviter: string) {
+    super(
+      CliErrorCodes.COUNCIL_NOT_HELD,
+      `the inviter's node (${inviter}) does not hold council ${council}, which the invitation names: ask for a new ` +
+        "token, made with `federa invite` on the directory that holds the council while `federa node` runs there. " +
+        "The application is kept: `federa node` on this directory offers it again, in case that node gets the council",
+    );
+    this.name = "CouncilNotHeldError";
   }
 }
 

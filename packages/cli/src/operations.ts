@@ -8,6 +8,7 @@ import type {
   CouncilId,
   CouncilState,
   DeviceId,
+  Exclusion,
   FederationId,
   FederationState,
   FundId,
@@ -38,15 +39,18 @@ import {
   DamagedFileError,
   describeError,
   FoundingUncheckedError,
+  NoCouncilError,
   NotDelegateError,
   NotFoundCliError,
   NotMemberError,
+  OwnChainBrokenError,
   OwnRecordsMissingError,
   UnknownCouncilError,
   UsageError,
 } from "./errors.js";
 import { HighWaterStore, marksOf, type RolledBack, rolledBack } from "./high-water.js";
 import { contactsOf, type FederationEntry, type NodeDir, vouchEnds } from "./node-dir.js";
+import { findByReference } from "./references.js";
 import type { OpenCouncil, Workspace } from "./workspace.js";
 
 /** Which council a request means: an id, a unique prefix of one, or nothing when the directory holds one council. */
@@ -280,18 +284,20 @@ export async function resolveCouncil(dir: NodeDir, ref: string | undefined): Pro
   const ids = Object.keys(councils);
   if (ref === undefined || ref === "") {
     if (ids.length === 0) {
-      throw new UnknownCouncilError(
+      throw new NoCouncilError(
         `${dir.root} holds no council: create one with \`federa council create NAME --dir ${dir.root}\` or join one`,
-        CliErrorCodes.NO_COUNCIL,
       );
     }
     if (ids.length > 1) throw new UsageError(`${dir.root} holds ${ids.length} councils: pass --council ID`);
     return { id: ids[0] as CouncilId, url: councils[ids[0]!]! };
   }
-  const matches = ids.filter((id) => id.startsWith(ref.toLowerCase()));
-  if (matches.length === 0) throw new UnknownCouncilError(`no council ${ref} in ${dir.root}`);
-  if (matches.length > 1) throw new UsageError(`council ${ref} is ambiguous: ${matches.length} councils match`);
-  return { id: matches[0] as CouncilId, url: councils[matches[0]!]! };
+  const id = findByReference(ids, (i) => i, ref, {
+    what: "council",
+    where: `in ${dir.root}`,
+    alphabet: "hex",
+    notFound: (message) => new UnknownCouncilError(message),
+  });
+  return { id: id as CouncilId, url: councils[id]! };
 }
 
 async function openCouncil(ws: Workspace, ref: string | undefined): Promise<OpenCouncil> {
@@ -299,68 +305,112 @@ async function openCouncil(ws: Workspace, ref: string | undefined): Promise<Open
   return ws.open(id, url);
 }
 
+/**
+ * What an act writes, for the check of this member's own chains: a record core signs with the device key once the
+ * device is authorised (else the member key), a device record the member key signs, or nothing at all.
+ */
+type Writes = "act" | "device-record" | "nothing";
+
 /** Opens a council for acting: the identity must be a current member (a non-member's records would be excluded). */
-async function actingIn(ws: Workspace, ref: string | undefined): Promise<{ held: OpenCouncil; state: CouncilState }> {
+async function actingIn(
+  ws: Workspace,
+  ref: string | undefined,
+  writes: Writes = "act",
+): Promise<{ held: OpenCouncil; state: CouncilState }> {
   const held = await openCouncil(ws, ref);
   const state = await held.council.state();
-  if (!state.members.some((m) => m.id === ws.identity.member))
-    throw new NotMemberError(ws.identity.member, held.council.id);
-  await refuseIfOwnChainLost(ws, held.council.id, held.council);
+  const me = state.members.find((m) => m.id === ws.identity.member);
+  if (me === undefined) throw new NotMemberError(ws.identity.member, held.council.id);
+  if (writes !== "nothing") {
+    // As core chooses: the device key once this device is authorised, else (and for device records) the member key.
+    const device = ws.identity.device.id as SignerId;
+    const byDevice = writes === "act" && me.devices.includes(device as DeviceId);
+    const signer = byDevice ? device : (ws.identity.memberKey?.id ?? device);
+    await refuseIfOwnChainLost(ws, { kind: "council", id: held.council.id }, held.council, state.excluded, signer);
+  }
   return { held, state };
 }
 
+/** Exclusion reasons of authentic records past a break in their chain (a forged record neither breaks nor fills it). */
+const PAST_A_BREAK: ReadonlySet<string> = new Set(["equivocation", "broken-chain", "clock-backwards"]);
+
 /**
- * Refuses to write while records of this device's own chain are missing here: its latest ones, held only up to a
- * lower `seq` than it once verified (its next record would take a `seq` it already used, a fork of its chain that every
- * peer holding the original excludes, with everything after it), or ones below records it holds, which wait for them
- * (its next record would wait too, and the command would report a write that does not count).
+ * The `seq` at which a signer's chain stops counting although every record from there to its tip is held (two records
+ * with one `seq`, or one that does not follow on), with why; null when it counts whole or a record is missing.
+ */
+function brokenAt(
+  signer: SignerId,
+  valid: number,
+  tip: number,
+  excluded: readonly Exclusion[],
+): { seq: number; why: string } | null {
+  if (valid >= tip) return null;
+  const past = excluded.filter((e) => e.signer === signer && e.seq !== undefined && e.seq > valid);
+  const held = new Set(past.filter((e) => PAST_A_BREAK.has(e.reason)).map((e) => e.seq));
+  for (let seq = valid + 1; seq <= tip; seq++) if (!held.has(seq)) return null;
+  const seq = valid + 1;
+  const twice = past.some((e) => e.seq === seq && e.reason === "equivocation");
+  const why = twice
+    ? "it signed two different records with that seq"
+    : `its record with that seq does not follow on from seq ${seq - 1}`;
+  return { seq, why };
+}
+
+/**
+ * Refuses to write while a chain of this member's keys on this device is not whole here. A chain broken with nothing
+ * missing (two records with one `seq`) is refused for good, when `signer` (the key that signs the act) is the one
+ * broken: no peer can send anything that mends it. Records missing are refused until they are back: the latest ones,
+ * held only up to a lower `seq` than it once verified (its next record would take a `seq` it already used, a fork of
+ * its chain that every peer holding the original excludes, with everything after it), or ones below records it holds,
+ * which wait for them (its next record would wait too, and the command would report a write that does not count).
  */
 async function refuseIfOwnChainLost(
   ws: Workspace,
-  id: string,
+  where: { readonly kind: "council" | "federation"; readonly id: string },
   chain: { tipSeq(signer: SignerId): number; highWater(): ReadonlyMap<SignerId, number> },
+  excluded: readonly Exclusion[],
+  signer: SignerId,
 ): Promise<void> {
   const marks = await new HighWaterStore(ws.dir).read();
-  const stored = Object.hasOwn(marks, id) ? marks[id]! : {};
+  const stored = Object.hasOwn(marks, where.id) ? marks[where.id]! : {};
   const counted = chain.highWater();
   const own = [ws.identity.device.id, ws.identity.memberKey?.id].filter((k): k is SignerId => k !== undefined);
   const lost: string[] = [];
   let fork = false;
-  for (const signer of own) {
-    const tip = chain.tipSeq(signer);
-    const valid = counted.get(signer) ?? -1;
-    if (Object.hasOwn(stored, signer) && stored[signer]! > tip) {
-      lost.push(`${signer}: seq ${stored[signer]} verified, seq ${tip} here`);
+  for (const key of own) {
+    const tip = chain.tipSeq(key);
+    const valid = counted.get(key) ?? -1;
+    const broken = brokenAt(key, valid, tip, excluded);
+    if (broken !== null) {
+      const which = key === ws.identity.device.id ? "device" : "member";
+      const owner = { signer: key, key: which, member: ws.identity.member, ...where } as const;
+      if (key === signer) throw new OwnChainBrokenError(owner, broken.seq, broken.why);
+      continue; // the act is signed by the other key, whose chain this checks too
+    }
+    if (Object.hasOwn(stored, key) && stored[key]! > tip) {
+      lost.push(`${key}: seq ${stored[key]} verified, seq ${tip} here`);
       fork = true;
     } else if (valid < tip) {
       // Stored marks may lag (never written, or a document restored alone): the hole below the tip shows the loss.
-      lost.push(`${signer}: seq ${tip} here waits for seq ${valid + 1}`);
+      lost.push(`${key}: seq ${tip} here waits for seq ${valid + 1}`);
     }
   }
   if (lost.length > 0) throw new OwnRecordsMissingError(lost, fork);
 }
 
-/** Finds one item by its full id or a unique prefix of it. */
-function byPrefix<T>(
-  items: readonly T[],
-  idOf: (t: T) => string,
-  ref: string,
-  what: string,
-  where = "in this council",
-): T {
-  // An empty prefix would name whichever item happens to be alone.
-  if (ref.trim() === "") throw new UsageError(`name the ${what} by its id or a prefix of it`);
-  const exact = items.find((i) => idOf(i) === ref);
-  if (exact !== undefined) return exact;
-  const matches = items.filter((i) => idOf(i).startsWith(ref));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new NotFoundCliError(`no ${what} ${ref} ${where}`);
-  throw new UsageError(`${what} ${ref} is ambiguous: ${matches.length} match`);
+/** Finds one item of a council by its record id (hex) or a unique prefix of it. */
+function byPrefix<T>(items: readonly T[], idOf: (t: T) => string, ref: string, what: string): T {
+  return findByReference(items, idOf, ref, { what, where: "in this council", alphabet: "hex" });
 }
 
 /** Finds one item of a federation's state (a proposal, convergence or alert) by its id or a unique prefix. */
 function inFederation<T extends { readonly id: string }>(items: readonly T[], ref: string, what: string): T {
-  return byPrefix(items, (i) => i.id, ref, what, "in this federation");
+  return findByReference(items, (i) => i.id, ref, { what, where: "in this federation", alphabet: "hex" });
+}
+
+/** Finds one member or device of a council by its id (base58) or a unique prefix of it, matched as typed. */
+function byKeyPrefix(items: readonly string[], ref: string, what: string): string {
+  return findByReference(items, (i) => i, ref, { what, where: "in this council", alphabet: "base58" });
 }
 
 /** Device records are signed by the member key: a device without it must ask one that holds it. */
@@ -385,7 +435,11 @@ function deviceArg(ref: string): DeviceId {
 
 function memberRef(ws: Workspace, state: CouncilState, ref: string, what: string): MemberId {
   if (ref === "me" || ref === "self") return ws.identity.member;
-  return byPrefix(state.members, (m) => m.id, ref, what).id;
+  return byKeyPrefix(
+    state.members.map((m) => m.id),
+    ref,
+    what,
+  ) as MemberId;
 }
 
 // Friendly words accepted for every yes/no-like method, so `--choice yes` works whatever the method.
@@ -560,20 +614,18 @@ async function resolveFederation(dir: NodeDir, ref: string | undefined): Promise
   const all = await dir.federations();
   if (ref === undefined) {
     if (all.length === 0)
-      throw new UnknownCouncilError(
+      throw new NoCouncilError(
         `${dir.root} follows no federation: found one with \`federa federation create NAME --with TOKEN --dir ${dir.root}\` or join one`,
-        CliErrorCodes.NO_COUNCIL,
       );
     if (all.length > 1) throw new UsageError(`${dir.root} follows ${all.length} federations: pass --federation ID`);
     return all[0]!;
   }
-  try {
-    return byPrefix(all, (f) => f.federation, ref.toLowerCase(), "federation", "followed here");
-  } catch (e) {
-    // Like a council not in the directory: a runtime failure (exit 1), not a usage error.
-    if (e instanceof NotFoundCliError) throw new UnknownCouncilError(e.message);
-    throw e;
-  }
+  // Like a council not in the directory, or a proposal not in the council: a usage error (exit code 2).
+  return findByReference(all, (f) => f.federation, ref, {
+    what: "federation",
+    where: "followed here",
+    alphabet: "hex",
+  });
 }
 
 async function openFederationOf(ws: Workspace, ref: string | undefined) {
@@ -683,7 +735,15 @@ function stampFor(state: FederationState, council: { readonly state: CouncilStat
 async function actingInFederation(ws: Workspace, req: { readonly federation?: string; readonly council?: string }) {
   const { held, state } = await openFederationOf(ws, req.federation);
   const council = delegateCouncil(ws, held.federation.id, state, await councilStates(ws, state), req.council);
-  await refuseIfOwnChainLost(ws, held.federation.id, held.federation);
+  // Core signs a federation's records with the member key when this device holds it, else with the device key.
+  const signer = (ws.identity.memberKey?.id ?? ws.identity.device.id) as SignerId;
+  await refuseIfOwnChainLost(
+    ws,
+    { kind: "federation", id: held.federation.id },
+    held.federation,
+    state.excluded,
+    signer,
+  );
   return { held, state, council };
 }
 
@@ -703,7 +763,12 @@ function delegateCouncil(
       (c): c is { id: CouncilId; state: CouncilState } =>
         c.state?.members.some((m) => m.id === ws.identity.member) === true,
     );
-  if (ref !== undefined) return byPrefix(mine, (c) => c.id, ref, "member council of yours", "in this federation");
+  if (ref !== undefined)
+    return findByReference(mine, (c) => c.id, ref, {
+      what: "member council of yours",
+      where: "in this federation",
+      alphabet: "hex",
+    });
   if (mine.length === 0) throw new NotDelegateError(ws.identity.member, federation);
   if (mine.length > 1) throw new UsageError(`you belong to ${mine.length} member councils: pass --council ID`);
   return mine[0]!;
@@ -748,7 +813,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return { councils: Object.entries(councils).map(([id, url]) => ({ id, url })) };
     }
     case "invite": {
-      const { held } = await actingIn(ws, req.council);
+      const { held } = await actingIn(ws, req.council, "nothing");
       const node = ws.node();
       const addresses = node?.addresses ?? (await ws.dir.nodeInfo())?.addresses ?? [];
       return {
@@ -793,19 +858,19 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
     case "donate": {
       const { held } = await actingIn(ws, req.council);
       const record = await held.council.ledger.donate(req.fund, req.amount, req.from);
-      return { council: held.council.id, record, ...(await fundAfter(held, req.fund, record)) };
+      return { council: held.council.id, record, ...fundAfter(held.council.current(), req.fund, record) };
     }
     case "spend": {
       const { held, state } = await actingIn(ws, req.council);
       const approval = approvalOf(state, req.approval);
       const record = await held.council.ledger.spend(req.fund, req.amount, req.payee, approval, req.memo);
-      return { council: held.council.id, record, ...(await fundAfter(held, req.fund, record)) };
+      return { council: held.council.id, record, ...fundAfter(held.council.current(), req.fund, record) };
     }
     case "swap": {
       const { held, state } = await actingIn(ws, req.council);
       const provider = memberRef(ws, state, req.provider, "member");
       const record = await held.council.ledger.swap(req.fund, provider, req.minutes, req.note);
-      return { council: held.council.id, record, provider, ...(await fundAfter(held, req.fund, record)) };
+      return { council: held.council.id, record, provider, ...fundAfter(held.council.current(), req.fund, record) };
     }
     case "mandate.issue": {
       const { held, state } = await actingIn(ws, req.council);
@@ -844,7 +909,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return { council: held.council.id, record, horizon: iso(state.horizon.ms) };
     }
     case "device.add": {
-      const { held, state } = await actingIn(ws, req.council);
+      const { held, state } = await actingIn(ws, req.council, "device-record");
       needMemberKey(ws, "authorising a device");
       const device = deviceArg(req.device);
       if (state.members.some((m) => (m.id as string) === device))
@@ -858,10 +923,10 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return { council: held.council.id, member: ws.identity.member, device, record };
     }
     case "device.revoke": {
-      const { held, state } = await actingIn(ws, req.council);
+      const { held, state } = await actingIn(ws, req.council, "device-record");
       needMemberKey(ws, "revoking a device");
       const mine = myDevices(ws, state);
-      const device = byPrefix(mine, (d) => d, req.device, "device of yours");
+      const device = byKeyPrefix(mine, req.device, "device of yours");
       // With no device left nothing syncs for the member: a later authorisation could not reach the others' nodes.
       if (mine.length === 1 && req.force !== true)
         throw new UsageError(`${device} is your last device in this council: pass --force to revoke it anyway`);
@@ -869,7 +934,7 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
       return { council: held.council.id, device, record, thisDevice: device === ws.identity.device.id };
     }
     case "device.list": {
-      const { held, state } = await actingIn(ws, req.council);
+      const { held, state } = await actingIn(ws, req.council, "nothing");
       const mine = myDevices(ws, state);
       return {
         council: held.council.id,
@@ -1204,13 +1269,33 @@ export async function perform(ws: Workspace, req: Request): Promise<Record<strin
   }
 }
 
-async function fundAfter(held: OpenCouncil, fund: string, record: string): Promise<Record<string, unknown>> {
-  const state = held.council.current();
+/** Why a record written does not count in the council's state here: its exclusion, or its conflict, with the detail. */
+export interface NotCounted {
+  readonly reason: string;
+  readonly detail: string;
+}
+
+/**
+ * A fund's balance after a ledger record, with the record's ledger entry (`status` applied or held) or, when the
+ * record made none because it does not count, `notCounted` saying why: an act reported with neither would read as
+ * done.
+ */
+export function fundAfter(
+  state: Pick<CouncilState, "funds" | "ledger" | "excluded" | "conflicts">,
+  fund: string,
+  record: string,
+): { fund: string; balance: number | null; entry?: { status: string; reason: string }; notCounted?: NotCounted } {
   const f = state.funds.find((x) => x.id === (fund as FundId));
+  const balance = f?.balance ?? null;
   const entry = state.ledger.find((e) => e.record === record);
-  return {
-    fund,
-    balance: f?.balance ?? null,
-    ...(entry ? { entry: { status: entry.status, reason: entry.reason } } : {}),
-  };
+  if (entry !== undefined) return { fund, balance, entry: { status: entry.status, reason: entry.reason } };
+  const excluded = state.excluded.find((e) => e.id === record);
+  const conflict = state.conflicts.find((c) => c.record === record);
+  const notCounted: NotCounted =
+    excluded !== undefined
+      ? { reason: excluded.reason, detail: excluded.detail }
+      : conflict !== undefined
+        ? { reason: conflict.type, detail: conflict.detail }
+        : { reason: "not-derived", detail: "the council's state on this device holds no entry for it" };
+  return { fund, balance, notCounted };
 }

@@ -23,6 +23,7 @@ import { now } from "./clock.js";
 import { CouncilUnavailableError, DamagedFileError, FederationUnavailableError } from "./errors.js";
 import { HighWaterStore, marksOf, type SignerMarks } from "./high-water.js";
 import type { FederationEntry, NodeDir } from "./node-dir.js";
+import { ReadOnlyStorage } from "./read-only-storage.js";
 
 /** A council opened on its two DocHandles, offline or in the node (the node's own `HeldCouncil`). */
 export type OpenCouncil = HeldCouncil;
@@ -111,25 +112,31 @@ export async function openOnHandles(
   return { council, councilHandle, ledgerHandle };
 }
 
-/** The directory's councils opened offline on D/repo; `close` flushes the documents and the verified cache. */
+/**
+ * The directory's councils opened offline on D/repo; `close` flushes the documents and the verified cache. Opened
+ * `readOnly` (for a request that only reads, on a directory this process cannot write), it writes nothing at all.
+ */
 export class LocalWorkspace implements Workspace {
   readonly dir: NodeDir;
   readonly identity: Identity;
   readonly #repo: Repo;
   readonly #verified: MemoryVerifiedCache;
+  readonly #readOnly: boolean;
   readonly #open = new Map<string, OpenCouncil>();
   readonly #federations = new Map<string, OpenFederation>();
 
-  private constructor(dir: NodeDir, identity: Identity, verified: MemoryVerifiedCache) {
+  private constructor(dir: NodeDir, identity: Identity, verified: MemoryVerifiedCache, readOnly: boolean) {
     this.dir = dir;
     this.identity = identity;
     this.#verified = verified;
-    this.#repo = new Repo({ storage: new DurableFsStorageAdapter(dir.repoPath), network: [] });
+    this.#readOnly = readOnly;
+    const storage = new DurableFsStorageAdapter(dir.repoPath);
+    this.#repo = new Repo({ storage: readOnly ? new ReadOnlyStorage(storage) : storage, network: [] });
   }
 
-  static async open(dir: NodeDir): Promise<LocalWorkspace> {
+  static async open(dir: NodeDir, options: { readonly readOnly?: boolean } = {}): Promise<LocalWorkspace> {
     const identity = await dir.identity();
-    return new LocalWorkspace(dir, identity, await dir.verified());
+    return new LocalWorkspace(dir, identity, await dir.verified(), options.readOnly === true);
   }
 
   async open(id: CouncilId, url: string): Promise<OpenCouncil> {
@@ -222,6 +229,8 @@ export class LocalWorkspace implements Workspace {
    * Throws when the documents could not be written; returns, one line each, what could not be written after them.
    */
   async close(): Promise<string[]> {
+    // Nothing was written, and the directory takes nothing: the marks wait for a command that can store them.
+    if (this.#readOnly) return [];
     const ids = [
       ...[...this.#open.values()].flatMap((o) => [o.councilHandle.documentId, o.ledgerHandle.documentId]),
       ...[...this.#federations.values()].map((f) => f.handle.documentId),

@@ -1,6 +1,6 @@
 /** Bad input from the command line, damaged node directories and a silent control socket: plain errors, never hangs. */
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
@@ -16,7 +16,7 @@ import { type CliError, NodeNotAnsweringError, UsageError } from "../src/errors.
 import { type CouncilSummary, NodeDir } from "../src/index.js";
 import { perform } from "../src/operations.js";
 import type { Workspace } from "../src/workspace.js";
-import { federa, federaJson, federaOk, ROOT, tempDir } from "./support/cli.js";
+import { federa, federaJson, federaOk, ROOT, spawnTs, tempDir } from "./support/cli.js";
 import { killNodes, logLines, startNode, stopNode } from "./support/node-process.js";
 import { waitFor } from "./support/wait.js";
 
@@ -246,6 +246,58 @@ describe("a damaged node directory", { timeout: 120_000 }, () => {
   });
 });
 
+/** Every file under `root` with its size and modification time: what a command that writes nothing leaves as it was. */
+async function snapshotOf(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    const st = await stat(path);
+    out[path] = `${st.size} ${st.mtimeMs}`;
+  }
+  return out;
+}
+
+/** The `federa` command run as if `dir` were on a read-only file system. */
+const READ_ONLY = join(import.meta.dirname, "support/read-only-dir.ts");
+function federaReadOnly(dir: string, args: readonly string[]) {
+  return spawnTs(READ_ONLY, [...args, "--dir", dir], { FEDERA_READ_ONLY: dir }).done;
+}
+
+describe("a node directory this process cannot write", { timeout: 120_000 }, () => {
+  it("answers the commands that only read, taking no lock and writing nothing; a write still fails, saying why", async () => {
+    const d = join(tmp.path, "read-only");
+    await federaOk(["init", "--dir", d, "--name", "Rae"]);
+    const council = await federaOk(["council", "create", "Archive", "--dir", d]);
+    await federaOk(["fund", "create", "food", "--type", "cash", "--dir", d]);
+    await federaOk(["donate", "food", "40", "--dir", d]);
+    const before = await snapshotOf(d);
+
+    const status = await federaReadOnly(d, ["status", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stderr).toBe("");
+    expect(JSON.parse(status.stdout).councils[0]).toMatchObject({ id: council, balances: { food: 40 } });
+    const exported = await federaReadOnly(d, ["export", "--format", "csv", "--table", "ledger"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain("donation");
+    for (const args of [
+      ["council", "list"],
+      ["device", "list"],
+      ["federation", "list"],
+    ]) {
+      const ran = await federaReadOnly(d, args);
+      expect({ args, code: ran.code, stderr: ran.stderr }).toEqual({ args, code: 0, stderr: "" });
+    }
+    expect(await snapshotOf(d)).toEqual(before);
+
+    // A write needs the replica lock, which cannot be made: it fails naming the file, and nothing is written.
+    const write = await federaReadOnly(d, ["donate", "food", "1"]);
+    expect(write.code).toBe(1);
+    expect(write.stderr).toMatch(/^federa: error: EROFS: read-only file system, open '.*replica\.lock'/);
+    expect(await snapshotOf(d)).toEqual(before);
+  });
+});
+
 /** Truncates the snapshot of a council's document, as a torn write would, and returns the document's folder. */
 async function tear(dir: string, url: string): Promise<string> {
   const id = url.slice("automerge:".length);
@@ -370,6 +422,44 @@ describe("command-line values", { timeout: 120_000 }, () => {
       expect(await refused([command, id.slice(0, 4), "-c", other, "--dir", dir], 2)).toMatch(/two councils named/);
     // The same council named twice (a prefix and the whole id) is fine.
     expect(await federaOk(["export", id.slice(0, 4), "-c", id, "--dir", dir])).toContain(id);
+  });
+
+  it("matches every id prefix one way: hex ids whatever their case, base58 ids as typed, 4 characters at least", async () => {
+    const status = await federaJson<{ device: string; councils: CouncilSummary[] }>(["status", "--dir", dir]);
+    const council = status.councils[0]!.id;
+    const proposal = status.councils[0]!.openProposals![0]!.id;
+    const other = (id: string) => (id.startsWith("0") ? "1" : "0") + id.slice(1, 8);
+
+    // Record ids are lowercase hex: a prefix in capitals names the council, or the proposal, all the same (the
+    // proposal found, the vote stops at its --choice, writing nothing).
+    expect(await federaOk(["export", council.slice(0, 8).toUpperCase(), "--dir", dir])).toContain(council);
+    expect(await refused(["vote", proposal.slice(0, 8).toUpperCase(), "--choice", "maybe", "--dir", dir], 2)).toMatch(
+      /--choice for a majority proposal must be one of/,
+    );
+    // Device ids are base58, where case tells characters apart: a prefix is taken as typed.
+    const device = status.device;
+    const swapped = [...device.slice(0, 12)].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()));
+    expect(await refused(["device", "revoke", device.slice(0, 12), "--dir", dir], 2)).toMatch(/your last device/);
+    expect(await refused(["device", "revoke", swapped.join(""), "--dir", dir], 2)).toMatch(/no device of yours/);
+
+    // Too short a prefix names nothing, whatever it would match.
+    for (const short of [council.slice(0, 1), council.slice(0, 3)])
+      expect(await refused(["export", short, "--dir", dir], 2)).toMatch(
+        new RegExp(`council "${short}" is too short: name it by its id or at least 4 characters of it`),
+      );
+    expect(await refused(["vote", proposal.slice(0, 2), "--choice", "yes", "--dir", dir], 2)).toMatch(
+      /proposal "..?" is too short/,
+    );
+    // An id that names nothing is a usage error, whatever it names: council, proposal or federation.
+    expect(await refused(["export", other(council), "--dir", dir], 2)).toMatch(/no council \w+ in /);
+    expect(await refused(["vote", other(proposal), "--choice", "yes", "--dir", dir], 2)).toMatch(
+      /no proposal \w+ in this council/,
+    );
+    expect(await refused(["federation", "status", "--federation", "abcd", "--dir", dir], 2)).toMatch(
+      /no federation abcd followed here/,
+    );
+    // None named, and none there: the directory's state, not a name typed wrong (exit 1).
+    expect(await refused(["federation", "status", "--dir", dir], 1)).toMatch(/follows no federation/);
   });
 
   it("takes --ban-ms as decimal digits only, and says what an amount counts", async () => {

@@ -240,6 +240,60 @@ describe("one document restored from an older backup", { timeout: 180_000 }, () 
   });
 });
 
+/** Merges into `dir`'s copy of the council's ledger what `from` holds of it, as a peer's node would send it. */
+async function mergeLedger(dir: string, from: string, councilUrl: string): Promise<void> {
+  const source = new Repo({ storage: new DurableFsStorageAdapter(join(from, "repo")), network: [] });
+  try {
+    const theirs = await ledgerOf(councilUrl)(source);
+    await onDisk(dir, ledgerOf(councilUrl), (h) => h.merge(theirs));
+  } finally {
+    await source.shutdown();
+  }
+}
+
+describe("a whole directory restored from a backup, then written to", { timeout: 180_000 }, () => {
+  it("refuses the forked key for good, saying a new device key is the way out, which the member key still gives", async () => {
+    const dir = join(tmp.path, "hal");
+    const d = ["--dir", dir];
+    const hal = await federaJson<{ member: string; device: string }>(["init", ...d, "--name", "Hal"]);
+    const created = await federaJson<{ council: string; url: string }>(["council", "create", "Hangar", ...d]);
+    // The device signs the fund (seq 0) and a donation (1) before the backup, then a donation (2) a peer receives.
+    await federaOk(["fund", "create", "food", "--type", "cash", ...d]);
+    await federaOk(["donate", "food", "100", ...d]);
+    const backup = join(tmp.path, "hal-backup");
+    await cp(dir, backup, { recursive: true });
+    await federaOk(["donate", "food", "200", ...d]);
+    const peer = join(tmp.path, "hal-peer");
+    await cp(dir, peer, { recursive: true });
+
+    // The whole directory comes back from the backup, its marks with it: nothing tells the device that seq 2 is used.
+    await rm(dir, { recursive: true });
+    await cp(backup, dir, { recursive: true });
+    await federaOk(["donate", "food", "300", ...d]);
+    // The peer's copy of the first seq 2 arrives: two records with one seq, and nothing missing.
+    await mergeLedger(dir, peer, created.url);
+
+    const refused = await federa(["donate", "food", "5", ...d]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `the chain of records this device (${hal.device}) signs in council ${created.council} is broken at seq 2: ` +
+        "it signed two different records with that seq",
+    );
+    expect(refused.stderr).toContain("(running `federa node` does not help)");
+    expect(refused.stderr).toContain(`\`federa init --dir NEW_DIR --name NAME --device-of ${hal.member}\``);
+    expect(refused.stderr).not.toMatch(/waits for|until a peer has sent them back/);
+
+    // What the advice asks for works here: an invitation, and a device authorised by the member key, whose chain is whole.
+    await federaOk(["invite", ...d]);
+    const phone = await federaJson<{ device: string }>([
+      ...["init", "--dir", join(tmp.path, "hal-phone"), "--name", "Hal", "--device-of", hal.member],
+    ]);
+    expect(await federaJson(["device", "add", phone.device, ...d])).toMatchObject({ device: phone.device });
+    const listed = await federaJson<{ devices: { device: string }[] }>(["device", "list", ...d]);
+    expect(listed.devices.map((x) => x.device)).toContain(phone.device);
+  });
+});
+
 describe("a federation record deleted in place from the replica on disk", { timeout: 180_000 }, () => {
   it("is reported by federa federation status, and written back from the history by federa node", async () => {
     const ada = ["--dir", join(tmp.path, "ada")];

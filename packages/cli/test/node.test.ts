@@ -1,6 +1,7 @@
 /** `federa node` as a separate process: its address line, acting through it, applications over libp2p, clean exit. */
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { decodeInvitation, encodeInvitation } from "@federa/net";
 import { describe, expect, it } from "vitest";
 import { federa, federaJson, federaOk } from "./support/cli.js";
 import {
@@ -195,6 +196,38 @@ describe("federa node", { timeout: 180_000 }, () => {
     // Nothing was written, and the node still acts for well-formed requests.
     expect(await askNode(gus, { op: "donate", fund: "parts", amount: 10 })).toMatchObject({ balance: 10 });
     expect(await stop(node)).toBe(0);
+  });
+
+  it("fails, naming the council, when the inviter's node does not hold the council the token names", async () => {
+    const lea = join(tmp.path, "lea");
+    const max = join(tmp.path, "max");
+    const ned = join(tmp.path, "ned");
+    for (const [dir, name] of [
+      [lea, "Lea"],
+      [max, "Max"],
+      [ned, "Ned"],
+    ] as const)
+      await federaOk(["init", "--dir", dir, "--name", name]);
+    await federaOk(["council", "create", "Library", "--dir", lea]);
+    // A council of another directory: Lea's node has never held it.
+    const elsewhere = await federaJson<{ council: string; url: string }>(["council", "create", "Garage", "--dir", ned]);
+    const leaNode = await startNode(lea);
+    const { token } = await federaJson<{ token: string }>(["invite", "--dir", lea]);
+    const wrong = encodeInvitation({ ...decodeInvitation(token), council: elsewhere.council, url: elsewhere.url });
+
+    const ran = await federa(["join", wrong, "--dir", max]);
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toBe("");
+    expect(ran.stderr).toMatch(
+      new RegExp(
+        `^federa: error: the inviter's node \\(${leaNode.peerId}\\) does not hold council ${elsewhere.council}`,
+      ),
+    );
+    // Not a refusal: kept undelivered, for `federa node` to offer again should that node get the council.
+    const applications = JSON.parse(await readFile(join(max, "applications.json"), "utf8"));
+    expect(applications).toEqual([expect.objectContaining({ council: elsewhere.council, delivered: false })]);
+    expect(applications[0].refused).toBeUndefined();
+    expect(await stop(leaNode)).toBe(0);
   });
 
   it("never sends again, nor continues, an application the inviter's node refused: `join` signs a new one", async () => {

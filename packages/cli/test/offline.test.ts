@@ -282,12 +282,13 @@ describe("errors", { timeout: 180_000 }, () => {
     const tried = await federa(["vote", joined.proposal, "--choice", "yes", "--dir", hank.dir]);
     expect(tried.code).toBe(1);
     expect(tried.stderr).toMatch(/not on this device: you are not a member yet/);
-    // A council or federation not in the directory is a runtime failure; the hint names the directory given.
+    // A directory holding no council is a runtime failure; the hint names the directory given.
     const none = await federa(["donate", "seeds", "1", "--dir", (await init("Ivy")).dir]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain(`create one with \`federa council create NAME --dir ${join(tmp.path, "ivy")}\``);
+    // A federation named that the directory does not follow is a usage error, as any id that names nothing.
     const unfollowed = await federa(["federation", "status", "--federation", "ffff", "--dir", frank.dir]);
-    expect(unfollowed.code).toBe(1);
+    expect(unfollowed.code).toBe(2);
     expect(unfollowed.stderr).toMatch(/^federa: error: no federation ffff followed here/);
     const hanks = await federaJson<Status & { applications: unknown[] }>(["status", "--dir", hank.dir]);
     expect(hanks.councils).toEqual([expect.objectContaining({ id: council, available: false })]);

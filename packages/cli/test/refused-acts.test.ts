@@ -1,7 +1,12 @@
-/** Acts the council would exclude, or ballots it would not count, are refused before anything is written. */
+/**
+ * Acts the council would exclude, or ballots it would not count, are refused before anything is written; a ledger act
+ * written that does not count says why.
+ */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { entryLine } from "../src/commands/ledger.js";
 import type { CouncilSummary } from "../src/index.js";
+import { fundAfter } from "../src/operations.js";
 import { federa, federaJson, federaOk, tempDir } from "./support/cli.js";
 
 let tmp: { path: string; remove: () => Promise<void> };
@@ -82,5 +87,51 @@ describe("refused acts", { timeout: 180_000 }, () => {
     await federaOk(["vote", poll, "--scores", "gas=3,wood=1", ...d]);
     expect(await federaJson(["donate", "food", "40", ...d])).toMatchObject({ balance: 40 });
     expect(await summary()).toMatchObject({ records: (before.records ?? 0) + 2, excluded: 0, balances: { food: 40 } });
+  });
+});
+
+describe("a ledger act written that does not count", () => {
+  const record = "ab".repeat(32);
+  const funds = [{ id: "food", balance: 40 }] as never;
+  const state = (excluded: unknown[], conflicts: unknown[] = []) =>
+    ({ funds, ledger: [], excluded, conflicts }) as unknown as Parameters<typeof fundAfter>[0];
+
+  it("says why it does not count, instead of leaving its entry out", () => {
+    const revoked = { id: record, reason: "device-not-authorised", detail: "device 12D3KooWx was revoked" };
+    expect(fundAfter(state([revoked]), "food", record)).toEqual({
+      fund: "food",
+      balance: 40,
+      notCounted: { reason: "device-not-authorised", detail: "device 12D3KooWx was revoked" },
+    });
+    // Neither excluded nor entered: said all the same.
+    expect(fundAfter(state([]), "food", record).notCounted).toMatchObject({ reason: "not-derived" });
+    // One that counts has its entry, and nothing else.
+    const counted = fundAfter(
+      {
+        ...state([]),
+        ledger: [{ record, status: "held", reason: "over the balance" }] as never,
+      },
+      "food",
+      record,
+    );
+    expect(counted).toEqual({ fund: "food", balance: 40, entry: { status: "held", reason: "over the balance" } });
+  });
+
+  it("prints the record id on stdout and why it does not count on stderr", () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const lines = entryLine({
+        record,
+        notCounted: { reason: "device-not-authorised", detail: "device 12D3KooWx was revoked" },
+      });
+      expect(lines).toEqual([record]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toEqual(["federa: not counted: device 12D3KooWx was revoked (device-not-authorised)\n"]);
   });
 });

@@ -1,6 +1,6 @@
 /** One process at a time on a directory's replica: commands run at once queue up instead of forking the device's chain. */
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CouncilSummary } from "../src/index.js";
@@ -60,6 +60,23 @@ describe("the replica lock", { timeout: 180_000 }, () => {
     const done = await waiting;
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ balance: 15 });
+  });
+
+  it("removes the lock a takeover killed midway left aside, and keeps a live process's", async () => {
+    const d = await council("eve");
+    const root = d[1]!;
+    // A process killed between moving a dead holder's lock aside and removing it left `replica.lock.PID.stale`.
+    const stale = JSON.stringify({ pid: await deadPid(), holder: "command", since: 0 });
+    const leftAside = `${replicaLockPath(root)}.${await deadPid()}.stale`;
+    await writeFile(leftAside, stale);
+    // One a live process moved aside may be on its way back: left alone.
+    const inFlight = `${replicaLockPath(root)}.${process.pid}.stale`;
+    await writeFile(inFlight, stale);
+
+    expect(await federaJson(["donate", "food", "3", ...d])).toMatchObject({ balance: 3 });
+    await expect(readFile(leftAside)).rejects.toThrow(/ENOENT/);
+    expect(await readFile(inFlight, "utf8")).toBe(stale);
+    await rm(inFlight);
   });
 
   it("lets a node start only when no other node holds the directory, and after commands finish", async () => {

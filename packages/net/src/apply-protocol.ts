@@ -6,7 +6,7 @@
  */
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { ApplicationRefusedError } from "./errors.js";
+import { ApplicationRefusedError, CouncilNotHeldError } from "./errors.js";
 import { type Inviter, inviterAddresses } from "./invitation.js";
 import { RateLimiter, type RateLimitInit, rateLimitedMessage } from "./rate-limit.js";
 
@@ -35,7 +35,15 @@ export interface ApplyRequest {
  */
 export type ApplyResponse =
   | { readonly ok: true; readonly proposal: string }
-  | { readonly ok: false; readonly error: string; readonly retry?: true };
+  | { readonly ok: false; readonly error: string; readonly retry?: true; readonly code?: ApplyAnswerCode };
+
+/**
+ * What a refusal is about, for an applicant to act on without reading `error`'s words: `council-not-held`, the node
+ * does not hold the council the application names (a token for another council, or one it has not received yet).
+ */
+export type ApplyAnswerCode = "council-not-held";
+
+const ANSWER_CODES: ReadonlySet<string> = new Set<ApplyAnswerCode>(["council-not-held"]);
 
 /** True when a message read from an applicant has the shape of a request. */
 export function isApplyRequest(value: unknown): value is ApplyRequest {
@@ -129,6 +137,7 @@ function responseOf(value: unknown): ApplyResponse {
     ok: false,
     error: typeof v.error === "string" ? v.error : "malformed answer",
     ...(v.retry === true ? { retry: true as const } : {}),
+    ...(typeof v.code === "string" && ANSWER_CODES.has(v.code) ? { code: v.code as ApplyAnswerCode } : {}),
   };
 }
 
@@ -163,8 +172,9 @@ export async function sendApplication(
 export const APPLY_RATE_LIMIT: RateLimitInit = { perPeer: 5, windowMs: 60_000, concurrent: 8 };
 
 /**
- * What a member's node does with a request: accept it (returning the admission proposal's id) or throw why not, an
- * `ApplicationRefusedError` when the application itself is refused (any other error is answered as worth a retry).
+ * What a member's node does with a request: accept it (returning the admission proposal's id) or throw why not: an
+ * `ApplicationRefusedError` when the application itself is refused; a `CouncilNotHeldError` when the node does not
+ * hold the council, answered as worth a retry with the code `council-not-held`; any other error, as worth a retry.
  */
 export type ApplicationHandler = (request: ApplyRequest, from: string) => Promise<string>;
 
@@ -213,7 +223,10 @@ export async function serveApplications(
           response = { ok: true, proposal: await accept(request, connection.remotePeer.toString()) };
         } catch (e) {
           const error = (e as Error).message;
-          response = e instanceof ApplicationRefusedError ? { ok: false, error } : { ok: false, error, retry: true };
+          if (e instanceof ApplicationRefusedError) response = { ok: false, error };
+          else if (e instanceof CouncilNotHeldError)
+            response = { ok: false, error, retry: true, code: "council-not-held" };
+          else response = { ok: false, error, retry: true };
         }
         await answer(stream, response);
       } finally {

@@ -133,6 +133,14 @@ export class ApplicationRefusedError extends Error {
   }
 }
 
+/** Thrown when an application names a council this node does not hold (yet): answered as worth a retry, with a code. */
+export class CouncilNotHeldError extends Error {
+  constructor(message = "this node does not hold that council") {
+    super(message);
+    this.name = "CouncilNotHeldError";
+  }
+}
+
 /** Thrown by an open of a federation that `leaveFederation` left while the open was under way. */
 export class FederationLeftError extends Error {
   constructor(federation: string) {

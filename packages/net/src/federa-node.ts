@@ -52,6 +52,7 @@ import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
 import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE, DIAL_QUIET_MS } from "./constants.js";
 import { DiscoveryDials } from "./discovery-dials.js";
 import {
+  CouncilNotHeldError,
   DocumentDamagedError,
   DocumentUnavailableError,
   FederationLeftError,
@@ -402,7 +403,7 @@ export class FederaNode {
       this.#requireRunning();
       const held = this.#councils.get(request.council as CouncilId);
       // Not refused: the council may be on its way here (a retry later can find it).
-      if (held === undefined) throw new Error("this node does not hold that council");
+      if (held === undefined) throw new CouncilNotHeldError();
       const application = { record: request.record as RecordId, bytes: requestBytes(request) };
       // Written through the node's own source: once it stops, the write is refused (and the applicant told to retry).
       const target = { council: held.council, councilHandle: this.#live(held.councilHandle) };

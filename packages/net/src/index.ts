@@ -33,7 +33,7 @@
 export { AccessPolicy, devicesOf } from "./access-policy.js";
 export type { ApplicationTarget } from "./application.js";
 export { acceptApplication, checkApplication } from "./application.js";
-export type { ApplicationHandler, ApplyRequest, ApplyResponse } from "./apply-protocol.js";
+export type { ApplicationHandler, ApplyAnswerCode, ApplyRequest, ApplyResponse } from "./apply-protocol.js";
 export {
   APPLY_MAX_MESSAGE,
   APPLY_PROTOCOL,
@@ -80,6 +80,7 @@ export {
 export {
   ApplicationRefusedError,
   BadInvitationError,
+  CouncilNotHeldError,
   DocumentDamagedError,
   DocumentUnavailableError,
   DuplicateStreamError,

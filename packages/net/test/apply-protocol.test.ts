@@ -110,11 +110,13 @@ describe("a member's node accepting applications", () => {
     expect(admission).toMatchObject({ status: "open", effect: { type: "admit", member: bob.member } });
 
     const elsewhere = await sealApplication(bob, "cd".repeat(32) as never, "wrong place");
-    // Not a refusal: the council may yet come to this node, so the applicant is told to try again.
+    // Not a refusal: the council may yet come to this node, so the applicant is told to try again, with a code that
+    // tells this from a busy node (a token for another council is the likelier cause).
     expect(await sendApplication(bobNode.libp2p, inviter, applyRequest("cd".repeat(32), elsewhere))).toEqual({
       ok: false,
       error: "this node does not hold that council",
       retry: true,
+      code: "council-not-held",
     });
     // A refusal of the application itself is final: no retry.
     const carols = await sealApplication(await createIdentity(), held.council.id, "Bob brings it for me");

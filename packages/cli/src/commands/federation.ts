@@ -7,7 +7,7 @@ import type { Invitation } from "@federa/net";
 import type { Command } from "commander";
 import { collect, parseName, parseReference, parseTime } from "../args.js";
 import { now } from "../clock.js";
-import { CliErrorCodes, UnknownCouncilError, UsageError } from "../errors.js";
+import { NoCouncilError, UsageError } from "../errors.js";
 import { describeRollback, type RolledBack } from "../high-water.js";
 import type { CouncilCard } from "../operations.js";
 import { execute } from "../session.js";
@@ -134,9 +134,8 @@ export function registerFederation(program: Command): void {
     await dir.identity(); // no identity here: say so before writing anything into the directory
     // A federation shares with its member councils' devices only: a directory in no council would wait forever.
     if (Object.keys(await dir.councils()).length === 0)
-      throw new UnknownCouncilError(
+      throw new NoCouncilError(
         `${dir.root} holds no council: a federation is followed by the delegates of its councils; create or join yours first`,
-        CliErrorCodes.NO_COUNCIL,
       );
     // One id names one document: a token giving another URL for it is not this federation's (or not the one followed).
     const followed = (await dir.federations()).find((f) => f.federation === invitation.federation);

@@ -161,6 +161,8 @@ export function registerInvite(program: Command): void {
             `${e.message} (it is not sent again: once the cause is fixed, \`federa join\` with the token signs a new one)`,
             e.exitCode,
           );
+        // The inviter's node lacks the council the token names: waiting for it quietly would hide a wrong token.
+        if (e instanceof CliError && e.code === CliErrorCodes.COUNCIL_NOT_HELD) throw e;
         error = (e as Error).message;
         out.warn(`application not delivered yet (${error}); \`federa node\` on this directory will deliver it`);
       }

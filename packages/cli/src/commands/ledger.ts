@@ -2,17 +2,24 @@
 import type { Command } from "commander";
 import { parseAmount, parseChoice } from "../args.js";
 import { UsageError } from "../errors.js";
+import type { NotCounted } from "../operations.js";
+import { printable } from "../output.js";
 import { type CommonOptions, common, run } from "./common.js";
 
 interface CouncilOptions extends CommonOptions {
   readonly council?: string;
 }
 
-function entryLine(r: Record<string, unknown>): string[] {
+/** The human form of a ledger act: the record id on stdout, and on stderr why it moved no money, if it did not. */
+export function entryLine(r: Record<string, unknown>): string[] {
   const entry = r.entry as { status: string; reason: string } | undefined;
+  const notCounted = r.notCounted as NotCounted | undefined;
   const lines = [String(r.record)];
   // A held entry moved no money: say why on stderr so stdout stays the record id.
-  if (entry?.status === "held") process.stderr.write(`federa: held: ${entry.reason}\n`);
+  if (entry?.status === "held") process.stderr.write(`federa: held: ${printable(entry.reason)}\n`);
+  // Written, but the council does not count it: as silent, it would read as done.
+  if (notCounted !== undefined)
+    process.stderr.write(`federa: not counted: ${printable(notCounted.detail)} (${printable(notCounted.reason)})\n`);
   return lines;
 }
 

@@ -3,7 +3,8 @@
  * writing one replica would each sign the device's next record with the same sequence number, a fork of its chain that
  * every peer excludes; this is what keeps a storage directory (and the `federa` command's node directory) to one.
  */
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 
 /** What a lock file holds: the process, since when, and what its taker added (what it is doing). */
 export interface LockHolder {
@@ -37,6 +38,22 @@ async function read(path: string): Promise<{ holder: LockHolder | null; raw: str
   return { holder: null, raw };
 }
 
+/**
+ * Removes the locks that takeovers of `path` moved aside (`path.PID.stale`) and whose processes died before removing
+ * them (a SIGKILL between the two steps). A live process's is left: it may be putting a fresh lock back.
+ */
+async function removeLeftAside(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(".stale")) continue;
+    const pid = Number(name.slice(prefix.length, -".stale".length));
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) {
+      await rm(join(dirname(path), name), { force: true }).catch(() => {});
+    }
+  }
+}
+
 /** A held lock; `release` removes it (only if it is still this one). */
 export class PidLock {
   readonly path: string;
@@ -63,6 +80,7 @@ export class PidLock {
         } finally {
           await file.close();
         }
+        await removeLeftAside(path);
         return new PidLock(path, token);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
