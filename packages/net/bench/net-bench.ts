@@ -118,6 +118,8 @@ export interface NetBenchResult {
   readonly systems: readonly System[];
   readonly storage: Storage;
   readonly meetings: 1 | 2;
+  /** Federa nodes sent large rounds of changes as Automerge bundles (`--bundle-changes`). */
+  readonly bundleChanges: boolean;
   readonly rows: NetRow[];
   readonly totalS: number;
 }
@@ -132,6 +134,8 @@ interface Options {
   storage: Storage;
   /** 1: the processes meet once after starting; 2: they part, append K more each, and meet again. */
   meetings: 1 | 2;
+  /** Federa nodes send large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`). */
+  bundleChanges: boolean;
 }
 
 export type Storage = "memory" | "disk";
@@ -145,7 +149,7 @@ const FULL = [
 
 const USAGE =
   "options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --meetings=1|2, --storage=memory|disk, " +
-  "--hub-cap=SECONDS, --federa-cap=SECONDS";
+  "--hub-cap=SECONDS, --federa-cap=SECONDS, --bundle-changes";
 
 /** Reads the options listed in `USAGE`. */
 export function parseNetArgs(args: readonly string[]): Options {
@@ -157,6 +161,7 @@ export function parseNetArgs(args: readonly string[]): Options {
     federaCapS: 120,
     storage: "memory",
     meetings: 2,
+    bundleChanges: false,
   };
   for (const arg of args) {
     const [key, value] = arg.split("=", 2);
@@ -166,6 +171,7 @@ export function parseNetArgs(args: readonly string[]): Options {
     } else if (key === "--hub-cap" && value !== undefined) options.hubCapS = Number(value);
     else if (key === "--federa-cap" && value !== undefined) options.federaCapS = Number(value);
     else if (key === "--storage" && (value === "memory" || value === "disk")) options.storage = value;
+    else if (key === "--bundle-changes" && value === undefined) options.bundleChanges = true;
     else if (key === "--meetings" && (value === "1" || value === "2")) options.meetings = Number(value) as 1 | 2;
     else if (key === "--systems" && value !== undefined) {
       options.systems = value.split(",").map((name) => {
@@ -554,6 +560,7 @@ async function runFedera(
         council: genesis.council,
         ledger: genesis.ledger,
         ...disk.dirOf(w.name),
+        ...(options.bundleChanges && { bundleChanges: true }),
       });
     }
     const ready = await Promise.all(workers.map((w) => w.next("ready")));
@@ -670,7 +677,8 @@ export async function runNetBench(args: readonly string[], log = logger()): Prom
   const rows: NetRow[] = [];
   log(
     `sizes: ${options.sizes.map((s) => `N=${s.n} K=${s.k}`).join(", ")}; systems: ${options.systems.join(", ")}; ` +
-      `storage: ${options.storage}; caps: Federa ${options.federaCapS} s, hub ${options.hubCapS} s`,
+      `storage: ${options.storage}; caps: Federa ${options.federaCapS} s, hub ${options.hubCapS} s` +
+      (options.bundleChanges ? "; Federa nodes send large rounds as bundles" : ""),
   );
   for (const { n, k } of options.sizes) {
     const runs: SystemRun[] = [];
@@ -733,6 +741,7 @@ export async function runNetBench(args: readonly string[], log = logger()): Prom
     systems: options.systems,
     storage: options.storage,
     meetings: options.meetings,
+    bundleChanges: options.bundleChanges,
     rows,
     totalS: round((performance.now() - t0) / 1_000),
   };

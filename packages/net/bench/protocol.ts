@@ -27,6 +27,8 @@ export interface InitFedera {
    * restarted, instead of importing the genesis documents.
    */
   readonly restart?: boolean;
+  /** Sends large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`). */
+  readonly bundleChanges?: boolean;
 }
 
 /** The hub: automerge-repo's stock WebSocket server with a Repo holding the shared document. */

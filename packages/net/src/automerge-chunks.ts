@@ -1,8 +1,8 @@
 /**
  * Automerge's storage chunks, as far as Federa reads them: each starts with a 4-byte magic number, a 4-byte checksum,
  * a type byte and a LEB128 length. A sync message carries the changes a peer lacks as change chunks laid end to end in
- * one byte array (or, when the peer lacks most of the document, as one chunk of the document format); finding where
- * each chunk ends is all it takes to hand them over one by one.
+ * one byte array (or, when the peer lacks a third of the document or more, as one chunk of the document format; or,
+ * from a Federa node, as bundles); finding where each chunk ends is all it takes to hand them over one by one.
  */
 import { Uint8ArrayList } from "uint8arraylist";
 import { readVarint } from "./frames.js";
@@ -16,6 +16,8 @@ const MAX_LENGTH_BYTES = 5;
 export const DOCUMENT_CHUNK = 0;
 export const CHANGE_CHUNK = 1;
 export const COMPRESSED_CHANGE_CHUNK = 2;
+/** A bundle: a set of changes packed in columns (`A.saveBundle`), which Automerge loads like changes. */
+export const BUNDLE_CHUNK = 3;
 
 /** The type byte of the chunk at the start of `bytes`, or undefined if it does not start like a chunk. */
 export function chunkType(bytes: Uint8Array): number | undefined {

@@ -12,6 +12,9 @@ export const ACTIVATE_MINOR_VERSION = 1;
 /** The first minor version with the hold and held frames, which stop syncing over a stream by agreement. */
 export const HOLD_MINOR_VERSION = 3;
 
+/** The first minor version that reads windowed deflate and changes sent as Automerge bundles. */
+export const BUNDLE_MINOR_VERSION = 4;
+
 /** Largest frame accepted or sent; a whole-document sync message of a large council must fit in one frame. */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 

@@ -10,6 +10,7 @@ import type { Uint8ArrayList } from "uint8arraylist";
 import type { ChangesAhead } from "./changes-ahead.js";
 import {
   ACTIVATE_MINOR_VERSION,
+  BUNDLE_MINOR_VERSION,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_INBOUND_STREAMS,
@@ -111,6 +112,11 @@ export interface Libp2pNetworkAdapterInit {
    * one peer keep their order, so later ones wait too. A promise that rejects still lets the message go.
    */
   readonly beforeSend?: (message: Message) => Promise<unknown> | undefined;
+  /**
+   * Repacks a sync message's changes for a peer that reads Automerge bundles (protocol 1.4): returns the message's new
+   * data (see change-bundles.ts), or undefined to send it as it is. A hook that throws leaves the message as it is.
+   */
+  readonly packChanges?: (documentId: DocumentId, data: Uint8Array) => Uint8Array | undefined;
 }
 
 /** Payload of `peer:rejected`. */
@@ -191,6 +197,8 @@ export interface Libp2pTraffic {
   bytesSent: number;
   framesReceived: number;
   bytesReceived: number;
+  /** Sync messages sent with their changes repacked by `packChanges`. */
+  messagesPacked: number;
 }
 
 /** The automerge-repo peer id of a libp2p peer: its peer id string. */
@@ -324,7 +332,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   /** The adapter's own events; automerge-repo's are emitted on the adapter itself. */
   readonly events = new EventEmitter<Libp2pNetworkAdapterEvents>();
   /** Running totals of what went over the sync streams (a few additions per frame). */
-  readonly traffic: Libp2pTraffic = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
+  readonly traffic: Libp2pTraffic = {
+    framesSent: 0,
+    bytesSent: 0,
+    framesReceived: 0,
+    bytesReceived: 0,
+    messagesPacked: 0,
+  };
   readonly #libp2p: Libp2p;
   readonly #log: Logger;
   readonly #allowPeer: (peerId: PeerId) => boolean | Promise<boolean>;
@@ -377,6 +391,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #permit: (peer: PeerId, documentId: DocumentId) => boolean;
   readonly #maxOutboxBytes: number;
   readonly #beforeSend: ((message: Message) => Promise<unknown> | undefined) | undefined;
+  readonly #packChanges: ((documentId: DocumentId, data: Uint8Array) => Uint8Array | undefined) | undefined;
   #ready = false;
   #state: AdapterState = "idle";
   #topologyId: string | undefined;
@@ -397,6 +412,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#permit = init.permits ?? (() => true);
     this.#maxOutboxBytes = init.maxOutboxBytes ?? OUTBOX_MAX_BYTES;
     this.#beforeSend = init.beforeSend;
+    this.#packChanges = init.packChanges;
     this.#syncTree = init.syncTree === false ? undefined : checkSyncTree({ ...DEFAULT_SYNC_TREE, ...init.syncTree });
     this.#discoveredTree = init.discoveredTree;
     this.peerId = repoPeerId(init.libp2p.peerId);
@@ -457,7 +473,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const limit = Math.min(this.#maxFrameSize, session.remoteHello.maxFrameSize);
     let payload: Uint8Array;
     try {
-      payload = encodeMessage(message);
+      payload = encodeMessage(this.#packed(session, message));
     } catch (err) {
       this.#log.error("could not encode a %s message - %e", message.type, err);
       return;
@@ -478,6 +494,24 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     this.#crossed(message);
     this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
+  }
+
+  /** `message` with its changes repacked as bundles, for a peer that reads them, when `packChanges` does so. */
+  #packed(session: SyncSession, message: Message): Message {
+    const { type, data, documentId } = message as { type: string; data?: unknown; documentId?: DocumentId };
+    if (type !== "sync" || !(data instanceof Uint8Array) || documentId === undefined) return message;
+    if (this.#packChanges === undefined || (session.remoteHello?.version.minor ?? 0) < BUNDLE_MINOR_VERSION) {
+      return message;
+    }
+    try {
+      const packed = this.#packChanges(documentId, data);
+      if (packed === undefined) return message;
+      this.traffic.messagesPacked++;
+      return { ...message, data: packed } as Message;
+    } catch (err) {
+      this.#log.error("packChanges threw for %s - %e", documentId, err);
+      return message;
+    }
   }
 
   /** What `beforeSend` says `message` waits for; a hook that throws makes it wait for nothing. */

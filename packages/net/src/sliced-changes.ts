@@ -7,6 +7,7 @@
 import * as A from "@automerge/automerge";
 import type { DocHandle } from "@automerge/automerge-repo/slim";
 import {
+  BUNDLE_CHUNK,
   CHANGE_CHUNK,
   COMPRESSED_CHANGE_CHUNK,
   chunkType,
@@ -26,7 +27,7 @@ const FIRST_ESTIMATE_MS_PER_BYTE = 0.1 / 300;
 const MIN_SAMPLE_BYTES = 4 * 1024;
 /** Applies of this many bytes or more replace the estimate; smaller ones move it in proportion. */
 const FULL_SAMPLE_BYTES = 64 * 1024;
-/** A chunk of the document format holds about this many times the changes of change chunks of its size. */
+/** A chunk of the document format, or a bundle, holds about this many times the changes of change chunks its size. */
 const DOCUMENT_DENSITY = 3;
 /** More changes than this per byte of a document chunk is no honest document: it is applied whole, not expanded. */
 export const MAX_CHANGES_PER_BYTE = 1 / 4;
@@ -93,7 +94,7 @@ export class SlicedChanges {
     const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
     if (bytes === 0) return true;
     const waiting = this.#queues.has(handle.documentId) || this.#arriving.some((e) => e.handle === handle);
-    const density = parts.some((p) => chunkType(p) === DOCUMENT_CHUNK) ? DOCUMENT_DENSITY : 1;
+    const density = parts.some((p) => isDense(chunkType(p))) ? DOCUMENT_DENSITY : 1;
     const costly = bytes * density * this.#msPerByte > this.#wholeMs;
     // One message always fits (frames are capped already): the bound is on messages piling up behind it.
     const room = !this.#closed && (this.#queuedBytes === 0 || this.#queuedBytes + bytes <= this.#maxQueuedBytes);
@@ -188,8 +189,10 @@ export class SlicedChanges {
         const budget = this.#sliceMs / this.#msPerByte;
         let count = 0;
         let bytes = 0;
-        while (count < batch.changes.length && (count === 0 || bytes + batch.changes[count]!.byteLength <= budget)) {
+        let cost = 0;
+        while (count < batch.changes.length && (count === 0 || cost + costOf(batch.changes[count]!) <= budget)) {
           bytes += batch.changes[count]!.byteLength;
+          cost += costOf(batch.changes[count]!);
           count++;
         }
         this.#tryApply(queue.handle, batch.changes.splice(0, count));
@@ -250,8 +253,9 @@ export class SlicedChanges {
 /**
  * The single changes of a message's parts, in causal order, or undefined when they do not split: bytes that do not
  * parse as chunks, or a document chunk that would expand to too many changes. Those are applied whole, as the Repo
- * would. Change chunks split at their headers; a chunk of the document format (sent when the peer lacks most of the
- * document) is loaded on its own, its missing history allowed, and gives its changes back.
+ * would. Change chunks split at their headers, and bundles stay whole; a chunk of the document format (sent when the
+ * peer lacks a third of the document or more) is loaded on its own, its missing history allowed, and gives its changes
+ * back.
  */
 export function splitChanges(parts: readonly Uint8Array[]): Uint8Array[] | undefined {
   const out: Uint8Array[] = [];
@@ -260,11 +264,22 @@ export function splitChanges(parts: readonly Uint8Array[]): Uint8Array[] | undef
     if (chunks === undefined) return undefined;
     for (const chunk of chunks) {
       const kind = chunkType(chunk);
-      if (kind === CHANGE_CHUNK || kind === COMPRESSED_CHANGE_CHUNK) out.push(chunk);
+      // A bundle (from a Federa peer) is applied whole: its sender keeps it to a slice's worth.
+      if (kind === CHANGE_CHUNK || kind === COMPRESSED_CHANGE_CHUNK || kind === BUNDLE_CHUNK) out.push(chunk);
       else if (kind !== DOCUMENT_CHUNK || !expandDocument(chunk, out)) return undefined;
     }
   }
   return out;
+}
+
+/** Whether a chunk of this type packs changes in columns, several times tighter than change chunks. */
+function isDense(kind: number | undefined): boolean {
+  return kind === DOCUMENT_CHUNK || kind === BUNDLE_CHUNK;
+}
+
+/** What a queued chunk is taken to cost to apply, in bytes of change chunks. */
+function costOf(chunk: Uint8Array): number {
+  return isDense(chunkType(chunk)) ? chunk.byteLength * DOCUMENT_DENSITY : chunk.byteLength;
 }
 
 /** Appends a document chunk's changes to `out`; false, appending nothing, when it holds implausibly many. */

@@ -7,7 +7,7 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { deflateSync } from "fflate";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFLATE_RAW, DEFLATE_RAW_WINDOW, DeflateWindow } from "../src/frame-compression.js";
-import { type Control, decodeFrame, encodeLength, isControl } from "../src/frames.js";
+import { type Control, decodeFrame, encodeLength, type Hello, isControl } from "../src/frames.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   FrameTooLargeError,
@@ -37,6 +37,30 @@ interface Counter {
 function afterHello(frames: readonly Uint8Array[]): (Control | Message)[] {
   const window = new DeflateWindow();
   return frames.slice(1).map((frame) => decodeFrame(frame, DEFAULT_MAX_FRAME_SIZE, window));
+}
+
+/**
+ * A raw peer that completes the handshake with `a` (its hello changed by `hello`) and asks for a document `a` creates
+ * then: the request makes the Repo count the raw peer among the document's peers, so its sync rounds and broadcasts
+ * reach it.
+ */
+async function askedByRawPeer(a: SyncPeer, hello: Partial<Hello>, minutes: string) {
+  const raw = await RawSyncPeer.open(await createNode(), a.node);
+  const announced = nextEvent(a.adapter, "peer-candidate");
+  raw.writeHello(hello);
+  raw.writeActivate();
+  const theirs = await raw.hello();
+  await announced;
+  const handle = a.repo.create<{ minutes: string }>({ minutes });
+  const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
+  raw.writeMessage({
+    type: "request",
+    senderId: raw.peerId as PeerId,
+    targetId: a.adapter.peerId,
+    documentId: handle.documentId,
+    data: data as Uint8Array,
+  });
+  return { raw, hello: theirs, handle };
 }
 
 /** Whether a decoded frame carries an ephemeral message. */
@@ -181,24 +205,9 @@ describe("Libp2pNetworkAdapter", () => {
     ["deflated alone, to a peer whose hello accepts only deflate-raw (protocol 1.2 and 1.3)", [DEFLATE_RAW], "alone"],
     ["as it is, to a peer whose hello names no codec (protocol 1.1 and before)", undefined, "plain"],
   ])("sends a large compressible message %s", async (_, compression, how) => {
-    const [a, attacker] = await Promise.all([createSyncPeer(), createNode()]);
-    const raw = await RawSyncPeer.open(attacker, a.node);
-    const announced = nextEvent(a.adapter, "peer-candidate");
-    raw.writeHello(compression === undefined ? {} : { compression });
-    raw.writeActivate();
-    const hello = await raw.hello();
+    const a = await createSyncPeer();
+    const { raw, hello, handle } = await askedByRawPeer(a, compression === undefined ? {} : { compression }, "");
     expect(hello.compression).toEqual([DEFLATE_RAW_WINDOW, DEFLATE_RAW]);
-    await announced;
-    const handle = a.repo.create<{ minutes: string }>({ minutes: "" });
-    // A request makes the Repo count the raw peer among the document's peers, so a broadcast reaches it.
-    const [, data] = A.generateSyncMessage(A.init(), A.initSyncState());
-    raw.writeMessage({
-      type: "request",
-      senderId: raw.peerId as PeerId,
-      targetId: a.adapter.peerId,
-      documentId: handle.documentId,
-      data: data as Uint8Array,
-    });
     await waitFor(() => raw.frames.length >= 2, "an answer to the request");
     handle.broadcast({ minutes: "The assembly agreed to meet on Thursdays. ".repeat(2_000) });
     await waitFor(() => afterHello(raw.frames).some(isEphemeral), "the broadcast to arrive");
@@ -210,6 +219,26 @@ describe("Libp2pNetworkAdapter", () => {
     // The minutes are 86 kB as they are; deflated, their repetition all but vanishes.
     if (how === "plain") expect(frame.byteLength).toBeGreaterThan(80_000);
     else expect(frame.byteLength).toBeLessThan(8_000);
+  });
+
+  it.each([
+    [4, true],
+    [3, false],
+  ])("repacks sync messages with packChanges for a peer of protocol 1.%i: %s", async (minor, packed) => {
+    const marker = A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [] });
+    const asked: string[] = [];
+    const a = await createSyncPeer("tcp", {
+      packChanges: (documentId) => {
+        asked.push(documentId);
+        return marker;
+      },
+    });
+    const { raw } = await askedByRawPeer(a, { version: { major: 1, minor } }, "The assembly meets on Thursdays.");
+    const isSync = (m: Control | Message) => !isControl(m) && m.type === "sync";
+    await waitFor(() => afterHello(raw.frames).some(isSync), "an answer to the request");
+    const answer = afterHello(raw.frames).find(isSync) as Message & { data: Uint8Array };
+    expect(Buffer.from(answer.data).equals(Buffer.from(marker))).toBe(packed);
+    expect(asked.length > 0).toBe(packed);
   });
 
   it("requires the Repo's peer id to be the libp2p peer id", async () => {
