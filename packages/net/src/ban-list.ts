@@ -9,6 +9,7 @@ import {
   InvalidFrameError,
   PeerIdMismatchError,
   PeerMismatchError,
+  StreamChurnError,
   TruncatedFrameError,
 } from "./errors.js";
 
@@ -22,7 +23,8 @@ export function isViolation(error: Error): boolean {
     error instanceof FrameTooLargeError ||
     error instanceof TruncatedFrameError ||
     error instanceof PeerMismatchError ||
-    error instanceof PeerIdMismatchError
+    error instanceof PeerIdMismatchError ||
+    error instanceof StreamChurnError
   );
 }
 

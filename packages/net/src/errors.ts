@@ -35,6 +35,14 @@ export class InvalidFrameError extends Error {
   }
 }
 
+/** Thrown when a peer opens sync streams faster than any honest peer reconnects: each costs a handshake and a hello. */
+export class StreamChurnError extends Error {
+  constructor(message = "Too many sync streams") {
+    super(message);
+    this.name = "StreamChurnError";
+  }
+}
+
 /** Thrown when a peer's hello declares a sync protocol major version this adapter does not speak. */
 export class IncompatibleVersionError extends Error {
   constructor(message = "Incompatible sync protocol version") {

@@ -94,6 +94,7 @@ export {
   PeerIdMismatchError,
   PeerMismatchError,
   PeerRefusedError,
+  StreamChurnError,
   TruncatedFrameError,
 } from "./errors.js";
 export type {

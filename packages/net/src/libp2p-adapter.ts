@@ -30,6 +30,7 @@ import {
   PeerIdMismatchError,
   PeerMismatchError,
   PeerRefusedError,
+  StreamChurnError,
 } from "./errors.js";
 import { DEFLATE_RAW, DEFLATE_RAW_WINDOW, DeflateWindow } from "./frame-compression.js";
 import type { Hello } from "./frames.js";
@@ -143,6 +144,16 @@ export interface Libp2pNetworkAdapterEvents {
  */
 export const MAX_CONTROL_FRAMES = 32;
 const CONTROL_WINDOW_MS = 10_000;
+
+/**
+ * Sync streams a peer may open in `STREAM_WINDOW_MS`: an honest one opens one per connection (two when both ends
+ * open at once), while each replaces the last, with a handshake and the Repo's pass over documents; 300 in a row cost
+ * a node about 1.6 s of CPU. The one past the limit is refused as a violation.
+ */
+export const MAX_STREAMS_OPENED = 16;
+const STREAM_WINDOW_MS = 10_000;
+/** Peers whose opened streams are counted at most: past it, counts older than the window are forgotten. */
+const MAX_COUNTED_PEERS = 1_024;
 
 /** A stream whose received frames wait unhandled past this many bytes is paused (its peer stops sending) until they
  * are handled. */
@@ -392,6 +403,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #maxOutboxBytes: number;
   readonly #beforeSend: ((message: Message) => Promise<unknown> | undefined) | undefined;
   readonly #packChanges: ((documentId: DocumentId, data: Uint8Array) => Uint8Array | undefined) | undefined;
+  /** Streams each peer opened in the current window (`MAX_STREAMS_OPENED`). */
+  readonly #opened = new Map<string, { since: number; streams: number }>();
   #ready = false;
   #state: AdapterState = "idle";
   #topologyId: string | undefined;
@@ -676,7 +689,32 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #onInboundStream(stream: Stream, connection: Connection): void {
+    const peerId = repoPeerId(connection.remotePeer);
+    if (!this.#countOpened(peerId)) {
+      const error = new StreamChurnError(
+        `More than ${MAX_STREAMS_OPENED} sync streams in ${STREAM_WINDOW_MS / 1000} s`,
+      );
+      stream.abort(error);
+      const session = this.#sessions.get(peerId);
+      if (session !== undefined) this.#reject(session, error);
+      else this.#rejected(peerId, error);
+      return;
+    }
     this.#adopt(stream, connection, false);
+  }
+
+  /** Counts a stream `peer` opened; false once it opened more than `MAX_STREAMS_OPENED` within the window. */
+  #countOpened(peer: PeerId): boolean {
+    const now = Date.now();
+    if (this.#opened.size >= MAX_COUNTED_PEERS) {
+      for (const [key, count] of this.#opened) if (now - count.since >= STREAM_WINDOW_MS) this.#opened.delete(key);
+    }
+    let count = this.#opened.get(peer);
+    if (count === undefined || now - count.since >= STREAM_WINDOW_MS) {
+      count = { since: now, streams: 0 };
+      this.#opened.set(peer, count);
+    }
+    return ++count.streams <= MAX_STREAMS_OPENED;
   }
 
   /** Takes a new stream (inbound or outbound), keeping a single stream per peer. */

@@ -12,8 +12,8 @@ import { createIdentity, type Identity } from "@federa/core";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeControl, encodeMessage } from "../src/frames.js";
-import { type FederaNode, InvalidFrameError, type PeerRejectedPayload } from "../src/index.js";
-import { MAX_CONTROL_FRAMES } from "../src/libp2p-adapter.js";
+import { type FederaNode, InvalidFrameError, type PeerRejectedPayload, StreamChurnError } from "../src/index.js";
+import { MAX_CONTROL_FRAMES, MAX_STREAMS_OPENED } from "../src/libp2p-adapter.js";
 import { authorizeOnCopy } from "./support/authorize.js";
 import { startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
 import { createNode, stopAll } from "./support/nodes.js";
@@ -210,6 +210,30 @@ describe("a member's device that misbehaves", () => {
     expect(rejected[0]?.error.message).toMatch(new RegExp(`More than ${MAX_CONTROL_FRAMES} control frames`));
     // The activate after the hello counts too; the Repo saw at most that many toggles, not thousands.
     expect(disconnects.length).toBeLessThanOrEqual(MAX_CONTROL_FRAMES / 2 + 1);
+  });
+
+  it("is refused, and banned, once it opens sync streams faster than any reconnect would", async () => {
+    const { node, ben } = await council();
+    const rejected = peersRejected(node);
+    const privateKey = await generateKeyPairFromSeed("Ed25519", ben.device.seed);
+    const libp2p = await createNode("tcp", { privateKey });
+    // Each stream replaces the last, with a handshake and a pass of the Repo's over documents.
+    let opened = 0;
+    for (let i = 0; i < MAX_STREAMS_OPENED + 4; i++) {
+      const raw = await RawSyncPeer.open(libp2p, node.libp2p).catch(() => undefined);
+      if (raw === undefined) break;
+      opened++;
+      try {
+        raw.writeHello();
+      } catch {
+        break; // refused already
+      }
+    }
+    await waitFor(() => rejected.some((r) => r.error instanceof StreamChurnError), "the stream churn to be refused");
+    expect(opened).toBeGreaterThan(MAX_STREAMS_OPENED);
+    expect(node.banned().has(libp2p.peerId.toString())).toBe(true);
+    expect(node.libp2p.status).toBe("started");
+    await node.flush();
   });
 
   it("has messages of a type the Repo does not handle dropped before the Repo sees them", async () => {
