@@ -290,6 +290,16 @@ describe("a node directory this process cannot write", { timeout: 120_000 }, () 
     }
     expect(await snapshotOf(d)).toEqual(before);
 
+    // A copy taken while a node ran holds its dead lock, which cannot be moved aside here: reading still works.
+    const dead = 2 ** 22 + 7; // past any pid_max
+    await writeFile(join(d, "replica.lock"), JSON.stringify({ pid: dead, holder: "node", since: 0 }));
+    const copied = await snapshotOf(d);
+    const held = await federaReadOnly(d, ["status", "--json"]);
+    expect(held.code, held.stderr).toBe(0);
+    expect(JSON.parse(held.stdout).councils[0]).toMatchObject({ id: council, balances: { food: 40 } });
+    expect(await snapshotOf(d)).toEqual(copied);
+    await rm(join(d, "replica.lock"));
+
     // A write needs the replica lock, which cannot be made: it fails naming the file, and nothing is written.
     const write = await federaReadOnly(d, ["donate", "food", "1"]);
     expect(write.code).toBe(1);

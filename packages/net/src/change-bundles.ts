@@ -8,7 +8,7 @@
  */
 import * as A from "@automerge/automerge";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { BUNDLE_CHUNK, CHANGE_CHUNK, COMPRESSED_CHANGE_CHUNK, chunkType, splitChunks } from "./automerge-chunks.js";
+import { BUNDLE_CHUNK, CHANGE_CHUNK, chunkType, splitChunks } from "./automerge-chunks.js";
 
 /** Rounds of fewer changes go as they are: a bundle's columns only beat a deflated frame from about this many. */
 export const MIN_BUNDLED_CHANGES = 64;
@@ -47,8 +47,8 @@ export function bundleSyncMessage(doc: A.Doc<unknown>, data: Uint8Array): Uint8A
   const changes: Uint8Array[] = [];
   for (const part of message.changes) {
     for (const chunk of splitChunks(part) ?? [part]) {
-      const type = chunkType(chunk);
-      if (type !== CHANGE_CHUNK && type !== COMPRESSED_CHANGE_CHUNK) return undefined;
+      // A compressed change is hashed in its uncompressed form: not one this can name (Automerge sends none).
+      if (chunkType(chunk) !== CHANGE_CHUNK) return undefined;
       changes.push(chunk);
     }
   }

@@ -299,7 +299,9 @@ export function encodeDeflated(payload: Uint8Array, window?: DeflateWindow): Uin
   const data = deflatePayload(payload, used > 0 ? window?.tail(used) : undefined);
   window?.append(payload);
   if (data === undefined) return undefined;
-  return cbor.encode({ type: "deflate", size: payload.byteLength, data, ...(used > 0 && { window: used }) });
+  const frame = cbor.encode({ type: "deflate", size: payload.byteLength, data, ...(used > 0 && { window: used }) });
+  // A short payload can save less than its envelope costs.
+  return frame.byteLength < payload.byteLength ? frame : undefined;
 }
 
 /** Encodes the payload of a message frame, as automerge-repo's WebSocket adapter encodes a message. */

@@ -146,9 +146,9 @@ export const MAX_CONTROL_FRAMES = 32;
 const CONTROL_WINDOW_MS = 10_000;
 
 /**
- * Sync streams a peer may open in `STREAM_WINDOW_MS`: an honest one opens one per connection (two when both ends
- * open at once), while each replaces the last, with a handshake and the Repo's pass over documents; 300 in a row cost
- * a node about 1.6 s of CPU. The one past the limit is refused as a violation.
+ * Sync streams a peer that `allowPeer` lets in may open in `STREAM_WINDOW_MS`: an honest one opens one per connection
+ * (two when both ends open at once), while each replaces the last, with a handshake and the Repo's pass over
+ * documents; 300 in a row cost a node about 1.6 s of CPU. The one past the limit is refused as a violation.
  */
 export const MAX_STREAMS_OPENED = 16;
 const STREAM_WINDOW_MS = 10_000;
@@ -689,17 +689,6 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   #onInboundStream(stream: Stream, connection: Connection): void {
-    const peerId = repoPeerId(connection.remotePeer);
-    if (!this.#countOpened(peerId)) {
-      const error = new StreamChurnError(
-        `More than ${MAX_STREAMS_OPENED} sync streams in ${STREAM_WINDOW_MS / 1000} s`,
-      );
-      stream.abort(error);
-      const session = this.#sessions.get(peerId);
-      if (session !== undefined) this.#reject(session, error);
-      else this.#rejected(peerId, error);
-      return;
-    }
     this.#adopt(stream, connection, false);
   }
 
@@ -771,6 +760,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       return;
     }
     if (session.ended || this.#state !== "connected") return;
+    // Counted once allowed: a refused stream costs little, and a peer not allowed yet may well open again soon.
+    if (!session.preApproved && !this.#countOpened(session.peerId)) {
+      const limit = `More than ${MAX_STREAMS_OPENED} sync streams in ${STREAM_WINDOW_MS / 1000} s`;
+      this.#reject(session, new StreamChurnError(limit));
+      return;
+    }
     const hello: Hello = {
       version: SYNC_PROTOCOL_VERSION,
       peerId: this.peerId,

@@ -23,6 +23,7 @@ import {
   SYNC_PROTOCOL_VERSION,
   TruncatedFrameError,
 } from "../src/index.js";
+import { MAX_STREAMS_OPENED } from "../src/libp2p-adapter.js";
 import { createNode, createSyncPeer, link, meet, type SyncPeer, stopAll } from "./support/nodes.js";
 import { establishedRawPeer, RawSyncPeer, receivingStream } from "./support/raw-peer.js";
 import { nextEvent, waitFor } from "./support/wait.js";
@@ -239,6 +240,19 @@ describe("Libp2pNetworkAdapter", () => {
     const answer = afterHello(raw.frames).find(isSync) as Message & { data: Uint8Array };
     expect(Buffer.from(answer.data).equals(Buffer.from(marker))).toBe(packed);
     expect(asked.length > 0).toBe(packed);
+  });
+
+  it("does not count the streams of a peer allowPeer refuses as churn: a device not authorised yet may try again", async () => {
+    const a = await createSyncPeer("tcp", { allowPeer: () => false });
+    const reasons: string[] = [];
+    a.adapter.events.on("peer:rejected", ({ error }) => reasons.push(error.name));
+    const opener = await createNode();
+    for (let i = 0; i < MAX_STREAMS_OPENED + 4; i++) {
+      await RawSyncPeer.open(opener, a.node);
+      await waitFor(() => reasons.length === i + 1, "the stream to be refused");
+    }
+    expect(reasons).toHaveLength(MAX_STREAMS_OPENED + 4);
+    expect(new Set(reasons)).toEqual(new Set(["PeerRefusedError"]));
   });
 
   it("requires the Repo's peer id to be the libp2p peer id", async () => {

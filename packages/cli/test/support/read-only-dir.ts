@@ -41,8 +41,13 @@ const sync = fs as unknown as Record<string, unknown>;
 const always = (path: unknown) => inside(path as fs.PathLike);
 // A rename or copy that lands in the directory, or takes a file out of it.
 const either = (from: unknown, to: unknown) => always(from) || always(to);
-guard(promises, "open", (path, flags) => always(path) && writes(flags ?? "r"), false);
-guard(sync, "openSync", (path, flags) => always(path) && writes(flags ?? "r"), true);
+// Creating a file that exists exclusively fails with EEXIST first, as the kernel checks the name before the mount.
+const exclusive = (flags: unknown): boolean =>
+  typeof flags === "number" ? (flags & fs.constants.O_EXCL) !== 0 : typeof flags === "string" && flags.includes("x");
+const opensForWrite = (path: unknown, flags: unknown) =>
+  always(path) && writes(flags ?? "r") && !(exclusive(flags) && fs.existsSync(path as fs.PathLike));
+guard(promises, "open", opensForWrite, false);
+guard(sync, "openSync", opensForWrite, true);
 // As on a read-only mount, making a directory that exists fails as it would anywhere (or succeeds, when recursive).
 const creates = (path: unknown) => always(path) && !fs.existsSync(path as fs.PathLike);
 guard(promises, "mkdir", creates, false);

@@ -54,6 +54,15 @@ async function removeLeftAside(path: string): Promise<void> {
   }
 }
 
+/** Errors with which a file system refuses any change in a directory this process may only read. */
+const UNWRITABLE: ReadonlySet<string> = new Set(["EACCES", "EPERM", "EROFS"]);
+
+/** False for a rename that lost a race; throws when the directory cannot be written at all, which no retry mends. */
+function unlessUnwritable(error: unknown): false {
+  if (UNWRITABLE.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+  return false;
+}
+
 /** A held lock; `release` removes it (only if it is still this one). */
 export class PidLock {
   readonly path: string;
@@ -98,12 +107,7 @@ export class PidLock {
       }
       // The holder is gone: move its lock aside, and put it back if what moved was someone else's fresh one.
       const aside = `${path}.${process.pid}.stale`;
-      if (
-        await rename(path, aside).then(
-          () => true,
-          () => false,
-        )
-      ) {
+      if (await rename(path, aside).then(() => true, unlessUnwritable)) {
         const moved = await readFile(aside, "utf8").catch(() => "");
         if (moved === found.raw) await rm(aside, { force: true });
         else await rename(aside, path).catch(() => rm(aside, { force: true }));
