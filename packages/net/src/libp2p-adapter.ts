@@ -1053,8 +1053,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const wait = Math.min(MAX_ASK_AGAIN_MS, ASK_AGAIN_MS * 2 ** session.refusals);
     session.refusals++;
     session.askAgainAt = Date.now() + wait;
+    this.#askAt(session);
+  }
+
+  /** Lays the tree again when `session` may be asked to hold again (a timer can fire a little before `Date.now()`). */
+  #askAt(session: SyncSession): void {
     clearTimeout(session.askTimer);
-    session.askTimer = setTimeout(() => this.#chooseTree(), wait);
+    session.askTimer = setTimeout(() => this.#chooseTree(), Math.max(1, session.askAgainAt - Date.now()));
     (session.askTimer as { unref?: () => void }).unref?.();
   }
 
@@ -1191,9 +1196,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       const spare = this.#spare(session.peerId, tree);
       if (session.heldSince === undefined) {
         const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
-        if (spare && holds && !session.holdAsked && Date.now() >= session.askAgainAt) {
-          session.holdAsked = true;
-          this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+        if (spare && holds && !session.holdAsked) {
+          if (Date.now() < session.askAgainAt) this.#askAt(session);
+          else {
+            session.holdAsked = true;
+            this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+          }
         }
       } else if (session.spareHeld && cutOff) {
         this.#activate(session, "the tree's streams are gone"); // it may be the way left

@@ -7,7 +7,7 @@
 import * as A from "@automerge/automerge";
 import type { Message, PeerId } from "@automerge/automerge-repo";
 import type { Libp2p } from "@libp2p/interface";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { decodeFrame, encodeControl, isControl } from "../src/frames.js";
 import { DEFAULT_MAX_FRAME_SIZE, InvalidFrameError, type PeerRejectedPayload, SYNC_PROTOCOL } from "../src/index.js";
 import type { DiscoveredTree } from "../src/sync-tree.js";
@@ -231,6 +231,22 @@ describe("the hold handshake with a hand-driven peer", () => {
     await waitFor(() => holds() === 2, "x's hold frame asked again after the refusal", 5_000);
     expect(Date.now() - refusedAt).toBeGreaterThanOrEqual(900); // not at once: 1 s on, doubling
     expect(x.rejected).toEqual([]);
+  });
+
+  it("asks again after a refusal even when the wall clock falls behind its timer", async () => {
+    const { raw } = await spareRaw();
+    const holds = () => controlsFrom(raw).filter((t) => t === "hold").length;
+    await waitFor(() => holds() === 1, "x's hold frame");
+    raw.writeFrame(encodeControl("activate")); // refused: x asks again a second on, by the wall clock
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The wall clock steps back 50 ms (an NTP correction, or a timer firing a little early by Date.now()).
+    const now = Date.now;
+    const behind = vi.spyOn(Date, "now").mockImplementation(() => now() - 50);
+    try {
+      await waitFor(() => holds() === 2, "x's hold frame asked again", 5_000);
+    } finally {
+      behind.mockRestore();
+    }
   });
 
   it("asks a 1.3 peer it finds spare to hold", async () => {
