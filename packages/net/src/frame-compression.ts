@@ -112,13 +112,12 @@ export class DeflateWindow {
 
   /** Adds a payload that crossed, keeping only the window's tail. */
   append(payload: Uint8Array): void {
+    this.#buffer ??= new Uint8Array(2 * WINDOW_BYTES);
     if (payload.byteLength >= WINDOW_BYTES) {
-      this.#buffer ??= new Uint8Array(2 * WINDOW_BYTES);
       this.#buffer.set(payload.subarray(payload.byteLength - WINDOW_BYTES));
       this.#end = WINDOW_BYTES;
       return;
     }
-    this.#buffer ??= new Uint8Array(2 * WINDOW_BYTES);
     if (this.#end + payload.byteLength > this.#buffer.byteLength) {
       this.#buffer.copyWithin(0, this.#end - WINDOW_BYTES, this.#end);
       this.#end = WINDOW_BYTES;
