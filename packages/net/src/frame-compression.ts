@@ -5,7 +5,7 @@
  * of what crossed the stream before as its dictionary (the signer's key, the last change's actor, the envelope's ids),
  * a frame of one record is about 210 bytes. A saved document is compressed already, so a small probe decides first.
  */
-import { deflateSync, inflateSync } from "fflate";
+import { deflateSync, Inflate } from "fflate";
 import { InvalidFrameError } from "./errors.js";
 
 /** Raw deflate (RFC 1951) of one frame alone, named in the hello's `compression` list by those who accept it. */
@@ -32,13 +32,32 @@ export interface RawDeflate {
   inflate(data: Uint8Array, size: number, dictionary?: Uint8Array): Uint8Array;
 }
 
-/** Plain JavaScript, for browsers: fflate. */
+/**
+ * Compressed bytes the portable inflater is fed at a time. Deflate expands at most about 1,032 times, so data that
+ * inflates past its size is stopped within about 4 MiB of output, where a one-shot inflate decodes all of it first.
+ */
+export const INFLATE_STEP_BYTES = 4 * 1024;
+
+/** Plain JavaScript, for browsers: fflate, streamed so that a deflate bomb costs no more than its declared size. */
 export const portableDeflate: RawDeflate = {
   deflate: (data, dictionary) => deflateSync(data, { level: 1, ...(dictionary && { dictionary }) }),
   inflate(data, size, dictionary) {
-    // One byte of room past `size` tells a longer stream (fflate stops there) from an exact one.
-    const out = inflateSync(data, { out: new Uint8Array(size + 1), ...(dictionary && { dictionary }) });
-    if (out.byteLength !== size) throw new RangeError(`inflates to ${out.byteLength > size ? "more" : "fewer"} bytes`);
+    const out = new Uint8Array(size);
+    let written = 0;
+    let read = 0;
+    const inflater = new Inflate(dictionary ? { dictionary } : {}, (chunk) => {
+      if (written + chunk.byteLength > size)
+        throw new RangeError(`inflates to more bytes (stopped after ${read} of ${data.byteLength} compressed bytes)`);
+      out.set(chunk, written);
+      written += chunk.byteLength;
+    });
+    do {
+      const end = Math.min(read + INFLATE_STEP_BYTES, data.byteLength);
+      const step = data.subarray(read, end);
+      read = end;
+      inflater.push(step, end === data.byteLength);
+    } while (read < data.byteLength);
+    if (written !== size) throw new RangeError("inflates to fewer bytes");
     return out;
   },
 };

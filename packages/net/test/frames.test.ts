@@ -6,7 +6,13 @@ import fc from "fast-check";
 import { deflateSync } from "fflate";
 import { Uint8ArrayList } from "uint8arraylist";
 import { describe, expect, it } from "vitest";
-import { DEFLATE_RAW, DeflateWindow, portableDeflate, WINDOW_BYTES } from "../src/frame-compression.js";
+import {
+  DEFLATE_RAW,
+  DeflateWindow,
+  INFLATE_STEP_BYTES,
+  portableDeflate,
+  WINDOW_BYTES,
+} from "../src/frame-compression.js";
 import type { Hello } from "../src/frames.js";
 import {
   decodeFrame,
@@ -282,6 +288,41 @@ describe("deflated messages", () => {
     expect(() => decodeFrame(deflated(plain.byteLength + 1, deflateSync(plain)), DEFAULT_MAX_FRAME_SIZE)).toThrow(
       InvalidFrameError,
     );
+  });
+
+  it("are inflated by the portable inflater to exactly what was deflated, in one step or many", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 * INFLATE_STEP_BYTES }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.uint8Array({ maxLength: 2_048 }),
+        (length, period, dictionary) => {
+          // Text repeating with a period, so that the compressed data runs over one step or several.
+          const plain = new Uint8Array(length * 8).map((_, i) => (i % period) * 7 + ((i * 31) % 5));
+          const withDictionary = dictionary.byteLength > 0 ? dictionary : undefined;
+          const data = deflateSync(plain, { level: 1, ...(withDictionary && { dictionary: withDictionary }) });
+          expect([...portableDeflate.inflate(data, plain.byteLength, withDictionary)]).toEqual([...plain]);
+          expect(() => portableDeflate.inflate(data, plain.byteLength + 1, withDictionary)).toThrow(/fewer/);
+          if (plain.byteLength > 0)
+            expect(() => portableDeflate.inflate(data, plain.byteLength - 1, withDictionary)).toThrow(/more/);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("stop a deflate bomb in the portable inflater as soon as it passes its size, not after inflating all of it", () => {
+    // 64 MiB of zeros deflate to about 64 KiB: claimed as a 1 KiB message, it must be stopped within a step or two.
+    const bomb = deflateSync(new Uint8Array(64 * 1024 * 1024), { level: 9 });
+    expect(bomb.byteLength).toBeGreaterThan(8 * INFLATE_STEP_BYTES);
+    let stoppedAfter = Number.POSITIVE_INFINITY;
+    try {
+      portableDeflate.inflate(bomb, 1_024);
+    } catch (err) {
+      const read = /stopped after (\d+) of/.exec((err as Error).message);
+      stoppedAfter = Number(read?.[1]);
+    }
+    expect(stoppedAfter).toBeLessThanOrEqual(2 * INFLATE_STEP_BYTES);
   });
 
   it("reject what is not one deflated message", () => {

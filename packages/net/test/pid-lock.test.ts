@@ -48,7 +48,7 @@ describe("PidLock", () => {
       await writeFile(join(dir, `replica.lock.${dead}.stale`), content);
       expect(await PidLock.tryAcquire(path)).toBeInstanceOf(PidLock);
       expect((await readdir(dir)).sort()).toEqual(
-        ["replica.lock." + dead + ".stale", "repo.lock", `repo.lock.${live.pid}.stale`].sort(),
+        [`replica.lock.${dead}.stale`, "repo.lock", `repo.lock.${live.pid}.stale`].sort(),
       );
     } finally {
       live.kill();
