@@ -178,6 +178,13 @@ const ASK_AGAIN_MS = 1_000;
 /** ...up to this. */
 const MAX_ASK_AGAIN_MS = 60_000;
 
+/**
+ * A stream spare from the start syncs once before it may be held, until no sync message has crossed it for this long:
+ * the discovered tree may be laid only in part (a busy node waits to dial), and then that stream can be the one link
+ * between two halves, each finding its own neighbours linked.
+ */
+export const FIRST_ROUND_QUIET_MS = 1_000;
+
 /** Held streams are checked this many times per `quietMs` (more often if `maxDeferMs` is shorter). */
 const QUIET_CHECKS = 4;
 
@@ -241,6 +248,12 @@ class SyncSession {
   holdAsked = false;
   /** Held by agreement as spare: it syncs again once the node has no stream to a tree neighbour left. */
   spareHeld = false;
+  /** It has synced (been handed to the Repo) at least once. */
+  everSynced = false;
+  /** It was spare when it first synced: no hold is asked or agreed to until its first round is over. */
+  firstRound = false;
+  /** When a document's sync message last crossed it, either way, or it started syncing. */
+  lastSyncAt = 0;
   /** Holds the peer refused in a row: the next is asked no sooner than `askAgainAt`, twice as late each time. */
   refusals = 0;
   askAgainAt = 0;
@@ -505,7 +518,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (session.sendWindow !== undefined || session.remoteHello.compression?.includes(DEFLATE_RAW)) {
       payload = encodeDeflated(payload, session.sendWindow) ?? payload;
     }
-    this.#crossed(message);
+    this.#crossed(session, message);
     this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
   }
 
@@ -615,10 +628,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
    * Counts a message that crossed a sync stream, either way, for the quiet checks and `quietFor`: only what syncs
    * documents, since an application's presence gossip every second would otherwise keep a node busy for good.
    */
-  #crossed(message: Message): void {
+  #crossed(session: SyncSession, message: Message): void {
     if (isEphemeral(message)) return;
     this.#frames++;
     this.#lastFrameAt = Date.now();
+    session.lastSyncAt = this.#lastFrameAt;
   }
 
   /** Milliseconds since a document's sync message last crossed any sync stream, either way (Infinity before the first). */
@@ -938,7 +952,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#onControl(session, message.type);
       return false;
     }
-    this.#crossed(message);
+    this.#crossed(session, message);
     if (!session.announced) {
       // Sent before the peer saw that this node stopped syncing with it: it goes nowhere, as the peer knows.
       if (session.awaitingHeld) return true;
@@ -1040,7 +1054,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       else if (session.announced) this.#hold(session, "held by the peer");
     } else if (!session.announced) {
       // Held here already: the peer learns it from the held frame on its way.
-    } else if (this.#spare(session.peerId, this.#tree())) {
+    } else if (this.#spare(session.peerId, this.#tree()) && this.#firstRoundOver(session)) {
       this.#hold(session, "spare here too");
       session.awaitingHeld = true;
     } else {
@@ -1056,11 +1070,24 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#askAt(session);
   }
 
-  /** Lays the tree again when `session` may be asked to hold again (a timer can fire a little before `Date.now()`). */
-  #askAt(session: SyncSession): void {
+  /** Lays the tree again when `session` may be asked to hold (a timer can fire a little before `Date.now()`). */
+  #askAt(session: SyncSession, at = this.#askFrom(session)): void {
     clearTimeout(session.askTimer);
-    session.askTimer = setTimeout(() => this.#chooseTree(), Math.max(1, session.askAgainAt - Date.now()));
+    session.askTimer = setTimeout(() => this.#chooseTree(), Math.max(1, at - Date.now()));
     (session.askTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** When the peer of a spare stream may be asked to hold it: after a refusal's wait, and after its first round. */
+  #askFrom(session: SyncSession): number {
+    const firstRoundEnd = session.firstRound ? session.lastSyncAt + FIRST_ROUND_QUIET_MS : 0;
+    return Math.max(session.askAgainAt, firstRoundEnd);
+  }
+
+  /** Whether a stream that was spare when it first synced has been quiet long enough since (any other: true). */
+  #firstRoundOver(session: SyncSession): boolean {
+    if (session.firstRound && Date.now() < session.lastSyncAt + FIRST_ROUND_QUIET_MS) return false;
+    session.firstRound = false;
+    return true;
   }
 
   /**
@@ -1126,6 +1153,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
   #startSyncing(session: SyncSession, why: string): void {
     if (session.remoteHello === undefined) return;
+    if (!session.everSynced) {
+      session.everSynced = true;
+      session.lastSyncAt = Date.now();
+      session.firstRound = this.#spare(session.peerId, this.#tree());
+      if (session.firstRound) this.#askAt(session);
+    }
     session.announced = true;
     session.heldSince = undefined;
     session.spareHeld = false;
@@ -1197,14 +1230,18 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       if (session.heldSince === undefined) {
         const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
         if (spare && holds && !session.holdAsked) {
-          if (Date.now() < session.askAgainAt) this.#askAt(session);
+          const askFrom = this.#askFrom(session);
+          if (Date.now() < askFrom) this.#askAt(session, askFrom);
           else {
+            session.firstRound = false;
             session.holdAsked = true;
             this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
           }
         }
       } else if (session.spareHeld && cutOff) {
         this.#activate(session, "the tree's streams are gone"); // it may be the way left
+      } else if (spare && !session.everSynced) {
+        this.#activate(session, "a new stream's first round"); // it may be all that joins two parts of the tree
       } else if (!spare && (neighbours.has(session.peerId) || tree?.neighbours.has(session.peerId))) {
         this.#activate(session, "tree neighbour");
       } else held++;

@@ -1,7 +1,8 @@
 /**
  * Spare streams (protocol 1.3): once a node's streams to its neighbours in the discovered trees are up, a stream to
  * another member of its groups stops syncing if both ends find it spare (hold, then held each way), stays open, and
- * documents still reach everyone through the trees. A peer that does not agree keeps it syncing; messages sent before
+ * documents still reach everyone through the trees. A stream spare from the start syncs once first (it may join two
+ * halves of a tree laid in part). A peer that does not agree keeps it syncing; messages sent before
  * the peer saw the held frame are dropped, not taken for a violation; 1.2 peers are never asked.
  */
 import * as A from "@automerge/automerge";
@@ -10,6 +11,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { decodeFrame, encodeControl, isControl } from "../src/frames.js";
 import { DEFAULT_MAX_FRAME_SIZE, InvalidFrameError, type PeerRejectedPayload, SYNC_PROTOCOL } from "../src/index.js";
+import { FIRST_ROUND_QUIET_MS } from "../src/libp2p-adapter.js";
 import type { DiscoveredTree } from "../src/sync-tree.js";
 import { createNode, createSyncPeer, link, type SyncPeer, stopAll } from "./support/nodes.js";
 import { RawSyncPeer } from "./support/raw-peer.js";
@@ -104,6 +106,30 @@ describe("spare streams", () => {
     expect([a, b, c].flatMap((p) => p.rejected)).toEqual([]);
   });
 
+  it("sync once over a new stream spare at both ends before holding it: it may be all that joins two halves", async () => {
+    // The tree laid over the four is a - b - d - c, but b has not dialled d yet (a busy node waits to): a and c
+    // each find their own neighbour linked, and so their new stream spare.
+    const [a, b, c, d] = await Promise.all([peer(), peer(), peer(), peer()]);
+    a.tree = tree([b], [b, c, d]);
+    b.tree = tree([a, d], [a, c, d]);
+    c.tree = tree([d], [a, b, d]);
+    d.tree = tree([c, b], [a, b, c]);
+    await Promise.all([link(a.node, b.node), link(c.node, d.node)]);
+    await waitFor(() => syncing(a, b) && syncing(c, d), "each half to sync");
+    const fromB = b.repo.create<Notes>({ text: "from b" });
+    const fromD = d.repo.create<Notes>({ text: "from d" });
+    await waitFor(() => a.repo.handles[fromB.documentId]?.isReady() === true, "b's document to reach a");
+    await waitFor(() => c.repo.handles[fromD.documentId]?.isReady() === true, "d's document to reach c");
+
+    await link(a.node, c.node);
+    await waitFor(() => d.repo.handles[fromB.documentId]?.isReady() === true, "b's document to reach d", 5_000);
+    await waitFor(() => b.repo.handles[fromD.documentId]?.isReady() === true, "d's document to reach b", 5_000);
+    // Its round over, the stream is spare: both ends hold it.
+    await waitFor(() => a.held.includes(c.id) && c.held.includes(a.id), "a and c to hold their stream", 5_000);
+    expect(openSyncStream(a.node, c.node)).toBe(true);
+    expect([a, b, c, d].flatMap((p) => p.rejected)).toEqual([]);
+  });
+
   it("start syncing again when a tree stream goes, so that nothing is cut off", async () => {
     const { a, b, c } = await triangle();
     await waitFor(() => !b.repo.peers.includes(c.id) && !c.repo.peers.includes(b.id), "b and c to stop syncing");
@@ -145,6 +171,8 @@ describe("the hold handshake with a hand-driven peer", () => {
 
   it("drops the peer's messages sent before it saw the held frame, and rejects one sent after its own", async () => {
     const { x, raw } = await spareRaw();
+    // Past the stream's first round, when x asks for a hold itself and agrees to one.
+    await waitFor(() => controlsFrom(raw).includes("hold"), "x's hold frame", 5_000);
     const delivered: Message[] = [];
     x.adapter.on("message", (m) => {
       if (m.senderId === raw.peerId) delivered.push(m);
@@ -198,6 +226,18 @@ describe("the hold handshake with a hand-driven peer", () => {
       .filter(isControl)
       .map((f) => f.type);
   }
+
+  it("refuses a hold in the first round of a stream spare from the start, and asks for one once it is quiet", async () => {
+    const { x, raw } = await spareRaw();
+    const started = Date.now();
+    raw.writeFrame(encodeControl("hold")); // at once, as a peer of another mind would
+    await waitFor(() => controlsFrom(raw).includes("activate"), "x's activate frame, its refusal");
+    expect(controlsFrom(raw)).not.toContain("held");
+    expect(x.repo.peers).toContain(raw.peerId);
+    await waitFor(() => controlsFrom(raw).includes("hold"), "x's hold frame once the round is over", 5_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(FIRST_ROUND_QUIET_MS - 200);
+    expect(x.rejected).toEqual([]);
+  });
 
   it("answers a hold with an activate frame and keeps syncing when the stream is not spare here", async () => {
     const { x, raw } = await spareRaw();
