@@ -32,15 +32,16 @@ const DOCUMENT_DENSITY = 3;
 /** More changes than this per byte of a document chunk is no honest document: it is applied whole, not expanded. */
 export const MAX_CHANGES_PER_BYTE = 1 / 4;
 /** Bytes of changes queued at most, unless one message alone is larger: beyond them, what arrives is applied at once,
- * so peers faster than the slices cost a stall rather than unbounded memory (about 6 s of slices at the first estimate). */
+ * so peers faster than the slices cost a stall rather than unbounded memory (about 6 s of slices at the first estimate).
+ * A bundle counts as the change chunks it stands for (three times its size), so that the bound is on work. */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /** Changes from one message, with the check that they may still be applied (their sender may lose access). */
 interface Batch {
   readonly changes: Uint8Array[];
   readonly allowed: () => boolean;
-  /** Bytes of `changes` not applied yet. */
-  bytes: number;
+  /** What `changes` not applied yet cost, in bytes of change chunks (`costOf`). */
+  cost: number;
 }
 
 interface Queue {
@@ -97,14 +98,15 @@ export class SlicedChanges {
     const density = parts.some((p) => isDense(chunkType(p))) ? DOCUMENT_DENSITY : 1;
     const costly = bytes * density * this.#msPerByte > this.#wholeMs;
     // One message always fits (frames are capped already): the bound is on messages piling up behind it.
-    const room = !this.#closed && (this.#queuedBytes === 0 || this.#queuedBytes + bytes <= this.#maxQueuedBytes);
+    const room =
+      !this.#closed && (this.#queuedBytes === 0 || this.#queuedBytes + bytes * density <= this.#maxQueuedBytes);
     const changes = room && (waiting || costly) ? splitChanges(parts) : undefined;
     if (changes === undefined) {
       this.#apply(handle, parts);
       return true;
     }
-    const batch = { changes, allowed, bytes: changes.reduce((n, c) => n + c.byteLength, 0) };
-    this.#queuedBytes += batch.bytes;
+    const batch = { changes, allowed, cost: changes.reduce((n, c) => n + costOf(c), 0) };
+    this.#queuedBytes += batch.cost;
     this.#arriving.push({ handle, batch, timer: setTimeout(() => this.#arrive(), 0) });
     return false;
   }
@@ -117,7 +119,7 @@ export class SlicedChanges {
     return n;
   }
 
-  /** Bytes of changes queued and not applied yet. */
+  /** Bytes of changes queued and not applied yet, a bundle counted as three times its size (`MAX_QUEUED_BYTES`). */
   get queuedBytes(): number {
     return this.#queuedBytes;
   }
@@ -138,7 +140,7 @@ export class SlicedChanges {
       this.#queues.delete(id);
       for (const batch of queue.batches) {
         if (batch.allowed()) this.#tryApply(queue.handle, batch.changes);
-        this.#spent(batch, batch.bytes);
+        this.#spent(batch, batch.cost);
       }
     }
     this.#settle();
@@ -150,10 +152,10 @@ export class SlicedChanges {
     this.drain();
   }
 
-  /** Counts `bytes` of `batch` as no longer queued. */
-  #spent(batch: Batch, bytes: number): void {
-    batch.bytes -= bytes;
-    this.#queuedBytes -= bytes;
+  /** Counts `cost` of `batch` as no longer queued. */
+  #spent(batch: Batch, cost: number): void {
+    batch.cost -= cost;
+    this.#queuedBytes -= cost;
   }
 
   /** The oldest batch handed over joins its document's queue. */
@@ -188,18 +190,16 @@ export class SlicedChanges {
       if (batch.allowed()) {
         const budget = this.#sliceMs / this.#msPerByte;
         let count = 0;
-        let bytes = 0;
         let cost = 0;
         while (count < batch.changes.length && (count === 0 || cost + costOf(batch.changes[count]!) <= budget)) {
-          bytes += batch.changes[count]!.byteLength;
           cost += costOf(batch.changes[count]!);
           count++;
         }
         this.#tryApply(queue.handle, batch.changes.splice(0, count));
-        this.#spent(batch, bytes);
+        this.#spent(batch, cost);
       } else {
         batch.changes.length = 0; // its sender lost access to the document meanwhile
-        this.#spent(batch, batch.bytes);
+        this.#spent(batch, batch.cost);
       }
       if (batch.changes.length === 0) queue.batches.shift();
       if (queue.batches.length > 0) this.#queues.set(id, queue); // to the back of the line

@@ -148,6 +148,25 @@ describe("SlicedChanges", () => {
     expect(slices.queuedBytes).toBe(0);
   });
 
+  it("counts a queued bundle as the change chunks it stands for, three times its size", async () => {
+    const bundled = (held: number, more: number) => {
+      const { handle, all } = localDocument(held, more);
+      const missing = A.getChangesSince(all, A.getHeads(handle.doc())).map((c) => A.decodeChange(c).hash as string);
+      return { handle, bundle: A.saveBundle(all, missing) };
+    };
+    const first = bundled(10, 120);
+    const second = bundled(10, 120);
+    // Room for the first bundle's bytes twice over, but not for the work of two.
+    const slices = new SlicedChanges({ wholeMs: 0, maxQueuedBytes: first.bundle.byteLength * 4 });
+    expect(slices.take(first.handle, [first.bundle])).toBe(false);
+    expect(slices.queuedBytes).toBe(first.bundle.byteLength * 3);
+    expect(slices.take(second.handle, [second.bundle])).toBe(true); // past the bound: applied at once
+    expect(entries(second.handle)).toBe(130);
+    await slices.idle();
+    expect(entries(first.handle)).toBe(130);
+    expect(slices.queuedBytes).toBe(0);
+  });
+
   it("once closed, drains what is queued and applies whatever arrives at once", () => {
     const first = localDocument(10, 300);
     const second = localDocument(10, 300);
