@@ -53,7 +53,15 @@ export function bundleSyncMessage(doc: A.Doc<unknown>, data: Uint8Array): Uint8A
     }
   }
   if (changes.length < MIN_BUNDLED_CHANGES) return undefined;
-  const hashes = changes.map(changeHash);
+  const bundles = bundleChanges(doc, changes.map(changeHash));
+  return bundles && A.encodeSyncMessage({ ...message, changes: bundles });
+}
+
+/**
+ * The changes of `doc` named by `hashes`, in that order, as bundles split evenly over as few as `MAX_BUNDLE_CHANGES`
+ * allows; undefined when `doc` lacks one of them.
+ */
+export function bundleChanges(doc: A.Doc<unknown>, hashes: readonly string[]): Uint8Array[] | undefined {
   const count = Math.ceil(hashes.length / MAX_BUNDLE_CHANGES);
   const size = Math.ceil(hashes.length / count);
   const bundles: Uint8Array[] = [];
@@ -62,6 +70,5 @@ export function bundleSyncMessage(doc: A.Doc<unknown>, data: Uint8Array): Uint8A
   } catch {
     return undefined; // not all in `doc` (a message made from another replica): sent as it came
   }
-  if (bundles.some((b) => chunkType(b) !== BUNDLE_CHUNK)) return undefined;
-  return A.encodeSyncMessage({ ...message, changes: bundles });
+  return bundles.every((b) => chunkType(b) === BUNDLE_CHUNK) ? bundles : undefined;
 }

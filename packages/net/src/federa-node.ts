@@ -68,6 +68,7 @@ import { PeerLookups } from "./peer-lookups.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { keepDialling } from "./redial.js";
 import { SlicedChanges } from "./sliced-changes.js";
+import { trimWholeDocument } from "./whole-documents.js";
 
 /** Options of a node; in Node.js, transports, listen addresses, discovery and storage come from `nodeOptions` (`@federa/net/node`). */
 export interface FederaNodeInit {
@@ -292,12 +293,14 @@ export class FederaNode {
       permits: (peer, document) => access.allows(peer, document),
       // After a write here, the document's sync messages go out once it is on disk (see local-saves.ts).
       beforeSend: (message) => (message.type === "sync" ? saves?.pending(message.documentId) : undefined),
-      ...(init.bundleChanges === true && {
-        packChanges: (document: DocumentId, data: Uint8Array) => {
-          const handle = repo?.handles[document];
-          return handle?.isReady() ? bundleSyncMessage(handle.doc(), data) : undefined;
-        },
-      }),
+      // A whole document goes as the changes the peer lacks when smaller; large rounds as bundles, if asked for.
+      packChanges: (document, data, peer) => {
+        const handle = repo?.handles[document];
+        if (handle?.isReady() !== true) return undefined;
+        const bundles = init.bundleChanges === true && peer.readsBundles;
+        const trimmed = trimWholeDocument(handle.doc(), data, peer.heads, bundles);
+        return trimmed ?? (bundles ? bundleSyncMessage(handle.doc(), data) : undefined);
+      },
     });
     repo = new Repo({
       peerId: adapter.peerId,

@@ -103,6 +103,11 @@ export function deflatePayload(payload: Uint8Array, dictionary?: Uint8Array): Ui
   return data.byteLength <= payload.byteLength * MAX_RATIO ? data : undefined;
 }
 
+/** How many bytes `data` deflates to alone, as a frame of it would be sent: to weigh one way of sending against another. */
+export function deflatedLength(data: Uint8Array): number {
+  return codec.deflate(data).byteLength;
+}
+
 /**
  * Inflates data its sender said holds `size` bytes; the caller has checked `size` against its frame limit, so a small
  * frame can never inflate past it. Throws `InvalidFrameError` if the data is not deflate or not exactly `size` bytes.

@@ -120,6 +120,7 @@ export type {
   Libp2pNetworkAdapterEvents,
   Libp2pNetworkAdapterInit,
   Libp2pTraffic,
+  PackTarget,
   PeerRejectedPayload,
 } from "./libp2p-adapter.js";
 export { Libp2pNetworkAdapter, repoPeerId } from "./libp2p-adapter.js";

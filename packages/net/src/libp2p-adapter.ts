@@ -50,7 +50,7 @@ import {
   varintLength,
 } from "./frames.js";
 import { Inbox } from "./inbox.js";
-import { checkSyncMessageShape } from "./sync-message-shape.js";
+import { checkSyncMessageShape, syncMessageHeads } from "./sync-message-shape.js";
 import type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
@@ -114,10 +114,18 @@ export interface Libp2pNetworkAdapterInit {
    */
   readonly beforeSend?: (message: Message) => Promise<unknown> | undefined;
   /**
-   * Repacks a sync message's changes for a peer that reads Automerge bundles (protocol 1.4): returns the message's new
-   * data (see change-bundles.ts), or undefined to send it as it is. A hook that throws leaves the message as it is.
+   * Repacks the changes of a sync message to `peer`: returns the message's new data (see whole-documents.ts and
+   * change-bundles.ts), or undefined to send it as it is. A hook that throws leaves the message as it is.
    */
-  readonly packChanges?: (documentId: DocumentId, data: Uint8Array) => Uint8Array | undefined;
+  readonly packChanges?: (documentId: DocumentId, data: Uint8Array, peer: PackTarget) => Uint8Array | undefined;
+}
+
+/** What `packChanges` knows of the peer a sync message goes to. */
+export interface PackTarget {
+  /** The heads the peer's last sync message about the document said it holds, if it sent one on this stream. */
+  readonly heads: readonly string[] | undefined;
+  /** Whether it reads Automerge bundles (protocol 1.4). */
+  readonly readsBundles: boolean;
 }
 
 /** Payload of `peer:rejected`. */
@@ -264,6 +272,8 @@ class SyncSession {
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
+  /** The heads each document's last sync message from the peer said it holds (see `PackTarget`). */
+  readonly peerHeads = new Map<DocumentId, readonly string[]>();
   /** What the changes-ahead hook left of the last message, until it reaches the Repo. */
   rest: Message | undefined = undefined;
   /** The peer closed its side while frames still waited in the inbox: the session ends once they are handled. */
@@ -415,7 +425,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   readonly #permit: (peer: PeerId, documentId: DocumentId) => boolean;
   readonly #maxOutboxBytes: number;
   readonly #beforeSend: ((message: Message) => Promise<unknown> | undefined) | undefined;
-  readonly #packChanges: ((documentId: DocumentId, data: Uint8Array) => Uint8Array | undefined) | undefined;
+  readonly #packChanges: Libp2pNetworkAdapterInit["packChanges"];
   /** Streams each peer opened in the current window (`MAX_STREAMS_OPENED`). */
   readonly #opened = new Map<string, { since: number; streams: number }>();
   #ready = false;
@@ -522,15 +532,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
   }
 
-  /** `message` with its changes repacked as bundles, for a peer that reads them, when `packChanges` does so. */
+  /** `message` with its changes repacked for the peer, when `packChanges` does so. */
   #packed(session: SyncSession, message: Message): Message {
     const { type, data, documentId } = message as { type: string; data?: unknown; documentId?: DocumentId };
     if (type !== "sync" || !(data instanceof Uint8Array) || documentId === undefined) return message;
-    if (this.#packChanges === undefined || (session.remoteHello?.version.minor ?? 0) < BUNDLE_MINOR_VERSION) {
-      return message;
-    }
+    if (this.#packChanges === undefined) return message;
     try {
-      const packed = this.#packChanges(documentId, data);
+      const packed = this.#packChanges(documentId, data, {
+        heads: session.peerHeads.get(documentId),
+        readsBundles: (session.remoteHello?.version.minor ?? 0) >= BUNDLE_MINOR_VERSION,
+      });
       if (packed === undefined) return message;
       this.traffic.messagesPacked++;
       return { ...message, data: packed } as Message;
@@ -982,6 +993,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (!this.#permits(session.peerId, message)) {
       this.#log.trace("dropping a %s message from %s: not permitted", message.type, session.peerId);
       return true;
+    }
+    if (message.type === "sync" && message.documentId !== undefined) {
+      session.peerHeads.set(message.documentId, syncMessageHeads(message.data as Uint8Array));
     }
     // Relayed gossip keeps its origin's session, which the Repo needs to drop the copies arriving by other paths.
     if (isEphemeral(message) && !this.#relayEphemeral) {

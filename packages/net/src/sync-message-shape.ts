@@ -8,6 +8,7 @@
  * a length-prefixed bloom filter), the changes (a count of length-prefixed chunks), then optional fields this walk
  * leaves to Automerge.
  */
+import { chunkType, DOCUMENT_CHUNK } from "./automerge-chunks.js";
 import { InvalidFrameError } from "./errors.js";
 
 /** The first byte of a sync message: one that may not carry a document chunk, and one that may. */
@@ -53,6 +54,21 @@ class Reader {
     throw new InvalidFrameError("Sync message has a count or length out of range");
   }
 
+  /** `n` bytes as lowercase hex. */
+  hex(n: number): string {
+    if (n > this.#bytes.length - this.#at) throw new InvalidFrameError("Sync message ends early");
+    let out = "";
+    for (let i = this.#at; i < this.#at + n; i++) out += (this.#bytes[i] as number).toString(16).padStart(2, "0");
+    this.#at += n;
+    return out;
+  }
+
+  /** The next `n` bytes (a view). */
+  take(n: number): Uint8Array {
+    this.skip(n);
+    return this.#bytes.subarray(this.#at - n, this.#at);
+  }
+
   skip(n: number): void {
     if (n > this.#bytes.length - this.#at) throw new InvalidFrameError("Sync message ends early");
     this.#at += n;
@@ -69,25 +85,58 @@ function hashes(reader: Reader, what: string): void {
   reader.skip(count(reader, MAX_SYNC_HASHES, what) * HASH_BYTES);
 }
 
-/**
- * Throws `InvalidFrameError` unless `data` is laid out as an Automerge sync message within the bounds above: no
- * honest peer sends one that is not, so the sender is in breach of the protocol.
- */
-export function checkSyncMessageShape(data: Uint8Array): void {
-  const reader = new Reader(data);
+/** Reads the message's type byte, refusing an unknown one; returns the reader, at the heads. */
+function typed(reader: Reader): Reader {
   const type = reader.byte();
   if (!SYNC_MESSAGE_TYPES.has(type)) throw new InvalidFrameError(`Sync message of unknown type 0x${type.toString(16)}`);
-  hashes(reader, "heads");
+  return reader;
+}
+
+/** From after the heads, skips the needed hashes and the haves; returns the count of changes that follow. */
+function skipToChanges(reader: Reader): number {
   hashes(reader, "needed hashes");
   const haves = count(reader, MAX_SYNC_HAVES, "have entries");
   for (let i = 0; i < haves; i++) {
     hashes(reader, "last-sync hashes");
     reader.skip(reader.uleb()); // the bloom filter
   }
-  const changes = count(reader, MAX_SYNC_CHANGES, "changes");
+  return count(reader, MAX_SYNC_CHANGES, "changes");
+}
+
+/**
+ * Throws `InvalidFrameError` unless `data` is laid out as an Automerge sync message within the bounds above: no
+ * honest peer sends one that is not, so the sender is in breach of the protocol.
+ */
+export function checkSyncMessageShape(data: Uint8Array): void {
+  const reader = new Reader(data);
+  hashes(typed(reader), "heads");
+  const changes = skipToChanges(reader);
   for (let i = 0; i < changes; i++) {
     const length = reader.uleb();
     if (length < MIN_CHUNK_BYTES) throw new InvalidFrameError(`Sync message has a change of ${length} bytes`);
     reader.skip(length);
   }
+}
+
+/**
+ * The heads a sync message says its sender holds (hex change hashes, as Automerge names them), read without decoding
+ * the rest. Throws `InvalidFrameError` on what `checkSyncMessageShape` refuses at its start.
+ */
+export function syncMessageHeads(data: Uint8Array): string[] {
+  const reader = typed(new Reader(data));
+  const heads: string[] = [];
+  for (let n = count(reader, MAX_SYNC_HASHES, "heads"); heads.length < n; ) heads.push(reader.hex(HASH_BYTES));
+  return heads;
+}
+
+/**
+ * The bytes of the document chunk a sync message carries in place of changes, or undefined when it carries changes or
+ * nothing; read without decoding the message.
+ */
+export function syncMessageDocumentBytes(data: Uint8Array): number | undefined {
+  const reader = new Reader(data);
+  hashes(typed(reader), "heads");
+  if (skipToChanges(reader) !== 1) return undefined;
+  const chunk = reader.take(reader.uleb());
+  return chunkType(chunk) === DOCUMENT_CHUNK ? chunk.byteLength : undefined;
 }

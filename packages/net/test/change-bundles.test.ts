@@ -1,40 +1,16 @@
 /** Large rounds of changes repacked as Automerge bundles: the receiver ends with the same document, in fewer bytes. */
 import * as A from "@automerge/automerge";
-import { type AutomergeUrl, Repo } from "@automerge/automerge-repo";
-import { createIdentity } from "@federa/core";
+import { Repo } from "@automerge/automerge-repo";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { BUNDLE_CHUNK, chunkType, concat, splitChunks } from "../src/automerge-chunks.js";
 import { bundleSyncMessage, changeHash, MAX_BUNDLE_CHANGES, MIN_BUNDLED_CHANGES } from "../src/change-bundles.js";
 import type { Libp2pNetworkAdapter } from "../src/index.js";
 import { SlicedChanges, splitChanges } from "../src/sliced-changes.js";
-import { authorizeOnCopy } from "./support/authorize.js";
-import { dialNode, startFederaNode, stopFederaNodes } from "./support/federa-nodes.js";
+import { stopFederaNodes } from "./support/federa-nodes.js";
+import { partedPair } from "./support/parted-pair.js";
+import { mergedHistories, type Records } from "./support/record-histories.js";
 import { waitFor } from "./support/wait.js";
-
-type Records = { records: Record<string, Uint8Array> };
-
-/** A document that `writers` devices each added `each` signed-record-like entries to, merged. */
-function written(writers: number, each: number): A.Doc<Records> {
-  const base = A.from<Records>({ records: {} });
-  let merged = A.clone(base);
-  for (let w = 0; w < writers; w++) {
-    let doc = A.clone(base);
-    const signer = crypto.getRandomValues(new Uint8Array(32));
-    for (let i = 0; i < each; i++) {
-      const body = new TextEncoder().encode(`{"kind":"donation","amount":${100 + i},"from":"donor ${w}-${i}"}`);
-      doc = A.change(doc, (d) => {
-        d.records[crypto.randomUUID()] = new Uint8Array([
-          ...crypto.getRandomValues(new Uint8Array(64)),
-          ...signer,
-          ...body,
-        ]);
-      });
-    }
-    merged = A.merge(merged, doc);
-  }
-  return merged;
-}
 
 /** The first sync message `full` sends a replica holding only `held` of its changes, after the replica's opening. */
 function syncTo(full: A.Doc<Records>, held: A.Doc<Records>): Uint8Array {
@@ -51,7 +27,7 @@ function received(doc: A.Doc<Records>, message: Uint8Array): A.Heads {
 }
 
 describe("change bundles", () => {
-  const full = written(4, 150);
+  const full = mergedHistories(4, 150);
   const all = A.getAllChanges(full);
 
   it("name each change by the hash Automerge gives it", () => {
@@ -86,7 +62,7 @@ describe("change bundles", () => {
     expect(chunkType(A.decodeSyncMessage(whole).changes[0] as Uint8Array)).toBe(0);
     expect(bundleSyncMessage(full, whole)).toBeUndefined();
     // A document that lacks the changes cannot pack them.
-    const other = written(1, 100);
+    const other = mergedHistories(1, 100);
     const half = A.applyChanges(A.init<Records>(), A.getAllChanges(other).slice(0, 30))[0];
     expect(bundleSyncMessage(full, syncTo(other, half))).toBeUndefined();
   });
@@ -114,31 +90,13 @@ describe("a node with bundleChanges", () => {
   afterEach(stopFederaNodes);
 
   it("sends a member's device that was away the records it missed as bundles, and both hold the same state", async () => {
-    const ana = await createIdentity();
-    const ben = await createIdentity();
-    // Parted, as on a network split: dials fail and inbound connections are refused.
-    let parted = false;
-    const gater = { denyDialPeer: async () => parted, denyInboundConnection: async () => parted };
-    const a = await startFederaNode(ana, { bundleChanges: true, libp2p: { connectionGater: gater } });
-    const held = await a.foundCouncil({ name: "Print shop", founders: [ben.member] });
-    await held.council.ledger.createFund("paper", "cash");
-    const b = await startFederaNode(ben, { libp2p: { connectionGater: gater } });
-    await authorizeOnCopy(held, ben);
-    for (let i = 0; i < 400; i++) await held.council.ledger.donate("paper", 1);
-    await dialNode(b, a);
-    b.trust(a.libp2p.peerId.toString());
-    const benHeld = await b.openCouncil(held.councilHandle.url as AutomergeUrl);
-    const balance = async () => (await benHeld.council.state()).funds[0]?.balance;
-    await waitFor(async () => (await balance()) === 400, "ben's replica to sync");
-
+    const { a, held, benHeld, balance, part, meet } = await partedPair(400, { bundleChanges: true });
     // Ben goes away; Ana records a hundred more, a fifth of the ledger, so they go as changes (a third would go as the whole).
-    parted = true;
-    await Promise.all(a.libp2p.getConnections().map((c) => c.close()));
+    await part();
     for (let i = 0; i < 100; i++) await held.council.ledger.donate("paper", 2);
     const adapter = a.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
     const before = adapter.traffic.messagesPacked;
-    parted = false;
-    await dialNode(b, a);
+    await meet();
     await waitFor(async () => (await balance()) === 600, "the records ben missed");
     expect(adapter.traffic.messagesPacked).toBeGreaterThan(before);
     expect(A.getHeads(benHeld.ledgerHandle.doc()).sort()).toEqual(A.getHeads(held.ledgerHandle.doc()).sort());

@@ -23,7 +23,7 @@ import {
   SYNC_PROTOCOL_VERSION,
   TruncatedFrameError,
 } from "../src/index.js";
-import { MAX_STREAMS_OPENED } from "../src/libp2p-adapter.js";
+import { MAX_STREAMS_OPENED, type PackTarget } from "../src/libp2p-adapter.js";
 import { createNode, createSyncPeer, link, meet, type SyncPeer, stopAll } from "./support/nodes.js";
 import { establishedRawPeer, RawSyncPeer, receivingStream } from "./support/raw-peer.js";
 import { nextEvent, waitFor } from "./support/wait.js";
@@ -225,21 +225,57 @@ describe("Libp2pNetworkAdapter", () => {
   it.each([
     [4, true],
     [3, false],
-  ])("repacks sync messages with packChanges for a peer of protocol 1.%i: %s", async (minor, packed) => {
-    const marker = A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [] });
-    const asked: string[] = [];
+  ])(
+    "repacks sync messages with packChanges for a peer of protocol 1.%i, which reads bundles: %s",
+    async (minor, bundles) => {
+      const marker = A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [] });
+      const asked: PackTarget[] = [];
+      const a = await createSyncPeer("tcp", {
+        packChanges: (_documentId, _data, peer) => {
+          asked.push(peer);
+          return marker;
+        },
+      });
+      const { raw } = await askedByRawPeer(a, { version: { major: 1, minor } }, "The assembly meets on Thursdays.");
+      const isSync = (m: Control | Message) => !isControl(m) && m.type === "sync";
+      await waitFor(() => afterHello(raw.frames).some(isSync), "an answer to the request");
+      const answer = afterHello(raw.frames).find(isSync) as Message & { data: Uint8Array };
+      expect(Buffer.from(answer.data).equals(Buffer.from(marker))).toBe(true);
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.every((peer) => peer.readsBundles === bundles)).toBe(true);
+    },
+  );
+
+  it("tells packChanges the heads the peer's last sync message about the document said it holds", async () => {
+    const asked: (readonly string[] | undefined)[] = [];
     const a = await createSyncPeer("tcp", {
-      packChanges: (documentId) => {
-        asked.push(documentId);
-        return marker;
+      packChanges: (_documentId, _data, peer) => {
+        asked.push(peer.heads);
+        return undefined;
       },
     });
-    const { raw } = await askedByRawPeer(a, { version: { major: 1, minor } }, "The assembly meets on Thursdays.");
-    const isSync = (m: Control | Message) => !isControl(m) && m.type === "sync";
-    await waitFor(() => afterHello(raw.frames).some(isSync), "an answer to the request");
-    const answer = afterHello(raw.frames).find(isSync) as Message & { data: Uint8Array };
-    expect(Buffer.from(answer.data).equals(Buffer.from(marker))).toBe(packed);
-    expect(asked.length > 0).toBe(packed);
+    const raw = await RawSyncPeer.open(await createNode(), a.node);
+    raw.writeHello({});
+    raw.writeActivate();
+    await raw.hello();
+    await waitFor(() => a.repo.peers.includes(raw.peerId as PeerId), "the raw peer to be announced");
+    const handle = a.repo.create<{ minutes: string[] }>({ minutes: ["opened"] });
+    handle.change((d) => {
+      d.minutes.push("the budget passed");
+    });
+    // The raw peer holds the document's first change only.
+    const [first] = A.getAllChanges(handle.doc());
+    const [partial] = A.applyChanges(A.init(), [first as Uint8Array]);
+    const [, data] = A.generateSyncMessage(partial, A.initSyncState());
+    raw.writeMessage({
+      type: "sync",
+      senderId: raw.peerId as PeerId,
+      targetId: a.adapter.peerId,
+      documentId: handle.documentId,
+      data: data as Uint8Array,
+    });
+    await waitFor(() => asked.some((heads) => heads?.[0] === A.getHeads(partial)[0]), "a reply packed for its heads");
+    expect(asked.find((heads) => heads !== undefined)).toEqual(A.getHeads(partial));
   });
 
   it("does not count the streams of a peer allowPeer refuses as churn: a device not authorised yet may try again", async () => {
