@@ -48,3 +48,29 @@ export function splitChunks(bytes: Uint8Array): Uint8Array[] | undefined {
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8ArrayList(...parts).subarray();
 }
+
+/** Bytes of a change hash. */
+const HASH_BYTES = 32;
+
+/**
+ * The hashes (lowercase hex) of the changes a change chunk depends on, read from the start of its body, where
+ * Automerge writes them; undefined if `chunk` is no change chunk or ends inside them.
+ */
+export function changeDeps(chunk: Uint8Array): string[] | undefined {
+  if (chunkType(chunk) !== CHANGE_CHUNK) return undefined;
+  const read = (at: number) => readVarint((i) => chunk[i] as number, at, chunk.length, MAX_LENGTH_BYTES);
+  const length = read(TYPE_AT + 1);
+  if (length === undefined) return undefined;
+  const count = read(TYPE_AT + 1 + length.size);
+  if (count === undefined) return undefined;
+  const from = TYPE_AT + 1 + length.size + count.size;
+  if (from + count.value * HASH_BYTES > chunk.length) return undefined;
+  const deps: string[] = [];
+  for (let d = 0; d < count.value; d++) {
+    let hex = "";
+    for (let i = from + d * HASH_BYTES; i < from + (d + 1) * HASH_BYTES; i++)
+      hex += (chunk[i] as number).toString(16).padStart(2, "0");
+    deps.push(hex);
+  }
+  return deps;
+}

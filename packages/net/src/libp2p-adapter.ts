@@ -50,7 +50,7 @@ import {
   varintLength,
 } from "./frames.js";
 import { Inbox } from "./inbox.js";
-import { checkSyncMessageShape, syncMessageHeads } from "./sync-message-shape.js";
+import { checkSyncMessageShape, readSyncHeader, type SyncHeader } from "./sync-message-shape.js";
 import type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
 
@@ -122,8 +122,8 @@ export interface Libp2pNetworkAdapterInit {
 
 /** What `packChanges` knows of the peer a sync message goes to. */
 export interface PackTarget {
-  /** The heads the peer's last sync message about the document said it holds, if it sent one on this stream. */
-  readonly heads: readonly string[] | undefined;
+  /** What the peer's last sync message about the document said it holds, if it sent one on this stream. */
+  readonly said: SyncHeader | undefined;
   /** Whether it reads Automerge bundles (protocol 1.4). */
   readonly readsBundles: boolean;
 }
@@ -272,8 +272,8 @@ class SyncSession {
   ended = false;
   /** Reading is paused while too many received bytes wait in the inbox. */
   paused = false;
-  /** The heads each document's last sync message from the peer said it holds (see `PackTarget`). */
-  readonly peerHeads = new Map<DocumentId, readonly string[]>();
+  /** What each document's last sync message from the peer said it holds (see `PackTarget`). */
+  readonly peerSaid = new Map<DocumentId, SyncHeader>();
   /** What the changes-ahead hook left of the last message, until it reaches the Repo. */
   rest: Message | undefined = undefined;
   /** The peer closed its side while frames still waited in the inbox: the session ends once they are handled. */
@@ -539,7 +539,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (this.#packChanges === undefined) return message;
     try {
       const packed = this.#packChanges(documentId, data, {
-        heads: session.peerHeads.get(documentId),
+        said: session.peerSaid.get(documentId),
         readsBundles: (session.remoteHello?.version.minor ?? 0) >= BUNDLE_MINOR_VERSION,
       });
       if (packed === undefined) return message;
@@ -995,7 +995,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       return true;
     }
     if (message.type === "sync" && message.documentId !== undefined) {
-      session.peerHeads.set(message.documentId, syncMessageHeads(message.data as Uint8Array));
+      session.peerSaid.set(message.documentId, readSyncHeader(message.data as Uint8Array));
     }
     // Relayed gossip keeps its origin's session, which the Repo needs to drop the copies arriving by other paths.
     if (isEphemeral(message) && !this.#relayEphemeral) {

@@ -118,15 +118,33 @@ export function checkSyncMessageShape(data: Uint8Array): void {
   }
 }
 
+/** What a sync message says of what its sender holds: its heads, the changes it asks for, and its Bloom filters. */
+export interface SyncHeader {
+  readonly heads: readonly string[];
+  readonly need: readonly string[];
+  /** The heads it last synced at with this node, and the changes it holds since (a `SyncBloom`'s bytes). */
+  readonly have: readonly { readonly lastSync: readonly string[]; readonly bloom: Uint8Array }[];
+}
+
 /**
- * The heads a sync message says its sender holds (hex change hashes, as Automerge names them), read without decoding
- * the rest. Throws `InvalidFrameError` on what `checkSyncMessageShape` refuses at its start.
+ * The start of a sync message, up to its changes, with hashes as lowercase hex (as Automerge names them) and the
+ * filters copied out of it; read without decoding the rest. Throws `InvalidFrameError` as `checkSyncMessageShape` does.
  */
-export function syncMessageHeads(data: Uint8Array): string[] {
+export function readSyncHeader(data: Uint8Array): SyncHeader {
   const reader = typed(new Reader(data));
-  const heads: string[] = [];
-  for (let n = count(reader, MAX_SYNC_HASHES, "heads"); heads.length < n; ) heads.push(reader.hex(HASH_BYTES));
-  return heads;
+  const hexes = (what: string) => {
+    const list: string[] = [];
+    for (let n = count(reader, MAX_SYNC_HASHES, what); list.length < n; ) list.push(reader.hex(HASH_BYTES));
+    return list;
+  };
+  const heads = hexes("heads");
+  const need = hexes("needed hashes");
+  const have: { lastSync: string[]; bloom: Uint8Array }[] = [];
+  for (let n = count(reader, MAX_SYNC_HAVES, "have entries"); have.length < n; ) {
+    const lastSync = hexes("last-sync hashes");
+    have.push({ lastSync, bloom: reader.take(reader.uleb()).slice() });
+  }
+  return { heads, need, have };
 }
 
 /**

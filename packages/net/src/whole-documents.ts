@@ -2,38 +2,49 @@
  * Whole documents trimmed to what the peer lacks. Automerge answers a peer that lacks a third of a document or more
  * with the whole document: about 140 bytes a Federa record of everything it holds, however much of it the peer holds
  * already. In a tree every relay meets such peers at each merge (a node holding 800 records meets one holding 400, of
- * which it lacks 400). The changes since the heads the peer last said it holds are all it can lack, and they cost
- * about 200 bytes a record once the frame is deflated (160 as bundles): sent instead whenever that is smaller.
+ * which it lacks 400). What the peer said in its last sync message (the heads it last synced at, a Bloom filter of
+ * the changes it holds since, the changes it asks for) names what it lacks, as Automerge itself reckons it; those
+ * changes cost about 200 bytes a record once the frame is deflated (160 as bundles), and are sent instead whenever
+ * that is smaller.
  */
 import * as A from "@automerge/automerge";
-import { concat } from "./automerge-chunks.js";
+import { changeDeps, concat, splitChunks } from "./automerge-chunks.js";
 import { bundleChanges, changeHash, MIN_BUNDLED_CHANGES } from "./change-bundles.js";
 import { deflatedLength } from "./frame-compression.js";
-import { syncMessageDocumentBytes } from "./sync-message-shape.js";
+import { SyncBloom } from "./sync-bloom.js";
+import { type SyncHeader, syncMessageDocumentBytes } from "./sync-message-shape.js";
 
 /** The changes are sent in place of the document only if they come to at most this fraction of its bytes. */
 const MAX_TRIMMED_RATIO = 0.9;
 /** Raw change chunks deflate to about 45% for Federa records: larger than this many times the document, never worth it. */
 const MAX_RAW_RATIO = 3;
+/**
+ * A peer lacking more than this share of the changes gets the whole document without weighing the changes: a change
+ * deflated costs about 1.35 times its share of the document (200 bytes a Federa record against 146).
+ */
+const MAX_LACKING_SHARE = 0.75;
 
 /**
- * The sync message `data`, which carries the whole of `doc`, with the document replaced by the changes of `doc` since
- * `peerHeads` (those of them `doc` holds), as change chunks or, with `bundles`, as Automerge bundles; or undefined
- * when it carries no document, the peer's heads are not known, or the changes would not be smaller.
+ * The sync message `data`, which carries the whole of `doc`, with the document replaced by the changes the peer lacks
+ * by what it `said` (as change chunks or, with `bundles`, as Automerge bundles); or undefined when it carries no
+ * document, the peer said nothing to go by, or the changes would not be smaller.
  */
 export function trimWholeDocument(
   doc: A.Doc<unknown>,
   data: Uint8Array,
-  peerHeads: readonly string[] | undefined,
+  said: SyncHeader | undefined,
   bundles: boolean,
 ): Uint8Array | undefined {
   const documentBytes = syncMessageDocumentBytes(data);
-  if (documentBytes === undefined || peerHeads === undefined) return undefined;
-  // Heads the peer holds that this replica does not: their history may be partly known, but only the rest counts.
-  const known = peerHeads.filter((head) => A.hasHeads(doc, [head]));
-  if (known.length === 0) return undefined; // the peer holds nothing of this replica's: the document is the way
-  const changes = A.getChangesSince(doc, known);
-  if (changes.length === 0) return undefined;
+  if (documentBytes === undefined || said === undefined) return undefined;
+  const total = A.stats(doc).numChanges;
+  // Synced at nothing, the peer holds what its filters hold: short of that many, the whole document is the way.
+  if (said.have.every((have) => have.lastSync.length === 0)) {
+    const held = Math.max(0, ...said.have.map((have) => new SyncBloom(have.bloom).entries));
+    if (total - held > total * MAX_LACKING_SHARE) return undefined;
+  }
+  const changes = changesPeerLacks(doc, said, total * MAX_LACKING_SHARE);
+  if (changes === undefined || changes.length === 0) return undefined;
   let trimmed: Uint8Array[] | undefined;
   if (bundles && changes.length >= MIN_BUNDLED_CHANGES) {
     trimmed = bundleChanges(doc, changes.map(changeHash));
@@ -47,4 +58,73 @@ export function trimWholeDocument(
     trimmed = changes;
   }
   return A.encodeSyncMessage({ ...A.decodeSyncMessage(data), changes: trimmed });
+}
+
+/**
+ * The changes of `doc` the peer lacks by what it said, in `doc`'s order: those since the heads it last synced at
+ * that none of its filters holds, every change that depends on one of them, and those it asks for; or undefined when
+ * it said nothing to go by (no filter), asks for a change from before, or lacks more than `atMost`. A filter's false positive leaves a change out,
+ * which the peer then asks for, as it would of Automerge.
+ */
+export function changesPeerLacks(
+  doc: A.Doc<unknown>,
+  said: SyncHeader,
+  atMost = Number.POSITIVE_INFINITY,
+): Uint8Array[] | undefined {
+  if (said.have.length === 0) return undefined;
+  // Heads this replica never saw stand for history it cannot name: starting from the rest sends more, never less.
+  const lastSync = [...new Set(said.have.flatMap((have) => have.lastSync))].filter((h) => A.hasHeads(doc, [h]));
+  const filters = said.have.map((have) => new SyncBloom(have.bloom));
+  // One pass over the changes' bytes: their hashes and dependencies are read from them, not asked of Automerge again.
+  const since = A.getChangesSince(doc, lastSync).map((chunk) => ({
+    chunk,
+    hash: changeHash(chunk),
+    deps: changeDeps(chunk),
+  }));
+  const dependents = new Map<string, string[]>();
+  const lacking = new Set<string>();
+  for (const change of since) {
+    if (change.deps === undefined) return undefined; // not a plain change chunk: left to Automerge
+    for (const dep of change.deps) dependents.set(dep, [...(dependents.get(dep) ?? []), change.hash]);
+    if (filters.every((filter) => !filter.contains(change.hash))) lacking.add(change.hash);
+  }
+  for (const hash of said.need) {
+    if (!A.hasHeads(doc, [hash])) continue; // asked of another peer, or unknown here: no answer from this replica
+    if (!since.some((change) => change.hash === hash)) return undefined;
+    lacking.add(hash);
+  }
+  // A change whose dependency the peer lacks is one it cannot have applied, whatever its filter says.
+  const stack = [...lacking];
+  for (let hash = stack.pop(); hash !== undefined; hash = stack.pop()) {
+    for (const dependent of dependents.get(hash) ?? []) {
+      if (!lacking.has(dependent)) {
+        lacking.add(dependent);
+        stack.push(dependent);
+      }
+    }
+  }
+  if (lacking.size > atMost) return undefined;
+  return since.filter((change) => lacking.has(change.hash)).map((change) => change.chunk);
+}
+
+/**
+ * The sync message `data` with the changes the peer asked for in its last message (`said.need`) and that it does not
+ * carry added, or undefined when it carries them all. Automerge answers a need only with changes it has not sent: after
+ * a trimmed document, those a filter's false positive left out count as sent, and would never go.
+ */
+export function withNeededChanges(
+  doc: A.Doc<unknown>,
+  data: Uint8Array,
+  said: SyncHeader | undefined,
+): Uint8Array | undefined {
+  if (said === undefined || said.need.length === 0 || syncMessageDocumentBytes(data) !== undefined) return undefined;
+  const message = A.decodeSyncMessage(data);
+  const carried = new Set<string>();
+  for (const part of message.changes) for (const chunk of splitChunks(part) ?? []) carried.add(changeHash(chunk));
+  const missing = said.need.filter((hash) => !carried.has(hash) && A.hasHeads(doc, [hash]));
+  if (missing.length === 0) return undefined;
+  // The needed changes, found as the newest changes of the document as of each of them.
+  const wanted = new Set(missing);
+  const added = A.getAllChanges(A.view(doc, missing)).filter((chunk) => wanted.has(changeHash(chunk)));
+  return A.encodeSyncMessage({ ...message, changes: [...message.changes, ...added] });
 }

@@ -1,7 +1,7 @@
 /** Automerge's storage chunks: a sync message's changes split at their headers. */
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import { CHANGE_CHUNK, chunkType, concat, splitChunks } from "../src/automerge-chunks.js";
+import { CHANGE_CHUNK, changeDeps, chunkType, concat, splitChunks } from "../src/automerge-chunks.js";
 
 type Doc = { entries: { [key: string]: Uint8Array } };
 
@@ -71,5 +71,27 @@ describe("splitChunks", () => {
     for (const bytes of bad) expect(splitChunks(bytes)).toBeUndefined();
     const good = new Uint8Array([0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 1, 2, 9, 9]);
     expect(splitChunks(concat([good, good]))).toHaveLength(2);
+  });
+});
+
+describe("changeDeps", () => {
+  it("reads a change's dependencies as Automerge decodes them, and nothing from what is no whole change", () => {
+    const base = A.from<{ n: number }>({ n: 0 });
+    const left = A.change(A.clone(base), (d) => {
+      d.n = 1;
+    });
+    const right = A.change(A.clone(base), (d) => {
+      d.n = 2;
+    });
+    const merged = A.change(A.merge(left, right), (d) => {
+      d.n = 3;
+    });
+    for (const change of A.getAllChanges(merged)) {
+      expect(changeDeps(change)?.sort()).toEqual([...A.decodeChange(change).deps].sort());
+    }
+    const last = A.getLastLocalChange(merged) as Uint8Array;
+    expect(changeDeps(last)).toHaveLength(2);
+    expect(changeDeps(A.save(merged))).toBeUndefined(); // a document chunk
+    expect(changeDeps(last.subarray(0, 20))).toBeUndefined();
   });
 });

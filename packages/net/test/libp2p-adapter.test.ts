@@ -246,11 +246,11 @@ describe("Libp2pNetworkAdapter", () => {
     },
   );
 
-  it("tells packChanges the heads the peer's last sync message about the document said it holds", async () => {
+  it("tells packChanges what the peer's last sync message about the document said it holds", async () => {
     const asked: (readonly string[] | undefined)[] = [];
     const a = await createSyncPeer("tcp", {
       packChanges: (_documentId, _data, peer) => {
-        asked.push(peer.heads);
+        asked.push(peer.said?.heads);
         return undefined;
       },
     });
