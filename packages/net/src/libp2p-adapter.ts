@@ -994,7 +994,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#log.trace("dropping a %s message from %s: not permitted", message.type, session.peerId);
       return true;
     }
-    if (message.type === "sync" && message.documentId !== undefined) {
+    // Kept only for a packChanges hook to read (see `PackTarget`).
+    if (message.type === "sync" && message.documentId !== undefined && this.#packChanges !== undefined) {
       session.peerSaid.set(message.documentId, readSyncHeader(message.data as Uint8Array));
     }
     // Relayed gossip keeps its origin's session, which the Repo needs to drop the copies arriving by other paths.
