@@ -27,6 +27,8 @@ export interface NetworkOptions {
   readonly banMs?: number;
   /** Bans kept from the node's last run. */
   readonly bans?: readonly BanRecord[];
+  /** Fewer bytes for more CPU (`FederaNodeInit.bundleChanges`). */
+  readonly bundleChanges?: boolean;
 }
 
 /** Checks every address parses as a multiaddr, so a typo is a usage error rather than a failure at dial time. */
@@ -76,5 +78,6 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
     ...(options.verified ? { verified: options.verified } : {}),
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
     ...(options.bans !== undefined ? { bans: options.bans } : {}),
+    ...(options.bundleChanges === true ? { bundleChanges: true } : {}),
   });
 }

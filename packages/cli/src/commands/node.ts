@@ -58,6 +58,10 @@ export function registerNode(program: Command): void {
         ).conflicts("dht"),
       )
       .option(
+        "--bundle-changes",
+        "send fewer bytes for more CPU: large rounds of changes as bundles, whole documents as what peers lack (metered links)",
+      )
+      .option(
         "--ban-ms <ms>",
         "how long a peer that breaks the sync protocol is refused, doubling on each repeat (0: never; default 600000)",
         parseBanMs,
