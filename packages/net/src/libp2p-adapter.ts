@@ -1242,8 +1242,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     let held = 0;
     for (const session of established) {
       const spare = this.#spare(session.peerId, tree);
+      // A peer before 1.3 cannot be asked to hold a stream once it syncs: its streams wait for quiet, as they did.
+      const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
       if (session.heldSince === undefined) {
-        const holds = (session.remoteHello?.version.minor ?? 0) >= HOLD_MINOR_VERSION;
         if (spare && holds && !session.holdAsked) {
           const askFrom = this.#askFrom(session);
           if (Date.now() < askFrom) this.#askAt(session, askFrom);
@@ -1255,7 +1256,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         }
       } else if (session.spareHeld && cutOff) {
         this.#activate(session, "the tree's streams are gone"); // it may be the way left
-      } else if (spare && !session.everSynced) {
+      } else if (spare && holds && !session.everSynced) {
         this.#activate(session, "a new stream's first round"); // it may be all that joins two parts of the tree
       } else if (!spare && (neighbours.has(session.peerId) || tree?.neighbours.has(session.peerId))) {
         this.#activate(session, "tree neighbour");
