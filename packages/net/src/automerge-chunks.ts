@@ -66,11 +66,14 @@ export function changeDeps(chunk: Uint8Array): string[] | undefined {
   const from = TYPE_AT + 1 + length.size + count.size;
   if (from + count.value * HASH_BYTES > chunk.length) return undefined;
   const deps: string[] = [];
-  for (let d = 0; d < count.value; d++) {
-    let hex = "";
-    for (let i = from + d * HASH_BYTES; i < from + (d + 1) * HASH_BYTES; i++)
-      hex += (chunk[i] as number).toString(16).padStart(2, "0");
-    deps.push(hex);
-  }
+  for (let d = 0; d < count.value; d++)
+    deps.push(toHex(chunk.subarray(from + d * HASH_BYTES, from + (d + 1) * HASH_BYTES)));
   return deps;
+}
+
+/** Bytes as lowercase hex, as Automerge writes change hashes. */
+export function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
 }

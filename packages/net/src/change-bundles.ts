@@ -8,7 +8,7 @@
  */
 import * as A from "@automerge/automerge";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { BUNDLE_CHUNK, CHANGE_CHUNK, chunkType, splitChunks } from "./automerge-chunks.js";
+import { BUNDLE_CHUNK, CHANGE_CHUNK, chunkType, splitChunks, toHex } from "./automerge-chunks.js";
 
 /** Rounds of fewer changes go as they are: a bundle's columns only beat a deflated frame from about this many. */
 export const MIN_BUNDLED_CHANGES = 64;
@@ -31,9 +31,7 @@ const nodeCrypto = (
 export function changeHash(chunk: Uint8Array): string {
   const hashed = chunk.subarray(HASHED_FROM);
   if (nodeCrypto !== undefined) return nodeCrypto.createHash("sha256").update(hashed).digest("hex");
-  let hex = "";
-  for (const byte of sha256(hashed)) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  return toHex(sha256(hashed));
 }
 
 /**

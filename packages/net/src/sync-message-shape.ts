@@ -8,7 +8,7 @@
  * a length-prefixed bloom filter), the changes (a count of length-prefixed chunks), then optional fields this walk
  * leaves to Automerge.
  */
-import { chunkType, DOCUMENT_CHUNK } from "./automerge-chunks.js";
+import { chunkType, DOCUMENT_CHUNK, toHex } from "./automerge-chunks.js";
 import { InvalidFrameError } from "./errors.js";
 
 /** The first byte of a sync message: one that may not carry a document chunk, and one that may. */
@@ -52,15 +52,6 @@ class Reader {
       }
     }
     throw new InvalidFrameError("Sync message has a count or length out of range");
-  }
-
-  /** `n` bytes as lowercase hex. */
-  hex(n: number): string {
-    if (n > this.#bytes.length - this.#at) throw new InvalidFrameError("Sync message ends early");
-    let out = "";
-    for (let i = this.#at; i < this.#at + n; i++) out += (this.#bytes[i] as number).toString(16).padStart(2, "0");
-    this.#at += n;
-    return out;
   }
 
   /** The next `n` bytes (a view). */
@@ -134,7 +125,7 @@ export function readSyncHeader(data: Uint8Array): SyncHeader {
   const reader = typed(new Reader(data));
   const hexes = (what: string) => {
     const list: string[] = [];
-    for (let n = count(reader, MAX_SYNC_HASHES, what); list.length < n; ) list.push(reader.hex(HASH_BYTES));
+    for (let n = count(reader, MAX_SYNC_HASHES, what); list.length < n; ) list.push(toHex(reader.take(HASH_BYTES)));
     return list;
   };
   const heads = hexes("heads");

@@ -85,12 +85,17 @@ export function changesPeerLacks(
   const lacking = new Set<string>();
   for (const change of since) {
     if (change.deps === undefined) return undefined; // not a plain change chunk: left to Automerge
-    for (const dep of change.deps) dependents.set(dep, [...(dependents.get(dep) ?? []), change.hash]);
+    for (const dep of change.deps) {
+      const list = dependents.get(dep);
+      if (list === undefined) dependents.set(dep, [change.hash]);
+      else list.push(change.hash);
+    }
     if (filters.every((filter) => !filter.contains(change.hash))) lacking.add(change.hash);
   }
+  const sinceHashes = new Set(since.map((change) => change.hash));
   for (const hash of said.need) {
     if (!A.hasHeads(doc, [hash])) continue; // asked of another peer, or unknown here: no answer from this replica
-    if (!since.some((change) => change.hash === hash)) return undefined;
+    if (!sinceHashes.has(hash)) return undefined;
     lacking.add(hash);
   }
   // A change whose dependency the peer lacks is one it cannot have applied, whatever its filter says.
