@@ -328,7 +328,8 @@ function trace(index: number, node: FederaNode, adapter: Libp2pNetworkAdapter, h
       data?.byteLength ?? 0,
       kind,
       "wire",
-      adapter.traffic.bytesSent - before,
+      // Packed later (`bundleChanges`): the frame's bytes are not known yet.
+      adapter.traffic.bytesSent - before || "later",
     );
   };
   node.repo.on("doc-metrics", (m) => {

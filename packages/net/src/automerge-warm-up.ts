@@ -8,7 +8,7 @@
  * threads after a 16-node merge.
  */
 import * as A from "@automerge/automerge";
-import { nextTurn } from "./inbox.js";
+import { nextTurn } from "./turns.js";
 
 /** Options of `warmUpAutomerge`. */
 export interface WarmUpOptions {

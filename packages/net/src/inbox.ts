@@ -4,24 +4,7 @@
  * take. The inbox hands over one message per event-loop turn, taking streams in turn, so timers, I/O and the UI run
  * between messages and one busy peer cannot starve the others.
  */
-
-/** Calls `fn` on the next event-loop turn, after pending I/O and timers: setImmediate in Node, a MessageChannel in
- * browsers (setTimeout there is clamped to 4 ms once nested). */
-export const nextTurn: (fn: () => void) => void = (() => {
-  if (typeof globalThis.setImmediate === "function") return (fn: () => void) => void globalThis.setImmediate(fn);
-  if (typeof globalThis.MessageChannel === "function") {
-    const waiting: (() => void)[] = [];
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => waiting.shift()?.();
-    // Where ports keep a process alive (Deno, Bun without setImmediate), an idle inbox must not.
-    (channel.port1 as { unref?: () => void }).unref?.();
-    return (fn: () => void) => {
-      waiting.push(fn);
-      channel.port2.postMessage(null);
-    };
-  }
-  return (fn: () => void) => void setTimeout(fn, 0);
-})();
+import { nextTurn } from "./turns.js";
 
 /** What the inbox does with frames. */
 export interface InboxHandlers<Owner> {

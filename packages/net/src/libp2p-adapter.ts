@@ -53,6 +53,7 @@ import { Inbox } from "./inbox.js";
 import { checkSyncMessageShape, readSyncHeader, type SyncHeader } from "./sync-message-shape.js";
 import type { DiscoveredTree, SyncTreeOptions } from "./sync-tree.js";
 import { syncTreeNeighbours } from "./sync-tree.js";
+import { inTurn } from "./turns.js";
 
 /** Options of a {@link Libp2pNetworkAdapter}; everything but `libp2p` has a default in constants.ts. */
 export interface Libp2pNetworkAdapterInit {
@@ -115,7 +116,10 @@ export interface Libp2pNetworkAdapterInit {
   readonly beforeSend?: (message: Message) => Promise<unknown> | undefined;
   /**
    * Repacks the changes of a sync message to `peer`: returns the message's new data (see whole-documents.ts and
-   * change-bundles.ts), or undefined to send it as it is. A hook that throws leaves the message as it is.
+   * change-bundles.ts), or undefined to send it as it is. A hook that throws leaves the message as it is. It is called
+   * when the message's turn to be written comes, not inside the Repo's round (a message of `PACK_TURN_BYTES` or more
+   * in an event-loop turn of its own), so the document may hold changes made since the message: it must send none
+   * beyond the message's heads.
    */
   readonly packChanges?: (documentId: DocumentId, data: Uint8Array, peer: PackTarget) => Uint8Array | undefined;
 }
@@ -233,6 +237,20 @@ export function repoPeerId(peerId: Libp2pPeerId): PeerId {
 }
 
 /** One sync stream with one peer: its handshake progress, its frame decoder and its write queue. */
+/** A message this large or larger is packed in an event-loop turn of its own (see turns.ts): some 40 changes. */
+export const PACK_TURN_BYTES = 16 * 1024;
+/** What a message's ids and type add to its data, about, in the outbox's count before it is packed. */
+const MESSAGE_HEADER_BYTES = 160;
+
+/** The bytes a message is counted as while it waits to be packed. */
+function messageBytes(message: Message): number {
+  const { data } = message as { data?: unknown };
+  return (data instanceof Uint8Array ? data.byteLength : 0) + MESSAGE_HEADER_BYTES;
+}
+
+/** A frame, or what makes it when its turn in a session's queue comes (undefined: nothing goes); it must not throw. */
+type Outgoing = Uint8ArrayList | (() => Uint8ArrayList | undefined | Promise<Uint8ArrayList | undefined>);
+
 class SyncSession {
   readonly peerId: PeerId;
   readonly stream: Stream;
@@ -283,8 +301,9 @@ class SyncSession {
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
   /** Frames to write, each after what it waits for (`beforeSend`) when anything. */
-  readonly #queue: { readonly frame: Uint8ArrayList; readonly after: Promise<unknown> | undefined }[] = [];
-  /** Bytes of the frames in `#queue`. */
+  readonly #queue: { readonly out: Outgoing; readonly bytes: number; readonly after: Promise<unknown> | undefined }[] =
+    [];
+  /** Bytes of the frames in `#queue` (of a frame made in turn, the message it is made from). */
   queuedBytes = 0;
   /** Called whenever the queue falls to half of `OUTBOX_HOLD_BYTES` or has been written out. */
   onSent: () => void = () => {};
@@ -315,12 +334,12 @@ class SyncSession {
   }
 
   /**
-   * Queues a frame; frames go out in order, each after `after` settles when given, waiting for the stream to drain
-   * whenever `send` says it is full.
+   * Queues a frame, counted as `bytes`; frames go out in order, each after `after` settles when given, waiting for the
+   * stream to drain whenever `send` says it is full.
    */
-  write(frame: Uint8ArrayList, after?: Promise<unknown>): void {
-    this.#queue.push({ frame, after });
-    this.queuedBytes += frame.byteLength;
+  write(out: Outgoing, bytes: number, after?: Promise<unknown>): void {
+    this.#queue.push({ out, bytes, after });
+    this.queuedBytes += bytes;
     if (!this.#pumping) {
       this.#pump().catch((err) => this.#log.trace("stopped writing to %s - %e", this.peerId, err));
     }
@@ -338,11 +357,16 @@ class SyncSession {
           this.queuedBytes = 0;
           return;
         }
-        const { frame } = next;
-        this.queuedBytes -= frame.byteLength;
+        const frame = typeof next.out === "function" ? await next.out() : next.out;
+        this.queuedBytes -= next.bytes;
         // A peer reading about as fast as it is sent to may never see the queue empty: it is released sooner.
         if (this.queuedBytes <= OUTBOX_HOLD_BYTES / 2) this.onSent();
-        if (!this.stream.send(frame)) await this.stream.onDrain();
+        if (this.ended) {
+          this.#queue.length = 0;
+          this.queuedBytes = 0;
+          return;
+        }
+        if (frame !== undefined && !this.stream.send(frame)) await this.stream.onDrain();
         next = this.#queue.shift();
       }
     } finally {
@@ -507,12 +531,29 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       return;
     }
     const limit = Math.min(this.#maxFrameSize, session.remoteHello.maxFrameSize);
+    this.#crossed(session, message);
+    const after = this.#waitFor(message);
+    if (this.#packChanges === undefined) {
+      const frame = this.#frame(session, message, limit);
+      if (frame !== undefined) this.#write(session, frame, frame.byteLength, after);
+      return;
+    }
+    // Packed when its place in the queue comes (deflate windows follow the order frames go out in), a large message
+    // in an event-loop turn of its own: outside the Repo's round, which generates one for every peer in one stretch.
+    const target = this.#packTarget(session, message);
+    const make = () => this.#frame(session, this.#packed(message, target), limit);
+    const bytes = messageBytes(message);
+    this.#write(session, bytes >= PACK_TURN_BYTES ? () => inTurn(make) : make, bytes, after);
+  }
+
+  /** `message` as the frame that carries it to the peer, deflated when the peer reads that; undefined if it cannot go. */
+  #frame(session: SyncSession, message: Message, limit: number): Uint8ArrayList | undefined {
     let payload: Uint8Array;
     try {
-      payload = encodeMessage(this.#packed(session, message));
+      payload = encodeMessage(message);
     } catch (err) {
       this.#log.error("could not encode a %s message - %e", message.type, err);
-      return;
+      return undefined;
     }
     if (payload.byteLength > limit) {
       this.#log.error(
@@ -522,26 +563,34 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         message.targetId,
         limit,
       );
-      return;
+      return undefined;
     }
     // The limit holds for the message itself, which is what the peer inflates a deflated frame to.
-    if (session.sendWindow !== undefined || session.remoteHello.compression?.includes(DEFLATE_RAW)) {
+    if (session.sendWindow !== undefined || session.remoteHello?.compression?.includes(DEFLATE_RAW)) {
       payload = encodeDeflated(payload, session.sendWindow) ?? payload;
     }
-    this.#crossed(session, message);
-    this.#write(session, encodeFrame(payload, limit), this.#waitFor(message));
+    const frame = encodeFrame(payload, limit);
+    this.traffic.framesSent++;
+    this.traffic.bytesSent += frame.byteLength;
+    return frame;
+  }
+
+  /** What `packChanges` is told of the peer a sync message goes to, as the peer stood when the Repo made it. */
+  #packTarget(session: SyncSession, message: Message): PackTarget | undefined {
+    if (message.type !== "sync" || message.documentId === undefined) return undefined;
+    return {
+      said: session.peerSaid.get(message.documentId),
+      readsBundles: (session.remoteHello?.version.minor ?? 0) >= BUNDLE_MINOR_VERSION,
+    };
   }
 
   /** `message` with its changes repacked for the peer, when `packChanges` does so. */
-  #packed(session: SyncSession, message: Message): Message {
-    const { type, data, documentId } = message as { type: string; data?: unknown; documentId?: DocumentId };
-    if (type !== "sync" || !(data instanceof Uint8Array) || documentId === undefined) return message;
+  #packed(message: Message, target: PackTarget | undefined): Message {
+    const { data, documentId } = message as { data?: unknown; documentId?: DocumentId };
+    if (target === undefined || !(data instanceof Uint8Array) || documentId === undefined) return message;
     if (this.#packChanges === undefined) return message;
     try {
-      const packed = this.#packChanges(documentId, data, {
-        said: session.peerSaid.get(documentId),
-        readsBundles: (session.remoteHello?.version.minor ?? 0) >= BUNDLE_MINOR_VERSION,
-      });
+      const packed = this.#packChanges(documentId, data, target);
       if (packed === undefined) return message;
       this.traffic.messagesPacked++;
       return { ...message, data: packed } as Message;
@@ -561,10 +610,17 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
   }
 
-  #write(session: SyncSession, frame: Uint8ArrayList, after?: Promise<unknown>): void {
+  /** Queues a frame of the adapter's own (hello, control), outside any deflate window. */
+  #writeFrame(session: SyncSession, payload: Uint8Array): void {
+    const frame = encodeFrame(payload, this.#maxFrameSize);
     this.traffic.framesSent++;
     this.traffic.bytesSent += frame.byteLength;
-    session.write(frame, after);
+    this.#write(session, frame, frame.byteLength);
+  }
+
+  /** Queues `out` (counted as `bytes`), and holds or ends a session whose queue grows past the outbox's limits. */
+  #write(session: SyncSession, out: Outgoing, bytes: number, after?: Promise<unknown>): void {
+    session.write(out, bytes, after);
     if (session.queuedBytes > this.#maxOutboxBytes) {
       this.#log.error("closing the sync stream with %s: %d bytes wait to be sent", session.peerId, session.queuedBytes);
       // Not inside the Repo's send: it may be sending to its other peers in the same loop.
@@ -798,7 +854,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       maxFrameSize: this.#maxFrameSize,
       compression: [DEFLATE_RAW_WINDOW, DEFLATE_RAW],
     };
-    this.#write(session, encodeFrame(encodeHello(hello), this.#maxFrameSize));
+    this.#writeFrame(session, encodeHello(hello));
     session.helloSent = true;
     this.#announce(session);
   }
@@ -1073,7 +1129,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#hold(session, "spare here too");
       session.awaitingHeld = true;
     } else {
-      this.#write(session, encodeFrame(encodeActivate(), this.#maxFrameSize)); // not spare here: syncing goes on
+      this.#writeFrame(session, encodeActivate()); // not spare here: syncing goes on
     }
   }
 
@@ -1116,7 +1172,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     session.holdAsked = false;
     session.refusals = 0;
     session.heldSince = Date.now();
-    this.#write(session, encodeFrame(encodeControl("held"), this.#maxFrameSize));
+    this.#writeFrame(session, encodeControl("held"));
     this.#log("stopped syncing with %s over stream %s: %s", session.peerId, session.stream.id, why);
     try {
       this.emit("peer-disconnected", { peerId: session.peerId });
@@ -1162,7 +1218,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     const tell = why !== "asked by the peer";
     if (session.announced || session.ended || !session.established) return;
     clearTimeout(session.timer);
-    if (tell) this.#write(session, encodeFrame(encodeActivate(), this.#maxFrameSize));
+    if (tell) this.#writeFrame(session, encodeActivate());
     this.#startSyncing(session, why);
   }
 
@@ -1251,7 +1307,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
           else {
             session.firstRound = false;
             session.holdAsked = true;
-            this.#write(session, encodeFrame(encodeControl("hold"), this.#maxFrameSize));
+            this.#writeFrame(session, encodeControl("hold"));
           }
         }
       } else if (session.spareHeld && cutOff) {

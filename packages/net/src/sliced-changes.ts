@@ -15,7 +15,7 @@ import {
   DOCUMENT_CHUNK,
   splitChunks,
 } from "./automerge-chunks.js";
-import { nextTurn } from "./inbox.js";
+import { nextTurn } from "./turns.js";
 
 /** How long one slice should hold the event loop, in milliseconds of this thread's CPU where Node tells it. */
 export const SLICE_MS = 35;

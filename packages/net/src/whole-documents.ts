@@ -12,7 +12,7 @@ import { changeDeps, concat, splitChunks } from "./automerge-chunks.js";
 import { bundleChanges, changeHash, MIN_BUNDLED_CHANGES } from "./change-bundles.js";
 import { deflatedLength } from "./frame-compression.js";
 import { SyncBloom } from "./sync-bloom.js";
-import { type SyncHeader, syncMessageDocumentBytes } from "./sync-message-shape.js";
+import { readSyncHeader, type SyncHeader, syncMessageDocumentBytes } from "./sync-message-shape.js";
 
 /** The changes are sent in place of the document only if they come to at most this fraction of its bytes. */
 const MAX_TRIMMED_RATIO = 0.9;
@@ -43,7 +43,8 @@ export function trimWholeDocument(
     const held = Math.max(0, ...said.have.map((have) => new SyncBloom(have.bloom).entries));
     if (total - held > total * MAX_LACKING_SHARE) return undefined;
   }
-  const changes = changesPeerLacks(doc, said, total * MAX_LACKING_SHARE);
+  // `doc` may have moved on since the message was made: what came since goes in the Repo's next message, not this one.
+  const changes = changesPeerLacks(doc, said, total * MAX_LACKING_SHARE, readSyncHeader(data).heads);
   if (changes === undefined || changes.length === 0) return undefined;
   let trimmed: Uint8Array[] | undefined;
   if (bundles && changes.length >= MIN_BUNDLED_CHANGES) {
@@ -63,24 +64,27 @@ export function trimWholeDocument(
 /**
  * The changes of `doc` the peer lacks by what it said, in `doc`'s order: those since the heads it last synced at
  * that none of its filters holds, every change that depends on one of them, and those it asks for; or undefined when
- * it said nothing to go by (no filter), asks for a change from before, or lacks more than `atMost`. A filter's false positive leaves a change out,
- * which the peer then asks for, as it would of Automerge.
+ * it said nothing to go by (no filter), asks for a change from before, or lacks more than `atMost`. With `heads`, only
+ * changes up to them (`doc` as it was when a message naming them was made). A filter's false positive leaves a change
+ * out, which the peer then asks for, as it would of Automerge.
  */
 export function changesPeerLacks(
   doc: A.Doc<unknown>,
   said: SyncHeader,
   atMost = Number.POSITIVE_INFINITY,
+  heads?: readonly string[],
 ): Uint8Array[] | undefined {
   if (said.have.length === 0) return undefined;
   // Heads this replica never saw stand for history it cannot name: starting from the rest sends more, never less.
   const lastSync = [...new Set(said.have.flatMap((have) => have.lastSync))].filter((h) => A.hasHeads(doc, [h]));
   const filters = said.have.map((have) => new SyncBloom(have.bloom));
   // One pass over the changes' bytes: their hashes and dependencies are read from them, not asked of Automerge again.
-  const since = A.getChangesSince(doc, lastSync).map((chunk) => ({
+  const read = A.getChangesSince(doc, lastSync).map((chunk) => ({
     chunk,
     hash: changeHash(chunk),
     deps: changeDeps(chunk),
   }));
+  const since = heads === undefined ? read : upTo(read, heads);
   const dependents = new Map<string, string[]>();
   const lacking = new Set<string>();
   for (const change of since) {
@@ -110,6 +114,29 @@ export function changesPeerLacks(
   }
   if (lacking.size > atMost) return undefined;
   return since.filter((change) => lacking.has(change.hash)).map((change) => change.chunk);
+}
+
+interface ReadChange {
+  readonly chunk: Uint8Array;
+  readonly hash: string;
+  readonly deps: readonly string[] | undefined;
+}
+
+/**
+ * The changes of `changes` that `heads` or their ancestors name, in their order; all of them when none came after, or
+ * when one is no plain change (whose dependencies cannot be read: the caller leaves it to Automerge).
+ */
+function upTo(changes: readonly ReadChange[], heads: readonly string[]): readonly ReadChange[] {
+  if (changes.some((change) => change.deps === undefined)) return changes;
+  const byHash = new Map(changes.map((change) => [change.hash, change]));
+  const within = new Set<string>();
+  const stack = heads.filter((head) => byHash.has(head));
+  for (let hash = stack.pop(); hash !== undefined; hash = stack.pop()) {
+    if (within.has(hash)) continue;
+    within.add(hash);
+    for (const dep of byHash.get(hash)?.deps ?? []) if (byHash.has(dep) && !within.has(dep)) stack.push(dep);
+  }
+  return within.size === changes.length ? changes : changes.filter((change) => within.has(change.hash));
 }
 
 /**

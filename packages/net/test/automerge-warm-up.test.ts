@@ -1,7 +1,7 @@
 /** The warm-up of Automerge's WebAssembly: a synthetic sync that yields between steps and ends when asked. */
 import { describe, expect, it } from "vitest";
-import { nextTurn } from "../src/inbox.js";
 import { warmUpAutomerge, warmUpAutomergeOnce } from "../src/index.js";
+import { nextTurn } from "../src/turns.js";
 
 describe("warmUpAutomerge", () => {
   it("runs its sync a step per turn: other work runs between steps while it goes on", async () => {

@@ -1,6 +1,7 @@
 /** The inbox: one message per event-loop turn, streams in turn, control frames handled on the way. */
 import { describe, expect, it } from "vitest";
-import { FRAME_COST_BYTES, Inbox, nextTurn } from "../src/inbox.js";
+import { FRAME_COST_BYTES, Inbox } from "../src/inbox.js";
+import { nextTurn } from "../src/turns.js";
 
 /** A frame whose first byte says whether it is a message (1) or a control frame (0), and the rest names it. */
 function frame(name: string, message = true): Uint8Array {

@@ -23,7 +23,7 @@ import {
   SYNC_PROTOCOL_VERSION,
   TruncatedFrameError,
 } from "../src/index.js";
-import { MAX_STREAMS_OPENED, type PackTarget } from "../src/libp2p-adapter.js";
+import { MAX_STREAMS_OPENED, PACK_TURN_BYTES, type PackTarget } from "../src/libp2p-adapter.js";
 import { createNode, createSyncPeer, link, meet, type SyncPeer, stopAll } from "./support/nodes.js";
 import { establishedRawPeer, RawSyncPeer, receivingStream } from "./support/raw-peer.js";
 import { nextEvent, waitFor } from "./support/wait.js";
@@ -254,11 +254,7 @@ describe("Libp2pNetworkAdapter", () => {
         return undefined;
       },
     });
-    const raw = await RawSyncPeer.open(await createNode(), a.node);
-    raw.writeHello({});
-    raw.writeActivate();
-    await raw.hello();
-    await waitFor(() => a.repo.peers.includes(raw.peerId as PeerId), "the raw peer to be announced");
+    const raw = await establishedRawPeer(a, await createNode());
     const handle = a.repo.create<{ minutes: string[] }>({ minutes: ["opened"] });
     handle.change((d) => {
       d.minutes.push("the budget passed");
@@ -276,6 +272,31 @@ describe("Libp2pNetworkAdapter", () => {
     });
     await waitFor(() => asked.some((heads) => heads?.[0] === A.getHeads(partial)[0]), "a reply packed for its heads");
     expect(asked.find((heads) => heads !== undefined)).toEqual(A.getHeads(partial));
+  });
+
+  it("packs large sync messages after the Repo's round, one per event-loop turn, and sends every message in order", async () => {
+    const log: string[] = [];
+    const a = await createSyncPeer("tcp", {
+      packChanges: (_documentId, data) => {
+        log.push(`pack ${data.byteLength}`);
+        return undefined;
+      },
+    });
+    const raw = await establishedRawPeer(a, await createNode());
+    const { documentId } = parseAutomergeUrl(generateAutomergeUrl());
+    const sizes = [PACK_TURN_BYTES + 1_000, 100, PACK_TURN_BYTES * 2];
+    for (const size of sizes) {
+      const data = new Uint8Array(size).fill(size % 251);
+      a.adapter.send({ type: "sync", senderId: a.adapter.peerId, targetId: raw.peerId as PeerId, documentId, data });
+    }
+    log.push("sent");
+    setImmediate(() => log.push("next turn"));
+    const isSync = (m: Control | Message) => !isControl(m) && m.type === "sync";
+    await waitFor(() => afterHello(raw.frames).filter(isSync).length === sizes.length, "the three messages");
+    // None is packed inside the round; a small message goes with the one before it, a large one waits for a turn.
+    expect(log).toEqual(["sent", `pack ${sizes[0]}`, "pack 100", "next turn", `pack ${sizes[2]}`]);
+    const received = afterHello(raw.frames).filter(isSync) as (Message & { data: Uint8Array })[];
+    expect(received.map((m) => m.data.byteLength)).toEqual(sizes);
   });
 
   it("does not count the streams of a peer allowPeer refuses as churn: a device not authorised yet may try again", async () => {
