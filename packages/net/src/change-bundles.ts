@@ -60,6 +60,20 @@ export function bundleSyncMessage(doc: A.Doc<unknown>, data: Uint8Array): Uint8A
  * allows; undefined when `doc` lacks one of them.
  */
 export function bundleChanges(doc: A.Doc<unknown>, hashes: readonly string[]): Uint8Array[] | undefined {
+  // Peers a round goes to often lack the same changes (a merge from one child, relayed to the others).
+  let made = bundlesMade.get(doc);
+  if (made === undefined) bundlesMade.set(doc, (made = new Map()));
+  const key = hashes.join("");
+  if (made.has(key)) return made.get(key);
+  const bundles = packBundles(doc, hashes);
+  made.set(key, bundles);
+  return bundles;
+}
+
+/** The bundles made of each snapshot of a document (snapshots do not change), by the changes they hold. */
+const bundlesMade = new WeakMap<A.Doc<unknown>, Map<string, Uint8Array[] | undefined>>();
+
+function packBundles(doc: A.Doc<unknown>, hashes: readonly string[]): Uint8Array[] | undefined {
   const count = Math.ceil(hashes.length / MAX_BUNDLE_CHANGES);
   const size = Math.ceil(hashes.length / count);
   const bundles: Uint8Array[] = [];

@@ -76,15 +76,19 @@ export function changesPeerLacks(
 ): Uint8Array[] | undefined {
   if (said.have.length === 0) return undefined;
   // Heads this replica never saw stand for history it cannot name: starting from the rest sends more, never less.
-  const lastSync = [...new Set(said.have.flatMap((have) => have.lastSync))].filter((h) => A.hasHeads(doc, [h]));
+  const { all, byHash } = changesOf(doc);
+  const lastSync = [...new Set(said.have.flatMap((have) => have.lastSync))].filter((h) => byHash.has(h));
   const filters = said.have.map((have) => new SyncBloom(have.bloom));
-  // One pass over the changes' bytes: their hashes and dependencies are read from them, not asked of Automerge again.
-  const read = A.getChangesSince(doc, lastSync).map((chunk) => ({
-    chunk,
-    hash: changeHash(chunk),
-    deps: changeDeps(chunk),
-  }));
-  const since = heads === undefined ? read : upTo(read, heads);
+  const synced = ancestors(byHash, lastSync);
+  const read = synced.size === 0 ? all : all.filter((change) => !synced.has(change.hash));
+  // Changes up to `heads` only; with one unread (no plain change) there are none, and the document goes whole.
+  const within =
+    heads &&
+    ancestors(
+      byHash,
+      heads.filter((head) => byHash.has(head)),
+    );
+  const since = within === undefined ? read : read.filter((change) => within.has(change.hash));
   const dependents = new Map<string, string[]>();
   const lacking = new Set<string>();
   for (const change of since) {
@@ -98,7 +102,7 @@ export function changesPeerLacks(
   }
   const sinceHashes = new Set(since.map((change) => change.hash));
   for (const hash of said.need) {
-    if (!A.hasHeads(doc, [hash])) continue; // asked of another peer, or unknown here: no answer from this replica
+    if (!byHash.has(hash)) continue; // asked of another peer, or unknown here: no answer from this replica
     if (!sinceHashes.has(hash)) return undefined;
     lacking.add(hash);
   }
@@ -122,21 +126,38 @@ interface ReadChange {
   readonly deps: readonly string[] | undefined;
 }
 
-/**
- * The changes of `changes` that `heads` or their ancestors name, in their order; all of them when none came after, or
- * when one is no plain change (whose dependencies cannot be read: the caller leaves it to Automerge).
- */
-function upTo(changes: readonly ReadChange[], heads: readonly string[]): readonly ReadChange[] {
-  if (changes.some((change) => change.deps === undefined)) return changes;
-  const byHash = new Map(changes.map((change) => [change.hash, change]));
-  const within = new Set<string>();
-  const stack = heads.filter((head) => byHash.has(head));
-  for (let hash = stack.pop(); hash !== undefined; hash = stack.pop()) {
-    if (within.has(hash)) continue;
-    within.add(hash);
-    for (const dep of byHash.get(hash)?.deps ?? []) if (byHash.has(dep) && !within.has(dep)) stack.push(dep);
+interface ReadChanges {
+  /** In the document's order, each before the changes that depend on it. */
+  readonly all: readonly ReadChange[];
+  readonly byHash: ReadonlyMap<string, ReadChange>;
+}
+
+/** Each snapshot of a document, read once: a round packs the same snapshot for several peers (two packs in three at N = 16). */
+const readSnapshots = new WeakMap<A.Doc<unknown>, ReadChanges>();
+
+/** The changes of `doc` with their hashes and dependencies, read from their bytes rather than asked of Automerge again. */
+function changesOf(doc: A.Doc<unknown>): ReadChanges {
+  let read = readSnapshots.get(doc);
+  if (read === undefined) {
+    const all = A.getAllChanges(doc).map((chunk) => ({ chunk, hash: changeHash(chunk), deps: changeDeps(chunk) }));
+    read = { all, byHash: new Map(all.map((change) => [change.hash, change])) };
+    readSnapshots.set(doc, read);
   }
-  return within.size === changes.length ? changes : changes.filter((change) => within.has(change.hash));
+  return read;
+}
+
+/** `heads` and every change they depend on, by hash; empty if one is no plain change (its dependencies unread). */
+function ancestors(byHash: ReadonlyMap<string, ReadChange>, heads: readonly string[]): Set<string> {
+  const found = new Set<string>();
+  const stack = [...heads];
+  for (let hash = stack.pop(); hash !== undefined; hash = stack.pop()) {
+    if (found.has(hash)) continue;
+    found.add(hash);
+    const deps = byHash.get(hash)?.deps;
+    if (deps === undefined) return new Set(); // left to the caller, which sends such a document whole
+    for (const dep of deps) if (!found.has(dep)) stack.push(dep);
+  }
+  return found;
 }
 
 /**
@@ -153,10 +174,9 @@ export function withNeededChanges(
   const message = A.decodeSyncMessage(data);
   const carried = new Set<string>();
   for (const part of message.changes) for (const chunk of splitChunks(part) ?? []) carried.add(changeHash(chunk));
-  const missing = said.need.filter((hash) => !carried.has(hash) && A.hasHeads(doc, [hash]));
-  if (missing.length === 0) return undefined;
-  // The needed changes, found as the newest changes of the document as of each of them.
-  const wanted = new Set(missing);
-  const added = A.getAllChanges(A.view(doc, missing)).filter((chunk) => wanted.has(changeHash(chunk)));
+  const { all, byHash } = changesOf(doc);
+  const wanted = new Set(said.need.filter((hash) => !carried.has(hash) && byHash.has(hash)));
+  if (wanted.size === 0) return undefined;
+  const added = all.filter((change) => wanted.has(change.hash)).map((change) => change.chunk);
   return A.encodeSyncMessage({ ...message, changes: [...message.changes, ...added] });
 }
