@@ -62,7 +62,10 @@ export function bundleSyncMessage(doc: A.Doc<unknown>, data: Uint8Array): Uint8A
 export function bundleChanges(doc: A.Doc<unknown>, hashes: readonly string[]): Uint8Array[] | undefined {
   // Peers a round goes to often lack the same changes (a merge from one child, relayed to the others).
   let made = bundlesMade.get(doc);
-  if (made === undefined) bundlesMade.set(doc, (made = new Map()));
+  if (made === undefined) {
+    made = new Map();
+    bundlesMade.set(doc, made);
+  }
   const key = hashes.join("");
   if (made.has(key)) return made.get(key);
   const bundles = packBundles(doc, hashes);

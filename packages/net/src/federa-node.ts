@@ -107,10 +107,11 @@ export interface FederaNodeInit {
   readonly warmUp?: boolean;
   /**
    * Sends fewer bytes for more CPU: a round of 64 changes or more to a 1.4 peer as Automerge bundles (see
-   * change-bundles.ts; about 20 ms per round and peer at 16 nodes), and a whole document as the changes the peer
-   * lacks when that is smaller (whole-documents.ts; about 20 ms for a document of 1,600 records). Measured at 4 to 16
-   * nodes, a tenth to two fifths fewer bytes, and stalls up to about 200 ms at 16. Off by default: for links where bytes cost more than
-   * time (a metered connection). Every node reads what this sends whatever its own setting.
+   * change-bundles.ts; about 10 ms per round at 16 nodes), and a whole document as the changes the peer lacks when
+   * that is smaller (whole-documents.ts; about 30 ms for a document of 1,600 records, 10 to 15 ms for each further
+   * peer the same state goes to), packed a message per event-loop turn after the Repo's round. Measured at 4 to 16
+   * nodes, a sixth to a third fewer bytes for about a quarter more CPU at 16. Off by default: for links where bytes
+   * cost more than time (a metered connection). Every node reads what this sends whatever its own setting.
    */
   readonly bundleChanges?: boolean;
 }
