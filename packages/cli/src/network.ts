@@ -27,8 +27,10 @@ export interface NetworkOptions {
   readonly banMs?: number;
   /** Bans kept from the node's last run. */
   readonly bans?: readonly BanRecord[];
-  /** Fewer bytes for more CPU (`FederaNodeInit.bundleChanges`). */
+  /** Large rounds of changes as bundles (`FederaNodeInit.bundleChanges`); the node's default when omitted. */
   readonly bundleChanges?: boolean;
+  /** Whole documents as the changes peers lack (`FederaNodeInit.trimDocuments`). */
+  readonly trimDocuments?: boolean;
 }
 
 /** Checks every address parses as a multiaddr, so a typo is a usage error rather than a failure at dial time. */
@@ -78,6 +80,7 @@ export async function startNode(dir: NodeDir, options: NetworkOptions): Promise<
     ...(options.verified ? { verified: options.verified } : {}),
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
     ...(options.bans !== undefined ? { bans: options.bans } : {}),
-    ...(options.bundleChanges === true ? { bundleChanges: true } : {}),
+    ...(options.bundleChanges !== undefined ? { bundleChanges: options.bundleChanges } : {}),
+    ...(options.trimDocuments === true ? { trimDocuments: true } : {}),
   });
 }

@@ -30,8 +30,10 @@ export interface NodeRunOptions {
   readonly dhtPrivate?: boolean;
   /** Milliseconds a peer breaking the sync protocol is refused (0: never); the node's default when omitted. */
   readonly banMs?: number;
-  /** Fewer bytes for more CPU (`FederaNodeInit.bundleChanges`). */
+  /** Large rounds of changes as bundles (`FederaNodeInit.bundleChanges`); the node's default when omitted. */
   readonly bundleChanges?: boolean;
+  /** Whole documents as the changes peers lack (`FederaNodeInit.trimDocuments`). */
+  readonly trimDocuments?: boolean;
   /** Milliseconds to wait for peers to send a council or federation not stored here (`NodeWorkspace`'s default when omitted). */
   readonly openWait?: number;
 }
@@ -177,7 +179,8 @@ export async function runNode(dir: NodeDir, out: Output, options: NodeRunOptions
     storage: true,
     verified,
     ...(options.banMs !== undefined ? { banMs: options.banMs } : {}),
-    ...(options.bundleChanges === true ? { bundleChanges: true } : {}),
+    ...(options.bundleChanges !== undefined ? { bundleChanges: options.bundleChanges } : {}),
+    ...(options.trimDocuments === true ? { trimDocuments: true } : {}),
     // A restart must not free a peer the node banned: bans are kept in D/bans.json.
     bans: await dir.bans(),
   }).catch(async (e) => {

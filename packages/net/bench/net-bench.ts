@@ -118,8 +118,10 @@ export interface NetBenchResult {
   readonly systems: readonly System[];
   readonly storage: Storage;
   readonly meetings: 1 | 2;
-  /** Federa nodes sent large rounds of changes as Automerge bundles (`--bundle-changes`). */
-  readonly bundleChanges: boolean;
+  /** Federa nodes sent large rounds of changes as Automerge bundles (`--no-bundle-changes`: not; unset: the default). */
+  readonly bundleChanges: boolean | undefined;
+  /** Federa nodes sent whole documents as the changes their peers lacked (`--trim-documents`). */
+  readonly trimDocuments: boolean;
   readonly rows: NetRow[];
   readonly totalS: number;
 }
@@ -134,8 +136,10 @@ interface Options {
   storage: Storage;
   /** 1: the processes meet once after starting; 2: they part, append K more each, and meet again. */
   meetings: 1 | 2;
-  /** Federa nodes send large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`). */
-  bundleChanges: boolean;
+  /** Federa nodes send large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`); unset: its default. */
+  bundleChanges: boolean | undefined;
+  /** Federa nodes send whole documents as the changes their peers lack (`FederaNodeInit.trimDocuments`). */
+  trimDocuments: boolean;
 }
 
 export type Storage = "memory" | "disk";
@@ -149,7 +153,7 @@ const FULL = [
 
 const USAGE =
   "options: --quick, --sizes=NxK,..., --systems=mesh,tree,hub, --meetings=1|2, --storage=memory|disk, " +
-  "--hub-cap=SECONDS, --federa-cap=SECONDS, --bundle-changes";
+  "--hub-cap=SECONDS, --federa-cap=SECONDS, --bundle-changes, --no-bundle-changes, --trim-documents";
 
 /** Reads the options listed in `USAGE`. */
 export function parseNetArgs(args: readonly string[]): Options {
@@ -161,7 +165,8 @@ export function parseNetArgs(args: readonly string[]): Options {
     federaCapS: 120,
     storage: "memory",
     meetings: 2,
-    bundleChanges: false,
+    bundleChanges: undefined,
+    trimDocuments: false,
   };
   for (const arg of args) {
     const [key, value] = arg.split("=", 2);
@@ -172,6 +177,8 @@ export function parseNetArgs(args: readonly string[]): Options {
     else if (key === "--federa-cap" && value !== undefined) options.federaCapS = Number(value);
     else if (key === "--storage" && (value === "memory" || value === "disk")) options.storage = value;
     else if (key === "--bundle-changes" && value === undefined) options.bundleChanges = true;
+    else if (key === "--no-bundle-changes" && value === undefined) options.bundleChanges = false;
+    else if (key === "--trim-documents" && value === undefined) options.trimDocuments = true;
     else if (key === "--meetings" && (value === "1" || value === "2")) options.meetings = Number(value) as 1 | 2;
     else if (key === "--systems" && value !== undefined) {
       options.systems = value.split(",").map((name) => {
@@ -560,7 +567,8 @@ async function runFedera(
         council: genesis.council,
         ledger: genesis.ledger,
         ...disk.dirOf(w.name),
-        ...(options.bundleChanges && { bundleChanges: true }),
+        ...(options.bundleChanges !== undefined && { bundleChanges: options.bundleChanges }),
+        ...(options.trimDocuments && { trimDocuments: true }),
       });
     }
     const ready = await Promise.all(workers.map((w) => w.next("ready")));
@@ -678,7 +686,9 @@ export async function runNetBench(args: readonly string[], log = logger()): Prom
   log(
     `sizes: ${options.sizes.map((s) => `N=${s.n} K=${s.k}`).join(", ")}; systems: ${options.systems.join(", ")}; ` +
       `storage: ${options.storage}; caps: Federa ${options.federaCapS} s, hub ${options.hubCapS} s` +
-      (options.bundleChanges ? "; Federa nodes send large rounds as bundles" : ""),
+      (options.bundleChanges === false ? "; Federa nodes send no bundles" : "") +
+      (options.bundleChanges === true ? "; Federa nodes send large rounds as bundles" : "") +
+      (options.trimDocuments ? "; Federa nodes trim whole documents" : ""),
   );
   for (const { n, k } of options.sizes) {
     const runs: SystemRun[] = [];
@@ -742,6 +752,7 @@ export async function runNetBench(args: readonly string[], log = logger()): Prom
     storage: options.storage,
     meetings: options.meetings,
     bundleChanges: options.bundleChanges,
+    trimDocuments: options.trimDocuments,
     rows,
     totalS: round((performance.now() - t0) / 1_000),
   };

@@ -27,8 +27,10 @@ export interface InitFedera {
    * restarted, instead of importing the genesis documents.
    */
   readonly restart?: boolean;
-  /** Sends large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`). */
+  /** Sends large rounds of changes as Automerge bundles (`FederaNodeInit.bundleChanges`); unset: the default. */
   readonly bundleChanges?: boolean;
+  /** Sends whole documents as the changes the peer lacks (`FederaNodeInit.trimDocuments`). */
+  readonly trimDocuments?: boolean;
 }
 
 /** The hub: automerge-repo's stock WebSocket server with a Repo holding the shared document. */

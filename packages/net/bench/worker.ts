@@ -131,7 +131,8 @@ async function federa(init: InitFedera): Promise<{ role: Role; addresses: string
   const node: FederaNode = await createNode({
     identity,
     ...defaults,
-    ...(init.bundleChanges === true && { bundleChanges: true }),
+    ...(init.bundleChanges !== undefined && { bundleChanges: init.bundleChanges }),
+    ...(init.trimDocuments === true && { trimDocuments: true }),
     libp2p: {
       ...defaults.libp2p,
       // Every node shares one host here, which libp2p's per-host inbound rate limit (5 a second) would refuse.

@@ -45,6 +45,9 @@ export const DIAL_QUIET_MS = 5_000;
 /** Connections a node opens on its own to known peers it discovered (mDNS, bootstrap, DHT); inbound ones, and a DHT's to strangers, are not counted against it. */
 export const DEFAULT_MAX_DIALS = 32;
 
+/** Whether a node sends large rounds of changes to 1.4 peers as Automerge bundles (`FederaNodeInit.bundleChanges`). */
+export const DEFAULT_BUNDLE_CHANGES = true;
+
 /** How long a peer that broke the sync protocol is refused (hung up on, not dialled, its connections denied). */
 export const DEFAULT_BAN_MS = 10 * 60_000;
 

@@ -50,7 +50,13 @@ import { warmUpAutomergeOnce } from "./automerge-warm-up.js";
 import { BanList, type BanRecord, isViolation, withBans } from "./ban-list.js";
 import { bundleSyncMessage } from "./change-bundles.js";
 import { type ChangesAhead, changesAhead } from "./changes-ahead.js";
-import { DEFAULT_BAN_MS, DEFAULT_MAX_DIALS, DEFAULT_SYNC_TREE, DIAL_QUIET_MS } from "./constants.js";
+import {
+  DEFAULT_BAN_MS,
+  DEFAULT_BUNDLE_CHANGES,
+  DEFAULT_MAX_DIALS,
+  DEFAULT_SYNC_TREE,
+  DIAL_QUIET_MS,
+} from "./constants.js";
 import { DiscoveryDials } from "./discovery-dials.js";
 import {
   CouncilNotHeldError,
@@ -106,14 +112,18 @@ export interface FederaNodeInit {
    */
   readonly warmUp?: boolean;
   /**
-   * Sends fewer bytes for more CPU: a round of 64 changes or more to a 1.4 peer as Automerge bundles (see
-   * change-bundles.ts; about 10 ms per round at 16 nodes), and a whole document as the changes the peer lacks when
-   * that is smaller (whole-documents.ts; about 30 ms for a document of 1,600 records, 10 to 15 ms for each further
-   * peer the same state goes to), packed a message per event-loop turn after the Repo's round. Measured at 4 to 16
-   * nodes, a sixth to a third fewer bytes for about a quarter more CPU at 16. Off by default: for links where bytes
-   * cost more than time (a metered connection). Every node reads what this sends whatever its own setting.
+   * Sends a round of 64 changes or more to a 1.4 peer as Automerge bundles (see change-bundles.ts), packed in columns
+   * as a saved document is: a tenth to a quarter fewer bytes at 4 and 16 nodes for a few percent more CPU, packed a
+   * message per event-loop turn after the Repo's round. On by default (`DEFAULT_BUNDLE_CHANGES`); every node reads
+   * bundles whatever its own setting, and older peers get change chunks.
    */
   readonly bundleChanges?: boolean;
+  /**
+   * Sends a whole document as the changes the peer lacks when that is smaller (whole-documents.ts; about 30 ms for a
+   * document of 1,600 records, 10 to 15 ms for each further peer the same state goes to), as bundles with
+   * `bundleChanges`. Off by default: about a fifth more CPU at 16 nodes for a tenth to a quarter fewer bytes.
+   */
+  readonly trimDocuments?: boolean;
 }
 
 /** Payload of `peer:banned`. */
@@ -286,6 +296,7 @@ export class FederaNode {
     let ahead: ChangesAhead | undefined; // needs the Repo, which needs the adapter
     let repo: Repo | undefined;
     let dials: DiscoveryDials | undefined; // needs the access policy's groups, set up after the Repo
+    const bundles = init.bundleChanges ?? DEFAULT_BUNDLE_CHANGES;
     const adapter = new Libp2pNetworkAdapter({
       libp2p,
       // A link beside the discovery trees (a bootstrap peer's, say) stops syncing once the trees' links are up.
@@ -296,17 +307,19 @@ export class FederaNode {
       permits: (peer, document) => access.allows(peer, document),
       // After a write here, the document's sync messages go out once it is on disk (see local-saves.ts).
       beforeSend: (message) => (message.type === "sync" ? saves?.pending(message.documentId) : undefined),
-      // Fewer bytes for more CPU: a whole document as the changes the peer lacks, large rounds as bundles.
-      ...(init.bundleChanges === true && {
+      // Fewer bytes for some CPU: large rounds as bundles, and a whole document as the changes the peer lacks.
+      ...((bundles || init.trimDocuments === true) && {
         packChanges: (document: DocumentId, data: Uint8Array, peer: PackTarget) => {
           const handle = repo?.handles[document];
           if (handle?.isReady() !== true) return undefined;
           const doc = handle.doc();
+          const asBundles = bundles && peer.readsBundles;
+          if (init.trimDocuments !== true) return asBundles ? bundleSyncMessage(doc, data) : undefined;
           // After a trimmed document, what a filter's false positive left out goes when the peer asks for it.
           const needed = withNeededChanges(doc, data, peer.said);
           const message = needed ?? data;
-          const trimmed = trimWholeDocument(doc, message, peer.said, peer.readsBundles);
-          return trimmed ?? (peer.readsBundles ? bundleSyncMessage(doc, message) : undefined) ?? needed;
+          const trimmed = trimWholeDocument(doc, message, peer.said, asBundles);
+          return trimmed ?? (asBundles ? bundleSyncMessage(doc, message) : undefined) ?? needed;
         },
       }),
     });

@@ -541,7 +541,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     // Packed when its place in the queue comes (deflate windows follow the order frames go out in), a large message
     // in an event-loop turn of its own: outside the Repo's round, which generates one for every peer in one stretch.
     const target = this.#packTarget(session, message);
-    const make = () => this.#frame(session, this.#packed(message, target), limit);
+    const make = () => (session.ended ? undefined : this.#frame(session, this.#packed(message, target), limit));
     const bytes = messageBytes(message);
     this.#write(session, bytes >= PACK_TURN_BYTES ? () => inTurn(make) : make, bytes, after);
   }

@@ -86,20 +86,26 @@ describe("change bundles", () => {
   });
 });
 
-describe("a node with bundleChanges", () => {
+describe("a node's bundleChanges", () => {
   afterEach(stopFederaNodes);
 
-  it("sends a member's device that was away the records it missed as bundles, and both hold the same state", async () => {
-    const { a, held, benHeld, balance, part, meet } = await partedPair(400, { bundleChanges: true });
-    // Ben goes away; Ana records a hundred more, a fifth of the ledger, so they go as changes (a third would go as the whole).
-    await part();
-    for (let i = 0; i < 100; i++) await held.council.ledger.donate("paper", 2);
-    const adapter = a.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
-    const before = adapter.traffic.messagesPacked;
-    await meet();
-    await waitFor(async () => (await balance()) === 600, "the records ben missed");
-    expect(adapter.traffic.messagesPacked).toBeGreaterThan(before);
-    expect(A.getHeads(benHeld.ledgerHandle.doc()).sort()).toEqual(A.getHeads(held.ledgerHandle.doc()).sort());
-    expect(await benHeld.council.state()).toEqual(await held.council.state());
-  });
+  it.each([
+    ["on by default", {}, true],
+    ["turned off", { bundleChanges: false }, false],
+  ])(
+    "%s: a member's device that was away gets the records it missed, and both hold the same state",
+    async (_how, init, bundled) => {
+      const { a, held, benHeld, balance, part, meet } = await partedPair(400, init);
+      // Ben goes away; Ana records a hundred more, a fifth of the ledger, so they go as changes (a third would go as the whole).
+      await part();
+      for (let i = 0; i < 100; i++) await held.council.ledger.donate("paper", 2);
+      const adapter = a.repo.networkSubsystem.adapters[0] as Libp2pNetworkAdapter;
+      const before = adapter.traffic.messagesPacked;
+      await meet();
+      await waitFor(async () => (await balance()) === 600, "the records ben missed");
+      expect(adapter.traffic.messagesPacked > before).toBe(bundled);
+      expect(A.getHeads(benHeld.ledgerHandle.doc()).sort()).toEqual(A.getHeads(held.ledgerHandle.doc()).sort());
+      expect(await benHeld.council.state()).toEqual(await held.council.state());
+    },
+  );
 });

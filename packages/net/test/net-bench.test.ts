@@ -19,8 +19,11 @@ describe("./dev bench net", () => {
     expect(options.meetings).toBe(1);
     expect(options.storage).toBe("disk");
     expect(parseNetArgs([]).meetings).toBe(2);
-    expect(parseNetArgs([]).bundleChanges).toBe(false);
+    expect(parseNetArgs([]).bundleChanges).toBeUndefined(); // the node's default
     expect(parseNetArgs(["--bundle-changes"]).bundleChanges).toBe(true);
+    expect(parseNetArgs(["--no-bundle-changes"]).bundleChanges).toBe(false);
+    expect(parseNetArgs([]).trimDocuments).toBe(false);
+    expect(parseNetArgs(["--trim-documents"]).trimDocuments).toBe(true);
     expect(() => parseNetArgs(["--bundle-changes=no"])).toThrow(/unknown option/);
     expect(() => parseNetArgs(["--meetings=3"])).toThrow(/unknown option/);
     expect(() => parseNetArgs(["--systems=star"])).toThrow(/unknown system/);

@@ -227,11 +227,11 @@ describe("withNeededChanges", () => {
   });
 });
 
-describe("a node with bundleChanges meeting a peer that holds part of a document", () => {
+describe("a node with trimDocuments meeting a peer that holds part of a document", () => {
   afterEach(stopFederaNodes);
 
   it("sends the records the peer lacks, not the whole ledger, and both hold the same state", async () => {
-    const { a, held, benHeld, balance, part, meet } = await partedPair(150, { bundleChanges: true });
+    const { a, held, benHeld, balance, part, meet } = await partedPair(150, { trimDocuments: true });
     // Ben goes away; Ana records as many again, half the ledger, which Automerge would send as the whole ledger.
     await part();
     for (let i = 0; i < 150; i++) await held.council.ledger.donate("paper", 2);

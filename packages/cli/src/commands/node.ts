@@ -58,8 +58,12 @@ export function registerNode(program: Command): void {
         ).conflicts("dht"),
       )
       .option(
-        "--bundle-changes",
-        "send fewer bytes for more CPU: large rounds of changes as bundles, whole documents as what peers lack (metered links)",
+        "--no-bundle-changes",
+        "send large rounds of changes as they are, not as bundles (bundles, the default, take fewer bytes and a little CPU)",
+      )
+      .option(
+        "--trim-documents",
+        "send a whole document as the changes a peer lacks when that is smaller: fewer bytes for more CPU (metered links)",
       )
       .option(
         "--ban-ms <ms>",
