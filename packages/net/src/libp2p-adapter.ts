@@ -248,7 +248,7 @@ function messageBytes(message: Message): number {
   return (data instanceof Uint8Array ? data.byteLength : 0) + MESSAGE_HEADER_BYTES;
 }
 
-/** A frame, or what makes it when its turn in a session's queue comes (undefined: nothing goes); it must not throw. */
+/** A frame, or what makes it when its turn in a session's queue comes (undefined, or a throw, logged: nothing goes). */
 type Outgoing = Uint8ArrayList | (() => Uint8ArrayList | undefined | Promise<Uint8ArrayList | undefined>);
 
 class SyncSession {
@@ -357,7 +357,13 @@ class SyncSession {
           this.queuedBytes = 0;
           return;
         }
-        const frame = typeof next.out === "function" ? await next.out() : next.out;
+        let frame: Uint8ArrayList | undefined;
+        try {
+          frame = typeof next.out === "function" ? await next.out() : next.out;
+        } catch (err) {
+          // One message lost, not the stream: the Repo's next sync round with the peer sends what it lacks.
+          this.#log.error("could not make a frame for %s - %e", this.peerId, err);
+        }
         this.queuedBytes -= next.bytes;
         // A peer reading about as fast as it is sent to may never see the queue empty: it is released sooner.
         if (this.queuedBytes <= OUTBOX_HOLD_BYTES / 2) this.onSent();
