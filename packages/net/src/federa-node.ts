@@ -114,8 +114,9 @@ export interface FederaNodeInit {
   /**
    * Sends a round of 64 changes or more to a 1.4 peer as Automerge bundles (see change-bundles.ts), packed in columns
    * as a saved document is: a sixth to a quarter fewer bytes at 4 and 16 nodes (a quarter to a half fewer when they
-   * meet again) for about a sixth more CPU at 16, packed a message per event-loop turn after the Repo's round. On by default (`DEFAULT_BUNDLE_CHANGES`); every node reads
-   * bundles whatever its own setting, and older peers get change chunks.
+   * meet again) for about a sixth more CPU at 16, packed a message per event-loop turn after the Repo's round. On by
+   * default (`DEFAULT_BUNDLE_CHANGES`); every node reads bundles whatever its own setting, and older peers get change
+   * chunks.
    */
   readonly bundleChanges?: boolean;
   /**

@@ -236,7 +236,6 @@ export function repoPeerId(peerId: Libp2pPeerId): PeerId {
   return peerId.toString() as PeerId;
 }
 
-/** One sync stream with one peer: its handshake progress, its frame decoder and its write queue. */
 /** A message this large or larger is packed in an event-loop turn of its own (see turns.ts): some 40 changes. */
 export const PACK_TURN_BYTES = 16 * 1024;
 /** What a message's ids and type add to its data, about, in the outbox's count before it is packed. */
@@ -251,6 +250,7 @@ function messageBytes(message: Message): number {
 /** A frame, or what makes it when its turn in a session's queue comes (undefined, or a throw, logged: nothing goes). */
 type Outgoing = Uint8ArrayList | (() => Uint8ArrayList | undefined | Promise<Uint8ArrayList | undefined>);
 
+/** One sync stream with one peer: its handshake progress, its frame decoder and its write queue. */
 class SyncSession {
   readonly peerId: PeerId;
   readonly stream: Stream;
@@ -345,6 +345,14 @@ class SyncSession {
     }
   }
 
+  /** Whether the stream has ended, in which case nothing waiting is written any more. */
+  #droppedOnEnd(): boolean {
+    if (!this.ended) return false;
+    this.#queue.length = 0;
+    this.queuedBytes = 0;
+    return true;
+  }
+
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
@@ -352,11 +360,7 @@ class SyncSession {
       while (next !== undefined) {
         // Settled either way: what it waited for failing is the caller's to report, the frame still goes.
         if (next.after !== undefined) await next.after.catch(() => {});
-        if (this.ended) {
-          this.#queue.length = 0;
-          this.queuedBytes = 0;
-          return;
-        }
+        if (this.#droppedOnEnd()) return;
         let frame: Uint8ArrayList | undefined;
         try {
           frame = typeof next.out === "function" ? await next.out() : next.out;
@@ -367,11 +371,7 @@ class SyncSession {
         this.queuedBytes -= next.bytes;
         // A peer reading about as fast as it is sent to may never see the queue empty: it is released sooner.
         if (this.queuedBytes <= OUTBOX_HOLD_BYTES / 2) this.onSent();
-        if (this.ended) {
-          this.#queue.length = 0;
-          this.queuedBytes = 0;
-          return;
-        }
+        if (this.#droppedOnEnd()) return;
         if (frame !== undefined && !this.stream.send(frame)) await this.stream.onDrain();
         next = this.#queue.shift();
       }

@@ -4,9 +4,12 @@
  * tell which of a document's changes the sender holds without asking Automerge, which keeps that to itself.
  */
 import { InvalidFrameError } from "./errors.js";
+import { readVarint } from "./frames.js";
 
 /** Probes a filter may name at most: Automerge uses 7, and each costs a step per hash looked up. */
 const MAX_PROBES = 64;
+/** A count in a filter's header fits in 32 bits: five LEB128 bytes. */
+const MAX_COUNT_BYTES = 5;
 
 export class SyncBloom {
   readonly #bits: Uint8Array;
@@ -23,14 +26,10 @@ export class SyncBloom {
     }
     let at = 0;
     const uleb = (): number => {
-      let value = 0;
-      for (let shift = 0; shift < 35; shift += 7) {
-        const b = bytes[at++];
-        if (b === undefined) break;
-        value += (b & 0x7f) * 2 ** shift;
-        if ((b & 0x80) === 0) return value;
-      }
-      throw new InvalidFrameError("Bloom filter with a bad count");
+      const read = readVarint((i) => bytes[i] as number, at, bytes.length, MAX_COUNT_BYTES);
+      if (read === undefined) throw new InvalidFrameError("Bloom filter with a bad count");
+      at += read.size;
+      return read.value;
     };
     this.#entries = uleb();
     uleb(); // bits per entry: the length of the bits says it again
